@@ -1,0 +1,112 @@
+"""The job record and its parts, as plain frozen dataclasses (no wire format, no storage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from batchops.domain.status import JobStatus
+
+
+@dataclass(frozen=True)
+class ManifestLocation:
+    object_arn: str
+    etag: str
+    object_version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ManifestSpec:
+    format: str  # e.g. S3BatchOperations_CSV_20180820
+    fields: tuple[str, ...]  # column meaning, e.g. ("Bucket", "Key")
+    location: ManifestLocation
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    enabled: bool
+    bucket: str | None = None  # bucket ARN, e.g. arn:aws:s3:::reports
+    format: str | None = None  # Report_CSV_20180820
+    prefix: str | None = None
+    scope: str | None = None  # AllTasks | FailedTasksOnly
+    expected_bucket_owner: str | None = None
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One operation: its wire name, validated parameters, and the request XML to echo in DescribeJob."""
+
+    name: str
+    params: dict[str, Any]
+    xml: str
+
+
+@dataclass(frozen=True)
+class FailureThreshold:
+    """Fail the job once more than ``min_tasks`` tasks have run and more than ``percent`` % of them failed."""
+
+    min_tasks: int = 1000
+    percent: float = 50.0
+
+    def exceeded(self, succeeded: int, failed: int) -> bool:
+        ran = succeeded + failed
+        return ran > self.min_tasks and failed * 100 > self.percent * ran
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a CreateJob request fixes about a job."""
+
+    client_request_token: str
+    priority: int
+    role_arn: str
+    manifest: ManifestSpec
+    operation: OperationSpec
+    report: ReportSpec
+    confirmation_required: bool = False
+    description: str = ""
+    threshold: FailureThreshold = field(default_factory=FailureThreshold)
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    succeeded: int
+    failed: int
+    elapsed_active_seconds: int
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    at: datetime
+    from_status: JobStatus | None
+    to_status: JobStatus
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    account_id: str
+    spec: JobSpec
+    status: JobStatus
+    priority: int
+    creation_time: datetime
+    progress: Progress
+    status_update_reason: str | None = None
+    termination_time: datetime | None = None
+    suspended_time: datetime | None = None
+    suspended_cause: str | None = None
+    failure_reasons: tuple[FailureReason, ...] = ()
+    manifest_done: bool = False

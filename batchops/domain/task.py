@@ -1,0 +1,37 @@
+"""A task is one manifest row; its outcome is what the report says about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class TaskStatus(IntEnum):
+    PENDING = 0
+    SUCCEEDED = 1
+    FAILED = 2
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """The object one task acts on, keys decoded from the manifest's URL-encoding."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    job_id: str
+    seq: int
+    target: ObjectRef
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    seq: int
+    status: TaskStatus
+    http_status: int
+    error_code: str = ""
+    message: str = ""

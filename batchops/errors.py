@@ -1,0 +1,62 @@
+"""The one error tree. Each boundary (S3 Control API, CLI, engine) translates it once."""
+
+from __future__ import annotations
+
+
+class BatchOpsError(Exception):
+    """Base of every error batchops raises on purpose."""
+
+
+class InvalidTransition(BatchOpsError):
+    """A job status move that the transition table does not allow."""
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"a job in status {current} cannot move to {target}")
+        self.current = current
+        self.target = target
+
+
+class ValidationError(BatchOpsError):
+    """A request field is missing or out of its allowed range; the message says which and how to fix it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MalformedXML(ValidationError):
+    """The request body is not well-formed XML, or uses DTDs/entities."""
+
+
+class JobNotFound(BatchOpsError):
+    """No such job for this account (or it ended more than 90 days ago)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id!r} does not exist for this account, or ended more than 90 days ago")
+        self.job_id = job_id
+
+
+class IdempotencyConflict(BatchOpsError):
+    """The ClientRequestToken was already used for a different request."""
+
+
+class ConfigError(BatchOpsError):
+    """A setting (flag, environment variable or config file) is invalid."""
+
+
+class ManifestError(BatchOpsError):
+    """The manifest as a whole cannot be read; the job fails with this reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TaskError(BatchOpsError):
+    """One task failed: an S3 error code, the HTTP status, and a message for the report."""
+
+    def __init__(self, code: str, http_status: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+        self.message = message

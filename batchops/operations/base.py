@@ -1,0 +1,42 @@
+"""The one interface every operation module implements.
+
+An operation turns its CreateJob XML element into JSON-able parameters once (``parse``, at
+CreateJob, so bad parameters are refused before any task runs), then performs itself on one
+object per task (``run``). ``run`` raises botocore's ``ClientError`` (or ``TaskError``) on
+failure; the executor maps errors to report rows in one place (batchops.s3.errors).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from xml.etree.ElementTree import Element
+
+from batchops.domain.task import ObjectRef
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a running task may use: the S3 client of the job's store, and the job it belongs to."""
+
+    s3: Any  # an aiobotocore S3 client
+    job_id: str
+
+
+class Operation(ABC):
+    #: The element name under <Operation> in CreateJob (S3 Control dialect).
+    name: ClassVar[str]
+
+    @abstractmethod
+    def parse(self, element: Element) -> dict[str, Any]:
+        """Validate the operation's XML element; return JSON-able parameters. Raise ValidationError."""
+
+    @abstractmethod
+    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+        """Act on one object; return the report's result message for a success."""
+
+
+def version_kwargs(target: ObjectRef) -> dict[str, str]:
+    """``VersionId`` for S3 calls when the manifest gave one."""
+    return {"VersionId": target.version_id} if target.version_id else {}

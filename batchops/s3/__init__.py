@@ -1,0 +1,1 @@
+"""The only package that talks to the S3 SDK (aiobotocore)."""

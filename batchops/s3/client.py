@@ -1,0 +1,57 @@
+"""S3 client factory: one aiobotocore client per store, with retries for throttling and transient errors."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+
+@dataclass(frozen=True)
+class StoreCredentials:
+    """Where a job's tasks go and who they act as."""
+
+    endpoint_url: str | None
+    region: str
+    access_key_id: str | None
+    secret_access_key: str | None
+
+
+def client_config(max_connections: int, max_attempts: int, timeout: float) -> AioConfig:
+    # botocore's "adaptive" mode retries 5xx, 503 SlowDown, throttling codes, timeouts and connection
+    # errors with exponential backoff and, on throttling, slows the client's own send rate.
+    return AioConfig(
+        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        max_pool_connections=max_connections,
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        s3={"addressing_style": "path"},
+        signature_version="s3v4",
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+
+
+async def open_client(
+    stack: AsyncExitStack,
+    creds: StoreCredentials,
+    *,
+    max_connections: int = 64,
+    max_attempts: int = 6,
+    timeout: float = 30.0,
+) -> Any:
+    """An S3 client living as long as ``stack``."""
+    session = get_session()
+    return await stack.enter_async_context(
+        session.create_client(
+            "s3",
+            endpoint_url=creds.endpoint_url,
+            region_name=creds.region,
+            aws_access_key_id=creds.access_key_id,
+            aws_secret_access_key=creds.secret_access_key,
+            config=client_config(max_connections, max_attempts, timeout),
+        )
+    )

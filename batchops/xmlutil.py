@@ -1,0 +1,148 @@
+"""Safe XML parsing and small helpers shared by every wire dialect and operation parser.
+
+Requests are parsed with defusedxml (no DTDs, no entities) and namespaces are dropped, so
+parsers match on local names only, whatever namespace (or none) the client used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from batchops.errors import MalformedXML, ValidationError
+
+
+def parse_xml(body: bytes, expected_root: str | None = None) -> Element:
+    try:
+        root = SafeET.fromstring(body, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise MalformedXML("the request body uses a DTD or XML entities, which are not accepted") from exc
+    except Exception as exc:  # ParseError and friends: any unparsable body
+        raise MalformedXML(f"the request body is not well-formed XML: {exc}") from exc
+    _strip_namespaces(root)
+    if expected_root is not None and root.tag != expected_root:
+        raise MalformedXML(f"the request body's root element must be <{expected_root}>, not <{root.tag}>")
+    return root
+
+
+def _strip_namespaces(root: Element) -> None:
+    for el in root.iter():
+        if isinstance(el.tag, str) and "}" in el.tag:
+            el.tag = el.tag.split("}", 1)[1]
+
+
+def find(parent: Element, path: str) -> Element | None:
+    return parent.find(path)
+
+
+def text(parent: Element, path: str, *, required: bool = False, where: str = "") -> str | None:
+    """The stripped text of ``parent/path``; None (or ValidationError if required) when absent."""
+    el = parent.find(path)
+    if el is None or el.text is None or el.text.strip() == "":
+        if required:
+            raise ValidationError(f"{_name(where, path)} is required", field=_name(where, path))
+        return None if el is None else ""
+    return el.text.strip()
+
+
+def req_text(parent: Element, path: str, where: str = "") -> str:
+    value = text(parent, path, required=True, where=where)
+    assert value is not None
+    return value
+
+
+def boolean(parent: Element, path: str, *, default: bool | None = None, where: str = "") -> bool | None:
+    value = text(parent, path)
+    if value in (None, ""):
+        return default
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise ValidationError(f"{_name(where, path)} must be true or false, not {value!r}", field=path)
+    return lowered == "true"
+
+
+def integer(
+    parent: Element, path: str, *, lo: int, hi: int, required: bool = False, where: str = ""
+) -> int | None:
+    value = text(parent, path, required=required, where=where)
+    if value in (None, ""):
+        if required:
+            raise ValidationError(f"{_name(where, path)} is required", field=path)
+        return None
+    return parse_int(value, _name(where, path), lo, hi)
+
+
+def parse_int(value: str, name: str, lo: int, hi: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError(f"{name} must be an integer from {lo} to {hi}, not {value!r}", field=name) from None
+    if not lo <= number <= hi:
+        raise ValidationError(f"{name} must be from {lo} to {hi}, not {number}", field=name)
+    return number
+
+
+def one_of(value: str | None, allowed: Iterable[str], name: str) -> str | None:
+    allowed = tuple(allowed)
+    if value is not None and value not in allowed:
+        raise ValidationError(f"{name} must be one of {', '.join(allowed)}, not {value!r}", field=name)
+    return value
+
+
+def check_length(value: str | None, name: str, lo: int, hi: int) -> str | None:
+    if value is not None and not lo <= len(value) <= hi:
+        raise ValidationError(f"{name} must be {lo} to {hi} characters long, not {len(value)}", field=name)
+    return value
+
+
+def members(parent: Element, path: str) -> list[Element]:
+    """The children of a wrapped list (``<Fields><member>…</member></Fields>``); any child tag is accepted."""
+    wrapper = parent.find(path)
+    return [] if wrapper is None else list(wrapper)
+
+
+def tag_set(parent: Element, path: str, where: str = "") -> list[dict[str, str]]:
+    """An S3 tag list: ``<path><member><Key/><Value/></member>…</path>`` → [{"Key":…, "Value":…}]."""
+    tags = []
+    for el in members(parent, path):
+        key = req_text(el, "Key", where=f"{_name(where, path)} tag")
+        check_length(key, f"{_name(where, path)} tag Key", 1, 128)
+        value = text(el, "Value") or ""
+        check_length(value, f"{_name(where, path)} tag Value", 0, 256)
+        tags.append({"Key": key, "Value": value})
+    keys = [t["Key"] for t in tags]
+    if len(set(keys)) != len(keys):
+        raise ValidationError(f"{_name(where, path)} has duplicate tag keys; each key may appear once", field=path)
+    return tags
+
+
+def string_map(parent: Element, path: str) -> dict[str, str]:
+    """A botocore map: ``<path><entry><key/><value/></entry>…</path>``; COS ``<member><Key/><Value/>`` too."""
+    result: dict[str, str] = {}
+    for el in members(parent, path):
+        key = text(el, "key") or text(el, "Key")
+        if not key:
+            raise ValidationError(f"every entry of {path} needs a key", field=path)
+        result[key] = text(el, "value") or text(el, "Value") or ""
+    return result
+
+
+def to_string(el: Element) -> str:
+    return tostring(el, encoding="unicode")
+
+
+def add(parent: Element, tag: str, value: object | None = None) -> Element:
+    """Append ``<tag>value</tag>``; booleans as lowercase ``true``/``false``; None leaves it empty."""
+    child = SubElement(parent, tag)
+    if isinstance(value, bool):
+        child.text = "true" if value else "false"
+    elif value is not None:
+        child.text = str(value)
+    return child
+
+
+def _name(where: str, path: str) -> str:
+    return f"{where}.{path}" if where else path
