@@ -1,0 +1,1 @@
+"""Operations: one module per operation, all behind batchops.operations.base.Operation."""

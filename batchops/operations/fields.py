@@ -1,0 +1,144 @@
+"""Field parsers the operation modules share: closed element sets, enums, timestamps, bucket ARNs, tags.
+
+Every parser names the offending field as ``<Operation>.<Path>`` and says how to fix it, because
+these messages go straight back to the CreateJob caller.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from batchops.errors import ValidationError
+from batchops.xmlutil import one_of, tag_set, text
+
+#: S3 refuses more tags than this on one object.
+MAX_OBJECT_TAGS = 10
+#: Besides letters, digits and spaces, the only characters S3 allows in tag keys and values.
+TAG_PUNCTUATION = "_.:/=+-@"
+
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?")
+_BUCKET_ARN = re.compile(r"arn:[^:]+:s3:::(?P<bucket>[^/:]+)")
+_OBJECT_ARN = re.compile(r"arn:[^:]+:s3:::[^/:]+/.*")
+
+
+def only_children(
+    element: Element, allowed: Collection[str], where: str, unsupported: Iterable[str] = ()
+) -> None:
+    """Refuse child elements outside ``allowed`` (typos) or in ``unsupported``, and repeated ones."""
+    tags = [child.tag for child in element]
+    _refuse_unsupported(tags, set(unsupported), where)
+    unknown = sorted({tag for tag in tags if tag not in allowed})
+    if unknown:
+        expected = ", ".join(allowed) if allowed else "no child elements"
+        raise ValidationError(
+            f"{where} has unknown element(s) {', '.join(unknown)}; "
+            f"it accepts {expected} (check the spelling)",
+            field=f"{where}.{unknown[0]}",
+        )
+    repeated = sorted(tag for tag, count in Counter(tags).items() if count > 1)
+    if repeated:
+        raise ValidationError(f"{where}.{repeated[0]} appears more than once; give it once", field=where)
+
+
+def _refuse_unsupported(tags: list[str], unsupported: set[str], where: str) -> None:
+    for tag in tags:
+        if tag in unsupported:
+            raise ValidationError(
+                f"{where}.{tag} is not supported by batchops; remove it", field=f"{where}.{tag}"
+            )
+
+
+def choice(
+    parent: Element, path: str, allowed: Iterable[str], where: str, *, required: bool = False
+) -> str | None:
+    """An enum-valued child: its text must be one of ``allowed``."""
+    value = text(parent, path, required=required, where=where)
+    return one_of(value, allowed, f"{where}.{path}")
+
+
+def timestamp(parent: Element, path: str, where: str) -> str | None:
+    """An ISO-8601 child, normalised to UTC (``2030-01-02T03:04:05Z``); kept a string so params stay JSON."""
+    value = text(parent, path)
+    if value is None:
+        return None
+    return parse_timestamp(value, f"{where}.{path}")
+
+
+def parse_timestamp(value: str, name: str) -> str:
+    moment = _iso_datetime(value)
+    if moment is None:
+        raise ValidationError(
+            f"{name} must be an ISO-8601 timestamp such as 2030-01-02T03:04:05Z, not {value!r}", field=name
+        )
+    if moment.tzinfo is None:  # boto3 always sends Z; a hand-written zone-less time is taken as UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _iso_datetime(value: str) -> datetime | None:
+    if not _TIMESTAMP.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:  # the right shape but no such date, e.g. month 13
+        return None
+
+
+def to_datetime(value: str) -> datetime:
+    """The inverse of :func:`parse_timestamp`, for ``run``."""
+    return datetime.fromisoformat(value)
+
+
+def bucket_from_arn(value: str, name: str) -> str:
+    """The bucket of ``arn:<partition>:s3:::<bucket>``."""
+    match = _BUCKET_ARN.fullmatch(value)
+    if match:
+        return match["bucket"]
+    hint = " (that ARN names an object; drop the '/…' part)" if _OBJECT_ARN.fullmatch(value) else ""
+    raise ValidationError(
+        f"{name} must be a bucket ARN such as arn:aws:s3:::my-bucket, not {value!r}{hint}", field=name
+    )
+
+
+def object_tags(parent: Element, path: str, where: str) -> list[dict[str, str]]:
+    """An S3 tag set for one object: at most 10 tags, unique keys, no reserved ``aws:`` keys."""
+    tags = tag_set(parent, path, where=where)
+    name = f"{where}.{path}"
+    if len(tags) > MAX_OBJECT_TAGS:
+        raise ValidationError(
+            f"{name} has {len(tags)} tags but S3 allows at most {MAX_OBJECT_TAGS} per object; remove some",
+            field=name,
+        )
+    for tag in tags:
+        _check_tag_characters(tag, name)
+        if tag["Key"].lower().startswith("aws:"):
+            raise ValidationError(
+                f"{name} tag key {tag['Key']!r} uses the reserved prefix aws:; rename it", field=name
+            )
+    return tags
+
+
+def _check_tag_characters(tag: dict[str, str], name: str) -> None:
+    for part in ("Key", "Value"):
+        bad = sorted({char for char in tag[part] if not _tag_character(char)})
+        if bad:
+            raise ValidationError(
+                f"{name} tag {part} {tag[part]!r} has {''.join(bad)!r}; S3 tags allow letters, digits, "
+                f"spaces and {TAG_PUNCTUATION} only",
+                field=name,
+            )
+
+
+def _tag_character(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LZN" or char in TAG_PUNCTUATION
+
+
+def without_none(values: dict[str, Any]) -> dict[str, Any]:
+    """Drop absent optional fields, so S3 calls only get what the job asked for."""
+    return {key: value for key, value in values.items() if value is not None}
