@@ -17,7 +17,7 @@ from batchops.errors import MalformedXML, ValidationError
 
 def parse_xml(body: bytes, expected_root: str | None = None) -> Element:
     try:
-        root = SafeET.fromstring(body, forbid_dtd=True)
+        root: Element = SafeET.fromstring(body, forbid_dtd=True)
     except DefusedXmlException as exc:
         raise MalformedXML("the request body uses a DTD or XML entities, which are not accepted") from exc
     except Exception as exc:  # ParseError and friends: any unparsable body

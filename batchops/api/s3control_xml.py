@@ -1,0 +1,557 @@
+"""The AWS S3 Control XML dialect of the job API, mapped to and from the domain dataclasses.
+
+Requests are parsed order-independently with namespaces stripped (batchops.xmlutil) and checked
+for everything botocore leaves to the server (patterns, maxima, enums, exactly-one rules).
+Responses are built the way botocore's rest-xml parser reads them: default namespace on the root,
+``<member>`` lists, lowercase booleans and UTC timestamps with milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from xml.etree.ElementTree import Element, tostring
+
+from batchops import xmlutil
+from batchops.domain.job import (
+    FailureReason,
+    FailureThreshold,
+    Job,
+    JobSpec,
+    ManifestLocation,
+    ManifestSpec,
+    OperationSpec,
+    Progress,
+    ReportSpec,
+)
+from batchops.domain.status import JobStatus
+from batchops.errors import ValidationError
+from batchops.operations.registry import get_operation
+
+NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
+MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
+INVENTORY_MANIFEST_FORMAT = "S3InventoryReport_CSV_20161130"
+MANIFEST_FIELD_NAMES = ("Ignore", "Bucket", "Key", "VersionId")
+DEFAULT_MANIFEST_FIELDS = ("Bucket", "Key")
+REPORT_FORMAT = "Report_CSV_20180820"
+REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
+MAX_PRIORITY = 2_147_483_647
+MAX_TAGS = 50
+THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
+
+_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_ROLE_ARN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.*", re.ASCII)
+_S3_ARN = re.compile(r"arn:[^:]+:s3:.*", re.ASCII)
+_BUCKET_ARN = re.compile(r"arn:[^:]+:s3:::[^/:]+", re.ASCII)
+_ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+_MAX_LONG = 2**63 - 1
+
+_CREATE_JOB_ELEMENTS = frozenset(
+    {
+        "ConfirmationRequired",
+        "Operation",
+        "Report",
+        "ClientRequestToken",
+        "Manifest",
+        "Description",
+        "Priority",
+        "RoleArn",
+        "Tags",
+        "ManifestGenerator",
+        THRESHOLD_ELEMENT,
+    }
+)
+_REPORT_ELEMENTS = frozenset({"Bucket", "Format", "Enabled", "Prefix", "ReportScope", "ExpectedBucketOwner"})
+_LOCATION_ELEMENTS = frozenset({"ObjectArn", "ObjectVersionId", "ETag"})
+
+
+# --------------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------------
+
+
+def parse_create_job(
+    body: bytes, *, default_threshold: FailureThreshold
+) -> tuple[JobSpec, list[dict[str, str]]]:
+    """A CreateJobRequest body → the job's spec and its tags. Raises ValidationError / MalformedXML."""
+    root = xmlutil.parse_xml(body, "CreateJobRequest")
+    _check_children(root, _CREATE_JOB_ELEMENTS, "CreateJobRequest")
+    spec = JobSpec(
+        client_request_token=_parse_client_request_token(root),
+        priority=_parse_priority(root),
+        role_arn=_parse_role_arn(root),
+        manifest=_parse_manifest(root),
+        operation=_parse_operation(root),
+        report=_parse_report(root),
+        confirmation_required=_parse_confirmation_required(root),
+        description=_parse_description(root),
+        threshold=_parse_threshold(root, default_threshold),
+    )
+    return spec, parse_tags(root)
+
+
+def parse_job_tagging(body: bytes) -> list[dict[str, str]]:
+    """A PutJobTaggingRequest body → the complete new tag set (empty = remove all tags)."""
+    root = xmlutil.parse_xml(body, "PutJobTaggingRequest")
+    _check_children(root, {"Tags"}, "PutJobTaggingRequest")
+    _required_element(root, "Tags", "PutJobTaggingRequest", hint="send <Tags/> to remove every tag")
+    return parse_tags(root)
+
+
+def parse_tags(parent: Element) -> list[dict[str, str]]:
+    """``parent/Tags`` as [{"Key", "Value"}]: at most 50, unique keys, AWS's tag lengths and characters."""
+    tags = xmlutil.tag_set(parent, "Tags")
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(f"Tags has {len(tags)} tags; a job may have at most {MAX_TAGS}", field="Tags")
+    for tag in tags:
+        _check_tag_characters(tag["Key"], "Key")
+        _check_tag_characters(tag["Value"], "Value")
+    return tags
+
+
+def _check_tag_characters(value: str, part: str) -> None:
+    for char in value:
+        # AWS's pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]*, which `re` cannot express.
+        if char not in _TAG_PUNCTUATION and unicodedata.category(char)[0] not in "LZN":
+            raise ValidationError(
+                f"Tags tag {part} {value!r} contains {char!r}; "
+                "only letters, digits, spaces and _ . : / = + - @ are allowed",
+                field=f"Tags.{part}",
+            )
+
+
+# --- top-level scalars -----------------------------------------------------------------------
+
+
+def _parse_client_request_token(root: Element) -> str:
+    return _required_string(root, "ClientRequestToken", "", 1, 64)
+
+
+def _parse_priority(root: Element) -> int:
+    priority = xmlutil.integer(root, "Priority", lo=0, hi=MAX_PRIORITY, required=True)
+    assert priority is not None  # required=True raises instead of returning None
+    return priority
+
+
+def _parse_role_arn(root: Element) -> str:
+    role_arn = _required_string(root, "RoleArn", "", 1, 2048)
+    example = "an IAM role ARN like arn:aws:iam::123456789012:role/name"
+    _check_pattern(_ROLE_ARN, role_arn, "RoleArn", example)
+    return role_arn
+
+
+def _parse_description(root: Element) -> str:
+    description = xmlutil.check_length(xmlutil.text(root, "Description"), "Description", 1, 256)
+    return description or ""
+
+
+def _parse_confirmation_required(root: Element) -> bool:
+    return bool(xmlutil.boolean(root, "ConfirmationRequired", default=False))
+
+
+# --- Manifest --------------------------------------------------------------------------------
+
+
+def _parse_manifest(root: Element) -> ManifestSpec:
+    if root.find("ManifestGenerator") is not None:
+        raise ValidationError(
+            "ManifestGenerator is not supported yet; give a Manifest (Spec + Location of a CSV "
+            "listing the objects) instead",
+            field="ManifestGenerator",
+        )
+    manifest = _required_element(root, "Manifest", "CreateJobRequest", hint="it names the object list")
+    _check_children(manifest, {"Spec", "Location"}, "Manifest")
+    spec = _required_element(manifest, "Spec", "Manifest", hint="it gives Format and Fields")
+    _check_children(spec, {"Format", "Fields"}, "Manifest.Spec")
+    return ManifestSpec(
+        format=_parse_manifest_format(spec),
+        fields=_parse_manifest_fields(spec),
+        location=_parse_manifest_location(manifest),
+    )
+
+
+def _parse_manifest_format(spec: Element) -> str:
+    manifest_format = xmlutil.req_text(spec, "Format", where="Manifest.Spec")
+    if manifest_format == INVENTORY_MANIFEST_FORMAT:
+        raise ValidationError(
+            f"Manifest.Spec.Format {INVENTORY_MANIFEST_FORMAT} is not supported yet; "
+            f"give a {MANIFEST_FORMAT} manifest (a CSV of Bucket,Key[,VersionId] rows)",
+            field="Manifest.Spec.Format",
+        )
+    if manifest_format != MANIFEST_FORMAT:
+        raise ValidationError(
+            f"Manifest.Spec.Format must be {MANIFEST_FORMAT}, not {manifest_format!r}",
+            field="Manifest.Spec.Format",
+        )
+    return manifest_format
+
+
+def _parse_manifest_fields(spec: Element) -> tuple[str, ...]:
+    # Only an absent <Fields> means "the usual two columns"; an empty <Fields/> is a mistake.
+    if spec.find("Fields") is None:
+        return DEFAULT_MANIFEST_FIELDS
+    fields = tuple((member.text or "").strip() for member in xmlutil.members(spec, "Fields"))
+    for name in fields:
+        xmlutil.one_of(name, MANIFEST_FIELD_NAMES, "Manifest.Spec.Fields member")
+    _check_field_counts(fields)
+    return fields
+
+
+def _check_field_counts(fields: tuple[str, ...]) -> None:
+    if fields.count("Bucket") != 1 or fields.count("Key") != 1 or fields.count("VersionId") > 1:
+        raise ValidationError(
+            "Manifest.Spec.Fields must name Bucket exactly once and Key exactly once, VersionId at most "
+            f"once, and Ignore for any other column; got [{', '.join(fields)}]",
+            field="Manifest.Spec.Fields",
+        )
+
+
+def _parse_manifest_location(manifest: Element) -> ManifestLocation:
+    where = "Manifest.Location"
+    location = _required_element(manifest, "Location", "Manifest", hint="it gives ObjectArn and ETag")
+    _check_children(location, _LOCATION_ELEMENTS, where)
+    version_id = xmlutil.text(location, "ObjectVersionId")
+    return ManifestLocation(
+        object_arn=_parse_manifest_object_arn(location),
+        etag=_required_string(location, "ETag", where, 1, 1024),
+        object_version_id=xmlutil.check_length(version_id, f"{where}.ObjectVersionId", 1, 2000),
+    )
+
+
+def _parse_manifest_object_arn(location: Element) -> str:
+    name = "Manifest.Location.ObjectArn"
+    arn = _required_string(location, "ObjectArn", "Manifest.Location", 1, 2000)
+    _check_pattern(_S3_ARN, arn, name, "an S3 object ARN like arn:aws:s3:::bucket/manifest.csv")
+    parts = arn.split(":", 5)
+    bucket, _, key = parts[-1].partition("/")
+    # Region/account are only set in access point and Outposts ARNs, which a plain S3 store lacks.
+    if len(parts) != 6 or parts[3] or parts[4] or not bucket or not key:
+        raise ValidationError(
+            f"{name} must name the manifest object as arn:<partition>:s3:::<bucket>/<key> "
+            f"(access point and Outposts ARNs are not supported), not {arn!r}",
+            field=name,
+        )
+    return arn
+
+
+# --- Operation -------------------------------------------------------------------------------
+
+
+def _parse_operation(root: Element) -> OperationSpec:
+    wrapper = _required_element(root, "Operation", "CreateJobRequest", hint="e.g. <S3PutObjectTagging>")
+    children = list(wrapper)
+    if len(children) != 1:
+        found = ", ".join(f"<{child.tag}>" for child in children) or "none"
+        raise ValidationError(
+            f"Operation must contain exactly one operation element, e.g. <S3PutObjectTagging>; found {found}",
+            field="Operation",
+        )
+    element = children[0]
+    operation = get_operation(element.tag)
+    params = operation.parse(element)
+    element.tail = None  # whitespace after the element is not part of the operation we echo back
+    return OperationSpec(name=operation.name, params=params, xml=xmlutil.to_string(element))
+
+
+# --- Report ----------------------------------------------------------------------------------
+
+
+def _parse_report(root: Element) -> ReportSpec:
+    hint = "<Report><Enabled>false</Enabled></Report> for no report"
+    report = _required_element(root, "Report", "CreateJobRequest", hint=hint)
+    _check_children(report, _REPORT_ELEMENTS, "Report")
+    enabled = xmlutil.boolean(report, "Enabled", where="Report")
+    if enabled is None:
+        raise ValidationError(
+            "Report.Enabled is required: true to write a completion report, false for none",
+            field="Report.Enabled",
+        )
+    return ReportSpec(
+        enabled=enabled,
+        bucket=_parse_report_bucket(report, enabled),
+        format=_parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
+        prefix=xmlutil.check_length(xmlutil.text(report, "Prefix"), "Report.Prefix", 1, 512),
+        scope=_parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
+        expected_bucket_owner=_parse_expected_bucket_owner(report),
+    )
+
+
+def _report_string(report: Element, path: str, enabled: bool) -> str | None:
+    """``Report/path``: required when the report is enabled, validated whenever given."""
+    value = xmlutil.text(report, path)
+    if not value and enabled:
+        raise ValidationError(
+            f"Report.{path} is required when Report.Enabled is true (or set Enabled to false)",
+            field=f"Report.{path}",
+        )
+    return value
+
+
+def _parse_report_choice(report: Element, path: str, allowed: Sequence[str], enabled: bool) -> str | None:
+    return xmlutil.one_of(_report_string(report, path, enabled), allowed, f"Report.{path}")
+
+
+def _parse_report_bucket(report: Element, enabled: bool) -> str | None:
+    bucket = xmlutil.check_length(_report_string(report, "Bucket", enabled), "Report.Bucket", 1, 128)
+    if bucket is not None:
+        _check_pattern(_BUCKET_ARN, bucket, "Report.Bucket", "a bucket ARN like arn:aws:s3:::my-reports")
+    return bucket
+
+
+def _parse_expected_bucket_owner(report: Element) -> str | None:
+    owner = xmlutil.text(report, "ExpectedBucketOwner")
+    if owner is not None:
+        _check_pattern(_ACCOUNT_ID, owner, "Report.ExpectedBucketOwner", "a 12-digit account id")
+    return owner
+
+
+# --- BatchOpsFailureThreshold (our extension) ------------------------------------------------
+
+
+def _parse_threshold(root: Element, default: FailureThreshold) -> FailureThreshold:
+    element = root.find(THRESHOLD_ELEMENT)
+    if element is None:
+        return default
+    _check_children(element, {"MinTasks", "Percent"}, THRESHOLD_ELEMENT)
+    min_tasks = xmlutil.integer(element, "MinTasks", lo=0, hi=_MAX_LONG, where=THRESHOLD_ELEMENT)
+    percent = _parse_percent(element)
+    return FailureThreshold(
+        min_tasks=default.min_tasks if min_tasks is None else min_tasks,
+        percent=default.percent if percent is None else percent,
+    )
+
+
+def _parse_percent(element: Element) -> float | None:
+    name = f"{THRESHOLD_ELEMENT}.Percent"
+    value = xmlutil.text(element, "Percent")
+    if not value:
+        return None
+    try:
+        percent = float(value)
+    except ValueError:
+        percent = math.nan
+    if not 0 <= percent <= 100:  # also false for NaN
+        raise ValidationError(f"{name} must be a number from 0 to 100, not {value!r}", field=name)
+    return percent
+
+
+# --- shared checks ---------------------------------------------------------------------------
+
+
+def _check_children(element: Element, allowed: Collection[str], where: str) -> None:
+    """Refuse unknown and repeated child elements, so no field is silently ignored."""
+    tags = [child.tag for child in element]
+    unknown = sorted({tag for tag in tags if tag not in allowed})
+    if unknown:
+        raise ValidationError(
+            f"{where} does not accept {_tag_list(unknown)}; "
+            f"the allowed elements are {_tag_list(sorted(allowed))}",
+            field=where,
+        )
+    repeated = sorted({tag for tag in tags if tags.count(tag) > 1})
+    if repeated:
+        raise ValidationError(f"{where} has {_tag_list(repeated)} more than once; give it once", field=where)
+
+
+def _tag_list(tags: Sequence[str]) -> str:
+    return ", ".join(f"<{tag}>" for tag in tags)
+
+
+def _required_element(parent: Element, path: str, where: str, *, hint: str) -> Element:
+    element = parent.find(path)
+    if element is None:
+        raise ValidationError(f"{where} needs a <{path}> element ({hint})", field=path)
+    return element
+
+
+def _required_string(parent: Element, path: str, where: str, lo: int, hi: int) -> str:
+    value = xmlutil.req_text(parent, path, where=where)
+    xmlutil.check_length(value, f"{where}.{path}" if where else path, lo, hi)
+    return value
+
+
+def _check_pattern(pattern: re.Pattern[str], value: str, name: str, expected: str) -> None:
+    if not pattern.fullmatch(value):
+        raise ValidationError(f"{name} must be {expected}, not {value!r}", field=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------
+
+
+def render_create_job(job_id: str) -> bytes:
+    root = _document("CreateJobResult")
+    xmlutil.add(root, "JobId", job_id)
+    return _to_bytes(root)
+
+
+def render_describe_job(job: Job, *, region: str) -> bytes:
+    root = _document("DescribeJobResult")
+    _add_job_descriptor(xmlutil.add(root, "Job"), job, region)
+    return _to_bytes(root)
+
+
+def render_list_jobs(jobs: Sequence[Job], next_token: str | None) -> bytes:
+    root = _document("ListJobsResult")
+    _add_optional(root, "NextToken", next_token)
+    listing = xmlutil.add(root, "Jobs")
+    for job in jobs:
+        _add_list_descriptor(xmlutil.add(listing, "member"), job)
+    return _to_bytes(root)
+
+
+def render_update_priority(job_id: str, priority: int) -> bytes:
+    root = _document("UpdateJobPriorityResult")
+    xmlutil.add(root, "JobId", job_id)
+    xmlutil.add(root, "Priority", priority)
+    return _to_bytes(root)
+
+
+def render_update_status(job_id: str, status: JobStatus, reason: str | None) -> bytes:
+    root = _document("UpdateJobStatusResult")
+    xmlutil.add(root, "JobId", job_id)
+    xmlutil.add(root, "Status", status.value)
+    _add_optional(root, "StatusUpdateReason", reason)
+    return _to_bytes(root)
+
+
+def render_job_tagging(tags: Sequence[Mapping[str, str]]) -> bytes:
+    root = _document("GetJobTaggingResult")
+    _add_tags(xmlutil.add(root, "Tags"), tags)
+    return _to_bytes(root)
+
+
+def render_error(code: str, message: str, request_id: str) -> bytes:
+    root = _document("ErrorResponse")
+    error = xmlutil.add(root, "Error")
+    xmlutil.add(error, "Code", code)
+    xmlutil.add(error, "Message", message)
+    xmlutil.add(root, "RequestId", request_id)
+    xmlutil.add(root, "HostId")
+    return _to_bytes(root)
+
+
+def job_arn(account_id: str, job_id: str, region: str) -> str:
+    return f"arn:aws:s3:{region}:{account_id}:job/{job_id}"
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC; naive datetimes are taken to be UTC already."""
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+# --- descriptors -----------------------------------------------------------------------------
+
+
+def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
+    spec = job.spec
+    xmlutil.add(parent, "JobId", job.id)
+    xmlutil.add(parent, "ConfirmationRequired", spec.confirmation_required)
+    _add_optional(parent, "Description", spec.description or None)
+    xmlutil.add(parent, "JobArn", job_arn(job.account_id, job.id, region))
+    xmlutil.add(parent, "Status", job.status.value)
+    _add_manifest(parent, spec.manifest)
+    _add_operation(parent, spec.operation)
+    xmlutil.add(parent, "Priority", job.priority)
+    _add_progress(parent, job.progress)
+    _add_optional(parent, "StatusUpdateReason", job.status_update_reason)
+    _add_failure_reasons(parent, job.failure_reasons)
+    _add_report(parent, spec.report)
+    _add_time(parent, "CreationTime", job.creation_time)
+    _add_time(parent, "TerminationDate", job.termination_time)
+    xmlutil.add(parent, "RoleArn", spec.role_arn)
+    _add_time(parent, "SuspendedDate", job.suspended_time)
+    _add_optional(parent, "SuspendedCause", job.suspended_cause)
+
+
+def _add_list_descriptor(parent: Element, job: Job) -> None:
+    xmlutil.add(parent, "JobId", job.id)
+    _add_optional(parent, "Description", job.spec.description or None)
+    xmlutil.add(parent, "Operation", job.spec.operation.name)
+    xmlutil.add(parent, "Priority", job.priority)
+    xmlutil.add(parent, "Status", job.status.value)
+    _add_time(parent, "CreationTime", job.creation_time)
+    _add_time(parent, "TerminationDate", job.termination_time)
+    _add_progress(parent, job.progress)
+
+
+def _add_manifest(parent: Element, manifest: ManifestSpec) -> None:
+    element = xmlutil.add(parent, "Manifest")
+    spec = xmlutil.add(element, "Spec")
+    xmlutil.add(spec, "Format", manifest.format)
+    fields = xmlutil.add(spec, "Fields")
+    for name in manifest.fields:
+        xmlutil.add(fields, "member", name)
+    location = xmlutil.add(element, "Location")
+    xmlutil.add(location, "ObjectArn", manifest.location.object_arn)
+    _add_optional(location, "ObjectVersionId", manifest.location.object_version_id)
+    xmlutil.add(location, "ETag", manifest.location.etag)
+
+
+def _add_operation(parent: Element, operation: OperationSpec) -> None:
+    # The operation is echoed exactly as the client sent it (namespace stripped), parameters included.
+    wrapper = xmlutil.add(parent, "Operation")
+    wrapper.append(xmlutil.parse_xml(operation.xml.encode("utf-8")))
+
+
+def _add_progress(parent: Element, progress: Progress) -> None:
+    element = xmlutil.add(parent, "ProgressSummary")
+    xmlutil.add(element, "TotalNumberOfTasks", progress.total)
+    xmlutil.add(element, "NumberOfTasksSucceeded", progress.succeeded)
+    xmlutil.add(element, "NumberOfTasksFailed", progress.failed)
+    timers = xmlutil.add(element, "Timers")
+    xmlutil.add(timers, "ElapsedTimeInActiveSeconds", progress.elapsed_active_seconds)
+
+
+def _add_failure_reasons(parent: Element, reasons: Sequence[FailureReason]) -> None:
+    if not reasons:
+        return
+    element = xmlutil.add(parent, "FailureReasons")
+    for reason in reasons:
+        member = xmlutil.add(element, "member")
+        xmlutil.add(member, "FailureCode", reason.code)
+        xmlutil.add(member, "FailureReason", reason.reason)
+
+
+def _add_report(parent: Element, report: ReportSpec) -> None:
+    element = xmlutil.add(parent, "Report")
+    _add_optional(element, "Bucket", report.bucket)
+    _add_optional(element, "Format", report.format)
+    xmlutil.add(element, "Enabled", report.enabled)
+    _add_optional(element, "Prefix", report.prefix)
+    _add_optional(element, "ReportScope", report.scope)
+    _add_optional(element, "ExpectedBucketOwner", report.expected_bucket_owner)
+
+
+def _add_tags(parent: Element, tags: Sequence[Mapping[str, str]]) -> None:
+    for tag in tags:
+        member = xmlutil.add(parent, "member")
+        xmlutil.add(member, "Key", tag["Key"])
+        xmlutil.add(member, "Value", tag["Value"])
+
+
+# --- document plumbing -----------------------------------------------------------------------
+
+
+def _document(root_tag: str) -> Element:
+    return Element(root_tag, xmlns=NAMESPACE)
+
+
+def _to_bytes(root: Element) -> bytes:
+    return _XML_DECLARATION + tostring(root, encoding="unicode").encode("utf-8")
+
+
+def _add_optional(parent: Element, tag: str, value: object | None) -> None:
+    if value is not None:
+        xmlutil.add(parent, tag, value)
+
+
+def _add_time(parent: Element, tag: str, moment: datetime | None) -> None:
+    if moment is not None:
+        xmlutil.add(parent, tag, format_timestamp(moment))
