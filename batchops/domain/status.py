@@ -66,3 +66,11 @@ def sources_of(target: JobStatus) -> frozenset[JobStatus]:
 def check_move(current: JobStatus, target: JobStatus) -> None:
     if not can_move(current, target):
         raise InvalidTransition(current.value, target.value)
+
+
+#: What a user may ask for with UpdateJobStatus, and from which statuses: confirm a suspended job
+#: (Ready), or cancel one that has not begun to end (the job then passes through Cancelling).
+USER_REQUESTS: Mapping[JobStatus, tuple[JobStatus, frozenset[JobStatus]]] = {
+    S.READY: (S.READY, frozenset({S.SUSPENDED})),
+    S.CANCELLED: (S.CANCELLING, CANCELLABLE),
+}

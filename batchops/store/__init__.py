@@ -1,0 +1,1 @@
+"""Persistence: the job store (SQLite by default), its schema and migrations."""

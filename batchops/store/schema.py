@@ -1,0 +1,93 @@
+"""Tables, as SQLAlchemy Core metadata. Migrations (store/migrations) must produce exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("client_request_token", String(64), nullable=False),
+    Column("request_fingerprint", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("spec", Text, nullable=False),  # JobSpec as JSON
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("status_update_reason", Text),
+    Column("failure_reasons", Text, nullable=False, default="[]"),
+    Column("total_tasks", Integer, nullable=False, default=0),
+    Column("succeeded", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    # Preparing checkpoint: physical manifest lines already turned into tasks.
+    Column("manifest_lines_read", Integer, nullable=False, default=0),
+    Column("manifest_done", Boolean, nullable=False, default=False),
+    Column("creation_time", Float, nullable=False),
+    Column("termination_time", Float),
+    Column("suspended_time", Float),
+    Column("suspended_cause", Text),
+    Column("active_seconds", Float, nullable=False, default=0.0),
+    Column("active_since", Float),
+    Column("updated_time", Float, nullable=False),
+    UniqueConstraint("account_id", "client_request_token", name="uq_jobs_account_token"),
+)
+Index("ix_jobs_account_created", jobs.c.account_id, jobs.c.creation_time)
+Index("ix_jobs_status", jobs.c.status)
+
+job_events = Table(
+    "job_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(64), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("reason", Text),
+)
+Index("ix_job_events_job", job_events.c.job_id)
+
+# One row per manifest row. status: 0 pending, 1 succeeded, 2 failed (TaskStatus).
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("chunk_no", Integer, nullable=False),
+    Column("bucket", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("version_id", Text),
+    Column("status", SmallInteger, nullable=False, default=0),
+    Column("error_code", Text),
+    Column("http_status", Integer),
+    Column("message", Text),
+)
+Index("ix_tasks_job_status", tasks.c.job_id, tasks.c.status, tasks.c.seq)
+
+# Units of work a worker claims. A chunk is done when none of its tasks is pending.
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("chunk_no", Integer, primary_key=True),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires", Float),
+)
+Index("ix_chunks_claim", chunks.c.job_id, chunks.c.done, chunks.c.chunk_no)

@@ -1,0 +1,470 @@
+"""The job store on SQLAlchemy Core: every read and write the control plane and workers make, by name.
+
+Writes that must agree (an outcome and the counters, a chunk of tasks and the Preparing
+checkpoint, a status and its history row) commit in one transaction. Status moves are guarded
+in SQL with the transition table, so a refused move changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, event, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from batchops.domain.job import FailureReason, Job, JobSpec
+from batchops.domain.status import TERMINAL, JobStatus, sources_of
+from batchops.domain.task import ObjectRef, Task, TaskOutcome, TaskStatus
+from batchops.errors import IdempotencyConflict, JobNotFound, ValidationError
+from batchops.store import codec, migrate
+from batchops.store.schema import chunks, job_events, jobs, tasks
+
+
+@dataclass(frozen=True)
+class PreparedRow:
+    """One manifest row turned into a task: a target, or the reason the row could not be read."""
+
+    seq: int
+    target: ObjectRef | None
+    error: str | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    bucket: str
+    key: str
+    version_id: str | None
+    status: TaskStatus
+    error_code: str
+    http_status: int
+    message: str
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        # One writer at a time inside this process: SQLite allows one anyway, and this avoids
+        # lock-upgrade deadlocks between deferred transactions.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open_sqlite(cls, path: str) -> Store:
+        await asyncio.to_thread(migrate.upgrade, f"sqlite:///{path}")
+        engine = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=4, max_overflow=4)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    # --- jobs -------------------------------------------------------------------------------
+
+    async def create_job(self, account_id: str, spec: JobSpec, tags: list[dict[str, str]]) -> tuple[str, bool]:
+        """Insert a New job; returns (job id, created). A replayed token returns the first job's id."""
+        now = time.time()
+        fingerprint = codec.fingerprint(spec, tags)
+        job_id = str(uuid.uuid4())
+        async with self._write() as conn:
+            existing = await self._by_token(conn, account_id, spec.client_request_token)
+            if existing is not None:
+                return self._replay(existing, fingerprint, spec.client_request_token), False
+            await conn.execute(insert(jobs).values(**_new_job_values(job_id, account_id, spec, tags, fingerprint, now)))
+            await _add_event(conn, job_id, None, JobStatus.NEW, "job created", now)
+        return job_id, True
+
+    async def _by_token(self, conn: AsyncConnection, account_id: str, token: str) -> Any:
+        query = select(jobs.c.id, jobs.c.request_fingerprint).where(
+            jobs.c.account_id == account_id, jobs.c.client_request_token == token
+        )
+        return (await conn.execute(query)).first()
+
+    @staticmethod
+    def _replay(existing: Any, fingerprint: str, token: str) -> str:
+        if existing.request_fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                f"ClientRequestToken {token!r} was already used for a different CreateJob request "
+                f"(job {existing.id}); send a new token for a new job"
+            )
+        return str(existing.id)
+
+    async def get_job(self, account_id: str | None, job_id: str) -> Job:
+        query = select(jobs).where(jobs.c.id == job_id)
+        if account_id is not None:
+            query = query.where(jobs.c.account_id == account_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        return codec.job_from_row(row, time.time())
+
+    async def list_jobs(
+        self,
+        account_id: str,
+        statuses: Sequence[JobStatus],
+        limit: int,
+        token: str | None,
+        horizon_days: int,
+    ) -> tuple[list[Job], str | None]:
+        now = time.time()
+        visible = or_(jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400)
+        query = select(jobs).where(jobs.c.account_id == account_id, visible)
+        if statuses:
+            query = query.where(jobs.c.status.in_([s.value for s in statuses]))
+        if token:
+            created, last_id = _decode_token(token)
+            query = query.where(
+                or_(jobs.c.creation_time < created, and_(jobs.c.creation_time == created, jobs.c.id < last_id))
+            )
+        query = query.order_by(jobs.c.creation_time.desc(), jobs.c.id.desc()).limit(limit + 1)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        page = [codec.job_from_row(r, now) for r in rows[:limit]]
+        more = len(rows) > limit
+        return page, (_encode_token(rows[limit - 1].creation_time, rows[limit - 1].id) if more and page else None)
+
+    async def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]:
+        """Every job in these statuses, all accounts (the engine's view)."""
+        query = select(jobs).where(jobs.c.status.in_([s.value for s in statuses]))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(jobs.c.creation_time))).all()
+        now = time.time()
+        return [codec.job_from_row(r, now) for r in rows]
+
+    async def update_priority(self, account_id: str, job_id: str, priority: int) -> Job:
+        terminal = [s.value for s in TERMINAL]
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.status.not_in(terminal))
+                .values(priority=priority, updated_time=time.time())
+            )
+        job = await self.get_job(account_id, job_id)
+        if result.rowcount == 0:
+            raise ValidationError(f"job {job_id} is {job.status.value}; the priority of an ended job cannot change")
+        return job
+
+    async def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        reason: str | None = None,
+        failure: FailureReason | None = None,
+        *,
+        user_reason: bool = False,
+        only_from: frozenset[JobStatus] | None = None,
+    ) -> bool:
+        """Move a job to ``target`` if the table allows it from its current status; False if not.
+
+        ``only_from`` narrows the allowed sources further (a user's request may be stricter).
+        """
+        sources = sources_of(target) if only_from is None else sources_of(target) & only_from
+        now = time.time()
+        async with self._write() as conn:
+            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+            if row is None:
+                raise JobNotFound(job_id)
+            current = JobStatus(row.status)
+            values = _status_values(row, target, now, reason if user_reason else None, failure)
+            result = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources]))
+                .values(**values)
+            )
+            if result.rowcount == 0:
+                return False
+            await _add_event(conn, job_id, current, target, reason, now)
+        return True
+
+    async def add_failure(self, job_id: str, failure: FailureReason) -> None:
+        async with self._write() as conn:
+            row = (await conn.execute(select(jobs.c.failure_reasons).where(jobs.c.id == job_id))).first()
+            reasons = json.loads(row.failure_reasons) if row else []
+            reasons.append({"code": failure.code, "reason": failure.reason})
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(failure_reasons=json.dumps(reasons)))
+
+    async def status_history(self, job_id: str) -> list[tuple[float, str | None, str, str | None]]:
+        query = select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.at, r.from_status, r.to_status, r.reason) for r in rows]
+
+    async def purge_ended_before(self, cutoff: float) -> int:
+        """Delete jobs (with their tasks, chunks and history) that ended before ``cutoff``."""
+        async with self._write() as conn:
+            ids = (await conn.execute(select(jobs.c.id).where(jobs.c.termination_time < cutoff))).scalars().all()
+            for table in (tasks, chunks, job_events):
+                await conn.execute(delete(table).where(table.c.job_id.in_(ids)))
+            await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+        return len(ids)
+
+    # --- preparing ------------------------------------------------------------------------
+
+    async def add_chunk(self, job_id: str, chunk_no: int, rows: Sequence[PreparedRow], lines_read: int) -> None:
+        """Store one chunk of tasks and advance the Preparing checkpoint, atomically."""
+        bad = sum(1 for r in rows if r.target is None)
+        async with self._write() as conn:
+            if rows:
+                await conn.execute(insert(tasks), [_task_values(job_id, chunk_no, r) for r in rows])
+                await conn.execute(insert(chunks).values(job_id=job_id, chunk_no=chunk_no, done=bad == len(rows)))
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    total_tasks=jobs.c.total_tasks + len(rows),
+                    failed=jobs.c.failed + bad,
+                    manifest_lines_read=lines_read,
+                    updated_time=time.time(),
+                )
+            )
+
+    async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]:
+        """(lines read, next chunk number, next task seq) to resume Preparing after a restart."""
+        async with self.engine.connect() as conn:
+            lines = (await conn.execute(select(jobs.c.manifest_lines_read).where(jobs.c.id == job_id))).scalar_one()
+            chunk = (await conn.execute(select(func.max(chunks.c.chunk_no)).where(chunks.c.job_id == job_id))).scalar()
+            seq = (await conn.execute(select(func.max(tasks.c.seq)).where(tasks.c.job_id == job_id))).scalar()
+        return int(lines), (chunk + 1 if chunk is not None else 0), (seq + 1 if seq is not None else 0)
+
+    async def finish_manifest(self, job_id: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(manifest_done=True))
+
+    # --- execution ------------------------------------------------------------------------
+
+    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> tuple[int, list[Task]] | None:
+        """Lease the next unfinished, unleased chunk of a job and return its pending tasks."""
+        now = time.time()
+        free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now)
+        async with self._write() as conn:
+            chunk_no = (
+                await conn.execute(
+                    select(chunks.c.chunk_no)
+                    .where(chunks.c.job_id == job_id, chunks.c.done.is_(False), free)
+                    .order_by(chunks.c.chunk_no)
+                    .limit(1)
+                )
+            ).scalar()
+            if chunk_no is None:
+                return None
+            await conn.execute(
+                update(chunks)
+                .where(chunks.c.job_id == job_id, chunks.c.chunk_no == chunk_no)
+                .values(lease_owner=owner, lease_expires=now + lease_seconds)
+            )
+            rows = (
+                await conn.execute(
+                    select(tasks.c.seq, tasks.c.bucket, tasks.c.key, tasks.c.version_id)
+                    .where(tasks.c.job_id == job_id, tasks.c.chunk_no == chunk_no, tasks.c.status == 0)
+                    .order_by(tasks.c.seq)
+                )
+            ).all()
+        return chunk_no, [Task(job_id, r.seq, ObjectRef(r.bucket, r.key, r.version_id)) for r in rows]
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(chunks)
+                .where(chunks.c.lease_owner == owner, chunks.c.done.is_(False))
+                .values(lease_expires=time.time() + lease_seconds)
+            )
+
+    async def release_chunks(self, job_id: str | None = None, owner: str | None = None) -> None:
+        """Give leased chunks back (a paused job, or a restart of the only worker)."""
+        query = update(chunks).values(lease_owner=None, lease_expires=None)
+        if job_id is not None:
+            query = query.where(chunks.c.job_id == job_id)
+        if owner is not None:
+            query = query.where(chunks.c.lease_owner == owner)
+        async with self._write() as conn:
+            await conn.execute(query)
+
+    async def record_outcomes(
+        self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
+    ) -> tuple[int, int]:
+        """Write outcomes of still-pending tasks and bump the counters in one transaction.
+
+        A task that already has an outcome (it ran again after a crash) is not counted twice.
+        Returns the job's (succeeded, failed) after the write.
+        """
+        async with self._write() as conn:
+            ok, bad = await _write_outcomes(conn, job_id, outcomes)
+            finished = list(finished_chunks)
+            if finished:
+                await conn.execute(
+                    update(chunks)
+                    .where(chunks.c.job_id == job_id, chunks.c.chunk_no.in_(finished))
+                    .values(done=True, lease_owner=None, lease_expires=None)
+                )
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(succeeded=jobs.c.succeeded + ok, failed=jobs.c.failed + bad, updated_time=time.time())
+            )
+            row = (await conn.execute(select(jobs.c.succeeded, jobs.c.failed).where(jobs.c.id == job_id))).one()
+        return int(row.succeeded), int(row.failed)
+
+    async def has_unfinished_chunks(self, job_id: str) -> bool:
+        query = select(func.count()).select_from(chunks).where(chunks.c.job_id == job_id, chunks.c.done.is_(False))
+        async with self.engine.connect() as conn:
+            return bool((await conn.execute(query)).scalar())
+
+    async def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]:
+        """Outcome rows of one status in manifest order, read page by page (bounded memory)."""
+        after = -1
+        while True:
+            query = (
+                select(tasks)
+                .where(tasks.c.job_id == job_id, tasks.c.status == int(status), tasks.c.seq > after)
+                .order_by(tasks.c.seq)
+                .limit(page)
+            )
+            async with self.engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+            for r in rows:
+                yield ReportRow(
+                    r.bucket, r.key, r.version_id, status, r.error_code or "", r.http_status or 0, r.message or ""
+                )
+            if len(rows) < page:
+                return
+            after = rows[-1].seq
+
+    async def recent_failures(self, job_id: str, limit: int = 20) -> list[ReportRow]:
+        query = (
+            select(tasks)
+            .where(tasks.c.job_id == job_id, tasks.c.status == int(TaskStatus.FAILED))
+            .order_by(tasks.c.seq.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            ReportRow(r.bucket, r.key, r.version_id, TaskStatus.FAILED, r.error_code or "", r.http_status or 0,
+                      r.message or "")
+            for r in rows
+        ]
+
+
+async def _write_outcomes(conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]) -> tuple[int, int]:
+    ok = bad = 0
+    for outcome in outcomes:
+        result = await conn.execute(
+            update(tasks)
+            .where(tasks.c.job_id == job_id, tasks.c.seq == outcome.seq, tasks.c.status == int(TaskStatus.PENDING))
+            .values(
+                status=int(outcome.status),
+                error_code=outcome.error_code or None,
+                http_status=outcome.http_status,
+                message=outcome.message or None,
+            )
+        )
+        if result.rowcount:
+            ok += outcome.status is TaskStatus.SUCCEEDED
+            bad += outcome.status is TaskStatus.FAILED
+    return ok, bad
+
+
+def _new_job_values(
+    job_id: str, account_id: str, spec: JobSpec, tags: list[dict[str, str]], fingerprint: str, now: float
+) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "account_id": account_id,
+        "client_request_token": spec.client_request_token,
+        "request_fingerprint": fingerprint,
+        "status": JobStatus.NEW.value,
+        "priority": spec.priority,
+        "description": spec.description,
+        "spec": codec.spec_to_json(spec),
+        "tags": json.dumps(tags),
+        "failure_reasons": "[]",
+        "creation_time": now,
+        "updated_time": now,
+    }
+
+
+def _status_values(
+    row: Any, target: JobStatus, now: float, user_reason: str | None, failure: FailureReason | None
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": target.value, "updated_time": now}
+    if user_reason is not None:
+        values["status_update_reason"] = user_reason
+    if target is JobStatus.ACTIVE:
+        values["active_since"] = now
+    elif row.active_since is not None:
+        values["active_seconds"] = row.active_seconds + max(now - row.active_since, 0.0)
+        values["active_since"] = None
+    if target is JobStatus.SUSPENDED:
+        values["suspended_time"] = now
+        values["suspended_cause"] = "ConfirmationRequired: confirm with UpdateJobStatus requestedJobStatus=Ready"
+    elif row.status == JobStatus.SUSPENDED.value:
+        values["suspended_time"] = values["suspended_cause"] = None
+    if target in TERMINAL:
+        values["termination_time"] = now
+    if failure is not None:
+        reasons = [*json.loads(row.failure_reasons), {"code": failure.code, "reason": failure.reason}]
+        values["failure_reasons"] = json.dumps(reasons)
+    return values
+
+
+def _task_values(job_id: str, chunk_no: int, row: PreparedRow) -> dict[str, Any]:
+    if row.target is None:
+        return {
+            "job_id": job_id, "seq": row.seq, "chunk_no": chunk_no, "bucket": "", "key": row.raw,
+            "version_id": None, "status": int(TaskStatus.FAILED), "error_code": "InvalidManifestRow",
+            "http_status": 400, "message": row.error,
+        }
+    return {
+        "job_id": job_id, "seq": row.seq, "chunk_no": chunk_no, "bucket": row.target.bucket,
+        "key": row.target.key, "version_id": row.target.version_id, "status": int(TaskStatus.PENDING),
+    }
+
+
+async def _add_event(
+    conn: AsyncConnection, job_id: str, source: JobStatus | None, target: JobStatus, reason: str | None, now: float
+) -> None:
+    await conn.execute(
+        insert(job_events).values(
+            job_id=job_id, at=now, from_status=source.value if source else None, to_status=target.value, reason=reason
+        )
+    )
+
+
+def _encode_token(created: float, job_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created, job_id]).encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[float, str]:
+    try:
+        created, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return float(created), str(job_id)
+    except Exception:
+        raise ValidationError(
+            "nextToken is not one this server issued; pass the NextToken of the previous ListJobs page unchanged",
+            field="nextToken",
+        ) from None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+__all__ = ["PreparedRow", "ReportRow", "Store"]
