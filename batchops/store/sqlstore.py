@@ -421,15 +421,19 @@ def _status_values(
 
 
 def _task_values(job_id: str, chunk_no: int, row: PreparedRow) -> dict[str, Any]:
-    if row.target is None:
-        return {
-            "job_id": job_id, "seq": row.seq, "chunk_no": chunk_no, "bucket": "", "key": row.raw,
-            "version_id": None, "status": int(TaskStatus.FAILED), "error_code": "InvalidManifestRow",
-            "http_status": 400, "message": row.error,
-        }
+    # Every row carries the same keys: one executemany INSERT takes its shape from the first row.
+    target = row.target
     return {
-        "job_id": job_id, "seq": row.seq, "chunk_no": chunk_no, "bucket": row.target.bucket,
-        "key": row.target.key, "version_id": row.target.version_id, "status": int(TaskStatus.PENDING),
+        "job_id": job_id,
+        "seq": row.seq,
+        "chunk_no": chunk_no,
+        "bucket": target.bucket if target else "",
+        "key": target.key if target else row.raw,
+        "version_id": target.version_id if target else None,
+        "status": int(TaskStatus.PENDING if target else TaskStatus.FAILED),
+        "error_code": None if target else "InvalidManifestRow",
+        "http_status": None if target else 400,
+        "message": None if target else row.error,
     }
 
 

@@ -1,0 +1,115 @@
+"""Alembic migrations build exactly the tables of batchops.store.schema; re-running them is harmless."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from batchops.store import migrate
+from batchops.store.schema import metadata
+
+VERSIONS = Path(migrate.__file__).resolve().parent / "migrations" / "versions"
+NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.py$")
+TABLES = {"jobs", "job_events", "tasks", "chunks"}
+
+
+def schema_diff(url: str) -> list[object]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn), metadata))
+    finally:
+        engine.dispose()
+
+
+def current_revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head() -> str:
+    heads = ScriptDirectory.from_config(migrate.alembic_config()).get_heads()
+    assert len(heads) == 1, f"migrations have several heads: {heads}"
+    return heads[0]
+
+
+def test_migrations_build_exactly_the_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert schema_diff(url) != []  # an empty file differs: the comparison can see a missing schema
+
+    migrate.upgrade(url)
+
+    assert schema_diff(url) == []
+    assert current_revision(url) == head()
+    engine = create_engine(url)
+    try:
+        assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_twice_is_a_no_op(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO chunks (job_id, chunk_no, done) VALUES ('j', 0, 0)"))
+    finally:
+        engine.dispose()
+
+    migrate.upgrade(url)
+
+    assert schema_diff(url) == []
+    assert current_revision(url) == head()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT job_id, chunk_no FROM chunks")).all() == [("j", 0)]
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_base_removes_every_table(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            config = migrate.alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "base")
+        assert not TABLES & set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+    migrate.upgrade(url)
+    assert schema_diff(url) == []
+
+
+def test_migration_file_names() -> None:
+    files = sorted(p.name for p in VERSIONS.glob("*.py"))
+    assert files, f"no migrations in {VERSIONS}"
+    bad = [name for name in files if not NAME.match(name)]
+    assert bad == [], f"migration files must be named NNNN_snake_case.py: {bad}"
+    prefixes = [name[:4] for name in files]
+    assert len(set(prefixes)) == len(prefixes), f"two migrations share a number: {files}"
+
+
+def test_migrations_form_one_chain() -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    revisions = list(script.walk_revisions())  # head to base
+    assert revisions[0].revision == head()
+    assert revisions[-1].down_revision is None
+    assert len(revisions) == len(list(VERSIONS.glob("*.py")))

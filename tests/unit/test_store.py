@@ -1,0 +1,986 @@
+"""The SQL job store on a real SQLite file: idempotent creation, guarded status moves, listing,
+Preparing checkpoints, chunk leases and exactly-once outcome accounting.
+
+Time is the store's own clock (``batchops.store.sqlstore.time``), replaced by a manual clock so
+nothing sleeps and every timestamp is known exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from batchops.domain.job import (
+    FailureReason,
+    FailureThreshold,
+    JobSpec,
+    ManifestLocation,
+    ManifestSpec,
+    OperationSpec,
+    ReportSpec,
+)
+from batchops.domain.status import CANCELLABLE, TERMINAL, TRANSITIONS, JobStatus, can_move
+from batchops.domain.task import ObjectRef, Task, TaskOutcome, TaskStatus
+from batchops.errors import IdempotencyConflict, JobNotFound, ValidationError
+from batchops.store import sqlstore
+from batchops.store.schema import chunks, job_events, jobs, tasks
+from batchops.store.sqlstore import PreparedRow, ReportRow, Store
+
+S = JobStatus
+ACCOUNT = "111111111111"
+OTHER = "222222222222"
+T0 = 1_700_000_000.0
+DAY = 86400.0
+
+#: A path of allowed moves from New to every status.
+PATH: dict[JobStatus, tuple[JobStatus, ...]] = {
+    S.NEW: (),
+    S.PREPARING: (S.PREPARING,),
+    S.SUSPENDED: (S.PREPARING, S.SUSPENDED),
+    S.READY: (S.PREPARING, S.READY),
+    S.ACTIVE: (S.PREPARING, S.READY, S.ACTIVE),
+    S.PAUSING: (S.PREPARING, S.READY, S.ACTIVE, S.PAUSING),
+    S.PAUSED: (S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED),
+    S.COMPLETING: (S.PREPARING, S.READY, S.ACTIVE, S.COMPLETING),
+    S.COMPLETE: (S.PREPARING, S.READY, S.ACTIVE, S.COMPLETING, S.COMPLETE),
+    S.CANCELLING: (S.CANCELLING,),
+    S.CANCELLED: (S.CANCELLING, S.CANCELLED),
+    S.FAILING: (S.PREPARING, S.FAILING),
+    S.FAILED: (S.PREPARING, S.FAILING, S.FAILED),
+}
+
+
+class Clock:
+    """Stands in for the ``time`` module inside the store: ``time()`` returns ``now``."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock(T0)
+    monkeypatch.setattr(sqlstore, "time", fake)
+    return fake
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
+    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def make_spec(token: str = "token-1", priority: int = 10, **changes: Any) -> JobSpec:
+    values: dict[str, Any] = {
+        "client_request_token": token,
+        "priority": priority,
+        "role_arn": "arn:aws:iam::111111111111:role/batch",
+        "manifest": ManifestSpec(
+            "S3BatchOperations_CSV_20180820",
+            ("Bucket", "Key"),
+            ManifestLocation("arn:aws:s3:::manifests/m.csv", "etag-1"),
+        ),
+        "operation": OperationSpec("S3DeleteObjectTagging", {}, "<S3DeleteObjectTagging />"),
+        "report": ReportSpec(enabled=False),
+        "description": "unit test job",
+        "threshold": FailureThreshold(min_tasks=10, percent=50.0),
+    }
+    values.update(changes)
+    return JobSpec(**values)
+
+
+def dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+async def new_job(store: Store, token: str = "token-1", account: str = ACCOUNT, **changes: Any) -> str:
+    job_id, created = await store.create_job(account, make_spec(token, **changes), [])
+    assert created
+    return job_id
+
+
+async def drive(store: Store, job_id: str, *steps: JobStatus) -> None:
+    for step in steps:
+        assert await store.transition(job_id, step, f"to {step.value}"), f"move to {step.value} refused"
+
+
+def good(seq: int, bucket: str = "b") -> PreparedRow:
+    return PreparedRow(seq, ObjectRef(bucket, f"k{seq:03d}"))
+
+
+def bad(seq: int) -> PreparedRow:
+    return PreparedRow(seq, None, error=f"row {seq} has 1 field, expected 2", raw=f"raw-line-{seq}")
+
+
+async def count_rows(store: Store, table: Any, job_id: str) -> int:
+    async with store.engine.connect() as conn:
+        query = select(func.count()).select_from(table).where(table.c.job_id == job_id)
+        return int((await conn.execute(query)).scalar_one())
+
+
+# --- creation and idempotency ---------------------------------------------------------------
+
+
+async def test_create_job_is_new_with_one_history_row(store: Store) -> None:
+    spec = make_spec()
+    job_id, created = await store.create_job(ACCOUNT, spec, [{"Key": "k", "Value": "v"}])
+
+    assert created
+    job = await store.get_job(ACCOUNT, job_id)
+    assert job.id == job_id
+    assert job.account_id == ACCOUNT
+    assert job.status is S.NEW
+    assert job.spec == spec
+    assert job.priority == 10
+    assert job.creation_time == dt(T0)
+    assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (0, 0, 0)
+    assert job.progress.elapsed_active_seconds == 0
+    assert job.termination_time is None and job.suspended_time is None
+    assert job.failure_reasons == ()
+    assert not job.manifest_done
+    assert await store.status_history(job_id) == [(T0, None, "New", "job created")]
+
+
+async def test_same_token_same_spec_returns_the_first_job(store: Store, clock: Clock) -> None:
+    tags = [{"Key": "team", "Value": "a"}]
+    first, created = await store.create_job(ACCOUNT, make_spec(), tags)
+    clock.advance(5)
+    again, created_again = await store.create_job(ACCOUNT, make_spec(), tags)
+
+    assert created and not created_again
+    assert again == first
+    listed, _ = await store.list_jobs(ACCOUNT, [], 100, None, 90)
+    assert [j.id for j in listed] == [first]
+    assert len(await store.status_history(first)) == 1
+
+
+async def test_concurrent_replays_create_one_job(store: Store) -> None:
+    results = await asyncio.gather(*(store.create_job(ACCOUNT, make_spec(), []) for _ in range(8)))
+
+    assert len({job_id for job_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "tags"),
+    [
+        (make_spec(priority=11), []),
+        (make_spec(description="another"), []),
+        (
+            make_spec(operation=OperationSpec("S3PutObjectTagging", {"TagSet": []}, "<S3PutObjectTagging/>")),
+            [],
+        ),
+        (make_spec(), [{"Key": "k", "Value": "v"}]),
+    ],
+    ids=["priority", "description", "operation", "tags"],
+)
+async def test_same_token_different_request_conflicts(
+    store: Store, spec: JobSpec, tags: list[dict[str, str]]
+) -> None:
+    first = await new_job(store)
+
+    with pytest.raises(IdempotencyConflict, match="token-1"):
+        await store.create_job(ACCOUNT, spec, tags)
+
+    listed, _ = await store.list_jobs(ACCOUNT, [], 100, None, 90)
+    assert [j.id for j in listed] == [first]
+    assert (await store.get_job(ACCOUNT, first)).priority == 10
+
+
+async def test_tokens_are_scoped_to_the_account(store: Store) -> None:
+    mine = await new_job(store)
+    theirs, created = await store.create_job(OTHER, make_spec(), [])
+
+    assert created
+    assert theirs != mine
+    assert (await store.get_job(OTHER, theirs)).account_id == OTHER
+
+
+async def test_other_account_cannot_see_the_job(store: Store) -> None:
+    job_id = await new_job(store)
+
+    with pytest.raises(JobNotFound) as info:
+        await store.get_job(OTHER, job_id)
+    assert info.value.job_id == job_id
+    assert (await store.get_job(None, job_id)).id == job_id  # the engine's view: any account
+    listed, _ = await store.list_jobs(OTHER, [], 100, None, 90)
+    assert listed == []
+    with pytest.raises(JobNotFound):
+        await store.update_priority(OTHER, job_id, 99)
+    assert (await store.get_job(ACCOUNT, job_id)).priority == 10
+
+
+async def test_unknown_job_is_not_found(store: Store) -> None:
+    with pytest.raises(JobNotFound):
+        await store.get_job(ACCOUNT, "no-such-job")
+    with pytest.raises(JobNotFound):
+        await store.transition("no-such-job", S.PREPARING)
+
+
+async def test_reopening_the_file_keeps_the_jobs(tmp_path: Path, clock: Clock) -> None:
+    path = str(tmp_path / "db.sqlite3")
+    first = await Store.open_sqlite(path)
+    try:
+        job_id = await new_job(first)
+        await drive(first, job_id, S.PREPARING)
+    finally:
+        await first.close()
+
+    second = await Store.open_sqlite(path)
+    try:
+        job = await second.get_job(ACCOUNT, job_id)
+        assert job.status is S.PREPARING
+        assert len(await second.status_history(job_id)) == 2
+    finally:
+        await second.close()
+
+
+# --- status moves ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", list(JobStatus))
+async def test_every_move_from_a_status_follows_the_table(
+    store: Store, clock: Clock, source: JobStatus
+) -> None:
+    for target in JobStatus:
+        job_id = await new_job(store, token=f"{source.value}-{target.value}")
+        await drive(store, job_id, *PATH[source])
+        clock.advance(1)
+        before = await store.get_job(ACCOUNT, job_id)
+        history = await store.status_history(job_id)
+
+        moved = await store.transition(job_id, target, "why")
+
+        after = await store.get_job(ACCOUNT, job_id)
+        if can_move(source, target):
+            assert moved, f"{source} -> {target} should be allowed"
+            assert after.status is target
+            assert await store.status_history(job_id) == [
+                *history,
+                (clock.now, source.value, target.value, "why"),
+            ]
+        else:
+            assert not moved, f"{source} -> {target} should be refused"
+            assert after == before
+            assert await store.status_history(job_id) == history
+
+
+def test_path_table_reaches_every_status() -> None:
+    # The PATH table above must itself be a chain of allowed moves.
+    for target, steps in PATH.items():
+        current = S.NEW
+        for step in steps:
+            assert step in TRANSITIONS[current]
+            current = step
+        assert current is target
+
+
+async def test_only_from_narrows_the_allowed_sources(store: Store) -> None:
+    ready = await new_job(store, token="ready")
+    await drive(store, ready, *PATH[S.READY])
+    suspended = await new_job(store, token="suspended")
+    await drive(store, suspended, *PATH[S.SUSPENDED])
+
+    assert not await store.transition(ready, S.CANCELLING, only_from=frozenset({S.SUSPENDED}))
+    assert (await store.get_job(ACCOUNT, ready)).status is S.READY
+    assert len(await store.status_history(ready)) == 1 + len(PATH[S.READY])
+
+    assert await store.transition(suspended, S.CANCELLING, only_from=frozenset({S.SUSPENDED}))
+    assert (await store.get_job(ACCOUNT, suspended)).status is S.CANCELLING
+
+
+async def test_only_from_cannot_widen_the_table(store: Store) -> None:
+    job_id = await new_job(store)
+    await drive(store, job_id, *PATH[S.COMPLETING])
+
+    assert S.COMPLETING not in CANCELLABLE
+    assert not await store.transition(job_id, S.CANCELLING, only_from=frozenset({S.COMPLETING}))
+    assert (await store.get_job(ACCOUNT, job_id)).status is S.COMPLETING
+
+
+async def test_user_reason_is_kept_only_when_asked(store: Store) -> None:
+    job_id = await new_job(store)
+    await drive(store, job_id, *PATH[S.SUSPENDED])
+    assert (await store.get_job(ACCOUNT, job_id)).status_update_reason is None
+
+    assert await store.transition(job_id, S.READY, "confirmed by alice", user_reason=True)
+    assert (await store.get_job(ACCOUNT, job_id)).status_update_reason == "confirmed by alice"
+
+    assert await store.transition(job_id, S.ACTIVE, "scheduler picked it")
+    assert (await store.get_job(ACCOUNT, job_id)).status_update_reason == "confirmed by alice"
+    assert (await store.status_history(job_id))[-1][3] == "scheduler picked it"
+
+
+@pytest.mark.parametrize("terminal", sorted(TERMINAL))
+async def test_terminal_status_sets_termination_time(store: Store, clock: Clock, terminal: JobStatus) -> None:
+    job_id = await new_job(store)
+    *before_end, last = PATH[terminal]
+    await drive(store, job_id, *before_end)
+    assert (await store.get_job(ACCOUNT, job_id)).termination_time is None
+
+    ended_at = clock.advance(42)
+    await drive(store, job_id, last)
+
+    job = await store.get_job(ACCOUNT, job_id)
+    assert job.status is terminal
+    assert job.termination_time == dt(ended_at)
+
+
+async def test_non_terminal_statuses_have_no_termination_time(store: Store) -> None:
+    for status in set(JobStatus) - TERMINAL:
+        job_id = await new_job(store, token=status.value)
+        await drive(store, job_id, *PATH[status])
+        assert (await store.get_job(ACCOUNT, job_id)).termination_time is None, status
+
+
+@pytest.mark.parametrize("leave_to", [S.READY, S.CANCELLING])
+async def test_suspended_sets_and_leaving_clears_time_and_cause(
+    store: Store, clock: Clock, leave_to: JobStatus
+) -> None:
+    job_id = await new_job(store)
+    await drive(store, job_id, S.PREPARING)
+    suspended_at = clock.advance(10)
+    await drive(store, job_id, S.SUSPENDED)
+
+    job = await store.get_job(ACCOUNT, job_id)
+    assert job.suspended_time == dt(suspended_at)
+    assert job.suspended_cause is not None and job.suspended_cause.startswith("ConfirmationRequired")
+
+    clock.advance(10)
+    await drive(store, job_id, leave_to)
+    job = await store.get_job(ACCOUNT, job_id)
+    assert job.suspended_time is None
+    assert job.suspended_cause is None
+
+
+async def test_active_time_accumulates_only_while_active(store: Store, clock: Clock) -> None:
+    job_id = await new_job(store)
+    await drive(store, job_id, S.PREPARING, S.READY)
+    clock.advance(500)  # not active yet
+
+    async def elapsed() -> int:
+        return (await store.get_job(ACCOUNT, job_id)).progress.elapsed_active_seconds
+
+    assert await elapsed() == 0
+    await drive(store, job_id, S.ACTIVE)
+    clock.advance(30)
+    assert await elapsed() == 30  # still running: counted up to now
+    await drive(store, job_id, S.PAUSING)
+    clock.advance(10)
+    assert await elapsed() == 30
+    await drive(store, job_id, S.PAUSED)
+    clock.advance(100)
+    assert await elapsed() == 30
+    await drive(store, job_id, S.ACTIVE)
+    clock.advance(15.5)
+    assert await elapsed() == 45
+    await drive(store, job_id, S.COMPLETING)
+    clock.advance(1000)
+    await drive(store, job_id, S.COMPLETE)
+    assert await elapsed() == 45
+
+
+async def test_failure_reasons_accumulate(store: Store) -> None:
+    job_id = await new_job(store)
+    await drive(store, job_id, S.PREPARING)
+    await store.add_failure(job_id, FailureReason("First", "one"))
+    assert await store.transition(
+        job_id, S.FAILING, "bad manifest", FailureReason("ManifestNotReadable", "two")
+    )
+
+    job = await store.get_job(ACCOUNT, job_id)
+    assert job.failure_reasons == (FailureReason("First", "one"), FailureReason("ManifestNotReadable", "two"))
+
+
+async def test_refused_move_does_not_record_its_failure(store: Store) -> None:
+    job_id = await new_job(store)  # New cannot go to Failing
+    assert not await store.transition(job_id, S.FAILING, "x", FailureReason("Code", "reason"))
+    assert (await store.get_job(ACCOUNT, job_id)).failure_reasons == ()
+
+
+async def test_jobs_in_spans_accounts_oldest_first(store: Store, clock: Clock) -> None:
+    a = await new_job(store, token="a")
+    clock.advance(1)
+    b = await new_job(store, token="b", account=OTHER)
+    clock.advance(1)
+    c = await new_job(store, token="c")
+    await drive(store, c, S.PREPARING)
+
+    assert [j.id for j in await store.jobs_in([S.NEW])] == [a, b]
+    assert [j.id for j in await store.jobs_in([S.NEW, S.PREPARING])] == [a, b, c]
+    assert await store.jobs_in([S.ACTIVE]) == []
+
+
+# --- listing --------------------------------------------------------------------------------
+
+
+async def test_list_jobs_newest_first_and_status_filter(store: Store, clock: Clock) -> None:
+    ids = []
+    for n in range(4):
+        ids.append(await new_job(store, token=f"t{n}"))
+        clock.advance(60)
+    await new_job(store, token="other", account=OTHER)
+    await drive(store, ids[1], S.PREPARING)
+    await drive(store, ids[3], S.CANCELLING, S.CANCELLED)
+
+    everything, token = await store.list_jobs(ACCOUNT, [], 100, None, 90)
+    assert [j.id for j in everything] == ids[::-1]
+    assert token is None
+
+    assert [j.id for j in (await store.list_jobs(ACCOUNT, [S.NEW], 100, None, 90))[0]] == [ids[2], ids[0]]
+    assert [j.id for j in (await store.list_jobs(ACCOUNT, [S.PREPARING, S.CANCELLED], 100, None, 90))[0]] == [
+        ids[3],
+        ids[1],
+    ]
+    assert (await store.list_jobs(ACCOUNT, [S.ACTIVE], 100, None, 90))[0] == []
+
+
+async def test_list_jobs_pages_without_duplicates_or_gaps(store: Store, clock: Clock) -> None:
+    ids = []
+    for n in range(25):
+        ids.append(await new_job(store, token=f"t{n:02d}"))
+        if n % 3 == 2:
+            clock.advance(1)  # jobs created in the same instant are ordered by id
+
+    full, _ = await store.list_jobs(ACCOUNT, [], 1000, None, 90)
+    assert sorted(j.id for j in full) == sorted(ids)
+
+    pages: list[list[str]] = []
+    token: str | None = None
+    while True:
+        page, token = await store.list_jobs(ACCOUNT, [], 7, token, 90)
+        pages.append([j.id for j in page])
+        if token is None:
+            break
+        assert len(pages) < 10, "pagination does not end"
+
+    assert [len(p) for p in pages] == [7, 7, 7, 4]
+    flat = [job_id for page in pages for job_id in page]
+    assert flat == [j.id for j in full]
+    assert len(set(flat)) == 25
+    times = [j.creation_time for j in full]
+    assert times == sorted(times, reverse=True)
+
+
+async def test_list_jobs_last_full_page_has_no_token(store: Store, clock: Clock) -> None:
+    for n in range(14):
+        await new_job(store, token=f"t{n}")
+        clock.advance(1)
+
+    first, token = await store.list_jobs(ACCOUNT, [], 7, None, 90)
+    assert len(first) == 7 and token is not None
+    second, token = await store.list_jobs(ACCOUNT, [], 7, token, 90)
+    assert len(second) == 7
+    assert token is None
+    assert not {j.id for j in first} & {j.id for j in second}
+
+
+async def test_list_jobs_token_keeps_the_status_filter(store: Store, clock: Clock) -> None:
+    ids = []
+    for n in range(10):
+        ids.append(await new_job(store, token=f"t{n}"))
+        clock.advance(1)
+    prepared = ids[::2]
+    for job_id in prepared:
+        await drive(store, job_id, S.PREPARING)
+
+    page, token = await store.list_jobs(ACCOUNT, [S.PREPARING], 3, None, 90)
+    rest, token2 = await store.list_jobs(ACCOUNT, [S.PREPARING], 3, token, 90)
+    assert token2 is None
+    assert [j.id for j in page + rest] == prepared[::-1]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not a token!",
+        "%%%%",
+        base64.urlsafe_b64encode(b"[1]").decode(),
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+        base64.urlsafe_b64encode(b'["yesterday", "id"]').decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    ],
+)
+async def test_bad_token_is_a_validation_error(store: Store, token: str) -> None:
+    await new_job(store)
+    with pytest.raises(ValidationError) as info:
+        await store.list_jobs(ACCOUNT, [], 10, token, 90)
+    assert info.value.field == "nextToken"
+
+
+async def test_horizon_hides_jobs_that_ended_long_ago(store: Store, clock: Clock) -> None:
+    old = await new_job(store, token="old")
+    await drive(store, old, S.CANCELLING, S.CANCELLED)  # ends at T0
+    never_ended = await new_job(store, token="running")
+    clock.advance(10 * DAY)
+    recent = await new_job(store, token="recent")
+    await drive(store, recent, S.CANCELLING, S.CANCELLED)  # ends at T0 + 10 days
+    clock.advance(80 * DAY + 1)  # now: 90 days and 1 second after `old` ended
+
+    visible, _ = await store.list_jobs(ACCOUNT, [], 100, None, 90)
+    assert {j.id for j in visible} == {never_ended, recent}
+    cancelled, _ = await store.list_jobs(ACCOUNT, [S.CANCELLED], 100, None, 90)
+    assert [j.id for j in cancelled] == [recent]
+
+    wider, _ = await store.list_jobs(ACCOUNT, [], 100, None, 91)
+    assert {j.id for j in wider} == {old, never_ended, recent}
+
+
+async def test_horizon_boundary_is_inclusive(store: Store, clock: Clock) -> None:
+    job_id = await new_job(store)
+    await drive(store, job_id, S.CANCELLING, S.CANCELLED)
+    clock.advance(90 * DAY)
+    assert [j.id for j in (await store.list_jobs(ACCOUNT, [], 10, None, 90))[0]] == [job_id]
+    clock.advance(0.5)
+    assert (await store.list_jobs(ACCOUNT, [], 10, None, 90))[0] == []
+
+
+# --- priority -------------------------------------------------------------------------------
+
+
+async def test_update_priority(store: Store) -> None:
+    job_id = await new_job(store)
+    await drive(store, job_id, *PATH[S.ACTIVE])
+
+    job = await store.update_priority(ACCOUNT, job_id, 77)
+
+    assert job.priority == 77
+    assert (await store.get_job(ACCOUNT, job_id)).priority == 77
+    assert (await store.get_job(ACCOUNT, job_id)).status is S.ACTIVE
+
+
+@pytest.mark.parametrize("terminal", sorted(TERMINAL))
+async def test_update_priority_of_an_ended_job_is_refused(store: Store, terminal: JobStatus) -> None:
+    job_id = await new_job(store)
+    await drive(store, job_id, *PATH[terminal])
+
+    with pytest.raises(ValidationError, match=terminal.value):
+        await store.update_priority(ACCOUNT, job_id, 77)
+    assert (await store.get_job(ACCOUNT, job_id)).priority == 10
+
+
+async def test_update_priority_of_unknown_job_is_not_found(store: Store) -> None:
+    with pytest.raises(JobNotFound):
+        await store.update_priority(ACCOUNT, "nope", 1)
+
+
+# --- preparing ------------------------------------------------------------------------------
+
+
+async def test_add_chunk_counts_malformed_rows_as_failed(store: Store) -> None:
+    job_id = await new_job(store)
+    assert await store.prepare_checkpoint(job_id) == (0, 0, 0)
+
+    await store.add_chunk(job_id, 0, [good(0), bad(1), good(2), bad(3), good(4)], lines_read=6)
+
+    job = await store.get_job(ACCOUNT, job_id)
+    assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (5, 0, 2)
+    failed = [r async for r in store.report_rows(job_id, TaskStatus.FAILED)]
+    assert [(r.bucket, r.key, r.status) for r in failed] == [
+        ("", "raw-line-1", TaskStatus.FAILED),
+        ("", "raw-line-3", TaskStatus.FAILED),
+    ]
+    pending = [r.key async for r in store.report_rows(job_id, TaskStatus.PENDING)]
+    assert pending == ["k000", "k002", "k004"]
+
+
+async def test_chunk_of_only_malformed_rows_keeps_their_errors(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [bad(0), bad(1)], lines_read=2)
+
+    failed = [r async for r in store.report_rows(job_id, TaskStatus.FAILED)]
+    assert failed == [
+        ReportRow(
+            "",
+            "raw-line-0",
+            None,
+            TaskStatus.FAILED,
+            "InvalidManifestRow",
+            400,
+            "row 0 has 1 field, expected 2",
+        ),
+        ReportRow(
+            "",
+            "raw-line-1",
+            None,
+            TaskStatus.FAILED,
+            "InvalidManifestRow",
+            400,
+            "row 1 has 1 field, expected 2",
+        ),
+    ]
+
+
+async def test_malformed_row_after_a_valid_row_keeps_its_error(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [good(0), bad(1)], lines_read=2)
+
+    failed = [r async for r in store.report_rows(job_id, TaskStatus.FAILED)]
+    assert failed == [
+        ReportRow(
+            "",
+            "raw-line-1",
+            None,
+            TaskStatus.FAILED,
+            "InvalidManifestRow",
+            400,
+            "row 1 has 1 field, expected 2",
+        ),
+    ]
+
+
+async def test_chunk_starting_with_a_malformed_row_is_stored(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [bad(0), good(1)], lines_read=2)
+
+    job = await store.get_job(ACCOUNT, job_id)
+    assert (job.progress.total, job.progress.failed) == (2, 1)
+    assert [r.key async for r in store.report_rows(job_id, TaskStatus.PENDING)] == ["k001"]
+    assert [r.error_code async for r in store.report_rows(job_id, TaskStatus.FAILED)] == [
+        "InvalidManifestRow"
+    ]
+
+
+async def test_prepare_checkpoint_after_two_chunks(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [good(0), good(1), bad(2)], lines_read=4)  # one blank line skipped
+    assert await store.prepare_checkpoint(job_id) == (4, 1, 3)
+    await store.add_chunk(job_id, 1, [good(3), good(4)], lines_read=6)
+    assert await store.prepare_checkpoint(job_id) == (6, 2, 5)
+
+    # The last call of Preparing may carry no rows: only the line count moves.
+    await store.add_chunk(job_id, 2, [], lines_read=8)
+    assert await store.prepare_checkpoint(job_id) == (8, 2, 5)
+    job = await store.get_job(ACCOUNT, job_id)
+    assert (job.progress.total, job.progress.failed) == (5, 1)
+    assert await count_rows(store, chunks, job_id) == 2
+
+    assert not job.manifest_done
+    await store.finish_manifest(job_id)
+    assert (await store.get_job(ACCOUNT, job_id)).manifest_done
+
+
+async def test_chunk_of_only_malformed_rows_is_already_done(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [bad(0), bad(1)], lines_read=2)
+
+    assert not await store.has_unfinished_chunks(job_id)
+    assert await store.claim_chunk(job_id, "w1", 30) is None
+    assert (await store.get_job(ACCOUNT, job_id)).progress.failed == 2
+
+
+# --- leases ---------------------------------------------------------------------------------
+
+
+async def two_chunks(store: Store) -> str:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [good(0), bad(1), good(2)], lines_read=3)
+    await store.add_chunk(job_id, 1, [good(3), good(4)], lines_read=5)
+    return job_id
+
+
+async def test_claim_chunk_leases_each_chunk_once(store: Store) -> None:
+    job_id = await two_chunks(store)
+
+    first = await store.claim_chunk(job_id, "w1", 30)
+    second = await store.claim_chunk(job_id, "w2", 30)
+    third = await store.claim_chunk(job_id, "w3", 30)
+
+    assert first == (0, [Task(job_id, 0, ObjectRef("b", "k000")), Task(job_id, 2, ObjectRef("b", "k002"))])
+    assert second == (1, [Task(job_id, 3, ObjectRef("b", "k003")), Task(job_id, 4, ObjectRef("b", "k004"))])
+    assert third is None
+    assert await store.claim_chunk(job_id, "w1", 30) is None  # the owner's own lease is not free either
+
+
+async def test_concurrent_claims_get_distinct_chunks(store: Store) -> None:
+    job_id = await new_job(store)
+    for n in range(5):
+        await store.add_chunk(job_id, n, [good(n)], lines_read=n + 1)
+
+    claims = await asyncio.gather(*(store.claim_chunk(job_id, f"w{i}", 30) for i in range(8)))
+
+    got = [c[0] for c in claims if c is not None]
+    assert sorted(got) == [0, 1, 2, 3, 4]
+    assert claims.count(None) == 3
+
+
+async def test_expired_lease_can_be_claimed_again(store: Store, clock: Clock) -> None:
+    job_id = await two_chunks(store)
+    await store.claim_chunk(job_id, "w1", 30)
+    await store.claim_chunk(job_id, "w2", 30)
+
+    clock.advance(30)
+    assert await store.claim_chunk(job_id, "w3", 30) is None  # expiry is at, not before, 30 s
+    clock.advance(1)
+    claim = await store.claim_chunk(job_id, "w3", 30)
+    assert claim is not None and claim[0] == 0
+    claim = await store.claim_chunk(job_id, "w4", 30)
+    assert claim is not None and claim[0] == 1
+    assert await store.claim_chunk(job_id, "w5", 30) is None
+
+
+async def test_renewed_lease_is_not_claimable(store: Store, clock: Clock) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [good(0)], lines_read=1)
+    assert await store.claim_chunk(job_id, "w1", 10) is not None
+
+    clock.advance(8)
+    await store.renew_leases("w1", 10)
+    clock.advance(5)  # 13 s after the claim: expired without the renewal
+    assert await store.claim_chunk(job_id, "w2", 10) is None
+    clock.advance(6)
+    claim = await store.claim_chunk(job_id, "w2", 10)
+    assert claim is not None and claim[0] == 0
+
+
+async def test_renew_leases_only_touches_the_owner(store: Store, clock: Clock) -> None:
+    job_id = await two_chunks(store)
+    await store.claim_chunk(job_id, "w1", 10)
+    await store.claim_chunk(job_id, "w2", 10)
+
+    clock.advance(8)
+    await store.renew_leases("w1", 10)
+    clock.advance(5)
+    claim = await store.claim_chunk(job_id, "w3", 10)
+    assert claim is not None and claim[0] == 1  # w2's lapsed, w1's was renewed
+
+
+async def test_release_chunks_by_owner_job_and_all(store: Store) -> None:
+    job_id = await two_chunks(store)
+    other_job = await new_job(store, token="other")
+    await store.add_chunk(other_job, 0, [good(0)], lines_read=1)
+    await store.claim_chunk(job_id, "w1", 30)
+    await store.claim_chunk(job_id, "w2", 30)
+    await store.claim_chunk(other_job, "w1", 30)
+
+    await store.release_chunks(job_id=job_id, owner="w1")
+    claim = await store.claim_chunk(job_id, "w3", 30)
+    assert claim is not None and claim[0] == 0
+    assert await store.claim_chunk(job_id, "w4", 30) is None  # w2 still holds chunk 1
+    assert await store.claim_chunk(other_job, "w4", 30) is None  # other job untouched
+
+    await store.release_chunks(job_id=job_id)
+    assert [(await store.claim_chunk(job_id, "w5", 30) or (None,))[0] for _ in range(3)] == [0, 1, None]
+    assert await store.claim_chunk(other_job, "w5", 30) is None
+
+    await store.release_chunks()
+    claim = await store.claim_chunk(other_job, "w6", 30)
+    assert claim is not None and claim[0] == 0
+
+
+# --- outcomes -------------------------------------------------------------------------------
+
+
+async def test_record_outcomes_counts_each_task_once(store: Store) -> None:
+    job_id = await two_chunks(store)  # seq 1 is a malformed row: already failed
+    claim = await store.claim_chunk(job_id, "w1", 30)
+    assert claim is not None and claim[0] == 0
+    outcomes = [
+        TaskOutcome(0, TaskStatus.SUCCEEDED, 200, "", "tags deleted"),
+        TaskOutcome(2, TaskStatus.FAILED, 403, "AccessDenied", "no"),
+    ]
+
+    assert await store.record_outcomes(job_id, outcomes, [0]) == (1, 2)
+    # The same outcomes again (the chunk ran a second time after a crash): nothing is counted twice.
+    assert await store.record_outcomes(job_id, outcomes, [0]) == (1, 2)
+    # A late, different outcome of a finished task changes nothing either.
+    assert await store.record_outcomes(job_id, [TaskOutcome(2, TaskStatus.SUCCEEDED, 200)], []) == (1, 2)
+    # Nor does an outcome for the malformed row, which was never pending.
+    assert await store.record_outcomes(job_id, [TaskOutcome(1, TaskStatus.SUCCEEDED, 200)], []) == (1, 2)
+
+    job = await store.get_job(ACCOUNT, job_id)
+    assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (5, 1, 2)
+    failed = [r async for r in store.report_rows(job_id, TaskStatus.FAILED)]
+    assert [r.key for r in failed] == ["raw-line-1", "k002"]
+    assert (failed[1].error_code, failed[1].http_status, failed[1].message) == ("AccessDenied", 403, "no")
+    succeeded = [r async for r in store.report_rows(job_id, TaskStatus.SUCCEEDED)]
+    assert succeeded == [ReportRow("b", "k000", None, TaskStatus.SUCCEEDED, "", 200, "tags deleted")]
+
+
+async def test_duplicate_outcomes_in_one_call_count_once(store: Store) -> None:
+    job_id = await two_chunks(store)
+    outcome = TaskOutcome(3, TaskStatus.SUCCEEDED, 200)
+
+    assert await store.record_outcomes(job_id, [outcome, outcome, outcome], []) == (1, 1)
+
+
+async def test_record_outcomes_marks_finished_chunks_done(store: Store, clock: Clock) -> None:
+    job_id = await two_chunks(store)
+    assert await store.has_unfinished_chunks(job_id)
+    await store.claim_chunk(job_id, "w1", 30)
+    await store.claim_chunk(job_id, "w1", 30)
+
+    # Chunk 1 only half done: it stays unfinished.
+    await store.record_outcomes(
+        job_id,
+        [
+            TaskOutcome(0, TaskStatus.SUCCEEDED, 200),
+            TaskOutcome(2, TaskStatus.SUCCEEDED, 200),
+            TaskOutcome(3, TaskStatus.SUCCEEDED, 200),
+        ],
+        [0],
+    )
+    assert await store.has_unfinished_chunks(job_id)
+
+    # After the lease lapses only chunk 1 comes back, with only its still-pending task.
+    clock.advance(31)
+    assert await store.claim_chunk(job_id, "w2", 30) == (1, [Task(job_id, 4, ObjectRef("b", "k004"))])
+    assert await store.claim_chunk(job_id, "w3", 30) is None
+
+    assert await store.record_outcomes(
+        job_id, [TaskOutcome(4, TaskStatus.FAILED, 404, "NoSuchKey")], [1]
+    ) == (3, 2)
+    assert not await store.has_unfinished_chunks(job_id)
+    clock.advance(3600)
+    assert await store.claim_chunk(job_id, "w4", 30) is None
+
+
+async def test_has_unfinished_chunks_without_chunks(store: Store) -> None:
+    job_id = await new_job(store)
+    assert not await store.has_unfinished_chunks(job_id)
+    await store.add_chunk(job_id, 0, [good(0)], lines_read=1)
+    assert await store.has_unfinished_chunks(job_id)
+
+
+async def test_record_outcomes_only_touch_their_job(store: Store) -> None:
+    first = await two_chunks(store)
+    second = await new_job(store, token="second")
+    await store.add_chunk(second, 0, [good(0), good(1)], lines_read=2)
+
+    assert await store.record_outcomes(second, [TaskOutcome(0, TaskStatus.SUCCEEDED, 200)], [0]) == (1, 0)
+
+    job = await store.get_job(ACCOUNT, first)
+    assert (job.progress.succeeded, job.progress.failed) == (0, 1)
+    assert await store.has_unfinished_chunks(first)
+    assert [r.key async for r in store.report_rows(first, TaskStatus.PENDING)] == [
+        "k000",
+        "k002",
+        "k003",
+        "k004",
+    ]
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 4, 50])
+async def test_report_rows_pages_in_seq_order(store: Store, page: int) -> None:
+    job_id = await new_job(store)
+    rows = [bad(seq) if seq % 7 == 3 else good(seq) for seq in range(23)]
+    # Chunks in a shuffled insertion order: the report follows seq, not insertion.
+    await store.add_chunk(job_id, 1, rows[12:], lines_read=23)
+    await store.add_chunk(job_id, 0, rows[:12], lines_read=12)
+    expected: dict[TaskStatus, list[int]] = {s: [] for s in TaskStatus}
+    outcomes = []
+    for row in rows:
+        if row.target is None:
+            expected[TaskStatus.FAILED].append(row.seq)
+        elif row.seq % 4 == 0:
+            outcomes.append(TaskOutcome(row.seq, TaskStatus.SUCCEEDED, 200, "", f"ok {row.seq}"))
+            expected[TaskStatus.SUCCEEDED].append(row.seq)
+        elif row.seq % 5 == 0:
+            outcomes.append(TaskOutcome(row.seq, TaskStatus.FAILED, 500, "InternalError", f"bad {row.seq}"))
+            expected[TaskStatus.FAILED].append(row.seq)
+        else:
+            expected[TaskStatus.PENDING].append(row.seq)
+    await store.record_outcomes(job_id, outcomes, [])
+
+    for status, seqs in expected.items():
+        got = [r async for r in store.report_rows(job_id, status, page=page)]
+        assert all(r.status is status for r in got)
+        keys = [f"raw-line-{s}" if s % 7 == 3 else f"k{s:03d}" for s in sorted(seqs)]
+        assert [r.key for r in got] == keys, status
+
+
+async def test_report_rows_page_size_equal_to_count(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [good(s) for s in range(4)], lines_read=4)
+
+    got = [r.key async for r in store.report_rows(job_id, TaskStatus.PENDING, page=2)]
+    assert got == ["k000", "k001", "k002", "k003"]
+    assert [r async for r in store.report_rows(job_id, TaskStatus.SUCCEEDED, page=2)] == []
+
+
+async def test_report_rows_keep_version_ids(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [PreparedRow(0, ObjectRef("bkt", "a b/c", "v-123"))], lines_read=1)
+    await store.record_outcomes(job_id, [TaskOutcome(0, TaskStatus.SUCCEEDED, 204)], [0])
+
+    got = [r async for r in store.report_rows(job_id, TaskStatus.SUCCEEDED)]
+    assert got == [ReportRow("bkt", "a b/c", "v-123", TaskStatus.SUCCEEDED, "", 204, "")]
+
+
+async def test_recent_failures_newest_first(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [bad(0)], lines_read=1)
+    await store.add_chunk(job_id, 1, [good(1), good(2), good(3)], lines_read=4)
+    await store.add_chunk(job_id, 2, [bad(4)], lines_read=5)
+    await store.record_outcomes(
+        job_id,
+        [TaskOutcome(2, TaskStatus.FAILED, 403, "AccessDenied"), TaskOutcome(3, TaskStatus.SUCCEEDED, 200)],
+        [],
+    )
+
+    recent = await store.recent_failures(job_id)
+    assert [r.key for r in recent] == ["raw-line-4", "k002", "raw-line-0"]
+    assert [(r.error_code, r.http_status) for r in recent] == [
+        ("InvalidManifestRow", 400),
+        ("AccessDenied", 403),
+        ("InvalidManifestRow", 400),
+    ]
+    assert [r.key for r in await store.recent_failures(job_id, limit=2)] == ["raw-line-4", "k002"]
+    assert all(r.status is TaskStatus.FAILED for r in await store.recent_failures(job_id))
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+async def test_purge_ended_before_deletes_everything_of_old_jobs(store: Store, clock: Clock) -> None:
+    old = await two_chunks(store)
+    await drive(store, old, S.PREPARING, S.READY, S.ACTIVE, S.CANCELLING, S.CANCELLED)  # ends at T0
+    running = await new_job(store, token="running")
+    await store.add_chunk(running, 0, [good(0)], lines_read=1)
+    await drive(store, running, S.PREPARING, S.READY, S.ACTIVE)
+    clock.advance(100)
+    later = await new_job(store, token="later")
+    await store.add_chunk(later, 0, [good(0)], lines_read=1)
+    await drive(store, later, S.CANCELLING, S.CANCELLED)  # ends at T0 + 100
+
+    assert await store.purge_ended_before(T0 + 50) == 1
+
+    with pytest.raises(JobNotFound):
+        await store.get_job(None, old)
+    assert await store.status_history(old) == []
+    for table in (tasks, chunks, job_events):
+        assert await count_rows(store, table, old) == 0, table.name
+    async with store.engine.connect() as conn:
+        assert (
+            await conn.execute(select(func.count()).select_from(jobs).where(jobs.c.id == old))
+        ).scalar() == 0
+
+    for kept in (running, later):
+        assert (await store.get_job(None, kept)).id == kept
+        assert await count_rows(store, tasks, kept) == 1
+        assert await count_rows(store, chunks, kept) == 1
+        assert len(await store.status_history(kept)) >= 3
+
+    assert await store.purge_ended_before(T0 + 50) == 0
+    assert await store.purge_ended_before(T0 + 101) == 1
+    assert [j.id for j in await store.jobs_in(list(JobStatus))] == [running]
