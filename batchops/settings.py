@@ -45,7 +45,7 @@ class Settings:
     #: Attempts per S3 call (retries throttling, 5xx, timeouts, connection errors with backoff).
     s3_max_attempts: int = 6
     s3_timeout_seconds: float = 30.0
-    threshold: FailureThreshold = FailureThreshold()
+    threshold: FailureThreshold = field(default_factory=FailureThreshold)
     #: Days a terminal job stays listed and describable before it is purged.
     retention_days: int = 90
     accounts: tuple[Account, ...] = ()
@@ -86,7 +86,9 @@ def load_settings(
     return replace(settings, accounts=_accounts(file_values, environ))
 
 
-def _pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str], file: Mapping[str, Any]) -> dict[str, Any]:
+def _pick(
+    name: str, flags: Mapping[str, Any], environ: Mapping[str, str], file: Mapping[str, Any]
+) -> dict[str, Any]:
     if flags.get(name) is not None:
         return {name: flags[name]}
     if name in _ENV and environ.get(_ENV[name]):
@@ -98,7 +100,14 @@ def _pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str], file:
 
 def _convert(values: dict[str, Any]) -> Settings:
     converted = dict(values)
-    for name in ("port", "max_active_jobs", "task_concurrency", "chunk_size", "s3_max_attempts", "retention_days"):
+    for name in (
+        "port",
+        "max_active_jobs",
+        "task_concurrency",
+        "chunk_size",
+        "s3_max_attempts",
+        "retention_days",
+    ):
         if name in converted:
             converted[name] = _as_int(name, converted[name])
     if "s3_timeout_seconds" in converted:

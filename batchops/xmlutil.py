@@ -79,7 +79,9 @@ def parse_int(value: str, name: str, lo: int, hi: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ValidationError(f"{name} must be an integer from {lo} to {hi}, not {value!r}", field=name) from None
+        raise ValidationError(
+            f"{name} must be an integer from {lo} to {hi}, not {value!r}", field=name
+        ) from None
     if not lo <= number <= hi:
         raise ValidationError(f"{name} must be from {lo} to {hi}, not {number}", field=name)
     return number
@@ -115,7 +117,9 @@ def tag_set(parent: Element, path: str, where: str = "") -> list[dict[str, str]]
         tags.append({"Key": key, "Value": value})
     keys = [t["Key"] for t in tags]
     if len(set(keys)) != len(keys):
-        raise ValidationError(f"{_name(where, path)} has duplicate tag keys; each key may appear once", field=path)
+        raise ValidationError(
+            f"{_name(where, path)} has duplicate tag keys; each key may appear once", field=path
+        )
     return tags
 
 

@@ -24,6 +24,7 @@ from batchops.domain.job import FailureReason, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.domain.task import ObjectRef, Task, TaskOutcome, TaskStatus
 from batchops.errors import IdempotencyConflict, JobNotFound, ValidationError
+from batchops.reports.writer import ReportRow
 from batchops.store import codec, migrate
 from batchops.store.schema import chunks, job_events, jobs, tasks
 
@@ -36,17 +37,6 @@ class PreparedRow:
     target: ObjectRef | None
     error: str | None = None
     raw: str = ""
-
-
-@dataclass(frozen=True)
-class ReportRow:
-    bucket: str
-    key: str
-    version_id: str | None
-    status: TaskStatus
-    error_code: str
-    http_status: int
-    message: str
 
 
 class Store:
@@ -73,7 +63,9 @@ class Store:
 
     # --- jobs -------------------------------------------------------------------------------
 
-    async def create_job(self, account_id: str, spec: JobSpec, tags: list[dict[str, str]]) -> tuple[str, bool]:
+    async def create_job(
+        self, account_id: str, spec: JobSpec, tags: list[dict[str, str]]
+    ) -> tuple[str, bool]:
         """Insert a New job; returns (job id, created). A replayed token returns the first job's id."""
         now = time.time()
         fingerprint = codec.fingerprint(spec, tags)
@@ -82,7 +74,9 @@ class Store:
             existing = await self._by_token(conn, account_id, spec.client_request_token)
             if existing is not None:
                 return self._replay(existing, fingerprint, spec.client_request_token), False
-            await conn.execute(insert(jobs).values(**_new_job_values(job_id, account_id, spec, tags, fingerprint, now)))
+            await conn.execute(
+                insert(jobs).values(**_new_job_values(job_id, account_id, spec, tags, fingerprint, now))
+            )
             await _add_event(conn, job_id, None, JobStatus.NEW, "job created", now)
         return job_id, True
 
@@ -120,21 +114,27 @@ class Store:
         horizon_days: int,
     ) -> tuple[list[Job], str | None]:
         now = time.time()
-        visible = or_(jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400)
+        visible = or_(
+            jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400
+        )
         query = select(jobs).where(jobs.c.account_id == account_id, visible)
         if statuses:
             query = query.where(jobs.c.status.in_([s.value for s in statuses]))
         if token:
             created, last_id = _decode_token(token)
             query = query.where(
-                or_(jobs.c.creation_time < created, and_(jobs.c.creation_time == created, jobs.c.id < last_id))
+                or_(
+                    jobs.c.creation_time < created, and_(jobs.c.creation_time == created, jobs.c.id < last_id)
+                )
             )
         query = query.order_by(jobs.c.creation_time.desc(), jobs.c.id.desc()).limit(limit + 1)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         page = [codec.job_from_row(r, now) for r in rows[:limit]]
         more = len(rows) > limit
-        return page, (_encode_token(rows[limit - 1].creation_time, rows[limit - 1].id) if more and page else None)
+        return page, (
+            _encode_token(rows[limit - 1].creation_time, rows[limit - 1].id) if more and page else None
+        )
 
     async def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]:
         """Every job in these statuses, all accounts (the engine's view)."""
@@ -154,7 +154,9 @@ class Store:
             )
         job = await self.get_job(account_id, job_id)
         if result.rowcount == 0:
-            raise ValidationError(f"job {job_id} is {job.status.value}; the priority of an ended job cannot change")
+            raise ValidationError(
+                f"job {job_id} is {job.status.value}; the priority of an ended job cannot change"
+            )
         return job
 
     async def transition(
@@ -194,7 +196,9 @@ class Store:
             row = (await conn.execute(select(jobs.c.failure_reasons).where(jobs.c.id == job_id))).first()
             reasons = json.loads(row.failure_reasons) if row else []
             reasons.append({"code": failure.code, "reason": failure.reason})
-            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(failure_reasons=json.dumps(reasons)))
+            await conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(failure_reasons=json.dumps(reasons))
+            )
 
     async def status_history(self, job_id: str) -> list[tuple[float, str | None, str, str | None]]:
         query = select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
@@ -205,7 +209,11 @@ class Store:
     async def purge_ended_before(self, cutoff: float) -> int:
         """Delete jobs (with their tasks, chunks and history) that ended before ``cutoff``."""
         async with self._write() as conn:
-            ids = (await conn.execute(select(jobs.c.id).where(jobs.c.termination_time < cutoff))).scalars().all()
+            ids = (
+                (await conn.execute(select(jobs.c.id).where(jobs.c.termination_time < cutoff)))
+                .scalars()
+                .all()
+            )
             for table in (tasks, chunks, job_events):
                 await conn.execute(delete(table).where(table.c.job_id.in_(ids)))
             await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
@@ -213,13 +221,17 @@ class Store:
 
     # --- preparing ------------------------------------------------------------------------
 
-    async def add_chunk(self, job_id: str, chunk_no: int, rows: Sequence[PreparedRow], lines_read: int) -> None:
+    async def add_chunk(
+        self, job_id: str, chunk_no: int, rows: Sequence[PreparedRow], lines_read: int
+    ) -> None:
         """Store one chunk of tasks and advance the Preparing checkpoint, atomically."""
         bad = sum(1 for r in rows if r.target is None)
         async with self._write() as conn:
             if rows:
                 await conn.execute(insert(tasks), [_task_values(job_id, chunk_no, r) for r in rows])
-                await conn.execute(insert(chunks).values(job_id=job_id, chunk_no=chunk_no, done=bad == len(rows)))
+                await conn.execute(
+                    insert(chunks).values(job_id=job_id, chunk_no=chunk_no, done=bad == len(rows))
+                )
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
@@ -234,8 +246,12 @@ class Store:
     async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]:
         """(lines read, next chunk number, next task seq) to resume Preparing after a restart."""
         async with self.engine.connect() as conn:
-            lines = (await conn.execute(select(jobs.c.manifest_lines_read).where(jobs.c.id == job_id))).scalar_one()
-            chunk = (await conn.execute(select(func.max(chunks.c.chunk_no)).where(chunks.c.job_id == job_id))).scalar()
+            lines = (
+                await conn.execute(select(jobs.c.manifest_lines_read).where(jobs.c.id == job_id))
+            ).scalar_one()
+            chunk = (
+                await conn.execute(select(func.max(chunks.c.chunk_no)).where(chunks.c.job_id == job_id))
+            ).scalar()
             seq = (await conn.execute(select(func.max(tasks.c.seq)).where(tasks.c.job_id == job_id))).scalar()
         return int(lines), (chunk + 1 if chunk is not None else 0), (seq + 1 if seq is not None else 0)
 
@@ -245,11 +261,16 @@ class Store:
 
     # --- execution ------------------------------------------------------------------------
 
-    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> tuple[int, list[Task]] | None:
-        """Lease the next unfinished, unleased chunk of a job and return its pending tasks."""
+    async def claim_chunk(
+        self, job_id: str, owner: str, lease_seconds: float
+    ) -> tuple[int, list[Task]] | None:
+        """Lease the next unfinished, unleased chunk of an Active job and return its pending tasks."""
         now = time.time()
         free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now)
         async with self._write() as conn:
+            status = (await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
+            if status != JobStatus.ACTIVE.value:
+                return None  # only an Active job's work may be claimed, whatever a worker last saw
             chunk_no = (
                 await conn.execute(
                     select(chunks.c.chunk_no)
@@ -314,15 +335,23 @@ class Store:
                 .where(jobs.c.id == job_id)
                 .values(succeeded=jobs.c.succeeded + ok, failed=jobs.c.failed + bad, updated_time=time.time())
             )
-            row = (await conn.execute(select(jobs.c.succeeded, jobs.c.failed).where(jobs.c.id == job_id))).one()
+            row = (
+                await conn.execute(select(jobs.c.succeeded, jobs.c.failed).where(jobs.c.id == job_id))
+            ).one()
         return int(row.succeeded), int(row.failed)
 
     async def has_unfinished_chunks(self, job_id: str) -> bool:
-        query = select(func.count()).select_from(chunks).where(chunks.c.job_id == job_id, chunks.c.done.is_(False))
+        query = (
+            select(func.count())
+            .select_from(chunks)
+            .where(chunks.c.job_id == job_id, chunks.c.done.is_(False))
+        )
         async with self.engine.connect() as conn:
             return bool((await conn.execute(query)).scalar())
 
-    async def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]:
+    async def report_rows(
+        self, job_id: str, status: TaskStatus, page: int = 5000
+    ) -> AsyncIterator[ReportRow]:
         """Outcome rows of one status in manifest order, read page by page (bounded memory)."""
         after = -1
         while True:
@@ -336,7 +365,13 @@ class Store:
                 rows = (await conn.execute(query)).all()
             for r in rows:
                 yield ReportRow(
-                    r.bucket, r.key, r.version_id, status, r.error_code or "", r.http_status or 0, r.message or ""
+                    r.bucket,
+                    r.key,
+                    r.version_id,
+                    status,
+                    r.error_code or "",
+                    r.http_status or 0,
+                    r.message or "",
                 )
             if len(rows) < page:
                 return
@@ -352,18 +387,31 @@ class Store:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
-            ReportRow(r.bucket, r.key, r.version_id, TaskStatus.FAILED, r.error_code or "", r.http_status or 0,
-                      r.message or "")
+            ReportRow(
+                r.bucket,
+                r.key,
+                r.version_id,
+                TaskStatus.FAILED,
+                r.error_code or "",
+                r.http_status or 0,
+                r.message or "",
+            )
             for r in rows
         ]
 
 
-async def _write_outcomes(conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]) -> tuple[int, int]:
+async def _write_outcomes(
+    conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]
+) -> tuple[int, int]:
     ok = bad = 0
     for outcome in outcomes:
         result = await conn.execute(
             update(tasks)
-            .where(tasks.c.job_id == job_id, tasks.c.seq == outcome.seq, tasks.c.status == int(TaskStatus.PENDING))
+            .where(
+                tasks.c.job_id == job_id,
+                tasks.c.seq == outcome.seq,
+                tasks.c.status == int(TaskStatus.PENDING),
+            )
             .values(
                 status=int(outcome.status),
                 error_code=outcome.error_code or None,
@@ -409,7 +457,9 @@ def _status_values(
         values["active_since"] = None
     if target is JobStatus.SUSPENDED:
         values["suspended_time"] = now
-        values["suspended_cause"] = "ConfirmationRequired: confirm with UpdateJobStatus requestedJobStatus=Ready"
+        values["suspended_cause"] = (
+            "ConfirmationRequired: confirm with UpdateJobStatus requestedJobStatus=Ready"
+        )
     elif row.status == JobStatus.SUSPENDED.value:
         values["suspended_time"] = values["suspended_cause"] = None
     if target in TERMINAL:
@@ -438,11 +488,20 @@ def _task_values(job_id: str, chunk_no: int, row: PreparedRow) -> dict[str, Any]
 
 
 async def _add_event(
-    conn: AsyncConnection, job_id: str, source: JobStatus | None, target: JobStatus, reason: str | None, now: float
+    conn: AsyncConnection,
+    job_id: str,
+    source: JobStatus | None,
+    target: JobStatus,
+    reason: str | None,
+    now: float,
 ) -> None:
     await conn.execute(
         insert(job_events).values(
-            job_id=job_id, at=now, from_status=source.value if source else None, to_status=target.value, reason=reason
+            job_id=job_id,
+            at=now,
+            from_status=source.value if source else None,
+            to_status=target.value,
+            reason=reason,
         )
     )
 

@@ -693,7 +693,17 @@ async def two_chunks(store: Store) -> str:
     job_id = await new_job(store)
     await store.add_chunk(job_id, 0, [good(0), bad(1), good(2)], lines_read=3)
     await store.add_chunk(job_id, 1, [good(3), good(4)], lines_read=5)
+    await drive(store, job_id, JobStatus.PREPARING, JobStatus.READY, JobStatus.ACTIVE)
     return job_id
+
+
+async def test_only_an_active_job_can_be_claimed(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunk(job_id, 0, [good(0)], lines_read=1)
+    await drive(store, job_id, JobStatus.PREPARING, JobStatus.READY)
+    assert await store.claim_chunk(job_id, "w1", 30) is None
+    await drive(store, job_id, JobStatus.ACTIVE)
+    assert await store.claim_chunk(job_id, "w1", 30) is not None
 
 
 async def test_claim_chunk_leases_each_chunk_once(store: Store) -> None:
@@ -713,6 +723,7 @@ async def test_concurrent_claims_get_distinct_chunks(store: Store) -> None:
     job_id = await new_job(store)
     for n in range(5):
         await store.add_chunk(job_id, n, [good(n)], lines_read=n + 1)
+    await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
 
     claims = await asyncio.gather(*(store.claim_chunk(job_id, f"w{i}", 30) for i in range(8)))
 
@@ -739,6 +750,7 @@ async def test_expired_lease_can_be_claimed_again(store: Store, clock: Clock) ->
 async def test_renewed_lease_is_not_claimable(store: Store, clock: Clock) -> None:
     job_id = await new_job(store)
     await store.add_chunk(job_id, 0, [good(0)], lines_read=1)
+    await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
     assert await store.claim_chunk(job_id, "w1", 10) is not None
 
     clock.advance(8)
@@ -766,6 +778,7 @@ async def test_release_chunks_by_owner_job_and_all(store: Store) -> None:
     job_id = await two_chunks(store)
     other_job = await new_job(store, token="other")
     await store.add_chunk(other_job, 0, [good(0)], lines_read=1)
+    await drive(store, other_job, S.PREPARING, S.READY, S.ACTIVE)
     await store.claim_chunk(job_id, "w1", 30)
     await store.claim_chunk(job_id, "w2", 30)
     await store.claim_chunk(other_job, "w1", 30)
@@ -954,7 +967,7 @@ async def test_recent_failures_newest_first(store: Store) -> None:
 
 async def test_purge_ended_before_deletes_everything_of_old_jobs(store: Store, clock: Clock) -> None:
     old = await two_chunks(store)
-    await drive(store, old, S.PREPARING, S.READY, S.ACTIVE, S.CANCELLING, S.CANCELLED)  # ends at T0
+    await drive(store, old, S.CANCELLING, S.CANCELLED)  # ends at T0
     running = await new_job(store, token="running")
     await store.add_chunk(running, 0, [good(0)], lines_read=1)
     await drive(store, running, S.PREPARING, S.READY, S.ACTIVE)

@@ -43,7 +43,11 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
 
 
 def test_default_account_from_environment() -> None:
-    env = {"BATCHOPS_ACCOUNT_ID": "111122223333", "AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value"}
+    env = {
+        "BATCHOPS_ACCOUNT_ID": "111122223333",
+        "AWS_ACCESS_KEY_ID": "ak",
+        "AWS_SECRET_ACCESS_KEY": "s3cr3t-value",
+    }
     settings = load_settings(environ=env)
     assert [(a.id, a.access_key_id) for a in settings.accounts] == [("111122223333", "ak")]
     assert "s3cr3t-value" not in repr(settings)
@@ -51,8 +55,10 @@ def test_default_account_from_environment() -> None:
 
 def test_accounts_from_file(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
-    config.write_text('[[accounts]]\nid = "000011112222"\naccess_key_id = "a"\nsecret_access_key = "s"\n'
-                      "[threshold]\nmin_tasks = 5\npercent = 10\n")
+    config.write_text(
+        '[[accounts]]\nid = "000011112222"\naccess_key_id = "a"\nsecret_access_key = "s"\n'
+        "[threshold]\nmin_tasks = 5\npercent = 10\n"
+    )
     settings = load_settings(environ={}, config_file=config)
     assert settings.account("000011112222") is not None
     assert settings.threshold == FailureThreshold(5, 10)

@@ -1,0 +1,47 @@
+"""The API's error boundary: the one table from batchops errors to S3 Control error codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from batchops.errors import (
+    BatchOpsError,
+    IdempotencyConflict,
+    InvalidTransition,
+    JobNotFound,
+    ValidationError,
+)
+
+
+@dataclass(frozen=True)
+class ApiError(Exception):
+    """An error answer: S3 Control code, HTTP status and a message saying what to fix."""
+
+    code: str
+    status: int
+    message: str
+
+
+class JobStatusRefused(BatchOpsError):
+    """UpdateJobStatus asked for a move the job's current status does not allow."""
+
+
+#: Domain error → (S3 Control error code, HTTP status). Checked in order; first match wins.
+S3CONTROL_CODES: tuple[tuple[type[BaseException], str, int], ...] = (
+    (JobNotFound, "NotFoundException", 404),
+    (IdempotencyConflict, "IdempotencyException", 400),
+    (InvalidTransition, "JobStatusException", 400),
+    (JobStatusRefused, "JobStatusException", 400),
+    (ValidationError, "BadRequestException", 400),
+)
+
+
+def to_api_error(exc: BaseException) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    for kind, code, status in S3CONTROL_CODES:
+        if isinstance(exc, kind):
+            return ApiError(code, status, str(exc))
+    return ApiError(
+        "InternalServiceException", 500, "the server failed to handle the request; it has been logged"
+    )

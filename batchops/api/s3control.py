@@ -1,0 +1,165 @@
+"""The S3 Control job API (``/v20180820/jobs…``), as boto3's ``s3control`` client calls it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from batchops.api import s3control_xml as wire
+from batchops.api.errors import ApiError, JobStatusRefused
+from batchops.domain.status import USER_REQUESTS, JobStatus
+from batchops.errors import ValidationError
+from batchops.settings import ACCOUNT_ID_PATTERN
+from batchops.xmlutil import check_length, parse_int
+
+MAX_BODY_BYTES = 1024 * 1024
+_JOB_ID = re.compile(r"^[a-zA-Z0-9\-_]{5,36}$")
+
+
+def xml_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+def account_of(request: Request) -> str:
+    account_id = request.headers.get("x-amz-account-id")
+    if not account_id:
+        raise ApiError(
+            "BadRequestException", 400, "the x-amz-account-id header is required (your 12-digit account id)"
+        )
+    if not ACCOUNT_ID_PATTERN.match(account_id):
+        raise ApiError("BadRequestException", 400, f"x-amz-account-id must be 12 digits, not {account_id!r}")
+    if request.app.state.settings.account(account_id) is None:
+        raise ApiError("AccessDenied", 403, f"account {account_id} is not known to this server")
+    return account_id
+
+
+def job_id_of(request: Request) -> str:
+    job_id = str(request.path_params["job_id"])
+    if not _JOB_ID.match(job_id):
+        raise ApiError(
+            "NotFoundException", 404, f"job {job_id!r} does not exist: job ids are 5-36 of [a-zA-Z0-9-_]"
+        )
+    return job_id
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError("BadRequestException", 400, f"the request body is over {MAX_BODY_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError("BadRequestException", 400, f"the request body is over {MAX_BODY_BYTES} bytes")
+    return body
+
+
+async def create_job(request: Request) -> Response:
+    account_id = account_of(request)
+    settings = request.app.state.settings
+    spec, tags = wire.parse_create_job(await read_body(request), default_threshold=settings.threshold)
+    job_id, _created = await request.app.state.store.create_job(account_id, spec, tags)
+    request.app.state.engine.wake()
+    return xml_response(wire.render_create_job(job_id))
+
+
+async def describe_job(request: Request) -> Response:
+    job = await request.app.state.store.get_job(account_of(request), job_id_of(request))
+    return xml_response(wire.render_describe_job(job, region=request.app.state.settings.s3_region))
+
+
+async def list_jobs(request: Request) -> Response:
+    account_id = account_of(request)
+    statuses = _statuses(request.query_params.getlist("jobStatuses"))
+    limit = _max_results(request.query_params.get("maxResults"))
+    token = request.query_params.get("nextToken") or None
+    try:
+        jobs, next_token = await request.app.state.store.list_jobs(
+            account_id, statuses, limit, token, request.app.state.settings.retention_days
+        )
+    except ValidationError as exc:
+        raise ApiError("InvalidNextTokenException", 400, str(exc)) from None
+    return xml_response(wire.render_list_jobs(jobs, next_token))
+
+
+def _statuses(values: list[str]) -> list[JobStatus]:
+    names = [part for value in values for part in value.split(",") if part]
+    known = {s.value for s in JobStatus}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ApiError(
+            "InvalidRequestException",
+            400,
+            f"jobStatuses has unknown status {unknown[0]!r}; use any of {', '.join(s.value for s in JobStatus)}",
+        )
+    return [JobStatus(n) for n in names]
+
+
+def _max_results(value: str | None) -> int:
+    if value in (None, ""):
+        return 1000
+    try:
+        number = parse_int(value, "maxResults", 0, 1000)
+    except ValidationError as exc:
+        raise ApiError("InvalidRequestException", 400, str(exc)) from None
+    return number or 1000
+
+
+async def update_priority(request: Request) -> Response:
+    account_id = account_of(request)
+    job_id = job_id_of(request)
+    raw = request.query_params.get("priority")
+    if raw is None:
+        raise ApiError("BadRequestException", 400, "the priority query parameter is required (0-2147483647)")
+    priority = parse_int(raw, "priority", 0, 2147483647)
+    job = await request.app.state.store.update_priority(account_id, job_id, priority)
+    request.app.state.engine.wake()
+    return xml_response(wire.render_update_priority(job.id, job.priority))
+
+
+async def update_status(request: Request) -> Response:
+    account_id = account_of(request)
+    job_id = job_id_of(request)
+    requested = request.query_params.get("requestedJobStatus")
+    reason = check_length(request.query_params.get("statusUpdateReason"), "statusUpdateReason", 1, 256)
+    if requested not in ("Ready", "Cancelled"):
+        raise ApiError(
+            "BadRequestException", 400, f"requestedJobStatus must be Ready or Cancelled, not {requested!r}"
+        )
+    store = request.app.state.store
+    job = await store.get_job(account_id, job_id)
+    target, allowed_from = USER_REQUESTS[JobStatus(requested)]
+    if job.status is not target:
+        moved = await store.transition(
+            job_id, target, reason or _default_reason(target), user_reason=True, only_from=allowed_from
+        )
+        if not moved:
+            raise _refusal(await store.get_job(account_id, job_id), requested, allowed_from)
+    request.app.state.engine.wake()
+    job = await store.get_job(account_id, job_id)
+    return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
+
+
+def _default_reason(target: JobStatus) -> str:
+    return "confirmed by the user" if target is JobStatus.READY else "cancelled by the user"
+
+
+def _refusal(job: Any, requested: str, allowed_from: frozenset[JobStatus]) -> JobStatusRefused:
+    allowed = ", ".join(sorted(s.value for s in allowed_from))
+    return JobStatusRefused(
+        f"job {job.id} is {job.status.value}; requestedJobStatus={requested} is accepted only while the job is "
+        f"one of: {allowed}"
+    )
+
+
+ROUTES = [
+    Route("/v20180820/jobs", create_job, methods=["POST"]),
+    Route("/v20180820/jobs", list_jobs, methods=["GET"]),
+    Route("/v20180820/jobs/{job_id}", describe_job, methods=["GET"]),
+    Route("/v20180820/jobs/{job_id}/priority", update_priority, methods=["POST"]),
+    Route("/v20180820/jobs/{job_id}/status", update_status, methods=["POST"]),
+]

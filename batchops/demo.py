@@ -1,0 +1,102 @@
+"""``make run``: a local SeaweedFS with demo buckets, objects and a manifest, and batchops serving it."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from batchops.devstore import LocalSeaweed
+from batchops.settings import load_settings
+
+DEMO_OBJECTS = 300
+SOURCE, TARGET, REPORTS, MANIFESTS = "demo-source", "demo-target", "demo-reports", "demo-manifests"
+MANIFEST_KEY = "manifests/demo.csv"
+
+
+def run_demo(data_dir: Path, port: int) -> None:
+    from batchops.cli import serve
+
+    settings = load_settings(flags={"data_dir": data_dir / "batchops", "port": port})
+    account = settings.accounts[0]
+    access_key = account.access_key_id or "batchops-demo"
+    secret_key = account.secret_access_key or "batchops-demo-secret"
+    store = LocalSeaweed(data_dir / "seaweed", access_key, secret_key).start()
+    try:
+        etag = seed(store.endpoint, access_key, secret_key)
+        accounts = (replace(account, access_key_id=access_key, secret_access_key=secret_key),)
+        settings = replace(settings, s3_endpoint=store.endpoint, accounts=accounts)
+        print(
+            instructions(settings.port, store.endpoint, account.id, access_key, secret_key, etag), flush=True
+        )
+        serve(settings)
+    finally:
+        store.stop()
+
+
+def _s3(endpoint: str, access_key: str, secret_key: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+    )
+
+
+def seed(endpoint: str, access_key: str, secret_key: str) -> str:
+    """Create the demo buckets, objects and manifest (idempotent); returns the manifest's ETag."""
+    s3 = _s3(endpoint, access_key, secret_key)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for bucket in (SOURCE, TARGET, REPORTS, MANIFESTS):
+        if bucket not in existing:
+            _retry(lambda b=bucket: s3.create_bucket(Bucket=b))
+    keys = [f"photos/{i:04d}.txt" for i in range(DEMO_OBJECTS)]
+    for key in keys:
+        s3.put_object(Bucket=SOURCE, Key=key, Body=f"demo object {key}\n".encode())
+    manifest = "".join(f"{SOURCE},{key}\n" for key in keys).encode()
+    return str(s3.put_object(Bucket=MANIFESTS, Key=MANIFEST_KEY, Body=manifest)["ETag"])
+
+
+def _retry(call: Any, attempts: int = 20) -> None:
+    # A store that has just started may refuse the first writes while its volumes come up.
+    for attempt in range(attempts):
+        try:
+            call()
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
+def instructions(port: int, endpoint: str, account: str, access_key: str, secret_key: str, etag: str) -> str:
+    url = f"http://127.0.0.1:{port}"
+    env = os.environ.get
+    return f"""
+batchops is serving the S3 Control job API on {url}
+Demo store (SeaweedFS): {endpoint}  buckets {SOURCE} ({DEMO_OBJECTS} objects), {TARGET}, {REPORTS}, {MANIFESTS}
+Demo manifest: arn:aws:s3:::{MANIFESTS}/{MANIFEST_KEY}  ETag {etag}
+
+Credentials: AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} (account {account})
+
+boto3:
+    import boto3, re
+    s3control = boto3.client("s3control", endpoint_url="{url}", region_name="us-east-1",
+                             aws_access_key_id="{access_key}", aws_secret_access_key="{secret_key}")
+    # boto3 puts the account id in the host name; remove it (one line, before signing):
+    s3control.meta.events.register("before-sign.s3-control.*",
+        lambda request, **kw: setattr(request, "url", re.sub(r"^(https?://)\\d{{12}}\\.", r"\\1", request.url)))
+    s3control.list_jobs(AccountId="{account}")
+
+AWS CLI:
+    AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} aws s3control list-jobs \\
+        --account-id {account} --endpoint-url {url} --region us-east-1
+    (the CLI prefixes the host with the account id too: add '127.0.0.1 {account}.localhost' to /etc/hosts
+     and use --endpoint-url http://localhost:{port})
+{"" if env("CI") else "Stop with Ctrl+C."}
+"""

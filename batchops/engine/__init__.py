@@ -1,0 +1,1 @@
+"""Control plane (statuses, priorities) and workers (claim chunks, run tasks, record outcomes)."""

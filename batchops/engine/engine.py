@@ -1,0 +1,221 @@
+"""The supervisor: one loop that drives every job from New to its end.
+
+Each tick it reads the jobs' statuses from the store and acts: starts Preparing, applies the
+scheduler's decisions, runs workers for Active jobs, drains Pausing and Cancelling ones and
+finishes the ending ones. All state is in the store, so a restart (even after kill -9) picks
+up where the last process stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Coroutine
+from contextlib import AsyncExitStack
+from typing import Any
+
+from batchops.domain.job import FailureReason, Job
+from batchops.domain.status import JobStatus
+from batchops.engine import scheduler
+from batchops.engine.finisher import ENDINGS, finish
+from batchops.engine.preparer import prepare
+from batchops.engine.runner import JobRunner, RunnerConfig
+from batchops.errors import ManifestError
+from batchops.operations.registry import get_operation
+from batchops.s3.client import StoreCredentials, open_client
+from batchops.settings import Settings
+from batchops.store.sqlstore import Store
+
+log = logging.getLogger(__name__)
+
+S = JobStatus
+_WATCHED = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.COMPLETING, S.CANCELLING, S.FAILING)
+
+
+class Engine:
+    def __init__(self, settings: Settings, store: Store, tick_seconds: float = 0.25) -> None:
+        self.settings = settings
+        self.store = store
+        self.owner = f"worker-{uuid.uuid4()}"
+        self._tick_seconds = tick_seconds
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.task_concurrency)
+        self._clients: dict[str, Any] = {}
+        self._stack = AsyncExitStack()
+        self._work: dict[str, asyncio.Task[Any]] = {}  # job id → its preparer, runner or finisher
+        self._finishing: set[str] = set()
+        self._runners: dict[str, JobRunner] = {}
+        self._side_tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # This process is the only worker of its store: leases held by a previous (killed) run are void.
+        await self.store.release_chunks()
+        self._side_tasks = [
+            asyncio.create_task(self._loop(self.tick, self._tick_seconds, wakeable=True), name="engine-tick"),
+            asyncio.create_task(self._loop(self._renew_leases, 20.0), name="lease-heartbeat"),
+            asyncio.create_task(self._loop(self._purge, 3600.0), name="purge-expired"),
+        ]
+
+    async def stop(self) -> None:
+        for runner in self._runners.values():
+            runner.stop()
+        for task in [*self._side_tasks, *self._work.values()]:
+            task.cancel()
+        await asyncio.gather(*self._side_tasks, *self._work.values(), return_exceptions=True)
+        await self._stack.aclose()
+
+    def wake(self) -> None:
+        """Ask for a tick now (after an API call changed a job)."""
+        self._wake.set()
+
+    async def _loop(self, step: Any, every: float, wakeable: bool = False) -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed tick is logged and retried; it must not stop the engine
+                log.exception("engine step %s failed", step.__name__, extra={"action": "engine_step_failed"})
+            if wakeable:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), every)
+                self._wake.clear()
+            else:
+                await asyncio.sleep(every)
+
+    # --- one tick ---------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        jobs = await self.store.jobs_in(_WATCHED)
+        for move in scheduler.decide(jobs, self.settings.max_active_jobs):
+            await self.store.transition(move.job_id, move.to, move.reason)
+        if any(j.status in (S.READY, S.ACTIVE, S.PAUSED) for j in jobs):
+            jobs = await self.store.jobs_in(_WATCHED)
+        for job in jobs:
+            await self._drive(job)
+
+    async def _drive(self, job: Job) -> None:
+        if job.status is S.NEW:
+            if await self.store.transition(job.id, S.PREPARING, "reading the manifest"):
+                self._spawn(job.id, self._prepare(job))
+        elif job.status is S.PREPARING:
+            self._spawn(job.id, self._prepare(job))
+        elif job.status is S.ACTIVE:
+            self._spawn(job.id, self._run(job))
+        elif job.status in (S.PAUSING, S.CANCELLING, S.FAILING, S.COMPLETING):
+            self._stop_work(job.id)
+            if job.id not in self._work:
+                await self._after_drain(job)
+
+    async def _after_drain(self, job: Job) -> None:
+        if job.status is S.PAUSING:
+            await self.store.transition(job.id, S.PAUSED, "paused: a higher-priority job is running")
+        else:
+            self._finishing.add(job.id)
+            self._spawn(job.id, self._finish(job))
+
+    def _spawn(self, job_id: str, work: Coroutine[Any, Any, None]) -> None:
+        if job_id in self._work:
+            work.close()
+            return
+        log.debug("job %s: start %s", job_id, work.cr_code.co_name)  # type: ignore[attr-defined]
+        task = asyncio.create_task(work, name=f"job-{job_id}")
+        self._work[job_id] = task
+        task.add_done_callback(lambda _t: self._work_done(job_id))
+
+    def _work_done(self, job_id: str) -> None:
+        task = self._work.pop(job_id, None)
+        self._runners.pop(job_id, None)
+        self._finishing.discard(job_id)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.error(
+                "work on job %s failed",
+                job_id,
+                exc_info=task.exception(),
+                extra={"action": "job_work_failed"},
+            )
+        self.wake()
+
+    def _stop_work(self, job_id: str) -> None:
+        runner = self._runners.get(job_id)
+        if runner is not None:
+            runner.stop()
+        elif job_id in self._work and job_id not in self._finishing:
+            self._work[job_id].cancel()  # a preparer: its checkpoint is already committed
+
+    # --- the work itself --------------------------------------------------------------------
+
+    async def _prepare(self, job: Job) -> None:
+        s3 = await self._client(job)
+        try:
+            await prepare(self.store, s3, job, self.settings.chunk_size)
+        except ManifestError as exc:
+            failure = FailureReason(exc.code, str(exc)[:256])
+            await self.store.transition(job.id, S.FAILING, str(exc)[:256], failure)
+            return
+        fresh = await self.store.get_job(None, job.id)
+        target = S.SUSPENDED if fresh.spec.confirmation_required else S.READY
+        await self.store.transition(job.id, target, f"manifest read: {fresh.progress.total} tasks")
+
+    async def _run(self, job: Job) -> None:
+        operation = get_operation(job.spec.operation.name)
+        runner = JobRunner(
+            job,
+            self.store,
+            await self._client(job),
+            operation,
+            self._slots,
+            RunnerConfig(owner=self.owner),
+            self._check_threshold,
+        )
+        self._runners[job.id] = runner
+        drained = await runner.run()
+        if drained and not await self.store.has_unfinished_chunks(job.id):
+            await self.store.transition(job.id, S.COMPLETING, "every task has run")
+
+    async def _check_threshold(self, job: Job, succeeded: int, failed: int) -> bool:
+        if not job.spec.threshold.exceeded(succeeded, failed):
+            return False
+        ran = succeeded + failed
+        reason = (
+            f"task failure rate {failed * 100 / ran:.1f}% exceeded {job.spec.threshold.percent:g}% "
+            f"after {ran} tasks ({failed} failed); see the completion report for each task's error"
+        )
+        failure = FailureReason("TaskFailureThresholdExceeded", reason)
+        return await self.store.transition(job.id, S.FAILING, reason, failure)
+
+    async def _finish(self, job: Job) -> None:
+        if job.status in ENDINGS:
+            await finish(self.store, await self._client(job), job)
+
+    async def _client(self, job: Job) -> Any:
+        account = self.settings.account(job.account_id)
+        key = job.account_id
+        if key not in self._clients:
+            creds = StoreCredentials(
+                self.settings.s3_endpoint,
+                self.settings.s3_region,
+                account.access_key_id if account else None,
+                account.secret_access_key if account else None,
+            )
+            self._clients[key] = await open_client(
+                self._stack,
+                creds,
+                max_connections=self.settings.task_concurrency,
+                max_attempts=self.settings.s3_max_attempts,
+                timeout=self.settings.s3_timeout_seconds,
+            )
+        return self._clients[key]
+
+    async def _renew_leases(self) -> None:
+        await self.store.renew_leases(self.owner, 60.0)
+
+    async def _purge(self) -> None:
+        purged = await self.store.purge_ended_before(time.time() - self.settings.retention_days * 86400)
+        if purged:
+            log.info("purged %d jobs that ended over %d days ago", purged, self.settings.retention_days)

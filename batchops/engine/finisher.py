@@ -1,0 +1,64 @@
+"""Ending a job: write its completion report, then move it to its terminal status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batchops.domain.job import FailureReason, Job
+from batchops.domain.status import JobStatus
+from batchops.reports.writer import write_report
+from batchops.s3.errors import to_task_error
+from batchops.store.sqlstore import Store
+
+log = logging.getLogger(__name__)
+
+#: Each ending status and where it leads once the report is written.
+ENDINGS = {
+    JobStatus.COMPLETING: JobStatus.COMPLETE,
+    JobStatus.CANCELLING: JobStatus.CANCELLED,
+    JobStatus.FAILING: JobStatus.FAILED,
+}
+
+_DONE_REASON = {
+    JobStatus.COMPLETE: "Job complete",
+    JobStatus.CANCELLED: "Job cancelled",
+    JobStatus.FAILED: "Job failed",
+}
+
+
+async def finish(store: Store, s3: Any, job: Job) -> JobStatus:
+    """Write the report (when enabled) and end the job; returns the terminal status reached."""
+    failure = await _write_report(store, s3, job)
+    if failure is not None and job.status is JobStatus.COMPLETING:
+        await store.transition(job.id, JobStatus.FAILING, failure.reason, failure)
+        await store.transition(job.id, JobStatus.FAILED, _DONE_REASON[JobStatus.FAILED])
+        return JobStatus.FAILED
+    if failure is not None:
+        await store.add_failure(job.id, failure)
+    target = ENDINGS[job.status]
+    await store.transition(job.id, target, _DONE_REASON[target])
+    return target
+
+
+async def _write_report(store: Store, s3: Any, job: Job) -> FailureReason | None:
+    report = job.spec.report
+    if not report.enabled:
+        return None
+    try:
+        keys = await write_report(s3, job.id, report, lambda status: store.report_rows(job.id, status))
+    except (ClientError, BotoCoreError) as exc:
+        error = to_task_error(exc)
+        log.warning(
+            "report for job %s not written: %s", job.id, error.message, extra={"action": "report_failed"}
+        )
+        return FailureReason(
+            "ReportWriteFailed",
+            f"the completion report could not be written to {report.bucket}: {error.code}: {error.message}"[
+                :256
+            ],
+        )
+    log.info("report for job %s written: %d files", job.id, len(keys), extra={"action": "report_written"})
+    return None

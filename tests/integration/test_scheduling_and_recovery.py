@@ -1,0 +1,148 @@
+"""Priorities, pre-emption and auto-resume, the failure threshold, and kill -9 recovery."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ACCOUNT, create_job, describe, put_manifest, wait_for, wait_status
+from tests.integration.test_job_lifecycle import TAGGING, put_objects
+
+pytestmark = pytest.mark.integration
+
+
+def many_objects(s3: Any, bucket: str, count: int) -> list[str]:
+    keys = [f"o/{i:05d}" for i in range(count)]
+    put_objects(s3, bucket, keys)
+    return keys
+
+
+def test_higher_priority_job_pauses_lower_one_which_resumes_by_itself(
+    start_server: Any, s3: Any, new_bucket: Any
+) -> None:
+    control = start_server("--task-concurrency", "2", "--max-active-jobs", "1").client()
+    bucket = new_bucket()
+    keys = many_objects(s3, bucket, 1500)
+    low = create_job(control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys]), TAGGING, priority=1)
+    wait_for(
+        lambda: describe(control, low)["ProgressSummary"]["NumberOfTasksSucceeded"] > 20,
+        what="low job running",
+    )
+    # When a higher-priority job arrives, the low one is paused and the high one runs
+    high = create_job(
+        control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys[:50]]), TAGGING, priority=9
+    )
+    wait_status(control, low, {"Pausing", "Paused"}, timeout=30)
+    wait_status(control, high, "Complete")
+    # Then the low job resumes by itself and completes with exact counts
+    job = wait_status(control, low, "Complete", timeout=180)
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 1500
+    assert job["ProgressSummary"]["NumberOfTasksFailed"] == 0
+
+
+def test_lower_priority_job_waits_in_ready(start_server: Any, s3: Any, new_bucket: Any) -> None:
+    control = start_server("--task-concurrency", "2").client()
+    bucket = new_bucket()
+    keys = many_objects(s3, bucket, 400)
+    high = create_job(
+        control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys]), TAGGING, priority=50
+    )
+    wait_status(control, high, "Active")
+    low = create_job(control, put_manifest(s3, bucket, [f"{bucket},{keys[0]}"]), TAGGING, priority=5)
+    assert wait_status(control, low, "Ready")["Status"] == "Ready"
+    assert describe(control, high)["Status"] == "Active"
+    # Raising the waiting job's priority pre-empts the running one at once
+    control.update_job_priority(AccountId=ACCOUNT, JobId=low, Priority=100)
+    wait_status(control, low, {"Active", "Complete"}, timeout=30)
+    wait_status(control, low, "Complete")
+    wait_status(control, high, "Complete", timeout=180)
+
+
+def test_cancel_an_active_job(start_server: Any, s3: Any, new_bucket: Any) -> None:
+    control = start_server("--task-concurrency", "2").client()
+    bucket, reports = new_bucket(), new_bucket()
+    keys = many_objects(s3, bucket, 1000)
+    job_id = create_job(
+        control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys]), TAGGING, report_bucket=reports
+    )
+    wait_for(
+        lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 10, what="running"
+    )
+    control.update_job_status(AccountId=ACCOUNT, JobId=job_id, RequestedJobStatus="Cancelled")
+    job = wait_status(control, job_id, "Cancelled")
+    done = job["ProgressSummary"]["NumberOfTasksSucceeded"]
+    assert 0 < done < 1000
+    index = json.loads(
+        s3.get_object(Bucket=reports, Key=f"reports/job-{job_id}/manifest.json")["Body"].read()
+    )
+    rows = sum(
+        len(s3.get_object(Bucket=r["Bucket"], Key=r["Key"])["Body"].read().splitlines())
+        for r in index["Results"]
+    )
+    assert rows == done
+
+
+def test_failure_threshold_fails_the_job(server: Any, control: Any, s3: Any, new_bucket: Any) -> None:
+    bucket = new_bucket()
+    rows = [f"{bucket},missing-{i}" for i in range(1300)]
+    job = wait_status(control, create_job(control, put_manifest(s3, bucket, rows), TAGGING), "Failed")
+    progress = job["ProgressSummary"]
+    assert progress["NumberOfTasksFailed"] > 1000
+    assert job["FailureReasons"][0]["FailureCode"] == "TaskFailureThresholdExceeded"
+    assert "50%" in job["FailureReasons"][0]["FailureReason"]
+
+
+def test_failure_threshold_is_a_setting(start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any) -> None:
+    config = tmp_path / "batchops.toml"
+    config.write_text("[threshold]\nmin_tasks = 10\npercent = 20\n")
+    control = start_server("--config", str(config)).client()
+    bucket = new_bucket()
+    put_objects(s3, bucket, [f"k{i}" for i in range(50)])
+    rows = [f"{bucket},k{i}" for i in range(50)] + [f"{bucket},missing-{i}" for i in range(50)]
+    job = wait_status(
+        control, create_job(control, put_manifest(s3, bucket, rows), TAGGING), {"Failed", "Complete"}
+    )
+    assert job["Status"] == "Failed"
+
+
+def test_kill_9_mid_job_loses_no_task_and_counts_none_twice(
+    start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any
+) -> None:
+    data_dir = tmp_path / "crash"
+    server = start_server("--task-concurrency", "4", data_dir=data_dir)
+    control = server.client()
+    bucket, reports = new_bucket(), new_bucket()
+    keys = many_objects(s3, bucket, 3000)
+    rows = [f"{bucket},{k}" for k in keys] + [f"{bucket},missing-{i}" for i in range(100)]
+    job_id = create_job(control, put_manifest(s3, bucket, rows), TAGGING, report_bucket=reports)
+    wait_for(
+        lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress"
+    )
+    # When the server is killed mid-job and restarted on the same data dir
+    server.kill9()
+    control = start_server("--task-concurrency", "4", data_dir=data_dir).client()
+    job = wait_status(control, job_id, "Complete", timeout=240)
+    # Then every task is counted exactly once and the report has exactly one row per task
+    assert job["ProgressSummary"] == {
+        **job["ProgressSummary"],
+        "TotalNumberOfTasks": 3100,
+        "NumberOfTasksSucceeded": 3000,
+        "NumberOfTasksFailed": 100,
+    }
+    index = json.loads(
+        s3.get_object(Bucket=reports, Key=f"reports/job-{job_id}/manifest.json")["Body"].read()
+    )
+    report: list[list[str]] = []
+    for result in index["Results"]:
+        report += list(
+            csv.reader(
+                io.StringIO(s3.get_object(Bucket=result["Bucket"], Key=result["Key"])["Body"].read().decode())
+            )
+        )
+    assert len(report) == 3100
+    assert len({row[1] for row in report}) == 3100
+    assert sum(row[3] == "failed" for row in report) == 100
