@@ -145,9 +145,7 @@ def main() -> None:
         copy = {"S3PutObjectCopy": {"TargetResource": "arn:aws:s3:::bench-dst", "TargetKeyPrefix": "job/"}}
         ours = run_job(control, location, copy, len(keys))
         theirs = run_pool(
-            lambda k: s3.copy_object(
-                Bucket="bench-dst", Key=f"pool/{k}", CopySource={"Bucket": "bench-src", "Key": k}
-            ),
+            lambda k: s3.copy_object(Bucket="bench-dst", Key=f"pool/{k}", CopySource={"Bucket": "bench-src", "Key": k}),
             keys,
             args.threads,
         )

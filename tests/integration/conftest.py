@@ -129,9 +129,7 @@ def start_server(seaweed: LocalSeaweed, tmp_path: Path) -> Iterator[Callable[...
     servers: list[Server] = []
 
     def start(*extra_args: str, env: dict[str, str] | None = None, data_dir: Path | None = None) -> Server:
-        server = Server(
-            data_dir or tmp_path / f"server-{len(servers)}", seaweed.endpoint, list(extra_args), env or {}
-        )
+        server = Server(data_dir or tmp_path / f"server-{len(servers)}", seaweed.endpoint, list(extra_args), env or {})
         servers.append(server.start())
         return server
 
@@ -150,9 +148,7 @@ def control(server: Server) -> Any:
     return server.client()
 
 
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1, what: str = ""
-) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1, what: str = "") -> Any:
     """Poll until ``predicate()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -168,16 +164,17 @@ def describe(control: Any, job_id: str) -> dict[str, Any]:
     return dict(control.describe_job(AccountId=ACCOUNT, JobId=job_id)["Job"])
 
 
-def wait_status(
-    control: Any, job_id: str, statuses: set[str] | str, timeout: float = 120.0
-) -> dict[str, Any]:
+def wait_status(control: Any, job_id: str, statuses: set[str] | str, timeout: float = 120.0) -> dict[str, Any]:
     """Poll DescribeJob until the job is in one of ``statuses``; fail showing where it was instead."""
     wanted = {statuses} if isinstance(statuses, str) else statuses
     seen: list[dict[str, Any]] = []
 
     def reached() -> dict[str, Any] | None:
         seen[:] = [describe(control, job_id)]
-        return seen[0] if seen[0]["Status"] in wanted else None
+        status = seen[0]["Status"]
+        if status in TERMINAL and status not in wanted:
+            raise AssertionError(f"job {job_id} ended {status}, not {sorted(wanted)}: {seen[0]}")
+        return seen[0] if status in wanted else None
 
     try:
         return wait_for(reached, timeout, what=f"job {job_id} to reach {sorted(wanted)}")  # type: ignore[no-any-return]

@@ -42,9 +42,7 @@ def read_report(s3: Any, bucket: str, job_id: str) -> tuple[dict[str, Any], list
     return index, rows
 
 
-def test_tagging_job_runs_to_complete_with_exact_progress_and_report(
-    control: Any, s3: Any, new_bucket: Any
-) -> None:
+def test_tagging_job_runs_to_complete_with_exact_progress_and_report(control: Any, s3: Any, new_bucket: Any) -> None:
     # Given 120 objects (one key with spaces, unicode and a comma) and one missing key in the manifest
     bucket, reports = new_bucket(), new_bucket()
     keys = [f"dir/obj-{i}" for i in range(119)] + ['odd dir/ü, "q"+1.txt']
@@ -59,9 +57,7 @@ def test_tagging_job_runs_to_complete_with_exact_progress_and_report(
     assert job["ProgressSummary"]["NumberOfTasksFailed"] == 1
     assert "Timers" in job["ProgressSummary"]
     for key in keys:
-        assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [
-            {"Key": "project", "Value": "batchops"}
-        ]
+        assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [{"Key": "project", "Value": "batchops"}]
     assert job["TerminationDate"] is not None
     # And the report has one row per task, the missing key failed with NoSuchKey/404
     index, report = read_report(s3, reports, job_id)
@@ -72,14 +68,10 @@ def test_tagging_job_runs_to_complete_with_exact_progress_and_report(
     assert by_key[quote(keys[-1])][3] == "succeeded"
 
 
-def test_confirmation_required_waits_in_suspended_until_confirmed(
-    control: Any, s3: Any, new_bucket: Any
-) -> None:
+def test_confirmation_required_waits_in_suspended_until_confirmed(control: Any, s3: Any, new_bucket: Any) -> None:
     bucket = new_bucket()
     put_objects(s3, bucket, ["a", "b"])
-    job_id = create_job(
-        control, put_manifest(s3, bucket, [f"{bucket},a", f"{bucket},b"]), TAGGING, confirmation=True
-    )
+    job_id = create_job(control, put_manifest(s3, bucket, [f"{bucket},a", f"{bucket},b"]), TAGGING, confirmation=True)
     job = wait_status(control, job_id, "Suspended")
     assert job["SuspendedCause"]
     assert job["ProgressSummary"]["TotalNumberOfTasks"] == 2
@@ -107,9 +99,7 @@ def test_refused_transitions_answer_job_status_exception(control: Any, s3: Any, 
     assert "Ready or Cancelled" in str(bad.value)
 
 
-def test_cancel_a_suspended_job_writes_a_report_and_ends_cancelled(
-    control: Any, s3: Any, new_bucket: Any
-) -> None:
+def test_cancel_a_suspended_job_writes_a_report_and_ends_cancelled(control: Any, s3: Any, new_bucket: Any) -> None:
     bucket, reports = new_bucket(), new_bucket()
     put_objects(s3, bucket, ["a"])
     job_id = create_job(

@@ -112,9 +112,7 @@ async def test_put_tagging_replaces_all_tags(ctx: TaskContext, s3: Any, bucket: 
     assert message == "tags replaced (2 tags)"
 
 
-async def test_put_tagging_tags_only_the_given_version(
-    ctx: TaskContext, s3: Any, versioned_bucket: str
-) -> None:
+async def test_put_tagging_tags_only_the_given_version(ctx: TaskContext, s3: Any, versioned_bucket: str) -> None:
     older, latest = put_versions(s3, versioned_bucket, "doc.txt", b"v1", b"v2")
     await run(ctx, TAGGING, ObjectRef(versioned_bucket, "doc.txt", older))
     assert tags_of(s3, versioned_bucket, "doc.txt", older) == {"team": "data eng", "ü +": "a=b/c@d"}
@@ -147,9 +145,7 @@ async def test_a_missing_key_is_no_such_key_404(ctx: TaskContext, bucket: str, x
 
 
 async def test_a_missing_key_on_a_locked_bucket_is_no_such_key(ctx: TaskContext, locked_bucket: str) -> None:
-    xml = (
-        f"<S3PutObjectRetention><Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>{FUTURE}</RetainUntilDate>"
-    )
+    xml = f"<S3PutObjectRetention><Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>{FUTURE}</RetainUntilDate>"
     xml += "</Retention></S3PutObjectRetention>"
     error = await failure(ctx, xml, ObjectRef(locked_bucket, "missing"))
     assert (error.code, error.http_status) == ("NoSuchKey", 404)
@@ -199,9 +195,7 @@ async def test_copy_keeps_metadata_and_tags_by_default(
     ctx: TaskContext, s3: Any, bucket: str, new_bucket: Callable[..., str]
 ) -> None:
     destination = new_bucket()
-    s3.put_object(
-        Bucket=bucket, Key="k", Body=b"x", ContentType="text/plain", Metadata={"a": "1"}, Tagging="t=1"
-    )
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ContentType="text/plain", Metadata={"a": "1"}, Tagging="t=1")
     await run(ctx, copy_xml(destination), ObjectRef(bucket, "k"))
     head = s3.head_object(Bucket=destination, Key="k")
     assert (head["ContentType"], head["Metadata"]) == ("text/plain", {"a": "1"})
@@ -228,9 +222,7 @@ async def test_copy_reads_the_given_version(ctx: TaskContext, s3: Any, versioned
 @pytest.mark.xfail(reason="SeaweedFS 4.48 ignores x-amz-acl on CopyObject", raises=AssertionError)
 async def test_copy_sets_a_canned_acl(ctx: TaskContext, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
-    body = (
-        "<TargetKeyPrefix>c/</TargetKeyPrefix><CannedAccessControlList>public-read</CannedAccessControlList>"
-    )
+    body = "<TargetKeyPrefix>c/</TargetKeyPrefix><CannedAccessControlList>public-read</CannedAccessControlList>"
     await run(ctx, copy_xml(bucket, body), ObjectRef(bucket, "k"))
     grants = s3.get_object_acl(Bucket=bucket, Key="c/k")["Grants"]
     assert {"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ"} in grants
@@ -255,9 +247,7 @@ async def test_copy_passes_when_preconditions_hold(ctx: TaskContext, s3: Any, bu
     assert exists(s3, bucket, "c/k")
 
 
-@pytest.mark.xfail(
-    reason="SeaweedFS 4.48 ignores ObjectLockLegalHoldStatus on CopyObject", raises=ClientError
-)
+@pytest.mark.xfail(reason="SeaweedFS 4.48 ignores ObjectLockLegalHoldStatus on CopyObject", raises=ClientError)
 async def test_copy_sets_a_legal_hold(ctx: TaskContext, s3: Any, locked_bucket: str) -> None:
     s3.put_object(Bucket=locked_bucket, Key="k", Body=b"x")
     body = "<TargetKeyPrefix>c/</TargetKeyPrefix><ObjectLockLegalHoldStatus>ON</ObjectLockLegalHoldStatus>"
@@ -265,9 +255,7 @@ async def test_copy_sets_a_legal_hold(ctx: TaskContext, s3: Any, locked_bucket: 
     assert s3.get_object_legal_hold(Bucket=locked_bucket, Key="c/k")["LegalHold"] == {"Status": "ON"}
 
 
-@pytest.mark.xfail(
-    reason="SeaweedFS 4.48 ignores ObjectLockMode/RetainUntilDate on CopyObject", raises=ClientError
-)
+@pytest.mark.xfail(reason="SeaweedFS 4.48 ignores ObjectLockMode/RetainUntilDate on CopyObject", raises=ClientError)
 async def test_copy_sets_retention(ctx: TaskContext, s3: Any, locked_bucket: str) -> None:
     s3.put_object(Bucket=locked_bucket, Key="k", Body=b"x")
     body = (
@@ -326,9 +314,7 @@ async def test_put_acl_applies_an_explicit_list(ctx: TaskContext, s3: Any, bucke
     assert await run(ctx, xml, ObjectRef(bucket, "k")) == "ACL set (2 grants)"
     grants = s3.get_object_acl(Bucket=bucket, Key="k")["Grants"]
     assert {"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ_ACP"} in grants
-    assert [grant["Grantee"].get("ID") for grant in grants if grant["Permission"] == "FULL_CONTROL"] == [
-        owner
-    ]
+    assert [grant["Grantee"].get("ID") for grant in grants if grant["Permission"] == "FULL_CONTROL"] == [owner]
 
 
 # --- S3PutObjectRetention / S3PutObjectLegalHold --------------------------------------------------
@@ -358,17 +344,13 @@ async def test_put_retention_on_one_version(ctx: TaskContext, s3: Any, locked_bu
         s3.get_object_retention(Bucket=locked_bucket, Key="doc.txt", VersionId=latest)
 
 
-async def test_put_retention_on_a_bucket_without_object_lock_fails(
-    ctx: TaskContext, s3: Any, bucket: str
-) -> None:
+async def test_put_retention_on_a_bucket_without_object_lock_fails(ctx: TaskContext, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     error = await failure(ctx, retention_xml("GOVERNANCE", FUTURE), ObjectRef(bucket, "k"))
     assert error.http_status == 400
 
 
-@pytest.mark.xfail(
-    reason="SeaweedFS 4.48 answers InvalidRequest to an empty <Retention/>", raises=ClientError
-)
+@pytest.mark.xfail(reason="SeaweedFS 4.48 answers InvalidRequest to an empty <Retention/>", raises=ClientError)
 async def test_an_empty_retention_clears_governance(ctx: TaskContext, s3: Any, locked_bucket: str) -> None:
     s3.put_object(Bucket=locked_bucket, Key="k", Body=b"x")
     await run(ctx, retention_xml("GOVERNANCE", FUTURE), ObjectRef(locked_bucket, "k"))
@@ -424,9 +406,7 @@ async def test_deleting_a_missing_key_succeeds(ctx: TaskContext, bucket: str) ->
     assert await run(ctx, "<S3DeleteObject />", ObjectRef(bucket, "never existed")) == "deleted"
 
 
-async def test_delete_removes_only_the_given_version(
-    ctx: TaskContext, s3: Any, versioned_bucket: str
-) -> None:
+async def test_delete_removes_only_the_given_version(ctx: TaskContext, s3: Any, versioned_bucket: str) -> None:
     older, latest = put_versions(s3, versioned_bucket, "doc.txt", b"v1", b"v2")
     message = await run(ctx, "<S3DeleteObject />", ObjectRef(versioned_bucket, "doc.txt", older))
     versions = s3.list_object_versions(Bucket=versioned_bucket)["Versions"]
@@ -434,9 +414,7 @@ async def test_delete_removes_only_the_given_version(
     assert message == f"version {older} deleted"
 
 
-async def test_delete_without_version_leaves_a_delete_marker(
-    ctx: TaskContext, s3: Any, versioned_bucket: str
-) -> None:
+async def test_delete_without_version_leaves_a_delete_marker(ctx: TaskContext, s3: Any, versioned_bucket: str) -> None:
     put_versions(s3, versioned_bucket, "doc.txt", b"v1")
     message = await run(ctx, "<S3DeleteObject />", ObjectRef(versioned_bucket, "doc.txt"))
     assert message.startswith("delete marker ")

@@ -97,9 +97,7 @@ def rows_by_status(s3: Any, bucket: str, index: dict[str, Any]) -> Iterator[tupl
 # ---------------------------------------------------------------------------------------------
 
 
-async def test_writes_result_files_then_a_matching_index(
-    aio_s3: Any, s3: Any, new_bucket: Callable[[], str]
-) -> None:
+async def test_writes_result_files_then_a_matching_index(aio_s3: Any, s3: Any, new_bucket: Callable[[], str]) -> None:
     bucket = new_bucket()
     rows = Rows([ok("a.txt"), ok("b.txt")], [bad("c.txt")])
 
@@ -122,9 +120,7 @@ async def test_writes_result_files_then_a_matching_index(
     assert [r["Key"] for r in index["Results"]] == written[:-2]
 
 
-async def test_index_checksums_match_the_stored_objects(
-    aio_s3: Any, s3: Any, new_bucket: Callable[[], str]
-) -> None:
+async def test_index_checksums_match_the_stored_objects(aio_s3: Any, s3: Any, new_bucket: Callable[[], str]) -> None:
     bucket = new_bucket()
     await write_report(aio_s3, JOB_ID, spec_for(bucket), Rows([ok("a")], [bad("b")]), now=NOW)
 
@@ -139,9 +135,7 @@ async def test_index_checksums_match_the_stored_objects(
     assert re.fullmatch(rb"[0-9a-f]{32}\n", checksum)
 
 
-async def test_rows_use_schema_order_and_exact_bytes(
-    aio_s3: Any, s3: Any, new_bucket: Callable[[], str]
-) -> None:
+async def test_rows_use_schema_order_and_exact_bytes(aio_s3: Any, s3: Any, new_bucket: Callable[[], str]) -> None:
     bucket = new_bucket()
     rows = Rows([ok("dir/a b.txt", "v1", "copied")], [bad("x", "AccessDenied", 403, 'no "way", sorry')])
 
@@ -154,9 +148,7 @@ async def test_rows_use_schema_order_and_exact_bytes(
     ]
 
 
-async def test_tricky_keys_and_messages_round_trip(
-    aio_s3: Any, s3: Any, new_bucket: Callable[[], str]
-) -> None:
+async def test_tricky_keys_and_messages_round_trip(aio_s3: Any, s3: Any, new_bucket: Callable[[], str]) -> None:
     bucket = new_bucket()
     keys = ["with,comma", 'with "quotes"', "spa ce/ü/日本.txt", "plus+sign", "100%", "tab\tand\nnewline"]
     messages = ["a,b", 'say "hi"', "line1\nline2", "ü 日本", "", "x" * 3000]
@@ -171,9 +163,7 @@ async def test_tricky_keys_and_messages_round_trip(
     assert all(row[2] == "null" and row[3] == "succeeded" and len(row) == 7 for row in rows)
 
 
-async def test_failed_tasks_only_writes_only_failed_files(
-    aio_s3: Any, s3: Any, new_bucket: Callable[[], str]
-) -> None:
+async def test_failed_tasks_only_writes_only_failed_files(aio_s3: Any, s3: Any, new_bucket: Callable[[], str]) -> None:
     bucket = new_bucket()
     rows = Rows([ok("a")], [bad("b"), bad("c")])
 
@@ -198,9 +188,7 @@ async def test_files_split_every_rows_per_file(aio_s3: Any, s3: Any, new_bucket:
     assert [row[1] for _, rows in per_file for row in rows] == [f"k{n}" for n in range(7)]
 
 
-async def test_rewriting_overwrites_the_same_objects(
-    aio_s3: Any, s3: Any, new_bucket: Callable[[], str]
-) -> None:
+async def test_rewriting_overwrites_the_same_objects(aio_s3: Any, s3: Any, new_bucket: Callable[[], str]) -> None:
     bucket = new_bucket()
     rows = ([ok(f"s{n}") for n in range(5)], [bad(f"f{n}") for n in range(4)])
 
@@ -254,9 +242,7 @@ async def test_large_file_goes_out_as_multipart(aio_s3: Any, s3: Any, new_bucket
     assert data.endswith(f"src-bucket,obj-{count - 1},,succeeded,,200,{message}\n".encode())
 
 
-async def test_row_with_the_wrong_status_is_refused(
-    aio_s3: Any, s3: Any, new_bucket: Callable[[], str]
-) -> None:
+async def test_row_with_the_wrong_status_is_refused(aio_s3: Any, s3: Any, new_bucket: Callable[[], str]) -> None:
     bucket = new_bucket()
     with pytest.raises(ValueError, match="FAILED row came from the SUCCEEDED row source"):
         await write_report(aio_s3, JOB_ID, spec_for(bucket), Rows([bad("x")], []), now=NOW)

@@ -33,9 +33,7 @@ def test_higher_priority_job_pauses_lower_one_which_resumes_by_itself(
         what="low job running",
     )
     # When a higher-priority job arrives, the low one is paused and the high one runs
-    high = create_job(
-        control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys[:50]]), TAGGING, priority=9
-    )
+    high = create_job(control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys[:50]]), TAGGING, priority=9)
     wait_status(control, low, {"Pausing", "Paused"}, timeout=30)
     wait_status(control, high, "Complete")
     # Then the low job resumes by itself and completes with exact counts
@@ -45,12 +43,10 @@ def test_higher_priority_job_pauses_lower_one_which_resumes_by_itself(
 
 
 def test_lower_priority_job_waits_in_ready(start_server: Any, s3: Any, new_bucket: Any) -> None:
-    control = start_server("--task-concurrency", "2").client()
+    control = start_server("--task-concurrency", "1").client()
     bucket = new_bucket()
-    keys = many_objects(s3, bucket, 400)
-    high = create_job(
-        control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys]), TAGGING, priority=50
-    )
+    keys = many_objects(s3, bucket, 1500)
+    high = create_job(control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys]), TAGGING, priority=50)
     wait_status(control, high, "Active")
     low = create_job(control, put_manifest(s3, bucket, [f"{bucket},{keys[0]}"]), TAGGING, priority=5)
     assert wait_status(control, low, "Ready")["Status"] == "Ready"
@@ -69,19 +65,14 @@ def test_cancel_an_active_job(start_server: Any, s3: Any, new_bucket: Any) -> No
     job_id = create_job(
         control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys]), TAGGING, report_bucket=reports
     )
-    wait_for(
-        lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 10, what="running"
-    )
+    wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 10, what="running")
     control.update_job_status(AccountId=ACCOUNT, JobId=job_id, RequestedJobStatus="Cancelled")
     job = wait_status(control, job_id, "Cancelled")
     done = job["ProgressSummary"]["NumberOfTasksSucceeded"]
     assert 0 < done < 1000
-    index = json.loads(
-        s3.get_object(Bucket=reports, Key=f"reports/job-{job_id}/manifest.json")["Body"].read()
-    )
+    index = json.loads(s3.get_object(Bucket=reports, Key=f"reports/job-{job_id}/manifest.json")["Body"].read())
     rows = sum(
-        len(s3.get_object(Bucket=r["Bucket"], Key=r["Key"])["Body"].read().splitlines())
-        for r in index["Results"]
+        len(s3.get_object(Bucket=r["Bucket"], Key=r["Key"])["Body"].read().splitlines()) for r in index["Results"]
     )
     assert rows == done
 
@@ -103,9 +94,7 @@ def test_failure_threshold_is_a_setting(start_server: Any, tmp_path: Any, s3: An
     bucket = new_bucket()
     put_objects(s3, bucket, [f"k{i}" for i in range(50)])
     rows = [f"{bucket},k{i}" for i in range(50)] + [f"{bucket},missing-{i}" for i in range(50)]
-    job = wait_status(
-        control, create_job(control, put_manifest(s3, bucket, rows), TAGGING), {"Failed", "Complete"}
-    )
+    job = wait_status(control, create_job(control, put_manifest(s3, bucket, rows), TAGGING), {"Failed", "Complete"})
     assert job["Status"] == "Failed"
 
 
@@ -119,9 +108,7 @@ def test_kill_9_mid_job_loses_no_task_and_counts_none_twice(
     keys = many_objects(s3, bucket, 3000)
     rows = [f"{bucket},{k}" for k in keys] + [f"{bucket},missing-{i}" for i in range(100)]
     job_id = create_job(control, put_manifest(s3, bucket, rows), TAGGING, report_bucket=reports)
-    wait_for(
-        lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress"
-    )
+    wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress")
     # When the server is killed mid-job and restarted on the same data dir
     server.kill9()
     control = start_server("--task-concurrency", "4", data_dir=data_dir).client()
@@ -133,15 +120,11 @@ def test_kill_9_mid_job_loses_no_task_and_counts_none_twice(
         "NumberOfTasksSucceeded": 3000,
         "NumberOfTasksFailed": 100,
     }
-    index = json.loads(
-        s3.get_object(Bucket=reports, Key=f"reports/job-{job_id}/manifest.json")["Body"].read()
-    )
+    index = json.loads(s3.get_object(Bucket=reports, Key=f"reports/job-{job_id}/manifest.json")["Body"].read())
     report: list[list[str]] = []
     for result in index["Results"]:
         report += list(
-            csv.reader(
-                io.StringIO(s3.get_object(Bucket=result["Bucket"], Key=result["Key"])["Body"].read().decode())
-            )
+            csv.reader(io.StringIO(s3.get_object(Bucket=result["Bucket"], Key=result["Key"])["Body"].read().decode()))
         )
     assert len(report) == 3100
     assert len({row[1] for row in report}) == 3100
