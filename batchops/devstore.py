@@ -67,7 +67,15 @@ class LocalSeaweed:
         args = [weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
         args += [f"-{flag}={port}" for flag, port in ports.items()]
         args += ["-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0"]
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+        # Every bucket is a collection with volumes of its own: allow many volumes (sparse files), and
+        # grow one at a time, or a store with many buckets runs out ("no free volumes left").
+        args += ["-volume.max=2000", "-master.volumeSizeLimitMB=256"]
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1",
+        }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.data_dir, start_new_session=True
