@@ -34,10 +34,6 @@ def _strip_namespaces(root: Element) -> None:
             el.tag = el.tag.split("}", 1)[1]
 
 
-def find(parent: Element, path: str) -> Element | None:
-    return parent.find(path)
-
-
 def text(parent: Element, path: str, *, required: bool = False, where: str = "") -> str | None:
     """The stripped text of ``parent/path``; None (or ValidationError if required) when absent."""
     el = parent.find(path)

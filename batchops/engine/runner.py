@@ -32,7 +32,6 @@ class RunnerConfig:
     owner: str
     lease_seconds: float = 60.0
     flush_interval: float = 0.1
-    flush_batch: int = 500
 
 
 @dataclass

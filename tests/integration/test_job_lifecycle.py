@@ -29,10 +29,6 @@ def put_objects(s3: Any, bucket: str, keys: list[str]) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
 
 
-def history(control: Any, job_id: str) -> str:
-    return str(describe(control, job_id).get("StatusUpdateReason"))
-
-
 def read_report(s3: Any, bucket: str, job_id: str) -> tuple[dict[str, Any], list[list[str]]]:
     index = json.loads(s3.get_object(Bucket=bucket, Key=f"reports/job-{job_id}/manifest.json")["Body"].read())
     rows: list[list[str]] = []
