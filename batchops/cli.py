@@ -36,9 +36,7 @@ def main() -> None:
     help="Where the SQLite state lives [env BATCHOPS_DATA_DIR].",
 )
 @click.option("--s3-endpoint", help="URL of the S3-compatible store tasks act on [env BATCHOPS_S3_ENDPOINT].")
-@click.option(
-    "--max-active-jobs", type=int, help="Jobs Active at once [default 1; env BATCHOPS_MAX_ACTIVE_JOBS]."
-)
+@click.option("--max-active-jobs", type=int, help="Jobs Active at once [default 1; env BATCHOPS_MAX_ACTIVE_JOBS].")
 @click.option("--task-concurrency", type=int, help="Tasks in flight at once [default 64].")
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML config file.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))

@@ -28,9 +28,7 @@ def run_demo(data_dir: Path, port: int) -> None:
         etag = seed(store.endpoint, access_key, secret_key)
         accounts = (replace(account, access_key_id=access_key, secret_access_key=secret_key),)
         settings = replace(settings, s3_endpoint=store.endpoint, accounts=accounts)
-        print(
-            instructions(settings.port, store.endpoint, account.id, access_key, secret_key, etag), flush=True
-        )
+        print(instructions(settings.port, store.endpoint, account.id, access_key, secret_key, etag), flush=True)
         serve(settings)
     finally:
         store.stop()

@@ -95,9 +95,7 @@ class LocalSeaweed:
                 return  # the S3 gateway answers (even an error): it is up
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(
-            f"SeaweedFS S3 did not answer on {self.endpoint} within {timeout}s; see {self.log_path}"
-        )
+        raise RuntimeError(f"SeaweedFS S3 did not answer on {self.endpoint} within {timeout}s; see {self.log_path}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -86,9 +86,7 @@ def load_settings(
     return replace(settings, accounts=_accounts(file_values, environ))
 
 
-def _pick(
-    name: str, flags: Mapping[str, Any], environ: Mapping[str, str], file: Mapping[str, Any]
-) -> dict[str, Any]:
+def _pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str], file: Mapping[str, Any]) -> dict[str, Any]:
     if flags.get(name) is not None:
         return {name: flags[name]}
     if name in _ENV and environ.get(_ENV[name]):

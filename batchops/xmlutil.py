@@ -6,7 +6,9 @@ parsers match on local names only, whatever namespace (or none) the client used.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import unicodedata
+from collections import Counter
+from collections.abc import Collection, Iterable
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 import defusedxml.ElementTree as SafeET
@@ -60,9 +62,7 @@ def boolean(parent: Element, path: str, *, default: bool | None = None, where: s
     return lowered == "true"
 
 
-def integer(
-    parent: Element, path: str, *, lo: int, hi: int, required: bool = False, where: str = ""
-) -> int | None:
+def integer(parent: Element, path: str, *, lo: int, hi: int, required: bool = False, where: str = "") -> int | None:
     value = text(parent, path, required=required, where=where)
     if value in (None, ""):
         if required:
@@ -75,9 +75,7 @@ def parse_int(value: str, name: str, lo: int, hi: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ValidationError(
-            f"{name} must be an integer from {lo} to {hi}, not {value!r}", field=name
-        ) from None
+        raise ValidationError(f"{name} must be an integer from {lo} to {hi}, not {value!r}", field=name) from None
     if not lo <= number <= hi:
         raise ValidationError(f"{name} must be from {lo} to {hi}, not {number}", field=name)
     return number
@@ -111,12 +109,27 @@ def tag_set(parent: Element, path: str, where: str = "") -> list[dict[str, str]]
         value = text(el, "Value") or ""
         check_length(value, f"{_name(where, path)} tag Value", 0, 256)
         tags.append({"Key": key, "Value": value})
+        _check_tag_characters(tags[-1], _name(where, path))
     keys = [t["Key"] for t in tags]
     if len(set(keys)) != len(keys):
-        raise ValidationError(
-            f"{_name(where, path)} has duplicate tag keys; each key may appear once", field=path
-        )
+        raise ValidationError(f"{_name(where, path)} has duplicate tag keys; each key may appear once", field=path)
     return tags
+
+
+#: Besides letters, digits and spaces, the only characters S3 allows in tag keys and values.
+TAG_PUNCTUATION = "_.:/=+-@"
+
+
+def _check_tag_characters(tag: dict[str, str], name: str) -> None:
+    for part in ("Key", "Value"):
+        # AWS's pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]*, which `re` cannot express.
+        bad = sorted({c for c in tag[part] if c not in TAG_PUNCTUATION and unicodedata.category(c)[0] not in "LZN"})
+        if bad:
+            raise ValidationError(
+                f"{name} tag {part} {tag[part]!r} has {''.join(bad)!r}; S3 tags allow letters, digits, "
+                f"spaces and {TAG_PUNCTUATION} only",
+                field=name,
+            )
 
 
 def string_map(parent: Element, path: str) -> dict[str, str]:
@@ -128,6 +141,29 @@ def string_map(parent: Element, path: str) -> dict[str, str]:
             raise ValidationError(f"every entry of {path} needs a key", field=path)
         result[key] = text(el, "value") or text(el, "Value") or ""
     return result
+
+
+def check_children(element: Element, allowed: Collection[str], where: str, unsupported: Iterable[str] = ()) -> None:
+    """Refuse child elements outside ``allowed`` (typos) or in ``unsupported``, and repeated ones,
+    so no field of a request is silently ignored."""
+    tags = [child.tag for child in element]
+    not_supported = set(unsupported)
+    refused = [tag for tag in tags if tag in not_supported]
+    if refused:
+        raise ValidationError(
+            f"{where}.{refused[0]} is not supported by batchops; remove it", field=f"{where}.{refused[0]}"
+        )
+    unknown = sorted({tag for tag in tags if tag not in allowed})
+    if unknown:
+        listed = allowed if isinstance(allowed, list | tuple) else sorted(allowed)
+        expected = ", ".join(listed) if listed else "no child elements"
+        raise ValidationError(
+            f"{where} has unknown element(s) {', '.join(unknown)}; it accepts {expected} (check the spelling)",
+            field=f"{where}.{unknown[0]}",
+        )
+    repeated = sorted(tag for tag, count in Counter(tags).items() if count > 1)
+    if repeated:
+        raise ValidationError(f"{where}.{repeated[0]} appears more than once; give it once", field=where)
 
 
 def to_string(el: Element) -> str:

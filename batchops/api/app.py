@@ -45,9 +45,7 @@ def _error_response(exc: Exception, request_id: str) -> Response:
     error = to_api_error(exc)
     if error.status >= 500:
         log.error("request %s failed", request_id, exc_info=exc, extra={"action": "request_failed"})
-    return Response(
-        render_error(error.code, error.message, request_id), error.status, media_type="application/xml"
-    )
+    return Response(render_error(error.code, error.message, request_id), error.status, media_type="application/xml")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -42,6 +42,4 @@ def to_api_error(exc: BaseException) -> ApiError:
     for kind, code, status in S3CONTROL_CODES:
         if isinstance(exc, kind):
             return ApiError(code, status, str(exc))
-    return ApiError(
-        "InternalServiceException", 500, "the server failed to handle the request; it has been logged"
-    )
+    return ApiError("InternalServiceException", 500, "the server failed to handle the request; it has been logged")

@@ -27,9 +27,7 @@ def xml_response(body: bytes, status: int = 200) -> Response:
 def account_of(request: Request) -> str:
     account_id = request.headers.get("x-amz-account-id")
     if not account_id:
-        raise ApiError(
-            "BadRequestException", 400, "the x-amz-account-id header is required (your 12-digit account id)"
-        )
+        raise ApiError("BadRequestException", 400, "the x-amz-account-id header is required (your 12-digit account id)")
     if not ACCOUNT_ID_PATTERN.match(account_id):
         raise ApiError("BadRequestException", 400, f"x-amz-account-id must be 12 digits, not {account_id!r}")
     if request.app.state.settings.account(account_id) is None:
@@ -40,9 +38,7 @@ def account_of(request: Request) -> str:
 def job_id_of(request: Request) -> str:
     job_id = str(request.path_params["job_id"])
     if not _JOB_ID.match(job_id):
-        raise ApiError(
-            "NotFoundException", 404, f"job {job_id!r} does not exist: job ids are 5-36 of [a-zA-Z0-9-_]"
-        )
+        raise ApiError("NotFoundException", 404, f"job {job_id!r} does not exist: job ids are 5-36 of [a-zA-Z0-9-_]")
     return job_id
 
 
@@ -127,9 +123,7 @@ async def update_status(request: Request) -> Response:
     requested = request.query_params.get("requestedJobStatus")
     reason = check_length(request.query_params.get("statusUpdateReason"), "statusUpdateReason", 1, 256)
     if requested not in ("Ready", "Cancelled"):
-        raise ApiError(
-            "BadRequestException", 400, f"requestedJobStatus must be Ready or Cancelled, not {requested!r}"
-        )
+        raise ApiError("BadRequestException", 400, f"requestedJobStatus must be Ready or Cancelled, not {requested!r}")
     store = request.app.state.store
     job = await store.get_job(account_id, job_id)
     target, allowed_from = USER_REQUESTS[JobStatus(requested)]

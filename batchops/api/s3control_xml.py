@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element, tostring
 
 from batchops import xmlutil
+from batchops.arns import parse_bucket_arn, parse_object_arn
 from batchops.domain.job import (
     FailureReason,
     FailureThreshold,
@@ -29,13 +29,12 @@ from batchops.domain.job import (
 )
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
+from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
 
 NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 INVENTORY_MANIFEST_FORMAT = "S3InventoryReport_CSV_20161130"
-MANIFEST_FIELD_NAMES = ("Ignore", "Bucket", "Key", "VersionId")
-DEFAULT_MANIFEST_FIELDS = ("Bucket", "Key")
 REPORT_FORMAT = "Report_CSV_20180820"
 REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
 MAX_PRIORITY = 2_147_483_647
@@ -44,10 +43,7 @@ THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
 
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _ROLE_ARN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.*", re.ASCII)
-_S3_ARN = re.compile(r"arn:[^:]+:s3:.*", re.ASCII)
-_BUCKET_ARN = re.compile(r"arn:[^:]+:s3:::[^/:]+", re.ASCII)
 _ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
-_TAG_PUNCTUATION = frozenset("_.:/=+-@")
 _MAX_LONG = 2**63 - 1
 
 _CREATE_JOB_ELEMENTS = frozenset(
@@ -74,12 +70,10 @@ _LOCATION_ELEMENTS = frozenset({"ObjectArn", "ObjectVersionId", "ETag"})
 # --------------------------------------------------------------------------------------------
 
 
-def parse_create_job(
-    body: bytes, *, default_threshold: FailureThreshold
-) -> tuple[JobSpec, list[dict[str, str]]]:
+def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tuple[JobSpec, list[dict[str, str]]]:
     """A CreateJobRequest body → the job's spec and its tags. Raises ValidationError / MalformedXML."""
     root = xmlutil.parse_xml(body, "CreateJobRequest")
-    _check_children(root, _CREATE_JOB_ELEMENTS, "CreateJobRequest")
+    xmlutil.check_children(root, _CREATE_JOB_ELEMENTS, "CreateJobRequest")
     spec = JobSpec(
         client_request_token=_parse_client_request_token(root),
         priority=_parse_priority(root),
@@ -97,7 +91,7 @@ def parse_create_job(
 def parse_job_tagging(body: bytes) -> list[dict[str, str]]:
     """A PutJobTaggingRequest body → the complete new tag set (empty = remove all tags)."""
     root = xmlutil.parse_xml(body, "PutJobTaggingRequest")
-    _check_children(root, {"Tags"}, "PutJobTaggingRequest")
+    xmlutil.check_children(root, {"Tags"}, "PutJobTaggingRequest")
     _required_element(root, "Tags", "PutJobTaggingRequest", hint="send <Tags/> to remove every tag")
     return parse_tags(root)
 
@@ -107,21 +101,7 @@ def parse_tags(parent: Element) -> list[dict[str, str]]:
     tags = xmlutil.tag_set(parent, "Tags")
     if len(tags) > MAX_TAGS:
         raise ValidationError(f"Tags has {len(tags)} tags; a job may have at most {MAX_TAGS}", field="Tags")
-    for tag in tags:
-        _check_tag_characters(tag["Key"], "Key")
-        _check_tag_characters(tag["Value"], "Value")
     return tags
-
-
-def _check_tag_characters(value: str, part: str) -> None:
-    for char in value:
-        # AWS's pattern [\p{L}\p{Z}\p{N}_.:/=+\-@]*, which `re` cannot express.
-        if char not in _TAG_PUNCTUATION and unicodedata.category(char)[0] not in "LZN":
-            raise ValidationError(
-                f"Tags tag {part} {value!r} contains {char!r}; "
-                "only letters, digits, spaces and _ . : / = + - @ are allowed",
-                field=f"Tags.{part}",
-            )
 
 
 # --- top-level scalars -----------------------------------------------------------------------
@@ -164,9 +144,9 @@ def _parse_manifest(root: Element) -> ManifestSpec:
             field="ManifestGenerator",
         )
     manifest = _required_element(root, "Manifest", "CreateJobRequest", hint="it names the object list")
-    _check_children(manifest, {"Spec", "Location"}, "Manifest")
+    xmlutil.check_children(manifest, {"Spec", "Location"}, "Manifest")
     spec = _required_element(manifest, "Spec", "Manifest", hint="it gives Format and Fields")
-    _check_children(spec, {"Format", "Fields"}, "Manifest.Spec")
+    xmlutil.check_children(spec, {"Format", "Fields"}, "Manifest.Spec")
     return ManifestSpec(
         format=_parse_manifest_format(spec),
         fields=_parse_manifest_fields(spec),
@@ -193,10 +173,10 @@ def _parse_manifest_format(spec: Element) -> str:
 def _parse_manifest_fields(spec: Element) -> tuple[str, ...]:
     # Only an absent <Fields> means "the usual two columns"; an empty <Fields/> is a mistake.
     if spec.find("Fields") is None:
-        return DEFAULT_MANIFEST_FIELDS
+        return DEFAULT_FIELDS
     fields = tuple((member.text or "").strip() for member in xmlutil.members(spec, "Fields"))
     for name in fields:
-        xmlutil.one_of(name, MANIFEST_FIELD_NAMES, "Manifest.Spec.Fields member")
+        xmlutil.one_of(name, FIELD_NAMES, "Manifest.Spec.Fields member")
     _check_field_counts(fields)
     return fields
 
@@ -213,7 +193,7 @@ def _check_field_counts(fields: tuple[str, ...]) -> None:
 def _parse_manifest_location(manifest: Element) -> ManifestLocation:
     where = "Manifest.Location"
     location = _required_element(manifest, "Location", "Manifest", hint="it gives ObjectArn and ETag")
-    _check_children(location, _LOCATION_ELEMENTS, where)
+    xmlutil.check_children(location, _LOCATION_ELEMENTS, where)
     version_id = xmlutil.text(location, "ObjectVersionId")
     return ManifestLocation(
         object_arn=_parse_manifest_object_arn(location),
@@ -223,18 +203,8 @@ def _parse_manifest_location(manifest: Element) -> ManifestLocation:
 
 
 def _parse_manifest_object_arn(location: Element) -> str:
-    name = "Manifest.Location.ObjectArn"
     arn = _required_string(location, "ObjectArn", "Manifest.Location", 1, 2000)
-    _check_pattern(_S3_ARN, arn, name, "an S3 object ARN like arn:aws:s3:::bucket/manifest.csv")
-    parts = arn.split(":", 5)
-    bucket, _, key = parts[-1].partition("/")
-    # Region/account are only set in access point and Outposts ARNs, which a plain S3 store lacks.
-    if len(parts) != 6 or parts[3] or parts[4] or not bucket or not key:
-        raise ValidationError(
-            f"{name} must name the manifest object as arn:<partition>:s3:::<bucket>/<key> "
-            f"(access point and Outposts ARNs are not supported), not {arn!r}",
-            field=name,
-        )
+    parse_object_arn(arn, "Manifest.Location.ObjectArn")
     return arn
 
 
@@ -263,7 +233,7 @@ def _parse_operation(root: Element) -> OperationSpec:
 def _parse_report(root: Element) -> ReportSpec:
     hint = "<Report><Enabled>false</Enabled></Report> for no report"
     report = _required_element(root, "Report", "CreateJobRequest", hint=hint)
-    _check_children(report, _REPORT_ELEMENTS, "Report")
+    xmlutil.check_children(report, _REPORT_ELEMENTS, "Report")
     enabled = xmlutil.boolean(report, "Enabled", where="Report")
     if enabled is None:
         raise ValidationError(
@@ -298,7 +268,7 @@ def _parse_report_choice(report: Element, path: str, allowed: Sequence[str], ena
 def _parse_report_bucket(report: Element, enabled: bool) -> str | None:
     bucket = xmlutil.check_length(_report_string(report, "Bucket", enabled), "Report.Bucket", 1, 128)
     if bucket is not None:
-        _check_pattern(_BUCKET_ARN, bucket, "Report.Bucket", "a bucket ARN like arn:aws:s3:::my-reports")
+        parse_bucket_arn(bucket, "Report.Bucket")
     return bucket
 
 
@@ -316,7 +286,7 @@ def _parse_threshold(root: Element, default: FailureThreshold) -> FailureThresho
     element = root.find(THRESHOLD_ELEMENT)
     if element is None:
         return default
-    _check_children(element, {"MinTasks", "Percent"}, THRESHOLD_ELEMENT)
+    xmlutil.check_children(element, {"MinTasks", "Percent"}, THRESHOLD_ELEMENT)
     min_tasks = xmlutil.integer(element, "MinTasks", lo=0, hi=_MAX_LONG, where=THRESHOLD_ELEMENT)
     percent = _parse_percent(element)
     return FailureThreshold(
@@ -340,25 +310,6 @@ def _parse_percent(element: Element) -> float | None:
 
 
 # --- shared checks ---------------------------------------------------------------------------
-
-
-def _check_children(element: Element, allowed: Collection[str], where: str) -> None:
-    """Refuse unknown and repeated child elements, so no field is silently ignored."""
-    tags = [child.tag for child in element]
-    unknown = sorted({tag for tag in tags if tag not in allowed})
-    if unknown:
-        raise ValidationError(
-            f"{where} does not accept {_tag_list(unknown)}; "
-            f"the allowed elements are {_tag_list(sorted(allowed))}",
-            field=where,
-        )
-    repeated = sorted({tag for tag in tags if tags.count(tag) > 1})
-    if repeated:
-        raise ValidationError(f"{where} has {_tag_list(repeated)} more than once; give it once", field=where)
-
-
-def _tag_list(tags: Sequence[str]) -> str:
-    return ", ".join(f"<{tag}>" for tag in tags)
 
 
 def _required_element(parent: Element, path: str, where: str, *, hint: str) -> Element:

@@ -51,14 +51,10 @@ async def _write_report(store: Store, s3: Any, job: Job) -> FailureReason | None
         keys = await write_report(s3, job.id, report, lambda status: store.report_rows(job.id, status))
     except (ClientError, BotoCoreError) as exc:
         error = to_task_error(exc)
-        log.warning(
-            "report for job %s not written: %s", job.id, error.message, extra={"action": "report_failed"}
-        )
+        log.warning("report for job %s not written: %s", job.id, error.message, extra={"action": "report_failed"})
         return FailureReason(
             "ReportWriteFailed",
-            f"the completion report could not be written to {report.bucket}: {error.code}: {error.message}"[
-                :256
-            ],
+            f"the completion report could not be written to {report.bucket}: {error.code}: {error.message}"[:256],
         )
     log.info("report for job %s written: %d files", job.id, len(keys), extra={"action": "report_written"})
     return None

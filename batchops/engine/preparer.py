@@ -7,9 +7,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batchops.arns import parse_object_arn
 from batchops.domain.job import Job
 from batchops.errors import ManifestError, ValidationError
-from batchops.manifests.csv import RowError, iter_lines, parse_object_arn, parse_row
+from batchops.manifests.csv import RowError, iter_lines, parse_row
 from batchops.s3.errors import to_task_error
 from batchops.store.sqlstore import PreparedRow, Store
 

@@ -152,8 +152,6 @@ class JobRunner:
         pending, self._pending = self._pending, _Pending()
         if not pending.outcomes and not pending.finished_chunks:
             return
-        succeeded, failed = await self._store.record_outcomes(
-            self.job.id, pending.outcomes, pending.finished_chunks
-        )
+        succeeded, failed = await self._store.record_outcomes(self.job.id, pending.outcomes, pending.finished_chunks)
         if await self._on_progress(self.job, succeeded, failed):
             self.stop()

@@ -15,13 +15,12 @@ caller can count lines to resume a manifest where it stopped.
 from __future__ import annotations
 
 import csv
-import functools
 import re
 from collections.abc import AsyncIterator, Sequence
 from urllib.parse import quote, unquote
 
+from batchops.arns import BUCKET_RULE, is_bucket_name
 from batchops.domain.task import ObjectRef
-from batchops.errors import ValidationError
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_KEY_BYTES = 1024
@@ -30,14 +29,7 @@ DEFAULT_FIELDS = ("Bucket", "Key")
 
 _BOM = b"\xef\xbb\xbf"
 _HEAD_BYTES = 64  # how much of an overlong line to keep for the error message
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
-_BUCKET_RULE = (
-    "bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, "
-    "starting and ending with a letter or digit"
-)
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_OBJECT_ARN = re.compile(r"arn:[a-z0-9\-]+:s3:::([^/]+)/(.+)", re.DOTALL)
-_BUCKET_ARN = re.compile(r"arn:[a-z0-9\-]+:s3:::([^/]+)")
 
 
 class RowError(Exception):
@@ -153,32 +145,6 @@ async def iter_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
 # Fields
 
 
-def validate_fields(fields: Sequence[str] | None) -> tuple[str, ...]:
-    """The manifest's column meanings; raises ValidationError unless they make a usable row."""
-    if not fields:
-        return DEFAULT_FIELDS
-    unknown = [name for name in fields if name not in FIELD_NAMES]
-    if unknown:
-        raise ValidationError(
-            f"Fields contains {unknown[0]!r}; allowed values are {', '.join(FIELD_NAMES)} (case-sensitive)",
-            field="Fields",
-        )
-    _require_count(fields, "Bucket", exactly=1)
-    _require_count(fields, "Key", exactly=1)
-    if fields.count("VersionId") > 1:
-        raise ValidationError("Fields lists VersionId more than once; list it at most once", field="Fields")
-    return tuple(fields)
-
-
-def _require_count(fields: Sequence[str], name: str, exactly: int) -> None:
-    found = fields.count(name)
-    if found != exactly:
-        raise ValidationError(
-            f"Fields must list {name} exactly once, but lists it {found} times: {', '.join(fields)}",
-            field="Fields",
-        )
-
-
 # ---------------------------------------------------------------------------------------------
 # One row
 
@@ -186,7 +152,7 @@ def _require_count(fields: Sequence[str], name: str, exactly: int) -> None:
 def parse_row(line: str, fields: Sequence[str]) -> ObjectRef | None:
     """The object a manifest line names, or None for a blank line; RowError if the line is unusable.
 
-    ``fields`` must come from ``validate_fields``.
+    ``fields`` were validated at CreateJob (``batchops.api.s3control_xml``).
     """
     if isinstance(line, OverlongLine):
         raise LineTooLong(
@@ -242,7 +208,7 @@ def _require_field_count(values: list[str], fields: Sequence[str]) -> None:
 
 def _check_row_bucket(bucket: str) -> str:
     if not is_bucket_name(bucket):
-        raise RowError(f"Bucket {bucket!r} is not a valid bucket name; {_BUCKET_RULE}")
+        raise RowError(f"Bucket {bucket!r} is not a valid bucket name; {BUCKET_RULE}")
     return bucket
 
 
@@ -254,11 +220,6 @@ def _version_id(version_id: str) -> str:
             "VersionId (use null for an object written before versioning was enabled)"
         )
     return version_id
-
-
-@functools.lru_cache(maxsize=256)  # a manifest names few buckets, over and over
-def is_bucket_name(name: str) -> bool:
-    return _BUCKET_NAME.fullmatch(name) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,9 +261,7 @@ def _check_key_length(key: str) -> str:
         return key
     size = len(key.encode("utf-8"))
     if size > MAX_KEY_BYTES:
-        raise RowError(
-            f"Key is {size} bytes long once decoded; object keys are at most {MAX_KEY_BYTES} bytes"
-        )
+        raise RowError(f"Key is {size} bytes long once decoded; object keys are at most {MAX_KEY_BYTES} bytes")
     return key
 
 
@@ -312,39 +271,3 @@ def encode_key(key: str) -> str:
     A lone surrogate (a byte that was not UTF-8, kept by ``iter_lines``) is encoded back to that byte.
     """
     return quote(key, safe="/", errors="surrogateescape")
-
-
-# ---------------------------------------------------------------------------------------------
-# ARNs
-
-
-def parse_object_arn(arn: str) -> tuple[str, str]:
-    """``arn:<partition>:s3:::<bucket>/<key>`` → (bucket, key); the key is taken as-is (not URL-decoded)."""
-    match = _OBJECT_ARN.fullmatch(arn)
-    if match is None:
-        raise ValidationError(
-            f"{arn!r} is not an object ARN; expected arn:<partition>:s3:::<bucket>/<key>, "
-            "e.g. arn:aws:s3:::my-bucket/manifests/manifest.csv",
-            field="ObjectArn",
-        )
-    return _check_arn_bucket(match.group(1), "ObjectArn"), match.group(2)
-
-
-def parse_bucket_arn(arn: str) -> str:
-    """``arn:<partition>:s3:::<bucket>`` → the bucket name."""
-    match = _BUCKET_ARN.fullmatch(arn)
-    if match is None:
-        raise ValidationError(
-            f"{arn!r} is not a bucket ARN; expected arn:<partition>:s3:::<bucket>, "
-            "e.g. arn:aws:s3:::my-reports",
-            field="Bucket",
-        )
-    return _check_arn_bucket(match.group(1), "Bucket")
-
-
-def _check_arn_bucket(bucket: str, field: str) -> str:
-    if not is_bucket_name(bucket):
-        raise ValidationError(
-            f"the ARN names bucket {bucket!r}, which is not valid; {_BUCKET_RULE}", field=field
-        )
-    return bucket

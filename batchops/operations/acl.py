@@ -47,9 +47,7 @@ class PutObjectAcl(Operation):
             return {"ACL": canned}
         if acl_list is not None and canned is None:
             return {"AccessControlPolicy": access_control_list(acl_list, f"{where}.AccessControlList")}
-        raise ValidationError(
-            f"{where} needs exactly one of CannedAccessControlList or AccessControlList", field=where
-        )
+        raise ValidationError(f"{where} needs exactly one of CannedAccessControlList or AccessControlList", field=where)
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
         await ctx.s3.put_object_acl(Bucket=target.bucket, Key=target.key, **params, **version_kwargs(target))

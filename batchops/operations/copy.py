@@ -125,8 +125,7 @@ def target_bucket(element: Element, where: str) -> str:
     value = text(element, "TargetResource")
     if not value:
         raise ValidationError(
-            f"{where}.TargetResource is required: give the destination bucket's ARN, "
-            "e.g. arn:aws:s3:::my-bucket",
+            f"{where}.TargetResource is required: give the destination bucket's ARN, e.g. arn:aws:s3:::my-bucket",
             field=f"{where}.TargetResource",
         )
     return bucket_from_arn(value, f"{where}.TargetResource")
@@ -141,9 +140,7 @@ def metadata_arguments(element: Element, where: str) -> dict[str, Any]:
     """MetadataDirective plus the new metadata; giving NewObjectMetadata implies REPLACE."""
     directive = choice(element, "MetadataDirective", ("COPY", "REPLACE"), where)
     metadata_element = element.find("NewObjectMetadata")
-    metadata = (
-        {} if metadata_element is None else new_metadata(metadata_element, f"{where}.NewObjectMetadata")
-    )
+    metadata = {} if metadata_element is None else new_metadata(metadata_element, f"{where}.NewObjectMetadata")
     # Encryption is not metadata as far as the directive goes: it applies under COPY too.
     encryption = metadata.pop("ServerSideEncryption", None)
     if metadata and directive == "COPY":
@@ -246,7 +243,4 @@ def check_kms_key(arguments: dict[str, Any], where: str) -> None:
 
 
 def with_datetimes(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: to_datetime(value) if name in TIMESTAMP_ARGUMENTS else value
-        for name, value in arguments.items()
-    }
+    return {name: to_datetime(value) if name in TIMESTAMP_ARGUMENTS else value for name, value in arguments.items()}

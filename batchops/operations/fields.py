@@ -7,56 +7,27 @@ these messages go straight back to the CreateJob caller.
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections import Counter
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from batchops.arns import parse_bucket_arn
 from batchops.errors import ValidationError
-from batchops.xmlutil import one_of, tag_set, text
+from batchops.xmlutil import check_children, one_of, tag_set, text
 
 #: S3 refuses more tags than this on one object.
 MAX_OBJECT_TAGS = 10
-#: Besides letters, digits and spaces, the only characters S3 allows in tag keys and values.
-TAG_PUNCTUATION = "_.:/=+-@"
 
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?")
-_BUCKET_ARN = re.compile(r"arn:[^:]+:s3:::(?P<bucket>[^/:]+)")
-_OBJECT_ARN = re.compile(r"arn:[^:]+:s3:::[^/:]+/.*")
 
 
-def only_children(
-    element: Element, allowed: Collection[str], where: str, unsupported: Iterable[str] = ()
-) -> None:
+def only_children(element: Element, allowed: Collection[str], where: str, unsupported: Iterable[str] = ()) -> None:
     """Refuse child elements outside ``allowed`` (typos) or in ``unsupported``, and repeated ones."""
-    tags = [child.tag for child in element]
-    _refuse_unsupported(tags, set(unsupported), where)
-    unknown = sorted({tag for tag in tags if tag not in allowed})
-    if unknown:
-        expected = ", ".join(allowed) if allowed else "no child elements"
-        raise ValidationError(
-            f"{where} has unknown element(s) {', '.join(unknown)}; "
-            f"it accepts {expected} (check the spelling)",
-            field=f"{where}.{unknown[0]}",
-        )
-    repeated = sorted(tag for tag, count in Counter(tags).items() if count > 1)
-    if repeated:
-        raise ValidationError(f"{where}.{repeated[0]} appears more than once; give it once", field=where)
+    check_children(element, allowed, where, unsupported)
 
 
-def _refuse_unsupported(tags: list[str], unsupported: set[str], where: str) -> None:
-    for tag in tags:
-        if tag in unsupported:
-            raise ValidationError(
-                f"{where}.{tag} is not supported by batchops; remove it", field=f"{where}.{tag}"
-            )
-
-
-def choice(
-    parent: Element, path: str, allowed: Iterable[str], where: str, *, required: bool = False
-) -> str | None:
+def choice(parent: Element, path: str, allowed: Iterable[str], where: str, *, required: bool = False) -> str | None:
     """An enum-valued child: its text must be one of ``allowed``."""
     value = text(parent, path, required=required, where=where)
     return one_of(value, allowed, f"{where}.{path}")
@@ -97,13 +68,7 @@ def to_datetime(value: str) -> datetime:
 
 def bucket_from_arn(value: str, name: str) -> str:
     """The bucket of ``arn:<partition>:s3:::<bucket>``."""
-    match = _BUCKET_ARN.fullmatch(value)
-    if match:
-        return match["bucket"]
-    hint = " (that ARN names an object; drop the '/…' part)" if _OBJECT_ARN.fullmatch(value) else ""
-    raise ValidationError(
-        f"{name} must be a bucket ARN such as arn:aws:s3:::my-bucket, not {value!r}{hint}", field=name
-    )
+    return parse_bucket_arn(value, name)
 
 
 def object_tags(parent: Element, path: str, where: str) -> list[dict[str, str]]:
@@ -116,27 +81,9 @@ def object_tags(parent: Element, path: str, where: str) -> list[dict[str, str]]:
             field=name,
         )
     for tag in tags:
-        _check_tag_characters(tag, name)
         if tag["Key"].lower().startswith("aws:"):
-            raise ValidationError(
-                f"{name} tag key {tag['Key']!r} uses the reserved prefix aws:; rename it", field=name
-            )
+            raise ValidationError(f"{name} tag key {tag['Key']!r} uses the reserved prefix aws:; rename it", field=name)
     return tags
-
-
-def _check_tag_characters(tag: dict[str, str], name: str) -> None:
-    for part in ("Key", "Value"):
-        bad = sorted({char for char in tag[part] if not _tag_character(char)})
-        if bad:
-            raise ValidationError(
-                f"{name} tag {part} {tag[part]!r} has {''.join(bad)!r}; S3 tags allow letters, digits, "
-                f"spaces and {TAG_PUNCTUATION} only",
-                field=name,
-            )
-
-
-def _tag_character(char: str) -> bool:
-    return unicodedata.category(char)[0] in "LZN" or char in TAG_PUNCTUATION
 
 
 def without_none(values: dict[str, Any]) -> dict[str, Any]:

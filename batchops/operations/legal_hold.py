@@ -19,8 +19,7 @@ class PutObjectLegalHold(Operation):
         legal_hold = element.find("LegalHold")
         if legal_hold is None:
             raise ValidationError(
-                f"{self.name}.LegalHold is required: "
-                "give <LegalHold><Status>ON</Status></LegalHold> (or OFF)",
+                f"{self.name}.LegalHold is required: give <LegalHold><Status>ON</Status></LegalHold> (or OFF)",
                 field=f"{self.name}.LegalHold",
             )
         where = f"{self.name}.LegalHold"

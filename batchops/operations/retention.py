@@ -20,9 +20,7 @@ class PutObjectRetention(Operation):
     def parse(self, element: Element) -> dict[str, Any]:
         only_children(element, ("BypassGovernanceRetention", "Retention"), self.name)
         bypass = boolean(element, "BypassGovernanceRetention", where=self.name)
-        return without_none(
-            {"Retention": self._retention(element), "BypassGovernanceRetention": bypass or None}
-        )
+        return without_none({"Retention": self._retention(element), "BypassGovernanceRetention": bypass or None})
 
     def _retention(self, element: Element) -> dict[str, str]:
         retention = element.find("Retention")
@@ -33,9 +31,7 @@ class PutObjectRetention(Operation):
                 "or an empty <Retention/> to clear retention",
                 field=where,
             )
-        only_children(
-            retention, ("Mode", "RetainUntilDate"), where, unsupported=("EventHold", "EventHoldDuration")
-        )
+        only_children(retention, ("Mode", "RetainUntilDate"), where, unsupported=("EventHold", "EventHoldDuration"))
         mode = choice(retention, "Mode", RETENTION_MODES, where)
         until = timestamp(retention, "RetainUntilDate", where)
         if (mode is None) != (until is None):

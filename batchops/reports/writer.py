@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from batchops.arns import parse_bucket_arn
 from batchops.domain.job import ReportSpec
 from batchops.domain.task import TaskStatus
 from batchops.errors import ValidationError
-from batchops.manifests.csv import encode_key, parse_bucket_arn
+from batchops.manifests.csv import encode_key
 
 DEFAULT_FORMAT = "Report_CSV_20180820"
 REPORT_SCHEMA = "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"
@@ -283,9 +284,7 @@ async def _write_index(s3: Any, bucket: str, folder: str, index: bytes) -> list[
 
 
 async def put_bytes(s3: Any, bucket: str, key: str, body: bytes, content_type: str) -> None:
-    await s3.put_object(
-        Bucket=bucket, Key=key, Body=body, ContentType=content_type, ContentMD5=content_md5(body)
-    )
+    await s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, ContentMD5=content_md5(body))
 
 
 def content_md5(body: bytes) -> str:

@@ -63,9 +63,7 @@ class Store:
 
     # --- jobs -------------------------------------------------------------------------------
 
-    async def create_job(
-        self, account_id: str, spec: JobSpec, tags: list[dict[str, str]]
-    ) -> tuple[str, bool]:
+    async def create_job(self, account_id: str, spec: JobSpec, tags: list[dict[str, str]]) -> tuple[str, bool]:
         """Insert a New job; returns (job id, created). A replayed token returns the first job's id."""
         now = time.time()
         fingerprint = codec.fingerprint(spec, tags)
@@ -74,9 +72,7 @@ class Store:
             existing = await self._by_token(conn, account_id, spec.client_request_token)
             if existing is not None:
                 return self._replay(existing, fingerprint, spec.client_request_token), False
-            await conn.execute(
-                insert(jobs).values(**_new_job_values(job_id, account_id, spec, tags, fingerprint, now))
-            )
+            await conn.execute(insert(jobs).values(**_new_job_values(job_id, account_id, spec, tags, fingerprint, now)))
             await _add_event(conn, job_id, None, JobStatus.NEW, "job created", now)
         return job_id, True
 
@@ -114,27 +110,21 @@ class Store:
         horizon_days: int,
     ) -> tuple[list[Job], str | None]:
         now = time.time()
-        visible = or_(
-            jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400
-        )
+        visible = or_(jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400)
         query = select(jobs).where(jobs.c.account_id == account_id, visible)
         if statuses:
             query = query.where(jobs.c.status.in_([s.value for s in statuses]))
         if token:
             created, last_id = _decode_token(token)
             query = query.where(
-                or_(
-                    jobs.c.creation_time < created, and_(jobs.c.creation_time == created, jobs.c.id < last_id)
-                )
+                or_(jobs.c.creation_time < created, and_(jobs.c.creation_time == created, jobs.c.id < last_id))
             )
         query = query.order_by(jobs.c.creation_time.desc(), jobs.c.id.desc()).limit(limit + 1)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         page = [codec.job_from_row(r, now) for r in rows[:limit]]
         more = len(rows) > limit
-        return page, (
-            _encode_token(rows[limit - 1].creation_time, rows[limit - 1].id) if more and page else None
-        )
+        return page, (_encode_token(rows[limit - 1].creation_time, rows[limit - 1].id) if more and page else None)
 
     async def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]:
         """Every job in these statuses, all accounts (the engine's view)."""
@@ -154,9 +144,7 @@ class Store:
             )
         job = await self.get_job(account_id, job_id)
         if result.rowcount == 0:
-            raise ValidationError(
-                f"job {job_id} is {job.status.value}; the priority of an ended job cannot change"
-            )
+            raise ValidationError(f"job {job_id} is {job.status.value}; the priority of an ended job cannot change")
         return job
 
     async def transition(
@@ -182,9 +170,7 @@ class Store:
             current = JobStatus(row.status)
             values = _status_values(row, target, now, reason if user_reason else None, failure)
             result = await conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources]))
-                .values(**values)
+                update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources])).values(**values)
             )
             if result.rowcount == 0:
                 return False
@@ -196,9 +182,7 @@ class Store:
             row = (await conn.execute(select(jobs.c.failure_reasons).where(jobs.c.id == job_id))).first()
             reasons = json.loads(row.failure_reasons) if row else []
             reasons.append({"code": failure.code, "reason": failure.reason})
-            await conn.execute(
-                update(jobs).where(jobs.c.id == job_id).values(failure_reasons=json.dumps(reasons))
-            )
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(failure_reasons=json.dumps(reasons)))
 
     async def status_history(self, job_id: str) -> list[tuple[float, str | None, str, str | None]]:
         query = select(job_events).where(job_events.c.job_id == job_id).order_by(job_events.c.id)
@@ -209,11 +193,7 @@ class Store:
     async def purge_ended_before(self, cutoff: float) -> int:
         """Delete jobs (with their tasks, chunks and history) that ended before ``cutoff``."""
         async with self._write() as conn:
-            ids = (
-                (await conn.execute(select(jobs.c.id).where(jobs.c.termination_time < cutoff)))
-                .scalars()
-                .all()
-            )
+            ids = (await conn.execute(select(jobs.c.id).where(jobs.c.termination_time < cutoff))).scalars().all()
             for table in (tasks, chunks, job_events):
                 await conn.execute(delete(table).where(table.c.job_id.in_(ids)))
             await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
@@ -221,17 +201,13 @@ class Store:
 
     # --- preparing ------------------------------------------------------------------------
 
-    async def add_chunk(
-        self, job_id: str, chunk_no: int, rows: Sequence[PreparedRow], lines_read: int
-    ) -> None:
+    async def add_chunk(self, job_id: str, chunk_no: int, rows: Sequence[PreparedRow], lines_read: int) -> None:
         """Store one chunk of tasks and advance the Preparing checkpoint, atomically."""
         bad = sum(1 for r in rows if r.target is None)
         async with self._write() as conn:
             if rows:
                 await conn.execute(insert(tasks), [_task_values(job_id, chunk_no, r) for r in rows])
-                await conn.execute(
-                    insert(chunks).values(job_id=job_id, chunk_no=chunk_no, done=bad == len(rows))
-                )
+                await conn.execute(insert(chunks).values(job_id=job_id, chunk_no=chunk_no, done=bad == len(rows)))
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
@@ -246,12 +222,8 @@ class Store:
     async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]:
         """(lines read, next chunk number, next task seq) to resume Preparing after a restart."""
         async with self.engine.connect() as conn:
-            lines = (
-                await conn.execute(select(jobs.c.manifest_lines_read).where(jobs.c.id == job_id))
-            ).scalar_one()
-            chunk = (
-                await conn.execute(select(func.max(chunks.c.chunk_no)).where(chunks.c.job_id == job_id))
-            ).scalar()
+            lines = (await conn.execute(select(jobs.c.manifest_lines_read).where(jobs.c.id == job_id))).scalar_one()
+            chunk = (await conn.execute(select(func.max(chunks.c.chunk_no)).where(chunks.c.job_id == job_id))).scalar()
             seq = (await conn.execute(select(func.max(tasks.c.seq)).where(tasks.c.job_id == job_id))).scalar()
         return int(lines), (chunk + 1 if chunk is not None else 0), (seq + 1 if seq is not None else 0)
 
@@ -261,9 +233,7 @@ class Store:
 
     # --- execution ------------------------------------------------------------------------
 
-    async def claim_chunk(
-        self, job_id: str, owner: str, lease_seconds: float
-    ) -> tuple[int, list[Task]] | None:
+    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> tuple[int, list[Task]] | None:
         """Lease the next unfinished, unleased chunk of an Active job and return its pending tasks."""
         now = time.time()
         free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now)
@@ -335,23 +305,15 @@ class Store:
                 .where(jobs.c.id == job_id)
                 .values(succeeded=jobs.c.succeeded + ok, failed=jobs.c.failed + bad, updated_time=time.time())
             )
-            row = (
-                await conn.execute(select(jobs.c.succeeded, jobs.c.failed).where(jobs.c.id == job_id))
-            ).one()
+            row = (await conn.execute(select(jobs.c.succeeded, jobs.c.failed).where(jobs.c.id == job_id))).one()
         return int(row.succeeded), int(row.failed)
 
     async def has_unfinished_chunks(self, job_id: str) -> bool:
-        query = (
-            select(func.count())
-            .select_from(chunks)
-            .where(chunks.c.job_id == job_id, chunks.c.done.is_(False))
-        )
+        query = select(func.count()).select_from(chunks).where(chunks.c.job_id == job_id, chunks.c.done.is_(False))
         async with self.engine.connect() as conn:
             return bool((await conn.execute(query)).scalar())
 
-    async def report_rows(
-        self, job_id: str, status: TaskStatus, page: int = 5000
-    ) -> AsyncIterator[ReportRow]:
+    async def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]:
         """Outcome rows of one status in manifest order, read page by page (bounded memory)."""
         after = -1
         while True:
@@ -400,9 +362,7 @@ class Store:
         ]
 
 
-async def _write_outcomes(
-    conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]
-) -> tuple[int, int]:
+async def _write_outcomes(conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]) -> tuple[int, int]:
     ok = bad = 0
     for outcome in outcomes:
         result = await conn.execute(
@@ -457,9 +417,7 @@ def _status_values(
         values["active_since"] = None
     if target is JobStatus.SUSPENDED:
         values["suspended_time"] = now
-        values["suspended_cause"] = (
-            "ConfirmationRequired: confirm with UpdateJobStatus requestedJobStatus=Ready"
-        )
+        values["suspended_cause"] = "ConfirmationRequired: confirm with UpdateJobStatus requestedJobStatus=Ready"
     elif row.status == JobStatus.SUSPENDED.value:
         values["suspended_time"] = values["suspended_cause"] = None
     if target in TERMINAL:

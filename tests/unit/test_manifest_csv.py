@@ -7,19 +7,16 @@ from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
+from batchops.arns import parse_bucket_arn, parse_object_arn
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
 from batchops.manifests.csv import (
-    FIELD_NAMES,
     MAX_LINE_BYTES,
     LineTooLong,
     RowError,
     encode_key,
     iter_lines,
-    parse_bucket_arn,
-    parse_object_arn,
     parse_row,
-    validate_fields,
 )
 
 BK = ("Bucket", "Key")
@@ -149,42 +146,6 @@ async def test_million_line_stream_keeps_memory_bounded() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# validate_fields
-
-
-def test_default_fields_when_none_or_empty() -> None:
-    assert validate_fields(None) == ("Bucket", "Key")
-    assert validate_fields([]) == ("Bucket", "Key")
-
-
-def test_valid_fields_are_returned_as_tuple() -> None:
-    assert validate_fields(["Ignore", "Bucket", "Key", "VersionId"]) == (
-        "Ignore",
-        "Bucket",
-        "Key",
-        "VersionId",
-    )
-    assert set(FIELD_NAMES) == {"Ignore", "Bucket", "Key", "VersionId"}
-
-
-@pytest.mark.parametrize(
-    ("fields", "problem"),
-    [
-        (["Bucket", "Key", "Size"], "'Size'"),
-        (["bucket", "Key"], "'bucket'"),
-        (["Key"], "Bucket exactly once"),
-        (["Bucket", "Bucket", "Key"], "Bucket exactly once"),
-        (["Bucket", "Ignore"], "Key exactly once"),
-        (["Bucket", "Key", "VersionId", "VersionId"], "VersionId more than once"),
-    ],
-)
-def test_invalid_fields_are_refused(fields: list[str], problem: str) -> None:
-    with pytest.raises(ValidationError, match=problem) as info:
-        validate_fields(fields)
-    assert info.value.field == "Fields"
-
-
-# ---------------------------------------------------------------------------------------------
 # parse_row: keys
 
 
@@ -258,9 +219,7 @@ def test_quoted_fields_may_hold_commas_and_quotes() -> None:
 
 def test_spaces_around_fields_are_trimmed_cos_style() -> None:
     line = "examplebucket-1250000000, exampleobject, PZ9iOGI4OTAtOTIyMi00"
-    assert parse_row(line, BKV) == ObjectRef(
-        "examplebucket-1250000000", "exampleobject", "PZ9iOGI4OTAtOTIyMi00"
-    )
+    assert parse_row(line, BKV) == ObjectRef("examplebucket-1250000000", "exampleobject", "PZ9iOGI4OTAtOTIyMi00")
 
 
 def test_space_before_a_quoted_field_is_allowed() -> None:

@@ -46,9 +46,7 @@ def copy_xml(body: str, target: str = "<TargetResource>arn:aws:s3:::dest</Target
 def test_tagging_parses_the_tag_set_boto3_sends() -> None:
     tags = tags_xml([("k", "v"), ("empty", "")])
     xml = f"<S3PutObjectTagging {NS}><TagSet>{tags}</TagSet></S3PutObjectTagging>"
-    assert parse(PutObjectTagging(), xml) == {
-        "TagSet": [{"Key": "k", "Value": "v"}, {"Key": "empty", "Value": ""}]
-    }
+    assert parse(PutObjectTagging(), xml) == {"TagSet": [{"Key": "k", "Value": "v"}, {"Key": "empty", "Value": ""}]}
 
 
 def test_tagging_with_an_empty_tag_set_removes_all_tags() -> None:
@@ -88,9 +86,7 @@ def test_tagging_refuses_a_tag_without_key() -> None:
 
 def test_tagging_refuses_a_misspelt_element() -> None:
     message = refusal(PutObjectTagging(), "<S3PutObjectTagging><Tagset /></S3PutObjectTagging>")
-    assert message == (
-        "S3PutObjectTagging has unknown element(s) Tagset; it accepts TagSet (check the spelling)"
-    )
+    assert message == ("S3PutObjectTagging has unknown element(s) Tagset; it accepts TagSet (check the spelling)")
 
 
 # --- empty-element operations ---------------------------------------------------------------------
@@ -119,8 +115,7 @@ def test_legal_hold_parses_status(status: str) -> None:
 def test_legal_hold_refuses_a_lowercase_status() -> None:
     xml = "<S3PutObjectLegalHold><LegalHold><Status>on</Status></LegalHold></S3PutObjectLegalHold>"
     assert (
-        refusal(PutObjectLegalHold(), xml)
-        == "S3PutObjectLegalHold.LegalHold.Status must be one of ON, OFF, not 'on'"
+        refusal(PutObjectLegalHold(), xml) == "S3PutObjectLegalHold.LegalHold.Status must be one of ON, OFF, not 'on'"
     )
 
 
@@ -364,9 +359,7 @@ def test_copy_refuses_targets_that_are_not_bucket_arns(arn: str, expected: str) 
 
 
 def test_copy_refuses_a_missing_target() -> None:
-    message = refusal(
-        CopyObject(), "<S3PutObjectCopy><StorageClass>STANDARD</StorageClass></S3PutObjectCopy>"
-    )
+    message = refusal(CopyObject(), "<S3PutObjectCopy><StorageClass>STANDARD</StorageClass></S3PutObjectCopy>")
     assert "S3PutObjectCopy.TargetResource is required: give the destination bucket's ARN" in message
 
 
@@ -379,9 +372,7 @@ def test_copy_refuses_an_unknown_storage_class() -> None:
 
 def test_copy_names_unknown_elements() -> None:
     message = refusal(CopyObject(), copy_xml("<StorageClas>STANDARD</StorageClas><Foo />"))
-    assert message.startswith(
-        "S3PutObjectCopy has unknown element(s) Foo, StorageClas; it accepts TargetResource"
-    )
+    assert message.startswith("S3PutObjectCopy has unknown element(s) Foo, StorageClas; it accepts TargetResource")
 
 
 def test_copy_refuses_known_but_unsupported_elements() -> None:
@@ -430,9 +421,7 @@ def test_replace_without_new_metadata_clears_it() -> None:
 
 
 def test_ignored_metadata_fields_are_accepted_and_dropped() -> None:
-    xml = copy_xml(
-        "<NewObjectMetadata><ContentLength>5</ContentLength><ContentMD5>x</ContentMD5></NewObjectMetadata>"
-    )
+    xml = copy_xml("<NewObjectMetadata><ContentLength>5</ContentLength><ContentMD5>x</ContentMD5></NewObjectMetadata>")
     assert parse(CopyObject(), xml)["CopyArguments"] == {}
 
 
@@ -540,7 +529,4 @@ def test_get_operation_returns_the_registered_instance() -> None:
 def test_an_unknown_operation_lists_the_supported_ones() -> None:
     with pytest.raises(ValidationError) as info:
         get_operation("LambdaInvoke")
-    assert (
-        str(info.value)
-        == f"Operation LambdaInvoke is not supported; use one of {', '.join(supported_names())}"
-    )
+    assert str(info.value) == f"Operation LambdaInvoke is not supported; use one of {', '.join(supported_names())}"

@@ -26,16 +26,12 @@ def job(job_id: str, status: JobStatus, priority: int, age: int = 0) -> Job:
         client_request_token=job_id,
         priority=priority,
         role_arn="arn:aws:iam::123456789012:role/r",
-        manifest=ManifestSpec(
-            "S3BatchOperations_CSV_20180820", ("Bucket", "Key"), ManifestLocation("arn", "e")
-        ),
+        manifest=ManifestSpec("S3BatchOperations_CSV_20180820", ("Bucket", "Key"), ManifestLocation("arn", "e")),
         operation=OperationSpec("S3DeleteObjectTagging", {}, "<S3DeleteObjectTagging />"),
         report=ReportSpec(enabled=False),
         threshold=FailureThreshold(),
     )
-    return Job(
-        job_id, "123456789012", spec, status, priority, T0 + timedelta(seconds=age), Progress(0, 0, 0, 0)
-    )
+    return Job(job_id, "123456789012", spec, status, priority, T0 + timedelta(seconds=age), Progress(0, 0, 0, 0))
 
 
 def moves(*jobs: Job, slots: int = 1) -> set[tuple[str, JobStatus]]:

@@ -191,9 +191,7 @@ async def test_concurrent_replays_create_one_job(store: Store) -> None:
     ],
     ids=["priority", "description", "operation", "tags"],
 )
-async def test_same_token_different_request_conflicts(
-    store: Store, spec: JobSpec, tags: list[dict[str, str]]
-) -> None:
+async def test_same_token_different_request_conflicts(store: Store, spec: JobSpec, tags: list[dict[str, str]]) -> None:
     first = await new_job(store)
 
     with pytest.raises(IdempotencyConflict, match="token-1"):
@@ -256,9 +254,7 @@ async def test_reopening_the_file_keeps_the_jobs(tmp_path: Path, clock: Clock) -
 
 
 @pytest.mark.parametrize("source", list(JobStatus))
-async def test_every_move_from_a_status_follows_the_table(
-    store: Store, clock: Clock, source: JobStatus
-) -> None:
+async def test_every_move_from_a_status_follows_the_table(store: Store, clock: Clock, source: JobStatus) -> None:
     for target in JobStatus:
         job_id = await new_job(store, token=f"{source.value}-{target.value}")
         await drive(store, job_id, *PATH[source])
@@ -401,9 +397,7 @@ async def test_failure_reasons_accumulate(store: Store) -> None:
     job_id = await new_job(store)
     await drive(store, job_id, S.PREPARING)
     await store.add_failure(job_id, FailureReason("First", "one"))
-    assert await store.transition(
-        job_id, S.FAILING, "bad manifest", FailureReason("ManifestNotReadable", "two")
-    )
+    assert await store.transition(job_id, S.FAILING, "bad manifest", FailureReason("ManifestNotReadable", "two"))
 
     job = await store.get_job(ACCOUNT, job_id)
     assert job.failure_reasons == (FailureReason("First", "one"), FailureReason("ManifestNotReadable", "two"))
@@ -653,9 +647,7 @@ async def test_chunk_starting_with_a_malformed_row_is_stored(store: Store) -> No
     job = await store.get_job(ACCOUNT, job_id)
     assert (job.progress.total, job.progress.failed) == (2, 1)
     assert [r.key async for r in store.report_rows(job_id, TaskStatus.PENDING)] == ["k001"]
-    assert [r.error_code async for r in store.report_rows(job_id, TaskStatus.FAILED)] == [
-        "InvalidManifestRow"
-    ]
+    assert [r.error_code async for r in store.report_rows(job_id, TaskStatus.FAILED)] == ["InvalidManifestRow"]
 
 
 async def test_prepare_checkpoint_after_two_chunks(store: Store) -> None:
@@ -857,9 +849,7 @@ async def test_record_outcomes_marks_finished_chunks_done(store: Store, clock: C
     assert await store.claim_chunk(job_id, "w2", 30) == (1, [Task(job_id, 4, ObjectRef("b", "k004"))])
     assert await store.claim_chunk(job_id, "w3", 30) is None
 
-    assert await store.record_outcomes(
-        job_id, [TaskOutcome(4, TaskStatus.FAILED, 404, "NoSuchKey")], [1]
-    ) == (3, 2)
+    assert await store.record_outcomes(job_id, [TaskOutcome(4, TaskStatus.FAILED, 404, "NoSuchKey")], [1]) == (3, 2)
     assert not await store.has_unfinished_chunks(job_id)
     clock.advance(3600)
     assert await store.claim_chunk(job_id, "w4", 30) is None
@@ -984,9 +974,7 @@ async def test_purge_ended_before_deletes_everything_of_old_jobs(store: Store, c
     for table in (tasks, chunks, job_events):
         assert await count_rows(store, table, old) == 0, table.name
     async with store.engine.connect() as conn:
-        assert (
-            await conn.execute(select(func.count()).select_from(jobs).where(jobs.c.id == old))
-        ).scalar() == 0
+        assert (await conn.execute(select(func.count()).select_from(jobs).where(jobs.c.id == old))).scalar() == 0
 
     for kept in (running, later):
         assert (await store.get_job(None, kept)).id == kept
