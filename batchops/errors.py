@@ -60,3 +60,29 @@ class TaskError(BatchOpsError):
         self.code = code
         self.http_status = http_status
         self.message = message
+
+
+class AuthError(BatchOpsError):
+    """A request is not authenticated or not allowed: the dialect's error code, the HTTP status, and why."""
+
+    def __init__(self, code: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.message = message
+
+
+class TooManyTags(ValidationError):
+    """A job would have more tags than allowed (50)."""
+
+
+class RoleNotDeclared(ValidationError):
+    """CreateJob names a RoleArn the account has not declared in the config file."""
+
+
+class TooManyUnfinishedJobs(BatchOpsError):
+    """The account already has its maximum of unfinished jobs; CreateJob must wait until some end."""
+
+
+class RequestTooLarge(ValidationError):
+    """The request body is over the 1 MiB limit."""

@@ -20,12 +20,34 @@ ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True)
+class Role:
+    """Where the tasks of a job with this RoleArn go and who they act as (None: the server's / account's)."""
+
+    arn: str
+    endpoint: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Account:
-    """An API account. Its store credentials are the keys its jobs' tasks use."""
+    """An API account: its keys sign requests (SigV4 and COS); its roles say where its jobs' tasks go."""
 
     id: str
     access_key_id: str | None
     secret_access_key: str | None = field(repr=False)
+    #: The COS APPID the account answers to in ``x-cos-appid`` (default: the account id itself).
+    appid: str | None = None
+    #: The RoleArns its jobs may name; ``any_role``: any RoleArn, with the server's store and these keys.
+    roles: tuple[Role, ...] = ()
+    any_role: bool = False
+    #: Unfinished jobs the account may have at once (None: the server's max_unfinished_jobs_per_account).
+    max_unfinished_jobs: int | None = None
+
+    @property
+    def cos_appid(self) -> str:
+        return self.appid or self.id
 
 
 @dataclass(frozen=True)
@@ -49,9 +71,39 @@ class Settings:
     #: Days a terminal job stays listed and describable before it is purged.
     retention_days: int = 90
     accounts: tuple[Account, ...] = ()
+    #: Unfinished (not Complete/Cancelled/Failed) jobs an account may have; more → TooManyRequestsException.
+    max_unfinished_jobs_per_account: int = 1000
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.id == account_id), None)
+
+    def account_by_key(self, access_key_id: str) -> Account | None:
+        """The account whose API access key this is (requests are signed with it)."""
+        return next((a for a in self.accounts if a.access_key_id and a.access_key_id == access_key_id), None)
+
+    def account_by_appid(self, appid: str) -> Account | None:
+        return next((a for a in self.accounts if a.cos_appid == appid), None)
+
+    def max_unfinished_jobs(self, account: Account) -> int:
+        return account.max_unfinished_jobs or self.max_unfinished_jobs_per_account
+
+    def role(self, account_id: str, role_arn: str) -> Role | None:
+        """The store a job of this account with this RoleArn acts on, defaults filled in; None if not declared."""
+        account = self.account(account_id)
+        if account is None:
+            return None
+        declared = next((r for r in account.roles if r.arn == role_arn), None)
+        if declared is None and not account.any_role:
+            return None
+        base = declared or Role(role_arn)
+        has_keys = base.access_key_id is not None
+        return Role(
+            arn=role_arn,
+            endpoint=base.endpoint or self.s3_endpoint,
+            region=base.region or self.s3_region,
+            access_key_id=base.access_key_id if has_keys else account.access_key_id,
+            secret_access_key=base.secret_access_key if has_keys else account.secret_access_key,
+        )
 
     @property
     def database_path(self) -> Path:
@@ -67,8 +119,17 @@ _ENV = {
     "max_active_jobs": "BATCHOPS_MAX_ACTIVE_JOBS",
     "task_concurrency": "BATCHOPS_TASK_CONCURRENCY",
     "chunk_size": "BATCHOPS_CHUNK_SIZE",
+    "max_unfinished_jobs_per_account": "BATCHOPS_MAX_UNFINISHED_JOBS",
 }
-_POSITIVE = ("port", "max_active_jobs", "task_concurrency", "chunk_size", "s3_max_attempts", "retention_days")
+_POSITIVE = (
+    "port",
+    "max_active_jobs",
+    "task_concurrency",
+    "chunk_size",
+    "s3_max_attempts",
+    "retention_days",
+    "max_unfinished_jobs_per_account",
+)
 
 
 def load_settings(
@@ -105,6 +166,7 @@ def _convert(values: dict[str, Any]) -> Settings:
         "chunk_size",
         "s3_max_attempts",
         "retention_days",
+        "max_unfinished_jobs_per_account",
     ):
         if name in converted:
             converted[name] = _as_int(name, converted[name])
@@ -162,20 +224,81 @@ def _read_file(path: Path) -> dict[str, Any]:
 def _accounts(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Account, ...]:
     declared = file_values.get("_accounts")
     if declared:
-        return tuple(_account(entry) for entry in declared)
-    return (
-        _account(
-            {
-                "id": environ.get("BATCHOPS_ACCOUNT_ID", "123456789012"),
-                "access_key_id": environ.get("AWS_ACCESS_KEY_ID"),
-                "secret_access_key": environ.get("AWS_SECRET_ACCESS_KEY"),
-            }
-        ),
-    )
+        if not isinstance(declared, list):
+            raise ConfigError("accounts must be declared as [[accounts]] tables")
+        accounts = tuple(_account(entry) for entry in declared)
+        _check_unique(accounts)
+        return accounts
+    default = {
+        "id": environ.get("BATCHOPS_ACCOUNT_ID", "123456789012"),
+        "access_key_id": environ.get("AWS_ACCESS_KEY_ID"),
+        "secret_access_key": environ.get("AWS_SECRET_ACCESS_KEY"),
+    }
+    return (replace(_account(default, keys_required=False), any_role=True),)
 
 
-def _account(entry: Mapping[str, Any]) -> Account:
+_ACCOUNT_KEYS = {"id", "appid", "access_key_id", "secret_access_key", "max_unfinished_jobs", "roles"}
+_ROLE_KEYS = {"arn", "endpoint", "region", "access_key_id", "secret_access_key"}
+_ROLE_ARN = re.compile(r"^arn:[^:]+:iam::\d{12}:role/.+$")
+
+
+def _account(entry: Mapping[str, Any], keys_required: bool = True) -> Account:
+    if not isinstance(entry, Mapping):
+        raise ConfigError("each [[accounts]] entry must be a table")
     account_id = str(entry.get("id", ""))
     if not ACCOUNT_ID_PATTERN.match(account_id):
         raise ConfigError(f"account id {account_id!r} must be exactly 12 digits")
-    return Account(account_id, entry.get("access_key_id"), entry.get("secret_access_key"))
+    _check_keys(entry, _ACCOUNT_KEYS, f"account {account_id}")
+    if keys_required and not (entry.get("access_key_id") and entry.get("secret_access_key")):
+        raise ConfigError(f"account {account_id} needs access_key_id and secret_access_key (its API keys)")
+    appid = entry.get("appid")
+    if appid is not None and not 1 <= len(str(appid)) <= 64:
+        raise ConfigError(f"account {account_id}: appid must be 1 to 64 characters")
+    limit = entry.get("max_unfinished_jobs")
+    if limit is not None and _as_int(f"account {account_id} max_unfinished_jobs", limit) < 1:
+        raise ConfigError(f"account {account_id}: max_unfinished_jobs must be at least 1")
+    return Account(
+        account_id,
+        entry.get("access_key_id"),
+        entry.get("secret_access_key"),
+        appid=None if appid is None else str(appid),
+        roles=tuple(_role(account_id, r) for r in entry.get("roles", [])),
+        max_unfinished_jobs=None if limit is None else int(limit),
+    )
+
+
+def _role(account_id: str, entry: Any) -> Role:
+    where = f"account {account_id} role"
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: each [[accounts.roles]] entry must be a table")
+    _check_keys(entry, _ROLE_KEYS, where)
+    arn = str(entry.get("arn", ""))
+    if not _ROLE_ARN.match(arn):
+        raise ConfigError(f"{where}: arn {arn!r} must be an IAM role ARN like arn:aws:iam::{account_id}:role/batch")
+    if bool(entry.get("access_key_id")) != bool(entry.get("secret_access_key")):
+        raise ConfigError(f"{where} {arn}: give both access_key_id and secret_access_key, or neither")
+    return Role(
+        arn,
+        entry.get("endpoint"),
+        entry.get("region"),
+        entry.get("access_key_id"),
+        entry.get("secret_access_key"),
+    )
+
+
+def _check_keys(entry: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _check_unique(accounts: tuple[Account, ...]) -> None:
+    checks: tuple[tuple[str, list[str | None]], ...] = (
+        ("account id", [a.id for a in accounts]),
+        ("access_key_id", [a.access_key_id for a in accounts]),
+        ("appid", [a.cos_appid for a in accounts]),
+    )
+    for what, values in checks:
+        repeated = sorted({v for v in values if values.count(v) > 1 and v is not None})
+        if repeated:
+            raise ConfigError(f"two accounts share the {what} {repeated[0]!r}; each must be unique")

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from batchops.api import s3control
+from batchops.api.auth import s3control_authenticated
 from batchops.api.errors import ApiError, to_api_error
 from batchops.api.s3control_xml import render_error
 from batchops.engine.engine import Engine
@@ -69,7 +70,9 @@ def create_app(settings: Settings, store: Store, engine: Engine) -> Starlette:
             await engine.stop()
             await store.close()
 
-    routes = [Route(r.path, guarded(r.endpoint), methods=r.methods) for r in s3control.ROUTES]
+    routes = [
+        Route(r.path, guarded(s3control_authenticated(r.endpoint)), methods=r.methods) for r in s3control.ROUTES
+    ]
     app = Starlette(
         routes=[*routes, Route("/healthz", healthz)],
         exception_handlers={HTTPException: _http_error},

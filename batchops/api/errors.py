@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from batchops.errors import (
+    AuthError,
     BatchOpsError,
     IdempotencyConflict,
     InvalidTransition,
     JobNotFound,
+    TooManyTags,
+    TooManyUnfinishedJobs,
     ValidationError,
 )
 
@@ -32,6 +35,8 @@ S3CONTROL_CODES: tuple[tuple[type[BaseException], str, int], ...] = (
     (IdempotencyConflict, "IdempotencyException", 400),
     (InvalidTransition, "JobStatusException", 400),
     (JobStatusRefused, "JobStatusException", 400),
+    (TooManyUnfinishedJobs, "TooManyRequestsException", 400),
+    (TooManyTags, "TooManyTagsException", 400),
     (ValidationError, "BadRequestException", 400),
 )
 
@@ -39,6 +44,8 @@ S3CONTROL_CODES: tuple[tuple[type[BaseException], str, int], ...] = (
 def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, AuthError):  # carries its own code and status (AccessDenied 403, …)
+        return ApiError(exc.code, exc.status, exc.message)
     for kind, code, status in S3CONTROL_CODES:
         if isinstance(exc, kind):
             return ApiError(code, status, str(exc))

@@ -10,13 +10,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from batchops.api import s3control_xml as wire
+from batchops.api.auth import read_body
 from batchops.api.errors import ApiError, JobStatusRefused
+from batchops.auth.accounts import check_account_header, check_role
 from batchops.domain.status import USER_REQUESTS, JobStatus
 from batchops.errors import ValidationError
 from batchops.settings import ACCOUNT_ID_PATTERN
 from batchops.xmlutil import check_length, parse_int
 
-MAX_BODY_BYTES = 1024 * 1024
 _JOB_ID = re.compile(r"^[a-zA-Z0-9\-_]{5,36}$")
 
 
@@ -30,8 +31,10 @@ def account_of(request: Request) -> str:
         raise ApiError("BadRequestException", 400, "the x-amz-account-id header is required (your 12-digit account id)")
     if not ACCOUNT_ID_PATTERN.match(account_id):
         raise ApiError("BadRequestException", 400, f"x-amz-account-id must be 12 digits, not {account_id!r}")
-    if request.app.state.settings.account(account_id) is None:
-        raise ApiError("AccessDenied", 403, f"account {account_id} is not known to this server")
+    signer = getattr(request.state, "account", None)
+    if signer is None:
+        raise ApiError("AccessDenied", 403, "the request is not authenticated; sign it with AWS Signature V4")
+    check_account_header(signer, account_id)
     return account_id
 
 
@@ -42,23 +45,13 @@ def job_id_of(request: Request) -> str:
     return job_id
 
 
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError("BadRequestException", 400, f"the request body is over {MAX_BODY_BYTES} bytes")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError("BadRequestException", 400, f"the request body is over {MAX_BODY_BYTES} bytes")
-    return body
-
-
 async def create_job(request: Request) -> Response:
     account_id = account_of(request)
     settings = request.app.state.settings
     spec, tags = wire.parse_create_job(await read_body(request), default_threshold=settings.threshold)
-    job_id, _created = await request.app.state.store.create_job(account_id, spec, tags)
+    check_role(settings, account_id, spec.role_arn)
+    limit = settings.max_unfinished_jobs(request.state.account)
+    job_id, _created = await request.app.state.store.create_job(account_id, spec, tags, max_unfinished=limit)
     request.app.state.engine.wake()
     return xml_response(wire.render_create_job(job_id))
 
@@ -150,10 +143,31 @@ def _refusal(job: Any, requested: str, allowed_from: frozenset[JobStatus]) -> Jo
     )
 
 
+async def get_job_tagging(request: Request) -> Response:
+    tags = await request.app.state.store.get_tags(account_of(request), job_id_of(request))
+    return xml_response(wire.render_job_tagging(tags))
+
+
+async def put_job_tagging(request: Request) -> Response:
+    account_id = account_of(request)
+    job_id = job_id_of(request)
+    tags = wire.parse_job_tagging(await read_body(request))
+    await request.app.state.store.put_tags(account_id, job_id, tags)
+    return Response(status_code=200)
+
+
+async def delete_job_tagging(request: Request) -> Response:
+    await request.app.state.store.put_tags(account_of(request), job_id_of(request), [])
+    return Response(status_code=204)
+
+
 ROUTES = [
     Route("/v20180820/jobs", create_job, methods=["POST"]),
     Route("/v20180820/jobs", list_jobs, methods=["GET"]),
     Route("/v20180820/jobs/{job_id}", describe_job, methods=["GET"]),
     Route("/v20180820/jobs/{job_id}/priority", update_priority, methods=["POST"]),
     Route("/v20180820/jobs/{job_id}/status", update_status, methods=["POST"]),
+    Route("/v20180820/jobs/{job_id}/tagging", get_job_tagging, methods=["GET"]),
+    Route("/v20180820/jobs/{job_id}/tagging", put_job_tagging, methods=["PUT"]),
+    Route("/v20180820/jobs/{job_id}/tagging", delete_job_tagging, methods=["DELETE"]),
 ]

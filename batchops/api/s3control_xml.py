@@ -28,7 +28,7 @@ from batchops.domain.job import (
     ReportSpec,
 )
 from batchops.domain.status import JobStatus
-from batchops.errors import ValidationError
+from batchops.errors import TooManyTags, ValidationError
 from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
 
@@ -100,7 +100,10 @@ def parse_tags(parent: Element) -> list[dict[str, str]]:
     """``parent/Tags`` as [{"Key", "Value"}]: at most 50, unique keys, AWS's tag lengths and characters."""
     tags = xmlutil.tag_set(parent, "Tags")
     if len(tags) > MAX_TAGS:
-        raise ValidationError(f"Tags has {len(tags)} tags; a job may have at most {MAX_TAGS}", field="Tags")
+        raise TooManyTags(
+            f"Tags has {len(tags)} tags; a job may have at most {MAX_TAGS}: remove {len(tags) - MAX_TAGS}",
+            field="Tags",
+        )
     return tags
 
 

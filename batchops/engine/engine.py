@@ -43,7 +43,7 @@ class Engine:
         self._tick_seconds = tick_seconds
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.task_concurrency)
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[StoreCredentials, Any] = {}
         self._stack = AsyncExitStack()
         self._work: dict[str, asyncio.Task[Any]] = {}  # job id → its preparer, runner or finisher
         self._finishing: set[str] = set()
@@ -151,9 +151,8 @@ class Engine:
     # --- the work itself --------------------------------------------------------------------
 
     async def _prepare(self, job: Job) -> None:
-        s3 = await self._client(job)
         try:
-            await prepare(self.store, s3, job, self.settings.chunk_size)
+            await prepare(self.store, await self._client(job), job, self.settings.chunk_size)
         except ManifestError as exc:
             failure = FailureReason(exc.code, str(exc)[:256])
             await self.store.transition(job.id, S.FAILING, str(exc)[:256], failure)
@@ -164,10 +163,15 @@ class Engine:
 
     async def _run(self, job: Job) -> None:
         operation = get_operation(job.spec.operation.name)
+        try:
+            s3 = await self._client(job)
+        except ManifestError as exc:  # its role is gone
+            await self.store.transition(job.id, S.FAILING, str(exc)[:256], FailureReason(exc.code, str(exc)[:256]))
+            return
         runner = JobRunner(
             job,
             self.store,
-            await self._client(job),
+            s3,
             operation,
             self._slots,
             RunnerConfig(owner=self.owner),
@@ -190,27 +194,37 @@ class Engine:
         return await self.store.transition(job.id, S.FAILING, reason, failure)
 
     async def _finish(self, job: Job) -> None:
-        if job.status in ENDINGS:
-            await finish(self.store, await self._client(job), job)
+        if job.status not in ENDINGS:
+            return
+        try:
+            s3 = await self._client(job)
+        except ManifestError as exc:  # its role is gone: end the job without a report
+            await self.store.add_failure(job.id, FailureReason(exc.code, str(exc)[:256]))
+            await self.store.transition(job.id, ENDINGS[job.status], f"ended without a report: {exc}"[:256])
+            return
+        await finish(self.store, s3, job)
 
     async def _client(self, job: Job) -> Any:
-        account = self.settings.account(job.account_id)
-        key = job.account_id
-        if key not in self._clients:
-            creds = StoreCredentials(
-                self.settings.s3_endpoint,
-                self.settings.s3_region,
-                account.access_key_id if account else None,
-                account.secret_access_key if account else None,
+        """The S3 client for the job's RoleArn: one per (endpoint, region, keys), shared by its jobs."""
+        role = self.settings.role(job.account_id, job.spec.role_arn)
+        if role is None:
+            raise ManifestError(
+                "RoleNotDeclared",
+                f"RoleArn {job.spec.role_arn} is no longer declared for account {job.account_id} in the "
+                "server's config file; declare it again and create the job again",
             )
-            self._clients[key] = await open_client(
+        creds = StoreCredentials(
+            role.endpoint, role.region or self.settings.s3_region, role.access_key_id, role.secret_access_key
+        )
+        if creds not in self._clients:
+            self._clients[creds] = await open_client(
                 self._stack,
                 creds,
                 max_connections=self.settings.task_concurrency,
                 max_attempts=self.settings.s3_max_attempts,
                 timeout=self.settings.s3_timeout_seconds,
             )
-        return self._clients[key]
+        return self._clients[creds]
 
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, 60.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiobotocore.config import AioConfig
@@ -17,7 +17,7 @@ class StoreCredentials:
     endpoint_url: str | None
     region: str
     access_key_id: str | None
-    secret_access_key: str | None
+    secret_access_key: str | None = field(repr=False)
 
 
 def client_config(max_connections: int, max_attempts: int, timeout: float) -> AioConfig:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from batchops.domain.job import FailureReason, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.domain.task import ObjectRef, Task, TaskOutcome, TaskStatus
-from batchops.errors import IdempotencyConflict, JobNotFound, ValidationError
+from batchops.errors import IdempotencyConflict, JobNotFound, TooManyUnfinishedJobs, ValidationError
 from batchops.reports.writer import ReportRow
 from batchops.store import codec, migrate
 from batchops.store.schema import chunks, job_events, jobs, tasks
@@ -63,8 +63,14 @@ class Store:
 
     # --- jobs -------------------------------------------------------------------------------
 
-    async def create_job(self, account_id: str, spec: JobSpec, tags: list[dict[str, str]]) -> tuple[str, bool]:
-        """Insert a New job; returns (job id, created). A replayed token returns the first job's id."""
+    async def create_job(
+        self, account_id: str, spec: JobSpec, tags: list[dict[str, str]], *, max_unfinished: int | None = None
+    ) -> tuple[str, bool]:
+        """Insert a New job; returns (job id, created). A replayed token returns the first job's id.
+
+        With ``max_unfinished``, a new job is refused (TooManyUnfinishedJobs) while the account already
+        has that many unfinished jobs; counted in the same transaction as the insert.
+        """
         now = time.time()
         fingerprint = codec.fingerprint(spec, tags)
         job_id = str(uuid.uuid4())
@@ -72,6 +78,8 @@ class Store:
             existing = await self._by_token(conn, account_id, spec.client_request_token)
             if existing is not None:
                 return self._replay(existing, fingerprint, spec.client_request_token), False
+            if max_unfinished is not None:
+                await _check_unfinished(conn, account_id, max_unfinished)
             await conn.execute(insert(jobs).values(**_new_job_values(job_id, account_id, spec, tags, fingerprint, now)))
             await _add_event(conn, job_id, None, JobStatus.NEW, "job created", now)
         return job_id, True
@@ -146,6 +154,30 @@ class Store:
         if result.rowcount == 0:
             raise ValidationError(f"job {job_id} is {job.status.value}; the priority of an ended job cannot change")
         return job
+
+    async def count_unfinished(self, account_id: str) -> int:
+        """The account's jobs not yet Complete, Cancelled or Failed."""
+        async with self.engine.connect() as conn:
+            return await _count_unfinished(conn, account_id)
+
+    async def get_tags(self, account_id: str, job_id: str) -> list[dict[str, str]]:
+        query = select(jobs.c.tags).where(jobs.c.id == job_id, jobs.c.account_id == account_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        return list(json.loads(row.tags))
+
+    async def put_tags(self, account_id: str, job_id: str, tags: list[dict[str, str]]) -> None:
+        """Replace the job's whole tag set (an empty list removes every tag)."""
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.account_id == account_id)
+                .values(tags=json.dumps(tags), updated_time=time.time())
+            )
+        if result.rowcount == 0:
+            raise JobNotFound(job_id)
 
     async def transition(
         self,
@@ -383,6 +415,22 @@ async def _write_outcomes(conn: AsyncConnection, job_id: str, outcomes: Sequence
             ok += outcome.status is TaskStatus.SUCCEEDED
             bad += outcome.status is TaskStatus.FAILED
     return ok, bad
+
+
+async def _count_unfinished(conn: AsyncConnection, account_id: str) -> int:
+    query = select(func.count()).where(
+        jobs.c.account_id == account_id, jobs.c.status.not_in([s.value for s in TERMINAL])
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def _check_unfinished(conn: AsyncConnection, account_id: str, limit: int) -> None:
+    unfinished = await _count_unfinished(conn, account_id)
+    if unfinished >= limit:
+        raise TooManyUnfinishedJobs(
+            f"account {account_id} already has {unfinished} unfinished jobs, its limit is {limit}; "
+            "wait for some to end (or cancel some with UpdateJobStatus) and create the job again"
+        )
 
 
 def _new_job_values(

@@ -1,0 +1,76 @@
+"""Who is calling: the signature's access key → the Account, checked against the dialect's account header."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from batchops.auth import cos, sigv4
+from batchops.auth.request import SecretLookup, SignedRequest
+from batchops.errors import AuthError, RoleNotDeclared
+from batchops.settings import Account, Settings
+
+
+def secrets_of(settings: Settings) -> SecretLookup:
+    def secret_for(access_key_id: str) -> tuple[str, str] | None:
+        account = settings.account_by_key(access_key_id)
+        if account is None or not account.secret_access_key:
+            return None
+        return account.id, account.secret_access_key
+
+    return secret_for
+
+
+def authenticate_s3control(request: SignedRequest, settings: Settings, now: float | None = None) -> Account:
+    """Verify the SigV4 signature; the signer's account (the caller then checks ``x-amz-account-id``)."""
+    account_id = sigv4.verify(request, secrets_of(settings), now)
+    account = settings.account(account_id)
+    assert account is not None  # secrets_of only finds keys of declared accounts
+    return account
+
+
+def authenticate_cos(
+    request: SignedRequest,
+    settings: Settings,
+    path: str,
+    params: Sequence[tuple[str, str]],
+    now: float | None = None,
+) -> Account:
+    """Verify the COS signature and that ``x-cos-appid`` is the signer's APPID; the signer's account."""
+    account_id = cos.verify(request, path, params, secrets_of(settings), now)
+    account = settings.account(account_id)
+    assert account is not None
+    appid = request.header("x-cos-appid")
+    if not appid:
+        raise AuthError("InvalidArgument", 400, "x-cos-appid cannot be empty: send your APPID in it")
+    if appid != account.cos_appid:
+        raise AuthError(
+            "AccessDenied",
+            403,
+            f"x-cos-appid {appid!r} is not the APPID of the account whose SecretId signed the request "
+            f"({account.cos_appid}); send that APPID or sign with that APPID's keys",
+        )
+    return account
+
+
+def check_account_header(account: Account, claimed: str) -> None:
+    """S3 Control: the ``x-amz-account-id`` a signed request names must be the signer's account."""
+    if claimed != account.id:
+        raise AuthError(
+            "AccessDenied",
+            403,
+            f"the access key that signed this request belongs to account {account.id}, not to "
+            f"x-amz-account-id {claimed}; sign with that account's keys",
+        )
+
+
+def check_role(settings: Settings, account_id: str, role_arn: str) -> None:
+    """CreateJob: the RoleArn must be one the account declared (any, for the default account)."""
+    if settings.role(account_id, role_arn) is not None:
+        return
+    account = settings.account(account_id)
+    declared = ", ".join(r.arn for r in account.roles) if account else ""
+    raise RoleNotDeclared(
+        f"RoleArn {role_arn} is not declared for account {account_id}; use one of its roles "
+        f"({declared or 'none declared'}) or declare it under [[accounts.roles]] in the server's config file",
+        field="RoleArn",
+    )
