@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import create_job, put_manifest, wait_status
+from tests.integration.conftest import create_job, put_manifest, signed_request, wait_status
 from tests.integration.faulty_proxy import FaultyProxy
 from tests.integration.test_job_lifecycle import TAGGING, put_objects
 
@@ -79,9 +79,7 @@ def test_retention_and_legal_hold_jobs(control: Any, s3: Any, new_bucket: Any) -
 
 
 def test_delete_job_our_extension(server: Any, s3: Any, new_bucket: Any) -> None:
-    # boto3's model has no S3DeleteObject member, so send the element through the raw API.
-    import urllib.request
-
+    # boto3's model has no S3DeleteObject member, so send the element through the raw (signed) API.
     bucket = new_bucket()
     put_objects(s3, bucket, KEYS)
     location = put_manifest(s3, bucket, [f"{bucket},{k.replace(' ', '%20')}" for k in KEYS])
@@ -92,13 +90,9 @@ def test_delete_job_our_extension(server: Any, s3: Any, new_bucket: Any) -> None
         <Fields><member>Bucket</member><member>Key</member></Fields></Spec>
         <Location><ObjectArn>{location["ObjectArn"]}</ObjectArn><ETag>{location["ETag"]}</ETag></Location></Manifest>
       <Priority>1</Priority><RoleArn>arn:aws:iam::123456789012:role/r</RoleArn></CreateJobRequest>"""
-    request = urllib.request.Request(
-        f"{server.url}/v20180820/jobs",
-        data=body.encode(),
-        method="POST",
-        headers={"x-amz-account-id": "123456789012"},
-    )
-    reply = urllib.request.urlopen(request).read().decode()
+    status, reply_bytes = signed_request(server.url, "POST", "/v20180820/jobs", body.encode())
+    assert status == 200, reply_bytes
+    reply = reply_bytes.decode()
     job_id = reply.split("<JobId>")[1].split("</JobId>")[0]
     job = wait_status(server.client(), job_id, "Complete")
     assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 2

@@ -1,0 +1,124 @@
+"""Every S3 Control request is authenticated (SigV4), against a running server: refusals and their codes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
+from tests.integration.conftest import (
+    ACCOUNT,
+    error_code,
+    raw_request,
+    s3control_client,
+    signed_request,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+JOBS = "/v20180820/jobs"
+
+
+def code_of(call: Any) -> tuple[str, int]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    error = caught.value.response
+    return error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_boto3_with_the_account_keys_just_works(control: Any) -> None:
+    assert control.list_jobs(AccountId=ACCOUNT)["Jobs"] == []
+
+
+def test_boto3_with_a_wrong_key_or_secret(server: Any) -> None:
+    wrong_key = s3control_client(server.url, access_key="AKIDNOBODY", secret_key=SECRET_KEY)
+    assert code_of(lambda: wrong_key.list_jobs(AccountId=ACCOUNT)) == ("InvalidAccessKeyId", 403)
+    wrong_secret = s3control_client(server.url, secret_key="not-the-secret")
+    assert code_of(lambda: wrong_secret.list_jobs(AccountId=ACCOUNT)) == ("SignatureDoesNotMatch", 403)
+    assert code_of(lambda: wrong_secret.describe_job(AccountId=ACCOUNT, JobId="job-00001")) == (
+        "SignatureDoesNotMatch",
+        403,
+    )
+
+
+def test_unsigned_request_is_refused_saying_how_to_sign(server: Any) -> None:
+    status, body = raw_request(f"{server.url}{JOBS}", "GET", headers={"x-amz-account-id": ACCOUNT})
+    assert (status, error_code(body)) == (403, "AccessDenied")
+    assert b"Signature Version 4" in body
+
+
+def test_tampered_body_is_refused(server: Any) -> None:
+    body = b"<CreateJobRequest><Priority>1</Priority></CreateJobRequest>"
+    status, reply = signed_request(server.url, "POST", JOBS, body, send_body=body.replace(b"1", b"9"))
+    assert (status, error_code(reply)) == (400, "XAmzContentSHA256Mismatch")
+
+
+@pytest.mark.parametrize("minutes", [-20, 20])
+def test_dates_out_of_the_15_minute_window(server: Any, minutes: int) -> None:
+    signed_at = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=minutes)
+    status, reply = signed_request(server.url, "GET", JOBS, signed_at=signed_at)
+    assert (status, error_code(reply)) == (403, "RequestTimeTooSkewed")
+
+
+def test_signed_for_one_account_naming_another(server: Any) -> None:
+    status, reply = signed_request(server.url, "GET", JOBS, account="999999999999")
+    assert (status, error_code(reply)) == (403, "AccessDenied")
+    assert b"belongs to account 123456789012" in reply
+
+
+def presigned_url(server: Any, expires: int) -> str:
+    request = AWSRequest(method="GET", url=f"{server.url}{JOBS}?maxResults=5", headers={"x-amz-account-id": ACCOUNT})
+    S3SigV4QueryAuth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", REGION, expires=expires).add_auth(request)
+    return str(request.url)
+
+
+def test_presigned_url_valid_then_expired(server: Any) -> None:
+    url = presigned_url(server, expires=2)
+    status, reply = raw_request(url, "GET", headers={"x-amz-account-id": ACCOUNT})
+    assert (status, b"ListJobsResult" in reply) == (200, True)
+    status, reply = wait_for(
+        lambda: (r := raw_request(url, "GET", headers={"x-amz-account-id": ACCOUNT}))[0] != 200 and r,
+        timeout=10,
+        interval=0.5,
+        what="the presigned URL to expire",
+    )
+    assert (status, error_code(reply)) == (403, "AccessDenied")
+    assert b"Request has expired" in reply
+
+
+def test_oversized_body_refused_even_when_signed(server: Any) -> None:
+    body = b"<CreateJobRequest>" + b" " * (1024 * 1024) + b"</CreateJobRequest>"
+    status, reply = signed_request(server.url, "POST", JOBS, body)
+    assert (status, error_code(reply)) == (400, "BadRequestException")
+    assert b"over 1048576 bytes" in reply
+
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<CreateJobRequest><Description>&xxe;</Description></CreateJobRequest>"""
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<CreateJobRequest><Description>&lol4;</Description></CreateJobRequest>"""
+
+
+@pytest.mark.parametrize("body", [XXE, BILLION_LAUGHS], ids=["xxe", "billion-laughs"])
+def test_hostile_xml_refused(server: Any, body: bytes) -> None:
+    status, reply = signed_request(server.url, "POST", JOBS, body)
+    assert (status, error_code(reply)) == (400, "BadRequestException")
+    assert b"DTD or XML entities" in reply
+    assert b"root:" not in reply
+
+
+def test_health_stays_open(server: Any) -> None:
+    status, reply = raw_request(f"{server.url}/healthz", "GET")
+    assert (status, reply) == (200, b'{"status":"ok"}')
