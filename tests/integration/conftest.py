@@ -166,17 +166,19 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: floa
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last value {last!r}")
 
 
-def describe(control: Any, job_id: str) -> dict[str, Any]:
-    return dict(control.describe_job(AccountId=ACCOUNT, JobId=job_id)["Job"])
+def describe(control: Any, job_id: str, account: str = ACCOUNT) -> dict[str, Any]:
+    return dict(control.describe_job(AccountId=account, JobId=job_id)["Job"])
 
 
-def wait_status(control: Any, job_id: str, statuses: set[str] | str, timeout: float = 120.0) -> dict[str, Any]:
+def wait_status(
+    control: Any, job_id: str, statuses: set[str] | str, timeout: float = 120.0, account: str = ACCOUNT
+) -> dict[str, Any]:
     """Poll DescribeJob until the job is in one of ``statuses``; fail showing where it was instead."""
     wanted = {statuses} if isinstance(statuses, str) else statuses
     seen: list[dict[str, Any]] = []
 
     def reached() -> dict[str, Any] | None:
-        seen[:] = [describe(control, job_id)]
+        seen[:] = [describe(control, job_id, account)]
         status = seen[0]["Status"]
         if status in TERMINAL and status not in wanted:
             raise AssertionError(f"job {job_id} ended {status}, not {sorted(wanted)}: {seen[0]}")
