@@ -67,6 +67,7 @@ async def list_jobs(request: Request) -> Response:
     limit = _max_results(request.query_params.get("maxResults"))
     token = request.query_params.get("nextToken") or None
     try:
+        check_length(token, "nextToken", 1, 1024)
         jobs, next_token = await request.app.state.store.list_jobs(
             account_id, statuses, limit, token, request.app.state.settings.retention_days
         )

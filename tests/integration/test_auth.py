@@ -122,3 +122,10 @@ def test_hostile_xml_refused(server: Any, body: bytes) -> None:
 def test_health_stays_open(server: Any) -> None:
     status, reply = raw_request(f"{server.url}/healthz", "GET")
     assert (status, reply) == (200, b'{"status":"ok"}')
+
+
+def test_overlong_next_token(control: Any) -> None:
+    with pytest.raises(ClientError) as caught:
+        control.list_jobs(AccountId=ACCOUNT, NextToken="x" * 1025)
+    assert caught.value.response["Error"]["Code"] == "InvalidNextTokenException"
+    assert "1 to 1024" in caught.value.response["Error"]["Message"]
