@@ -48,7 +48,7 @@ def parse_object_arn(arn: str, field: str = "ObjectArn") -> tuple[str, str]:
 
 
 def parse_bucket_arn(arn: str, field: str = "Bucket") -> str:
-    """``arn:<partition>:s3:::<bucket>`` (or the COS ``qcs::cos:<region>:[uid/<appid>]:<bucket-appid>``) → the bucket."""
+    """``arn:<partition>:s3:::<bucket>`` (or COS ``qcs::cos:<region>:[uid/<appid>]:<bucket-appid>``) → the bucket."""
     match = _BUCKET_ARN.fullmatch(arn) or _QCS_BUCKET.fullmatch(arn)
     if match is None:
         names_object = _OBJECT_ARN.fullmatch(arn) or _QCS_OBJECT.fullmatch(arn)
