@@ -54,7 +54,7 @@ def parse_bucket_arn(arn: str, field: str = "Bucket") -> str:
         names_object = _OBJECT_ARN.fullmatch(arn) or _QCS_OBJECT.fullmatch(arn)
         hint = " (that ARN names an object; drop the '/…' part)" if names_object else ""
         raise ValidationError(
-            f"{field} must be a bucket ARN such as arn:aws:s3:::my-bucket (on COS {QCS_FORMS}), not {arn!r}{hint}",
+            f"{field} must be a bucket ARN such as arn:aws:s3:::my-bucket, not {arn!r}{hint} (on COS: {QCS_FORMS})",
             field=field,
         )
     return _check_bucket(match.group(1), field)
