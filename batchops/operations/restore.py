@@ -79,7 +79,7 @@ async def restore(ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -
     if params["Wait"] is None:
         return state
     waited = await wait_until_restored(ctx, target, params["Wait"])
-    return f"{state}; restored copy readable after {waited:.0f}s"
+    return f"{state}; restored copy readable after {waited:.1f}s"
 
 
 async def _request_restore(ctx: TaskContext, target: ObjectRef, request: dict[str, Any]) -> str:
