@@ -57,7 +57,10 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = asyncio.run(Store.open_sqlite(str(settings.database_path)))
     app = create_app(settings, store, Engine(settings, store))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False)
+    # server_header=False: the COS dialect names its own Server (tencent-cos), as COS clients expect.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=log_level, access_log=False, server_header=False
+    )
 
 
 @main.command()

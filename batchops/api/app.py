@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,10 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from batchops.api import s3control
-from batchops.api.auth import s3control_authenticated
-from batchops.api.errors import ApiError, to_api_error
-from batchops.api.s3control_xml import render_error
+from batchops.api import cos, cos_xml, s3control, s3control_xml
+from batchops.api.auth import cos_authenticated, s3control_authenticated
+from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, CodeTable, to_api_error
 from batchops.engine.engine import Engine
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
@@ -26,34 +26,71 @@ log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def guarded(endpoint: Endpoint) -> Endpoint:
-    """Every answer carries a request id; every error becomes S3 Control error XML, never a stack trace."""
+@dataclass(frozen=True)
+class Dialect:
+    """How one wire dialect answers: its error code table, error XML and request-id headers."""
+
+    codes: CodeTable
+    internal_code: str
+    #: HTTP status of a routing error (no such path, wrong method; 400 for any other) → the dialect's code.
+    routing_codes: dict[int, str]
+    #: (code, message, request id, resource) → the error body.
+    render_error: Callable[[str, str, str, str], bytes]
+    headers: Callable[[str], dict[str, str]]
+
+
+S3CONTROL = Dialect(
+    codes=S3CONTROL_CODES,
+    internal_code="InternalServiceException",
+    routing_codes={400: "BadRequestException", 404: "NotFoundException", 405: "MethodNotAllowed"},
+    render_error=lambda code, message, request_id, _resource: s3control_xml.render_error(code, message, request_id),
+    headers=lambda request_id: {"x-amz-request-id": request_id, "x-amz-id-2": request_id},
+)
+COS = Dialect(
+    codes=COS_CODES,
+    internal_code="InternalError",
+    routing_codes={400: "InvalidRequest", 404: "NoSuchResource", 405: "MethodNotAllowed"},
+    render_error=cos_xml.render_error,
+    headers=lambda request_id: {"x-cos-request-id": request_id, "Server": "tencent-cos"},
+)
+
+
+def guarded(endpoint: Endpoint, dialect: Dialect = S3CONTROL) -> Endpoint:
+    """Every answer carries a request id; every error becomes the dialect's error XML, never a stack trace."""
 
     async def handle(request: Request) -> Response:
         request_id = uuid.uuid4().hex.upper()[:16]
         try:
             response = await endpoint(request)
         except Exception as exc:
-            response = _error_response(exc, request_id)
-        response.headers["x-amz-request-id"] = request_id
-        response.headers["x-amz-id-2"] = request_id
+            response = _error_response(exc, request_id, dialect, request.url.path)
+        response.headers.update(dialect.headers(request_id))
         return response
 
     return handle
 
 
-def _error_response(exc: Exception, request_id: str) -> Response:
-    error = to_api_error(exc)
+def _error_response(exc: Exception, request_id: str, dialect: Dialect, resource: str) -> Response:
+    error = to_api_error(exc, dialect.codes, dialect.internal_code)
     if error.status >= 500:
         log.error("request %s failed", request_id, exc_info=exc, extra={"action": "request_failed"})
-    return Response(render_error(error.code, error.message, request_id), error.status, media_type="application/xml")
+    body = dialect.render_error(error.code, error.message, request_id, resource)
+    return Response(body, error.status, media_type="application/xml", headers=dialect.headers(request_id))
+
+
+def dialect_of(request: Request) -> Dialect:
+    """For answers outside any route: COS for ``/jobs…`` paths or requests with ``x-cos-appid``."""
+    is_cos = request.url.path.startswith("/jobs") or "x-cos-appid" in request.headers
+    return COS if is_cos else S3CONTROL
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = {404: "NotFoundException", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequestException")
+    dialect = dialect_of(request)
+    code = dialect.routing_codes.get(exc.status_code, dialect.routing_codes[400])
     message = f"no such API: {request.method} {request.url.path}"
-    return _error_response(ApiError(code, exc.status_code, message), uuid.uuid4().hex.upper()[:16])
+    error = ApiError(code, exc.status_code, message)
+    return _error_response(error, uuid.uuid4().hex.upper()[:16], dialect, request.url.path)
 
 
 async def healthz(request: Request) -> Response:
@@ -73,8 +110,9 @@ def create_app(settings: Settings, store: Store, engine: Engine) -> Starlette:
     routes = [
         Route(r.path, guarded(s3control_authenticated(r.endpoint)), methods=r.methods) for r in s3control.ROUTES
     ]
+    cos_routes = [Route(r.path, guarded(cos_authenticated(r.endpoint), COS), methods=r.methods) for r in cos.ROUTES]
     app = Starlette(
-        routes=[*routes, Route("/healthz", healthz)],
+        routes=[*routes, *cos_routes, Route("/healthz", healthz)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

@@ -1,4 +1,4 @@
-"""The API's error boundary: the one table from batchops errors to S3 Control error codes."""
+"""The API's error boundary: one table per dialect from batchops errors to that dialect's error codes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from batchops.errors import (
     IdempotencyConflict,
     InvalidTransition,
     JobNotFound,
+    MalformedXML,
     TooManyTags,
     TooManyUnfinishedJobs,
     ValidationError,
@@ -29,8 +30,10 @@ class JobStatusRefused(BatchOpsError):
     """UpdateJobStatus asked for a move the job's current status does not allow."""
 
 
-#: Domain error → (S3 Control error code, HTTP status). Checked in order; first match wins.
-S3CONTROL_CODES: tuple[tuple[type[BaseException], str, int], ...] = (
+#: Domain error → (error code, HTTP status). Checked in order; first match wins.
+CodeTable = tuple[tuple[type[BaseException], str, int], ...]
+
+S3CONTROL_CODES: CodeTable = (
     (JobNotFound, "NotFoundException", 404),
     (IdempotencyConflict, "IdempotencyException", 400),
     (InvalidTransition, "JobStatusException", 400),
@@ -41,12 +44,28 @@ S3CONTROL_CODES: tuple[tuple[type[BaseException], str, int], ...] = (
 )
 
 
-def to_api_error(exc: BaseException) -> ApiError:
+#: The same errors on the COS wire (reference b.6): refused status moves and replayed tokens are InvalidRequest.
+COS_CODES: CodeTable = (
+    (JobNotFound, "NoSuchJob", 404),
+    (IdempotencyConflict, "InvalidRequest", 400),
+    (InvalidTransition, "InvalidRequest", 400),
+    (JobStatusRefused, "InvalidRequest", 400),
+    (MalformedXML, "MalformedXML", 400),
+    (TooManyUnfinishedJobs, "TooManyJobs", 500),  # reference b.6: the job quota is a 500 on the COS wire
+    (ValidationError, "InvalidArgument", 400),
+)
+
+INTERNAL_MESSAGE = "the server failed to handle the request; it has been logged"
+
+
+def to_api_error(
+    exc: BaseException, codes: CodeTable = S3CONTROL_CODES, internal_code: str = "InternalServiceException"
+) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, AuthError):  # carries its own code and status (AccessDenied 403, …)
         return ApiError(exc.code, exc.status, exc.message)
-    for kind, code, status in S3CONTROL_CODES:
+    for kind, code, status in codes:
         if isinstance(exc, kind):
             return ApiError(code, status, str(exc))
-    return ApiError("InternalServiceException", 500, "the server failed to handle the request; it has been logged")
+    return ApiError(internal_code, 500, INTERNAL_MESSAGE)

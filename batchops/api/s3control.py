@@ -13,6 +13,7 @@ from batchops.api import s3control_xml as wire
 from batchops.api.auth import read_body
 from batchops.api.errors import ApiError, JobStatusRefused
 from batchops.auth.accounts import check_account_header, check_role
+from batchops.domain.job import Job
 from batchops.domain.status import USER_REQUESTS, JobStatus
 from batchops.errors import ValidationError
 from batchops.settings import ACCOUNT_ID_PATTERN
@@ -118,18 +119,26 @@ async def update_status(request: Request) -> Response:
     reason = check_length(request.query_params.get("statusUpdateReason"), "statusUpdateReason", 1, 256)
     if requested not in ("Ready", "Cancelled"):
         raise ApiError("BadRequestException", 400, f"requestedJobStatus must be Ready or Cancelled, not {requested!r}")
+    job = await request_status(request, account_id, job_id, JobStatus(requested), reason)
+    return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
+
+
+async def request_status(
+    request: Request, account_id: str, job_id: str, requested: JobStatus, reason: str | None
+) -> Job:
+    """A user's UpdateJobStatus (Ready or Cancelled), on either dialect: the job afterwards, or JobStatusRefused."""
     store = request.app.state.store
     job = await store.get_job(account_id, job_id)
-    target, allowed_from = USER_REQUESTS[JobStatus(requested)]
+    target, allowed_from = USER_REQUESTS[requested]
     if job.status is not target:
         moved = await store.transition(
             job_id, target, reason or _default_reason(target), user_reason=True, only_from=allowed_from
         )
         if not moved:
-            raise _refusal(await store.get_job(account_id, job_id), requested, allowed_from)
+            raise _refusal(await store.get_job(account_id, job_id), requested.value, allowed_from)
     request.app.state.engine.wake()
-    job = await store.get_job(account_id, job_id)
-    return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
+    updated: Job = await store.get_job(account_id, job_id)
+    return updated
 
 
 def _default_reason(target: JobStatus) -> str:

@@ -8,14 +8,14 @@ Responses are built the way botocore's rest-xml parser reads them: default names
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from xml.etree.ElementTree import Element, tostring
+from xml.etree.ElementTree import Element
 
 from batchops import xmlutil
-from batchops.arns import parse_bucket_arn, parse_object_arn
+from batchops.api import jobxml
+from batchops.arns import parse_object_arn
 from batchops.domain.job import (
     FailureReason,
     FailureThreshold,
@@ -23,28 +23,41 @@ from batchops.domain.job import (
     JobSpec,
     ManifestLocation,
     ManifestSpec,
-    OperationSpec,
     Progress,
     ReportSpec,
 )
 from batchops.domain.status import JobStatus
 from batchops.errors import TooManyTags, ValidationError
-from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
-from batchops.operations.registry import get_operation
 
 NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 INVENTORY_MANIFEST_FORMAT = "S3InventoryReport_CSV_20161130"
 REPORT_FORMAT = "Report_CSV_20180820"
 REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
-MAX_PRIORITY = 2_147_483_647
+MAX_PRIORITY = jobxml.MAX_PRIORITY
 MAX_TAGS = 50
-THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
+THRESHOLD_ELEMENT = jobxml.THRESHOLD_ELEMENT
 
-_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _ROLE_ARN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.*", re.ASCII)
 _ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
-_MAX_LONG = 2**63 - 1
+
+# The parts both job dialects share live in batchops.api.jobxml (the COS dialect uses them too).
+_required_element = jobxml.required_element
+_required_string = jobxml.required_string
+_check_pattern = jobxml.check_pattern
+_parse_client_request_token = jobxml.parse_client_request_token
+_parse_priority = jobxml.parse_priority
+_parse_confirmation_required = jobxml.parse_confirmation_required
+_parse_manifest_fields = jobxml.parse_manifest_fields
+_parse_operation = jobxml.parse_operation
+_parse_report_choice = jobxml.parse_report_choice
+_parse_report_bucket = jobxml.parse_report_bucket
+_parse_threshold = jobxml.parse_threshold
+_add_manifest = jobxml.add_manifest
+_add_operation = jobxml.add_operation
+_add_report = jobxml.add_report
+_add_optional = jobxml.add_optional
+_to_bytes = jobxml.to_bytes
 
 _CREATE_JOB_ELEMENTS = frozenset(
     {
@@ -110,16 +123,6 @@ def parse_tags(parent: Element) -> list[dict[str, str]]:
 # --- top-level scalars -----------------------------------------------------------------------
 
 
-def _parse_client_request_token(root: Element) -> str:
-    return _required_string(root, "ClientRequestToken", "", 1, 64)
-
-
-def _parse_priority(root: Element) -> int:
-    priority = xmlutil.integer(root, "Priority", lo=0, hi=MAX_PRIORITY, required=True)
-    assert priority is not None  # required=True raises instead of returning None
-    return priority
-
-
 def _parse_role_arn(root: Element) -> str:
     role_arn = _required_string(root, "RoleArn", "", 1, 2048)
     example = "an IAM role ARN like arn:aws:iam::123456789012:role/name"
@@ -130,10 +133,6 @@ def _parse_role_arn(root: Element) -> str:
 def _parse_description(root: Element) -> str:
     description = xmlutil.check_length(xmlutil.text(root, "Description"), "Description", 1, 256)
     return description or ""
-
-
-def _parse_confirmation_required(root: Element) -> bool:
-    return bool(xmlutil.boolean(root, "ConfirmationRequired", default=False))
 
 
 # --- Manifest --------------------------------------------------------------------------------
@@ -173,26 +172,6 @@ def _parse_manifest_format(spec: Element) -> str:
     return manifest_format
 
 
-def _parse_manifest_fields(spec: Element) -> tuple[str, ...]:
-    # Only an absent <Fields> means "the usual two columns"; an empty <Fields/> is a mistake.
-    if spec.find("Fields") is None:
-        return DEFAULT_FIELDS
-    fields = tuple((member.text or "").strip() for member in xmlutil.members(spec, "Fields"))
-    for name in fields:
-        xmlutil.one_of(name, FIELD_NAMES, "Manifest.Spec.Fields member")
-    _check_field_counts(fields)
-    return fields
-
-
-def _check_field_counts(fields: tuple[str, ...]) -> None:
-    if fields.count("Bucket") != 1 or fields.count("Key") != 1 or fields.count("VersionId") > 1:
-        raise ValidationError(
-            "Manifest.Spec.Fields must name Bucket exactly once and Key exactly once, VersionId at most "
-            f"once, and Ignore for any other column; got [{', '.join(fields)}]",
-            field="Manifest.Spec.Fields",
-        )
-
-
 def _parse_manifest_location(manifest: Element) -> ManifestLocation:
     where = "Manifest.Location"
     location = _required_element(manifest, "Location", "Manifest", hint="it gives ObjectArn and ETag")
@@ -214,22 +193,6 @@ def _parse_manifest_object_arn(location: Element) -> str:
 # --- Operation -------------------------------------------------------------------------------
 
 
-def _parse_operation(root: Element) -> OperationSpec:
-    wrapper = _required_element(root, "Operation", "CreateJobRequest", hint="e.g. <S3PutObjectTagging>")
-    children = list(wrapper)
-    if len(children) != 1:
-        found = ", ".join(f"<{child.tag}>" for child in children) or "none"
-        raise ValidationError(
-            f"Operation must contain exactly one operation element, e.g. <S3PutObjectTagging>; found {found}",
-            field="Operation",
-        )
-    element = children[0]
-    operation = get_operation(element.tag)
-    params = operation.parse(element)
-    element.tail = None  # whitespace after the element is not part of the operation we echo back
-    return OperationSpec(name=operation.name, params=params, xml=xmlutil.to_string(element))
-
-
 # --- Report ----------------------------------------------------------------------------------
 
 
@@ -237,12 +200,7 @@ def _parse_report(root: Element) -> ReportSpec:
     hint = "<Report><Enabled>false</Enabled></Report> for no report"
     report = _required_element(root, "Report", "CreateJobRequest", hint=hint)
     xmlutil.check_children(report, _REPORT_ELEMENTS, "Report")
-    enabled = xmlutil.boolean(report, "Enabled", where="Report")
-    if enabled is None:
-        raise ValidationError(
-            "Report.Enabled is required: true to write a completion report, false for none",
-            field="Report.Enabled",
-        )
+    enabled = jobxml.parse_report_enabled(report)
     return ReportSpec(
         enabled=enabled,
         bucket=_parse_report_bucket(report, enabled),
@@ -253,84 +211,11 @@ def _parse_report(root: Element) -> ReportSpec:
     )
 
 
-def _report_string(report: Element, path: str, enabled: bool) -> str | None:
-    """``Report/path``: required when the report is enabled, validated whenever given."""
-    value = xmlutil.text(report, path)
-    if not value and enabled:
-        raise ValidationError(
-            f"Report.{path} is required when Report.Enabled is true (or set Enabled to false)",
-            field=f"Report.{path}",
-        )
-    return value
-
-
-def _parse_report_choice(report: Element, path: str, allowed: Sequence[str], enabled: bool) -> str | None:
-    return xmlutil.one_of(_report_string(report, path, enabled), allowed, f"Report.{path}")
-
-
-def _parse_report_bucket(report: Element, enabled: bool) -> str | None:
-    bucket = xmlutil.check_length(_report_string(report, "Bucket", enabled), "Report.Bucket", 1, 128)
-    if bucket is not None:
-        parse_bucket_arn(bucket, "Report.Bucket")
-    return bucket
-
-
 def _parse_expected_bucket_owner(report: Element) -> str | None:
     owner = xmlutil.text(report, "ExpectedBucketOwner")
     if owner is not None:
         _check_pattern(_ACCOUNT_ID, owner, "Report.ExpectedBucketOwner", "a 12-digit account id")
     return owner
-
-
-# --- BatchOpsFailureThreshold (our extension) ------------------------------------------------
-
-
-def _parse_threshold(root: Element, default: FailureThreshold) -> FailureThreshold:
-    element = root.find(THRESHOLD_ELEMENT)
-    if element is None:
-        return default
-    xmlutil.check_children(element, {"MinTasks", "Percent"}, THRESHOLD_ELEMENT)
-    min_tasks = xmlutil.integer(element, "MinTasks", lo=0, hi=_MAX_LONG, where=THRESHOLD_ELEMENT)
-    percent = _parse_percent(element)
-    return FailureThreshold(
-        min_tasks=default.min_tasks if min_tasks is None else min_tasks,
-        percent=default.percent if percent is None else percent,
-    )
-
-
-def _parse_percent(element: Element) -> float | None:
-    name = f"{THRESHOLD_ELEMENT}.Percent"
-    value = xmlutil.text(element, "Percent")
-    if not value:
-        return None
-    try:
-        percent = float(value)
-    except ValueError:
-        percent = math.nan
-    if not 0 <= percent <= 100:  # also false for NaN
-        raise ValidationError(f"{name} must be a number from 0 to 100, not {value!r}", field=name)
-    return percent
-
-
-# --- shared checks ---------------------------------------------------------------------------
-
-
-def _required_element(parent: Element, path: str, where: str, *, hint: str) -> Element:
-    element = parent.find(path)
-    if element is None:
-        raise ValidationError(f"{where} needs a <{path}> element ({hint})", field=path)
-    return element
-
-
-def _required_string(parent: Element, path: str, where: str, lo: int, hi: int) -> str:
-    value = xmlutil.req_text(parent, path, where=where)
-    xmlutil.check_length(value, f"{where}.{path}" if where else path, lo, hi)
-    return value
-
-
-def _check_pattern(pattern: re.Pattern[str], value: str, name: str, expected: str) -> None:
-    if not pattern.fullmatch(value):
-        raise ValidationError(f"{name} must be {expected}, not {value!r}", field=name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,25 +320,6 @@ def _add_list_descriptor(parent: Element, job: Job) -> None:
     _add_progress(parent, job.progress)
 
 
-def _add_manifest(parent: Element, manifest: ManifestSpec) -> None:
-    element = xmlutil.add(parent, "Manifest")
-    spec = xmlutil.add(element, "Spec")
-    xmlutil.add(spec, "Format", manifest.format)
-    fields = xmlutil.add(spec, "Fields")
-    for name in manifest.fields:
-        xmlutil.add(fields, "member", name)
-    location = xmlutil.add(element, "Location")
-    xmlutil.add(location, "ObjectArn", manifest.location.object_arn)
-    _add_optional(location, "ObjectVersionId", manifest.location.object_version_id)
-    xmlutil.add(location, "ETag", manifest.location.etag)
-
-
-def _add_operation(parent: Element, operation: OperationSpec) -> None:
-    # The operation is echoed exactly as the client sent it (namespace stripped), parameters included.
-    wrapper = xmlutil.add(parent, "Operation")
-    wrapper.append(xmlutil.parse_xml(operation.xml.encode("utf-8")))
-
-
 def _add_progress(parent: Element, progress: Progress) -> None:
     element = xmlutil.add(parent, "ProgressSummary")
     xmlutil.add(element, "TotalNumberOfTasks", progress.total)
@@ -473,16 +339,6 @@ def _add_failure_reasons(parent: Element, reasons: Sequence[FailureReason]) -> N
         xmlutil.add(member, "FailureReason", reason.reason)
 
 
-def _add_report(parent: Element, report: ReportSpec) -> None:
-    element = xmlutil.add(parent, "Report")
-    _add_optional(element, "Bucket", report.bucket)
-    _add_optional(element, "Format", report.format)
-    xmlutil.add(element, "Enabled", report.enabled)
-    _add_optional(element, "Prefix", report.prefix)
-    _add_optional(element, "ReportScope", report.scope)
-    _add_optional(element, "ExpectedBucketOwner", report.expected_bucket_owner)
-
-
 def _add_tags(parent: Element, tags: Sequence[Mapping[str, str]]) -> None:
     for tag in tags:
         member = xmlutil.add(parent, "member")
@@ -497,15 +353,5 @@ def _document(root_tag: str) -> Element:
     return Element(root_tag, xmlns=NAMESPACE)
 
 
-def _to_bytes(root: Element) -> bytes:
-    return _XML_DECLARATION + tostring(root, encoding="unicode").encode("utf-8")
-
-
-def _add_optional(parent: Element, tag: str, value: object | None) -> None:
-    if value is not None:
-        xmlutil.add(parent, tag, value)
-
-
 def _add_time(parent: Element, tag: str, moment: datetime | None) -> None:
-    if moment is not None:
-        xmlutil.add(parent, tag, format_timestamp(moment))
+    jobxml.add_time(parent, tag, moment, format_timestamp)

@@ -16,10 +16,20 @@ from batchops.store.sqlstore import PreparedRow, Store
 
 #: Longest raw line kept for a malformed row's report entry.
 _RAW_KEEP = 1024
+#: Manifest formats read as CSV rows whose columns Spec.Fields names (values trimmed: COS examples
+#: have spaces after the commas). THE place that dispatches on Manifest.Spec.Format.
+CSV_FORMATS = frozenset({"S3BatchOperations_CSV_20180820", "COSBatchOperations_CSV_V1"})
 
 
 async def prepare(store: Store, s3: Any, job: Job, chunk_size: int) -> None:
     """Turn the job's manifest into tasks. Raises ManifestError when the manifest cannot be used."""
+    manifest_format = job.spec.manifest.format
+    if manifest_format not in CSV_FORMATS:  # e.g. COSInventoryReport_CSV_V1: inventory reading comes separately
+        raise ManifestError(
+            "UnsupportedManifestFormat",
+            f"manifests of format {manifest_format} cannot be read yet; give a CSV manifest "
+            f"({' or '.join(sorted(CSV_FORMATS))})",
+        )
     body = await _open_manifest(s3, job)
     lines_done, chunk_no, seq = await store.prepare_checkpoint(job.id)
     fields = job.spec.manifest.fields

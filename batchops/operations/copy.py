@@ -111,14 +111,23 @@ class CopyObject(Operation):
         return {**destination, "CopyArguments": arguments}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        response = await ctx.s3.copy_object(
-            Bucket=params["TargetBucket"],
-            Key=params["TargetKeyPrefix"] + target.key,
-            CopySource={"Bucket": target.bucket, "Key": target.key, **version_kwargs(target)},
-            **with_datetimes(params["CopyArguments"]),
-        )
-        etag = response.get("CopyObjectResult", {}).get("ETag")
-        return f"copied, ETag {etag}" if etag else "copied"
+        key = params["TargetKeyPrefix"] + target.key
+        return await copy_one(ctx, target, params["TargetBucket"], key, params["CopyArguments"])
+
+
+async def copy_one(ctx: TaskContext, source: ObjectRef, bucket: str, key: str, arguments: dict[str, Any]) -> str:
+    """Copy ``source`` to ``bucket/key`` with CopyObject ``arguments`` (as parsed: timestamps as ISO strings).
+
+    The one place a copy is sent, for S3PutObjectCopy and COSPutObjectCopy alike; returns the report message.
+    """
+    response = await ctx.s3.copy_object(
+        Bucket=bucket,
+        Key=key,
+        CopySource={"Bucket": source.bucket, "Key": source.key, **version_kwargs(source)},
+        **with_datetimes(arguments),
+    )
+    etag = response.get("CopyObjectResult", {}).get("ETag")
+    return f"copied, ETag {etag}" if etag else "copied"
 
 
 def target_bucket(element: Element, where: str) -> str:

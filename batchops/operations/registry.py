@@ -6,9 +6,13 @@ from batchops.errors import ValidationError
 from batchops.operations.acl import PutObjectAcl
 from batchops.operations.base import Operation
 from batchops.operations.copy import CopyObject
+from batchops.operations.cos_copy import COSPutObjectCopy
+from batchops.operations.cos_delete import COSDeleteObject
+from batchops.operations.cos_tagging import COSPutObjectTagging
 from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
 from batchops.operations.legal_hold import PutObjectLegalHold
+from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
 
@@ -22,6 +26,11 @@ OPERATIONS: dict[str, Operation] = {
         PutObjectLegalHold(),
         PutObjectRetention(),
         DeleteObject(),
+        S3InitiateRestoreObject(),
+        COSPutObjectCopy(),
+        COSInitiateRestoreObject(),
+        COSDeleteObject(),
+        COSPutObjectTagging(),
     )
 }
 

@@ -134,6 +134,30 @@ class Store:
         more = len(rows) > limit
         return page, (_encode_token(rows[limit - 1].creation_time, rows[limit - 1].id) if more and page else None)
 
+    async def list_jobs_after(
+        self,
+        account_id: str,
+        statuses: Sequence[JobStatus],
+        limit: int,
+        after_job_id: str | None,
+        horizon_days: int,
+    ) -> tuple[list[Job], str | None]:
+        """``list_jobs`` paged the COS way: the token is the last job id of the previous page (or None)."""
+        token = None
+        if after_job_id:
+            async with self.engine.connect() as conn:
+                query = select(jobs.c.creation_time).where(jobs.c.id == after_job_id, jobs.c.account_id == account_id)
+                created = (await conn.execute(query)).scalar()
+            if created is None:
+                raise ValidationError(
+                    f"nextToken {after_job_id!r} is not a job of this account; pass the NextToken of the "
+                    "previous ListJobs page unchanged",
+                    field="nextToken",
+                )
+            token = _encode_token(created, after_job_id)
+        page, more = await self.list_jobs(account_id, statuses, limit, token, horizon_days)
+        return page, (page[-1].id if more and page else None)
+
     async def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]:
         """Every job in these statuses, all accounts (the engine's view)."""
         query = select(jobs).where(jobs.c.status.in_([s.value for s in statuses]))

@@ -134,8 +134,15 @@ class Server:
 def start_server(seaweed: LocalSeaweed, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
-    def start(*extra_args: str, env: dict[str, str] | None = None, data_dir: Path | None = None) -> Server:
-        server = Server(data_dir or tmp_path / f"server-{len(servers)}", seaweed.endpoint, list(extra_args), env or {})
+    def start(
+        *extra_args: str,
+        env: dict[str, str] | None = None,
+        data_dir: Path | None = None,
+        s3_endpoint: str | None = None,
+    ) -> Server:
+        """A server on the test SeaweedFS, or on ``s3_endpoint`` (e.g. moto's server for archive restores)."""
+        directory = data_dir or tmp_path / f"server-{len(servers)}"
+        server = Server(directory, s3_endpoint or seaweed.endpoint, list(extra_args), env or {})
         servers.append(server.start())
         return server
 

@@ -11,10 +11,14 @@ from batchops.errors import ValidationError
 from batchops.operations.acl import PutObjectAcl
 from batchops.operations.base import Operation
 from batchops.operations.copy import CopyObject
+from batchops.operations.cos_copy import COSPutObjectCopy
+from batchops.operations.cos_delete import COSDeleteObject
+from batchops.operations.cos_tagging import COSPutObjectTagging
 from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
 from batchops.operations.legal_hold import PutObjectLegalHold
 from batchops.operations.registry import OPERATIONS, get_operation, supported_names
+from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
 from batchops.xmlutil import parse_xml
@@ -503,6 +507,24 @@ VALID_EXAMPLES = [
     ),
     (PutObjectAcl(), acl_xml(EXPLICIT_ACL)),
     (CopyObject(), BOTO3_COPY),
+    (
+        S3InitiateRestoreObject(),
+        "<S3InitiateRestoreObject><ExpirationInDays>1</ExpirationInDays></S3InitiateRestoreObject>",
+    ),
+    (
+        COSInitiateRestoreObject(),
+        "<COSInitiateRestoreObject><ExpirationInDays>1</ExpirationInDays><JobTier>Bulk</JobTier>"
+        "</COSInitiateRestoreObject>",
+    ),
+    (COSDeleteObject(), "<COSDeleteObject></COSDeleteObject>"),
+    (
+        COSPutObjectTagging(),
+        "<COSPutObjectTagging><TagSet><COSTag><Key>k</Key><Value>v</Value></COSTag></TagSet></COSPutObjectTagging>",
+    ),
+    (
+        COSPutObjectCopy(),
+        "<COSPutObjectCopy><TargetResource>qcs::cos:ap-chengdu::dest-1250000000</TargetResource></COSPutObjectCopy>",
+    ),
 ]
 
 

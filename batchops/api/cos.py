@@ -1,0 +1,130 @@
+"""The Tencent COS job API (``/jobs…`` with ``x-cos-appid``), on the same job store as S3 Control.
+
+Only the wire differs: a job created here is described through S3 Control and the other way round.
+Errors are answered in COS's ``<Error>`` XML by the app's boundary (``COS`` dialect, codes in
+batchops.api.errors.COS_CODES).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from batchops.api import cos_xml as wire
+from batchops.api.auth import read_body
+from batchops.api.errors import ApiError
+from batchops.api.jobxml import MAX_PRIORITY
+from batchops.api.s3control import request_status, xml_response
+from batchops.auth.accounts import check_role
+from batchops.domain.status import TERMINAL, JobStatus
+from batchops.errors import ValidationError
+from batchops.settings import Account
+from batchops.xmlutil import parse_int
+
+MAX_JOB_ID_BYTES = 64
+
+
+def account_of(request: Request) -> str:
+    """The account a COS request acts for: the signer of the request, whose APPID is ``x-cos-appid``.
+
+    ``cos_authenticated`` (batchops.api.auth) verified the signature and the header before the route ran.
+    """
+    account: Account = request.state.account
+    return account.id
+
+
+def job_id_of(request: Request) -> str:
+    job_id = str(request.path_params["job_id"])
+    if len(job_id.encode()) > MAX_JOB_ID_BYTES:
+        raise ApiError("NoSuchJob", 404, f"job ids are at most {MAX_JOB_ID_BYTES} bytes; no job {job_id[:64]!r}…")
+    return job_id
+
+
+async def create_job(request: Request) -> Response:
+    account_id = account_of(request)
+    body = await read_body(request)
+    if not body.strip():
+        raise ApiError("InvalidRequest", 400, "the request body is empty; send a CreateJobRequest XML document")
+    settings = request.app.state.settings
+    spec = wire.parse_create_job(body, default_threshold=settings.threshold)
+    check_role(settings, account_id, spec.role_arn)
+    limit = settings.max_unfinished_jobs(request.state.account)
+    job_id, _created = await request.app.state.store.create_job(account_id, spec, [], max_unfinished=limit)
+    request.app.state.engine.wake()
+    return xml_response(wire.render_create_job(job_id))
+
+
+async def describe_job(request: Request) -> Response:
+    job = await request.app.state.store.get_job(account_of(request), job_id_of(request))
+    return xml_response(wire.render_describe_job(job))
+
+
+async def list_jobs(request: Request) -> Response:
+    account_id = account_of(request)
+    statuses = job_statuses(request.query_params.getlist("jobStatuses"))
+    limit = max_results(request.query_params.get("maxResults"))
+    after = request.query_params.get("nextToken") or None
+    if after is not None and len(after.encode()) > MAX_JOB_ID_BYTES:
+        raise ApiError("InvalidArgument", 400, "nextToken is the last JobId of the previous page (at most 64 bytes)")
+    settings = request.app.state.settings
+    jobs, next_token = await request.app.state.store.list_jobs_after(
+        account_id, statuses, limit, after, settings.retention_days
+    )
+    return xml_response(wire.render_list_jobs(jobs, next_token))
+
+
+def job_statuses(values: list[str]) -> list[JobStatus]:
+    """``jobStatuses``: one status, a comma-separated list, or the key repeated; COS console spellings too."""
+    names = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    return [wire.parse_status(name, "jobStatuses") for name in names]
+
+
+def max_results(value: str | None) -> int:
+    if value in (None, ""):
+        return 1000
+    return parse_int(value, "maxResults", 1, 1000)
+
+
+async def update_priority(request: Request) -> Response:
+    account_id = account_of(request)
+    job_id = job_id_of(request)
+    raw = request.query_params.get("priority")
+    if raw is None or raw == "":
+        raise ApiError("InvalidRequest", 400, "the priority query parameter is required (0-2147483647)")
+    priority = parse_int(raw, "priority", 0, MAX_PRIORITY)
+    store = request.app.state.store
+    job = await store.get_job(account_id, job_id)
+    if job.status in TERMINAL:
+        raise ApiError("NoSuchJob", 404, f"job {job_id} has already ended ({job.status.value}); its priority is final")
+    job = await store.update_priority(account_id, job_id, priority)
+    request.app.state.engine.wake()
+    return xml_response(wire.render_update_priority(job.id, job.priority))
+
+
+async def update_status(request: Request) -> Response:
+    account_id = account_of(request)
+    job_id = job_id_of(request)
+    requested = _requested_status(request.query_params.get("requestedJobStatus"))
+    reason = wire.check_bytes(request.query_params.get("statusUpdateReason"), "statusUpdateReason", 256)
+    job = await request_status(request, account_id, job_id, requested, reason or None)
+    return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
+
+
+def _requested_status(value: str | None) -> JobStatus:
+    try:
+        status = wire.parse_status(value or "", "requestedJobStatus")
+    except ValidationError:
+        status = None
+    if status not in (JobStatus.READY, JobStatus.CANCELLED):
+        raise ApiError("InvalidArgument", 400, f"requestedJobStatus must be Cancelled or Ready, not {value!r}")
+    return status
+
+
+ROUTES = [
+    Route("/jobs", create_job, methods=["POST"]),
+    Route("/jobs", list_jobs, methods=["GET"]),
+    Route("/jobs/{job_id}", describe_job, methods=["GET"]),
+    Route("/jobs/{job_id}/priority", update_priority, methods=["POST"]),
+    Route("/jobs/{job_id}/status", update_status, methods=["POST"]),
+]

@@ -1,0 +1,210 @@
+"""XML pieces both job dialects share (S3 Control in s3control_xml.py, COS in cos_xml.py).
+
+Everything here is dialect-neutral: the same element names and rules on both wires. What differs
+(root names, namespaces, list wrappers, timestamps, enums, limits) stays in each dialect's module.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from xml.etree.ElementTree import Element, tostring
+
+from batchops import xmlutil
+from batchops.arns import parse_bucket_arn
+from batchops.domain.job import FailureThreshold, ManifestSpec, OperationSpec, ReportSpec
+from batchops.errors import ValidationError
+from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
+from batchops.operations.registry import get_operation
+
+MAX_PRIORITY = 2_147_483_647
+THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+_MAX_LONG = 2**63 - 1
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+def required_element(parent: Element, path: str, where: str, *, hint: str) -> Element:
+    element = parent.find(path)
+    if element is None:
+        raise ValidationError(f"{where} needs a <{path}> element ({hint})", field=path)
+    return element
+
+
+def required_string(parent: Element, path: str, where: str, lo: int, hi: int) -> str:
+    value = xmlutil.req_text(parent, path, where=where)
+    xmlutil.check_length(value, f"{where}.{path}" if where else path, lo, hi)
+    return value
+
+
+def check_pattern(pattern: re.Pattern[str], value: str, name: str, expected: str) -> None:
+    if not pattern.fullmatch(value):
+        raise ValidationError(f"{name} must be {expected}, not {value!r}", field=name)
+
+
+def parse_client_request_token(root: Element) -> str:
+    return required_string(root, "ClientRequestToken", "", 1, 64)
+
+
+def parse_priority(root: Element) -> int:
+    priority = xmlutil.integer(root, "Priority", lo=0, hi=MAX_PRIORITY, required=True)
+    assert priority is not None  # required=True raises instead of returning None
+    return priority
+
+
+def parse_confirmation_required(root: Element) -> bool:
+    return bool(xmlutil.boolean(root, "ConfirmationRequired", default=False))
+
+
+def parse_manifest_fields(spec: Element) -> tuple[str, ...]:
+    # Only an absent <Fields> means "the usual two columns"; an empty <Fields/> is a mistake.
+    if spec.find("Fields") is None:
+        return DEFAULT_FIELDS
+    fields = tuple((member.text or "").strip() for member in xmlutil.members(spec, "Fields"))
+    for name in fields:
+        xmlutil.one_of(name, FIELD_NAMES, "Manifest.Spec.Fields member")
+    check_field_counts(fields)
+    return fields
+
+
+def check_field_counts(fields: tuple[str, ...]) -> None:
+    if fields.count("Bucket") != 1 or fields.count("Key") != 1 or fields.count("VersionId") > 1:
+        raise ValidationError(
+            "Manifest.Spec.Fields must name Bucket exactly once and Key exactly once, VersionId at most "
+            f"once, and Ignore for any other column; got [{', '.join(fields)}]",
+            field="Manifest.Spec.Fields",
+        )
+
+
+def parse_operation(root: Element, example: str = "S3PutObjectTagging", prefix: str = "") -> OperationSpec:
+    """The one operation under <Operation>; ``prefix`` limits a dialect to its own names (COS: ``COS``)."""
+    wrapper = required_element(root, "Operation", "CreateJobRequest", hint=f"e.g. <{example}>")
+    children = list(wrapper)
+    if len(children) != 1:
+        found = ", ".join(f"<{child.tag}>" for child in children) or "none"
+        raise ValidationError(
+            f"Operation must contain exactly one operation element, e.g. <{example}>; found {found}",
+            field="Operation",
+        )
+    element = children[0]
+    if not element.tag.startswith(prefix):
+        raise ValidationError(
+            f"Operation <{element.tag}> is not an operation of this API; its operations start with {prefix}, "
+            f"e.g. <{example}>",
+            field="Operation",
+        )
+    operation = get_operation(element.tag)
+    params = operation.parse(element)
+    element.tail = None  # whitespace after the element is not part of the operation we echo back
+    return OperationSpec(name=operation.name, params=params, xml=xmlutil.to_string(element))
+
+
+def report_string(report: Element, path: str, enabled: bool) -> str | None:
+    """``Report/path``: required when the report is enabled, validated whenever given."""
+    value = xmlutil.text(report, path)
+    if not value and enabled:
+        raise ValidationError(
+            f"Report.{path} is required when Report.Enabled is true (or set Enabled to false)",
+            field=f"Report.{path}",
+        )
+    return value
+
+
+def parse_report_enabled(report: Element) -> bool:
+    enabled = xmlutil.boolean(report, "Enabled", where="Report")
+    if enabled is None:
+        raise ValidationError(
+            "Report.Enabled is required: true to write a completion report, false for none",
+            field="Report.Enabled",
+        )
+    return enabled
+
+
+def parse_report_choice(report: Element, path: str, allowed: Sequence[str], enabled: bool) -> str | None:
+    return xmlutil.one_of(report_string(report, path, enabled), allowed, f"Report.{path}")
+
+
+def parse_report_bucket(report: Element, enabled: bool) -> str | None:
+    bucket = xmlutil.check_length(report_string(report, "Bucket", enabled), "Report.Bucket", 1, 128)
+    if bucket is not None:
+        parse_bucket_arn(bucket, "Report.Bucket")
+    return bucket
+
+
+def parse_threshold(root: Element, default: FailureThreshold) -> FailureThreshold:
+    """``<BatchOpsFailureThreshold>`` (our extension, on both dialects), else the server's default."""
+    element = root.find(THRESHOLD_ELEMENT)
+    if element is None:
+        return default
+    xmlutil.check_children(element, {"MinTasks", "Percent"}, THRESHOLD_ELEMENT)
+    min_tasks = xmlutil.integer(element, "MinTasks", lo=0, hi=_MAX_LONG, where=THRESHOLD_ELEMENT)
+    percent = _parse_percent(element)
+    return FailureThreshold(
+        min_tasks=default.min_tasks if min_tasks is None else min_tasks,
+        percent=default.percent if percent is None else percent,
+    )
+
+
+def _parse_percent(element: Element) -> float | None:
+    name = f"{THRESHOLD_ELEMENT}.Percent"
+    value = xmlutil.text(element, "Percent")
+    if not value:
+        return None
+    try:
+        percent = float(value)
+    except ValueError:
+        percent = math.nan
+    if not 0 <= percent <= 100:  # also false for NaN
+        raise ValidationError(f"{name} must be a number from 0 to 100, not {value!r}", field=name)
+    return percent
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+def to_bytes(root: Element) -> bytes:
+    return XML_DECLARATION + tostring(root, encoding="unicode").encode("utf-8")
+
+
+def add_optional(parent: Element, tag: str, value: object | None) -> None:
+    if value is not None:
+        xmlutil.add(parent, tag, value)
+
+
+def add_manifest(parent: Element, manifest: ManifestSpec) -> None:
+    element = xmlutil.add(parent, "Manifest")
+    spec = xmlutil.add(element, "Spec")
+    xmlutil.add(spec, "Format", manifest.format)
+    fields = xmlutil.add(spec, "Fields")
+    for name in manifest.fields:
+        xmlutil.add(fields, "member", name)
+    location = xmlutil.add(element, "Location")
+    xmlutil.add(location, "ObjectArn", manifest.location.object_arn)
+    add_optional(location, "ObjectVersionId", manifest.location.object_version_id)
+    xmlutil.add(location, "ETag", manifest.location.etag)
+
+
+def add_operation(parent: Element, operation: OperationSpec) -> None:
+    # The operation is echoed exactly as the client sent it (namespace stripped), parameters included.
+    wrapper = xmlutil.add(parent, "Operation")
+    wrapper.append(xmlutil.parse_xml(operation.xml.encode("utf-8")))
+
+
+def add_report(parent: Element, report: ReportSpec) -> None:
+    element = xmlutil.add(parent, "Report")
+    add_optional(element, "Bucket", report.bucket)
+    add_optional(element, "Format", report.format)
+    xmlutil.add(element, "Enabled", report.enabled)
+    add_optional(element, "Prefix", report.prefix)
+    add_optional(element, "ReportScope", report.scope)
+    add_optional(element, "ExpectedBucketOwner", report.expected_bucket_owner)
+
+
+def add_time(parent: Element, tag: str, moment: datetime | None, render: Callable[[datetime], str]) -> None:
+    """``<tag>`` with ``render(moment)`` when the moment is known."""
+    if moment is not None:
+        xmlutil.add(parent, tag, render(moment))
