@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from batchops.auth.request import SecretLookup, SignedRequest
@@ -67,8 +67,12 @@ def verify(
     account_id, secret = found
     for name, window in (("q-sign-time", credential.sign_time), ("q-key-time", credential.key_time)):
         _check_window(name, window, now)
-    expected = signature(secret, credential, http_string(request, path, params, credential))
-    if not hmac.compare_digest(expected, credential.signature):
+    if not any(
+        hmac.compare_digest(
+            signature(secret, credential, http_string(variant, path, params, credential)), credential.signature
+        )
+        for variant in _host_variants(request)
+    ):
         raise AuthError(
             "SignatureDoesNotMatch",
             403,
@@ -115,6 +119,16 @@ def _check_window(name: str, window: str, now: float) -> None:
             f"Request is not valid yet: {name} starts at {start}, over 15 minutes after the server's time "
             f"{int(now)}; correct the client's clock",
         )
+
+
+def _host_variants(request: SignedRequest) -> list[SignedRequest]:
+    """The request as sent, and with the port dropped from Host: the COS SDKs sign the URL's host name only."""
+    host = request.header("host") or ""
+    name, colon, port = host.rpartition(":")
+    if not (colon and port.isdigit() and name):
+        return [request]
+    headers = [(key, name if key == "host" else value) for key, value in request.headers]
+    return [request, replace(request, headers=headers)]
 
 
 def _encode(value: str) -> str:

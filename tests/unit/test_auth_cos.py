@@ -146,3 +146,18 @@ def test_authenticate_cos_without_appid() -> None:
     with pytest.raises(AuthError) as caught:
         authenticate_cos(parts, settings(), "/jobs", [])
     assert (caught.value.code, caught.value.status) == ("InvalidArgument", 400)
+
+
+def test_sdk_signing_the_host_name_without_its_port_verifies() -> None:
+    # CosS3Auth signs the URL's host name (no port) when the request has no Host header yet.
+    headers = cos_headers("GET", "/jobs", {}, {"Host": "127.0.0.1", "x-cos-appid": APPID}, SECRET_ID, SECRET_KEY)
+    sent = [(k.lower(), HOST if k.lower() == "host" else v) for k, v in headers.items()]
+    assert cos.verify(SignedRequest("GET", "/jobs", "", sent, b""), "/jobs", [], lookup) == ACCOUNT
+
+
+def test_a_different_host_name_is_not_accepted() -> None:
+    headers = cos_headers("GET", "/jobs", {}, {"Host": "10.0.0.1", "x-cos-appid": APPID}, SECRET_ID, SECRET_KEY)
+    sent = [(k.lower(), HOST if k.lower() == "host" else v) for k, v in headers.items()]
+    with pytest.raises(AuthError) as caught:
+        cos.verify(SignedRequest("GET", "/jobs", "", sent, b""), "/jobs", [], lookup)
+    assert caught.value.code == "SignatureDoesNotMatch"
