@@ -13,6 +13,7 @@ from batchops.api import s3control_xml as wire
 from batchops.api.errors import ApiError, JobStatusRefused
 from batchops.domain.status import USER_REQUESTS, JobStatus
 from batchops.errors import ValidationError
+from batchops.operations.registry import get_operation
 from batchops.settings import ACCOUNT_ID_PATTERN
 from batchops.xmlutil import check_length, parse_int
 
@@ -58,6 +59,7 @@ async def create_job(request: Request) -> Response:
     account_id = account_of(request)
     settings = request.app.state.settings
     spec, tags = wire.parse_create_job(await read_body(request), default_threshold=settings.threshold)
+    get_operation(spec.operation.name).check_settings(spec.operation.params, settings)
     job_id, _created = await request.app.state.store.create_job(account_id, spec, tags)
     request.app.state.engine.wake()
     return xml_response(wire.render_create_job(job_id))

@@ -5,10 +5,13 @@ from __future__ import annotations
 from batchops.errors import ValidationError
 from batchops.operations.acl import PutObjectAcl
 from batchops.operations.base import Operation
+from batchops.operations.checksum import ComputeObjectChecksum
 from batchops.operations.copy import CopyObject
 from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
+from batchops.operations.lambda_invoke import LambdaInvoke
 from batchops.operations.legal_hold import PutObjectLegalHold
+from batchops.operations.merge_tagging import MergeObjectTagging
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
 
@@ -22,6 +25,9 @@ OPERATIONS: dict[str, Operation] = {
         PutObjectLegalHold(),
         PutObjectRetention(),
         DeleteObject(),
+        MergeObjectTagging(),
+        ComputeObjectChecksum(),
+        LambdaInvoke(),
     )
 }
 
