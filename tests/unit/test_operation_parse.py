@@ -10,10 +10,13 @@ import pytest
 from batchops.errors import ValidationError
 from batchops.operations.acl import PutObjectAcl
 from batchops.operations.base import Operation
+from batchops.operations.checksum import ComputeObjectChecksum
 from batchops.operations.copy import CopyObject
 from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
+from batchops.operations.lambda_invoke import LambdaInvoke
 from batchops.operations.legal_hold import PutObjectLegalHold
+from batchops.operations.merge_tagging import MergeObjectTagging
 from batchops.operations.registry import OPERATIONS, get_operation, supported_names
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
@@ -503,6 +506,15 @@ VALID_EXAMPLES = [
     ),
     (PutObjectAcl(), acl_xml(EXPLICIT_ACL)),
     (CopyObject(), BOTO3_COPY),
+    (
+        MergeObjectTagging(),
+        "<BatchOpsMergeObjectTagging><RemoveKeys><member>k</member></RemoveKeys></BatchOpsMergeObjectTagging>",
+    ),
+    (
+        ComputeObjectChecksum(),
+        "<S3ComputeObjectChecksum><ChecksumAlgorithm>CRC32C</ChecksumAlgorithm></S3ComputeObjectChecksum>",
+    ),
+    (LambdaInvoke(), "<LambdaInvoke><FunctionArn>my-function:live</FunctionArn></LambdaInvoke>"),
 ]
 
 
@@ -528,5 +540,5 @@ def test_get_operation_returns_the_registered_instance() -> None:
 
 def test_an_unknown_operation_lists_the_supported_ones() -> None:
     with pytest.raises(ValidationError) as info:
-        get_operation("LambdaInvoke")
-    assert str(info.value) == f"Operation LambdaInvoke is not supported; use one of {', '.join(supported_names())}"
+        get_operation("S3ReplicateObject")
+    assert str(info.value) == f"Operation S3ReplicateObject is not supported; use one of {', '.join(supported_names())}"
