@@ -86,3 +86,11 @@ class TooManyUnfinishedJobs(BatchOpsError):
 
 class RequestTooLarge(ValidationError):
     """The request body is over the 1 MiB limit."""
+class FunctionError(BatchOpsError):
+    """Invoking a LambdaInvoke function failed: its own error (``transient=False``: the function raised,
+    timed out, answered HTTP 4xx/500 or an unreadable response) or no answer worth trusting yet
+    (``transient=True``: connection refused, HTTP 429/502/503/504), which is retried."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient

@@ -51,6 +51,19 @@ class Account:
 
 
 @dataclass(frozen=True)
+class FunctionTarget:
+    """Where a LambdaInvoke job's FunctionArn goes: an HTTP endpoint (webhook) or a Python entry point."""
+
+    arn: str
+    url: str | None = None
+    #: ``package.module:callable``; sync or async, called with the invocation event dict.
+    entry_point: str | None = None
+    timeout_seconds: float = 60.0
+    #: Invocations per task while the function answers TemporaryFailure (or cannot be reached).
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -73,6 +86,11 @@ class Settings:
     accounts: tuple[Account, ...] = ()
     #: Unfinished (not Complete/Cancelled/Failed) jobs an account may have; more → TooManyRequestsException.
     max_unfinished_jobs_per_account: int = 1000
+    #: ``[[functions]]``: the functions LambdaInvoke jobs may name, by FunctionArn.
+    functions: tuple[FunctionTarget, ...] = ()
+
+    def function(self, arn: str) -> FunctionTarget | None:
+        return next((f for f in self.functions if f.arn == arn), None)
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.id == account_id), None)
@@ -144,7 +162,8 @@ def load_settings(
     for name in (f.name for f in fields(Settings)):
         values.update(_pick(name, flags or {}, environ, file_values))
     settings = _convert(values)
-    return replace(settings, accounts=_accounts(file_values, environ))
+    settings = replace(settings, accounts=_accounts(file_values, environ))
+    return replace(settings, functions=_functions(file_values.get("_functions")))
 
 
 def _pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str], file: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,10 +231,10 @@ def _read_file(path: Path) -> dict[str, Any]:
     server = data.get("server", {})
     if not isinstance(server, dict):
         raise ConfigError(f"[server] in {path} must be a table")
-    unknown = set(server) - {f.name for f in fields(Settings)} - {"accounts"}
+    unknown = set(server) - {f.name for f in fields(Settings)} - {"accounts", "functions"}
     if unknown:
         raise ConfigError(f"unknown setting(s) in [server] of {path}: {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = {**server, "_accounts": data.get("accounts")}
+    values: dict[str, Any] = {**server, "_accounts": data.get("accounts"), "_functions": data.get("functions")}
     if "threshold" in data:
         values["threshold"] = data["threshold"]
     return values
@@ -302,3 +321,42 @@ def _check_unique(accounts: tuple[Account, ...]) -> None:
         repeated = sorted({v for v in values if values.count(v) > 1 and v is not None})
         if repeated:
             raise ConfigError(f"two accounts share the {what} {repeated[0]!r}; each must be unique")
+
+
+_ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _functions(declared: Any) -> tuple[FunctionTarget, ...]:
+    if not declared:
+        return ()
+    if not isinstance(declared, list) or not all(isinstance(entry, Mapping) for entry in declared):
+        raise ConfigError("[[functions]] must be a list of tables, each with arn and url or entry_point")
+    targets = tuple(_function(entry) for entry in declared)
+    arns = [t.arn for t in targets]
+    if len(set(arns)) != len(arns):
+        raise ConfigError("[[functions]] names the same arn twice; give each FunctionArn once")
+    return targets
+
+
+def _function(entry: Mapping[str, Any]) -> FunctionTarget:
+    arn = str(entry.get("arn") or "")
+    unknown = set(entry) - {"arn", "url", "entry_point", "timeout_seconds", "max_attempts"}
+    if not arn or unknown:
+        raise ConfigError(
+            f"[[functions]] entry {arn or '(no arn)'}: needs arn, one of url / entry_point, optional "
+            f"timeout_seconds and max_attempts" + (f"; unknown key(s) {', '.join(sorted(unknown))}" if unknown else "")
+        )
+    url, entry_point = entry.get("url"), entry.get("entry_point")
+    if (url is None) == (entry_point is None):
+        raise ConfigError(f"[[functions]] {arn}: give exactly one of url (a webhook) or entry_point (module:function)")
+    if url is not None and not str(url).startswith(("http://", "https://")):
+        raise ConfigError(f"[[functions]] {arn}: url must start with http:// or https://, not {url!r}")
+    if entry_point is not None and not _ENTRY_POINT.match(str(entry_point)):
+        raise ConfigError(f"[[functions]] {arn}: entry_point must look like package.module:function, not {entry_point}")
+    timeout = float(entry.get("timeout_seconds", 60.0))
+    attempts = _as_int(f"functions {arn} max_attempts", entry.get("max_attempts", 5))
+    if timeout <= 0 or attempts < 1:
+        raise ConfigError(f"[[functions]] {arn}: timeout_seconds must be > 0 and max_attempts at least 1")
+    return FunctionTarget(
+        arn, None if url is None else str(url), None if entry_point is None else str(entry_point), timeout, attempts
+    )

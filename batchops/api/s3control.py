@@ -16,6 +16,7 @@ from batchops.auth.accounts import check_account_header, check_role
 from batchops.domain.job import Job
 from batchops.domain.status import USER_REQUESTS, JobStatus
 from batchops.errors import ValidationError
+from batchops.operations.registry import get_operation
 from batchops.settings import ACCOUNT_ID_PATTERN
 from batchops.xmlutil import check_length, parse_int
 
@@ -51,6 +52,7 @@ async def create_job(request: Request) -> Response:
     settings = request.app.state.settings
     spec, tags = wire.parse_create_job(await read_body(request), default_threshold=settings.threshold)
     check_role(settings, account_id, spec.role_arn)
+    get_operation(spec.operation.name).check_settings(spec.operation.params, settings)
     limit = settings.max_unfinished_jobs(request.state.account)
     job_id, _created = await request.app.state.store.create_job(account_id, spec, tags, max_unfinished=limit)
     request.app.state.engine.wake()

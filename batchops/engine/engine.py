@@ -24,6 +24,7 @@ from batchops.engine.finisher import ENDINGS, finish
 from batchops.engine.preparer import prepare
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import ManifestError
+from batchops.functions import FunctionInvoker
 from batchops.operations.registry import get_operation
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.settings import Settings
@@ -49,6 +50,7 @@ class Engine:
         self._finishing: set[str] = set()
         self._runners: dict[str, JobRunner] = {}
         self._side_tasks: list[asyncio.Task[None]] = []
+        self._functions: FunctionInvoker | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -176,6 +178,7 @@ class Engine:
             self._slots,
             RunnerConfig(owner=self.owner),
             self._check_threshold,
+            functions=await self._function_invoker(),
         )
         self._runners[job.id] = runner
         drained = await runner.run()
@@ -225,6 +228,12 @@ class Engine:
                 timeout=self.settings.s3_timeout_seconds,
             )
         return self._clients[creds]
+
+    async def _function_invoker(self) -> FunctionInvoker:
+        """One invoker (one HTTP session) for every LambdaInvoke job, closed with the engine."""
+        if self._functions is None:
+            self._functions = await self._stack.enter_async_context(FunctionInvoker(self.settings.functions))
+        return self._functions
 
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, 60.0)

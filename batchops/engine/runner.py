@@ -17,6 +17,7 @@ from typing import Any
 
 from batchops.domain.job import Job
 from batchops.domain.task import Task, TaskOutcome, TaskStatus
+from batchops.functions import FunctionInvoker
 from batchops.operations.base import Operation, TaskContext
 from batchops.s3.errors import to_task_error
 from batchops.store.sqlstore import Store
@@ -50,10 +51,11 @@ class JobRunner:
         slots: asyncio.Semaphore,
         config: RunnerConfig,
         on_progress: ProgressCheck,
+        functions: FunctionInvoker | None = None,
     ) -> None:
         self.job = job
         self._store = store
-        self._ctx = TaskContext(s3=s3, job_id=job.id)
+        self._ctx = TaskContext(s3=s3, job_id=job.id, functions=functions)
         self._operation = operation
         self._slots = slots
         self._config = config

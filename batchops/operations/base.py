@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
+
+if TYPE_CHECKING:
+    from batchops.functions import FunctionInvoker
+    from batchops.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class TaskContext:
 
     s3: Any  # an aiobotocore S3 client
     job_id: str
+    #: Invokes the functions of ``[[functions]]`` (LambdaInvoke); None where no engine provides one.
+    functions: FunctionInvoker | None = None
 
 
 class Operation(ABC):
@@ -35,6 +41,9 @@ class Operation(ABC):
     @abstractmethod
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
         """Act on one object; return the report's result message for a success."""
+
+    def check_settings(self, params: dict[str, Any], settings: Settings) -> None:  # noqa: B027 (optional hook)
+        """At CreateJob, refuse parameters this server's configuration cannot serve (raise ValidationError)."""
 
 
 def version_kwargs(target: ObjectRef) -> dict[str, str]:

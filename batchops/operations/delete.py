@@ -1,28 +1,151 @@
 """S3DeleteObject (a batchops extension): delete an object, or one version of it.
 
-S3 deletes are idempotent: a key that is already gone still answers 204, so it counts as a success.
+Tasks are batched: concurrent ``run`` calls of one job on one bucket join a DeleteObjects request of up
+to 1,000 keys (sent when 1,000 keys wait, or ``LINGER_SECONDS`` after the first one arrived), with
+``Quiet=false`` so the store answers for every key. Each task still gets its own outcome: its
+``Deleted`` entry is its success message, its ``Errors`` entry its failure (that key's Code and
+Message). Retries and backoff of the whole request (503 SlowDown, 5xx, timeouts) come from the S3
+client's config; a request that still fails fails each of its tasks with that error.
+
+A batch holds at most as many keys as tasks run at once (``task_concurrency``, default 64): every
+waiting task holds one of the runner's slots. Raise ``--task-concurrency`` for fuller batches.
+
+S3 deletes are idempotent: a key that is already gone still counts as deleted.
 """
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
-from batchops.operations.base import Operation, TaskContext, version_kwargs
+from batchops.errors import TaskError
+from batchops.operations.base import Operation, TaskContext
 from batchops.operations.fields import only_children
+from batchops.s3.errors import status_for_code
+
+#: DeleteObjects accepts at most this many keys per request.
+MAX_KEYS = 1000
+#: How long the first key of a batch waits for others before the request goes out.
+LINGER_SECONDS = 0.002
+
+BatchKey = tuple[str, str]  # (job id, bucket)
 
 
 class DeleteObject(Operation):
     name = "S3DeleteObject"
+
+    def __init__(self) -> None:
+        self._batchers: dict[BatchKey, _Batcher] = {}
 
     def parse(self, element: Element) -> dict[str, Any]:
         only_children(element, (), self.name)
         return {}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        response = await ctx.s3.delete_object(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
-        return describe_delete(response, target)
+        key = (ctx.job_id, target.bucket)
+        batcher = self._batchers.get(key)
+        if batcher is None or batcher.s3 is not ctx.s3:
+            batcher = self._batchers[key] = _Batcher(ctx.s3, target.bucket, lambda: self._batchers.pop(key, None))
+        return await batcher.submit(target)
+
+
+@dataclass
+class _Waiting:
+    target: ObjectRef
+    result: asyncio.Future[str]
+
+
+@dataclass
+class _Batcher:
+    """Collects one job's deletes on one bucket and sends them as DeleteObjects requests."""
+
+    s3: Any
+    bucket: str
+    on_idle: Any  # called when nothing waits and nothing is in flight, to drop this batcher
+    waiting: list[_Waiting] = field(default_factory=list)
+    in_flight: int = 0
+    timer: asyncio.TimerHandle | None = None
+
+    async def submit(self, target: ObjectRef) -> str:
+        entry = _Waiting(target, asyncio.get_running_loop().create_future())
+        self.waiting.append(entry)
+        if len(self.waiting) >= MAX_KEYS:
+            self._flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._flush)
+        return await entry.result
+
+    def _flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch = [entry for entry in self.waiting[:MAX_KEYS] if not entry.result.done()]
+        del self.waiting[:MAX_KEYS]
+        if self.waiting:
+            self.timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._flush)
+        if batch:
+            self.in_flight += 1
+            asyncio.get_running_loop().create_task(self._send(batch))
+        elif not self.waiting and not self.in_flight:
+            self.on_idle()
+
+    async def _send(self, batch: list[_Waiting]) -> None:
+        try:
+            objects = [{"Key": e.target.key, **_version(e.target)} for e in batch]
+            response = await self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": False})
+        except Exception as exc:  # the whole request failed after the client's retries: so did each task
+            for entry in batch:
+                _settle(entry, exc)
+        else:
+            for entry in batch:
+                _settle(entry, outcome_of(entry.target, response))
+        finally:
+            self.in_flight -= 1
+            if not self.waiting and not self.in_flight and self.timer is None:
+                self.on_idle()
+
+
+def outcome_of(target: ObjectRef, response: dict[str, Any]) -> str | TaskError:
+    """One key's result in a DeleteObjects answer: its success message, or its error."""
+    deleted = _entry_for(target, response.get("Deleted", []))
+    if deleted is not None:
+        return describe_delete(
+            {"DeleteMarker": deleted.get("DeleteMarker"), "VersionId": deleted.get("DeleteMarkerVersionId")}, target
+        )
+    error = _entry_for(target, response.get("Errors", []))
+    if error is not None:
+        code = str(error.get("Code") or "InternalError")
+        return TaskError(
+            code, status_for_code(code), str(error.get("Message") or f"the store could not delete it: {code}")
+        )
+    return TaskError("InternalError", 0, "the store's DeleteObjects answer did not mention this key; run the job again")
+
+
+def _entry_for(target: ObjectRef, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The entry for this key (and version); stores differ in echoing VersionId, so fall back to the key."""
+    same_key = [e for e in entries if e.get("Key") == target.key]
+    exact = [e for e in same_key if e.get("VersionId") == target.version_id]
+    if exact:
+        return exact[0]
+    if target.version_id is None or all(e.get("VersionId") is None for e in same_key):
+        return same_key[0] if same_key else None
+    return None
+
+
+def _settle(entry: _Waiting, outcome: str | BaseException) -> None:
+    if entry.result.done():  # the task was cancelled while its batch was in flight
+        return
+    if isinstance(outcome, BaseException):
+        entry.result.set_exception(outcome)
+    else:
+        entry.result.set_result(outcome)
+
+
+def _version(target: ObjectRef) -> dict[str, str]:
+    return {"VersionId": target.version_id} if target.version_id else {}
 
 
 def describe_delete(response: dict[str, Any], target: ObjectRef) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from batchops.errors import ValidationError
 from batchops.operations.acl import PutObjectAcl
 from batchops.operations.base import Operation
+from batchops.operations.checksum import ComputeObjectChecksum
 from batchops.operations.copy import CopyObject
 from batchops.operations.cos_copy import COSPutObjectCopy
 from batchops.operations.cos_delete import COSDeleteObject
 from batchops.operations.cos_tagging import COSPutObjectTagging
 from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
+from batchops.operations.lambda_invoke import LambdaInvoke
 from batchops.operations.legal_hold import PutObjectLegalHold
+from batchops.operations.merge_tagging import MergeObjectTagging
 from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
@@ -31,6 +34,9 @@ OPERATIONS: dict[str, Operation] = {
         COSInitiateRestoreObject(),
         COSDeleteObject(),
         COSPutObjectTagging(),
+        MergeObjectTagging(),
+        ComputeObjectChecksum(),
+        LambdaInvoke(),
     )
 }
 

@@ -40,3 +40,25 @@ def _default_message(code: str, status: int) -> str:
     if code in ("404", "NotFound") or status == 404:
         return "the object (or version) does not exist"
     return f"the store answered HTTP {status}"
+
+
+#: The HTTP status a single-object request would answer for an error code that a multi-object answer
+#: (DeleteObjects ``Errors[]``) gives without one.
+_CODE_STATUS = {
+    "AccessDenied": 403,
+    "NoSuchBucket": 404,
+    "NoSuchKey": 404,
+    "NoSuchVersion": 404,
+    "InvalidArgument": 400,
+    "InvalidRequest": 400,
+    "MalformedXML": 400,
+    "OperationAborted": 409,
+    "SlowDown": 503,
+    "ServiceUnavailable": 503,
+    "InternalError": 500,
+}
+
+
+def status_for_code(code: str) -> int:
+    """HTTP status for an S3 error code reported without one (400 for client errors we do not know)."""
+    return _CODE_STATUS.get(code, 400)

@@ -10,13 +10,16 @@ import pytest
 from batchops.errors import ValidationError
 from batchops.operations.acl import PutObjectAcl
 from batchops.operations.base import Operation
+from batchops.operations.checksum import ComputeObjectChecksum
 from batchops.operations.copy import CopyObject
 from batchops.operations.cos_copy import COSPutObjectCopy
 from batchops.operations.cos_delete import COSDeleteObject
 from batchops.operations.cos_tagging import COSPutObjectTagging
 from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
+from batchops.operations.lambda_invoke import LambdaInvoke
 from batchops.operations.legal_hold import PutObjectLegalHold
+from batchops.operations.merge_tagging import MergeObjectTagging
 from batchops.operations.registry import OPERATIONS, get_operation, supported_names
 from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject
 from batchops.operations.retention import PutObjectRetention
@@ -525,6 +528,15 @@ VALID_EXAMPLES = [
         COSPutObjectCopy(),
         "<COSPutObjectCopy><TargetResource>qcs::cos:ap-chengdu::dest-1250000000</TargetResource></COSPutObjectCopy>",
     ),
+    (
+        MergeObjectTagging(),
+        "<BatchOpsMergeObjectTagging><RemoveKeys><member>k</member></RemoveKeys></BatchOpsMergeObjectTagging>",
+    ),
+    (
+        ComputeObjectChecksum(),
+        "<S3ComputeObjectChecksum><ChecksumAlgorithm>CRC32C</ChecksumAlgorithm></S3ComputeObjectChecksum>",
+    ),
+    (LambdaInvoke(), "<LambdaInvoke><FunctionArn>my-function:live</FunctionArn></LambdaInvoke>"),
 ]
 
 
@@ -550,5 +562,5 @@ def test_get_operation_returns_the_registered_instance() -> None:
 
 def test_an_unknown_operation_lists_the_supported_ones() -> None:
     with pytest.raises(ValidationError) as info:
-        get_operation("LambdaInvoke")
-    assert str(info.value) == f"Operation LambdaInvoke is not supported; use one of {', '.join(supported_names())}"
+        get_operation("S3ReplicateObject")
+    assert str(info.value) == f"Operation S3ReplicateObject is not supported; use one of {', '.join(supported_names())}"
