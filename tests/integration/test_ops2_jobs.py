@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.batch_functions import Webhook
-from tests.integration.conftest import ACCOUNT, Server, create_job, put_manifest, wait_status
+from tests.integration.conftest import ACCOUNT, Server, create_job, put_manifest, signed_request, wait_status
 from tests.integration.test_job_lifecycle import read_report
 
 pytestmark = pytest.mark.integration
@@ -40,11 +39,9 @@ def create_raw_job(
         <Fields>{fields}</Fields></Spec>
         <Location><ObjectArn>{location["ObjectArn"]}</ObjectArn><ETag>{location["ETag"]}</ETag></Location></Manifest>
       <Priority>1</Priority><RoleArn>arn:aws:iam::{ACCOUNT}:role/r</RoleArn></CreateJobRequest>"""
-    request = urllib.request.Request(
-        f"{server.url}/v20180820/jobs", data=body.encode(), method="POST", headers={"x-amz-account-id": ACCOUNT}
-    )
-    reply = urllib.request.urlopen(request).read().decode()
-    return reply.split("<JobId>")[1].split("</JobId>")[0]
+    status, reply = signed_request(server.url, "POST", "/v20180820/jobs", body.encode())
+    assert status == 200, reply
+    return reply.decode().split("<JobId>")[1].split("</JobId>")[0]
 
 
 def rows_by_key(s3: Any, reports: str, job_id: str) -> dict[str, list[str]]:
