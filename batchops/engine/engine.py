@@ -26,6 +26,7 @@ from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import ManifestError
 from batchops.operations.registry import get_operation
 from batchops.s3.client import StoreCredentials, open_client
+from batchops.s3.pool import StoreRoutes, TransferLimits
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 
@@ -49,6 +50,9 @@ class Engine:
         self._finishing: set[str] = set()
         self._runners: dict[str, JobRunner] = {}
         self._side_tasks: list[asyncio.Task[None]] = []
+        # Buckets on other stores (copy targets, replicas) and the copy limits every job shares.
+        self._routes = StoreRoutes(settings.targets, settings.replicas, self._open_target_client)
+        self._transfer = TransferLimits.from_settings(settings)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -172,6 +176,8 @@ class Engine:
             self._slots,
             RunnerConfig(owner=self.owner),
             self._check_threshold,
+            stores=self._routes,
+            transfer=self._transfer,
         )
         self._runners[job.id] = runner
         drained = await runner.run()
@@ -211,6 +217,15 @@ class Engine:
                 timeout=self.settings.s3_timeout_seconds,
             )
         return self._clients[key]
+
+    async def _open_target_client(self, creds: StoreCredentials) -> Any:
+        return await open_client(
+            self._stack,
+            creds,
+            max_connections=self.settings.task_concurrency,
+            max_attempts=self.settings.s3_max_attempts,
+            timeout=self.settings.s3_timeout_seconds,
+        )
 
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, 60.0)

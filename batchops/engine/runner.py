@@ -19,6 +19,7 @@ from batchops.domain.job import Job
 from batchops.domain.task import Task, TaskOutcome, TaskStatus
 from batchops.operations.base import Operation, TaskContext
 from batchops.s3.errors import to_task_error
+from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
 from batchops.store.sqlstore import Store
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,12 @@ class JobRunner:
         slots: asyncio.Semaphore,
         config: RunnerConfig,
         on_progress: ProgressCheck,
+        stores: StoreRoutes = NO_ROUTES,
+        transfer: TransferLimits | None = None,
     ) -> None:
         self.job = job
         self._store = store
-        self._ctx = TaskContext(s3=s3, job_id=job.id)
+        self._ctx = TaskContext(s3=s3, job_id=job.id, stores=stores, transfer=transfer or TransferLimits())
         self._operation = operation
         self._slots = slots
         self._config = config

@@ -9,11 +9,12 @@ failure; the executor maps errors to report rows in one place (batchops.s3.error
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
+from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,10 @@ class TaskContext:
 
     s3: Any  # an aiobotocore S3 client
     job_id: str
+    #: Buckets on other stores (copy targets, replicas) and their clients.
+    stores: StoreRoutes = NO_ROUTES
+    #: Multipart threshold, part size and the memory budget of copies.
+    transfer: TransferLimits = field(default_factory=TransferLimits)
 
 
 class Operation(ABC):

@@ -15,6 +15,7 @@ from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
 from batchops.operations.legal_hold import PutObjectLegalHold
 from batchops.operations.registry import OPERATIONS, get_operation, supported_names
+from batchops.operations.replicate import ReplicateObject
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
 from batchops.xmlutil import parse_xml
@@ -375,9 +376,14 @@ def test_copy_names_unknown_elements() -> None:
     assert message.startswith("S3PutObjectCopy has unknown element(s) Foo, StorageClas; it accepts TargetResource")
 
 
-def test_copy_refuses_known_but_unsupported_elements() -> None:
-    message = refusal(CopyObject(), copy_xml("<AccessControlGrants />"))
-    assert message == "S3PutObjectCopy.AccessControlGrants is not supported by batchops; remove it"
+def test_copy_accepts_the_members_it_used_to_refuse() -> None:
+    # Grants, annotations and event holds map to CopyObject now (tests/unit/test_copy_fields.py has the details).
+    body = "<AccessControlGrants /><AnnotationDirective>EXCLUDE</AnnotationDirective>"
+    body += "<ObjectLockEventHold>OFF</ObjectLockEventHold>"
+    assert parse(CopyObject(), copy_xml(body))["CopyArguments"] == {
+        "AnnotationDirective": "EXCLUDE",
+        "ObjectLockEventHold": "OFF",
+    }
 
 
 def test_copy_refuses_an_element_given_twice() -> None:
@@ -503,6 +509,7 @@ VALID_EXAMPLES = [
     ),
     (PutObjectAcl(), acl_xml(EXPLICIT_ACL)),
     (CopyObject(), BOTO3_COPY),
+    (ReplicateObject(), "<S3ReplicateObject />"),
 ]
 
 
