@@ -156,9 +156,7 @@ def check_preconditions(head: dict[str, Any], arguments: dict[str, Any]) -> None
         )
     until = arguments.get("CopySourceIfUnmodifiedSince")
     if until and modified > to_datetime(until):
-        raise TaskError(
-            "PreconditionFailed", 412, f"the source was modified after {until} (UnModifiedSinceConstraint)"
-        )
+        raise TaskError("PreconditionFailed", 412, f"the source was modified after {until} (UnModifiedSinceConstraint)")
 
 
 # --- the three ways --------------------------------------------------------------------------------
