@@ -1,9 +1,9 @@
 """S3PutObjectCopy: copy each object to a target bucket (optionally under a key prefix).
 
 ``parse`` turns every S3CopyObjectOperation member into CopyObject arguments (the request-building
-functions below are small and shared: operations/cos_copy.py builds on them). ``run`` HEADs the source
-and hands it to ``transfer.copy_to``: one CopyObject, a multipart copy above the multipart threshold,
-or a copy streamed through batchops when the target bucket lives on another store.
+functions below are small and shared: operations/cos_copy.py builds on them). ``run`` hands the object
+to ``transfer.copy``: one CopyObject, a multipart copy above the multipart threshold, or a copy streamed
+through batchops when the target bucket lives on another store.
 
 Members with no CopyObject header are refused rather than dropped; ``Grantee.DisplayName`` is accepted
 and not sent, because S3 only ever reports display names and ignores them in grants.
@@ -30,7 +30,7 @@ from batchops.operations.fields import (
     without_none,
 )
 from batchops.operations.retention import RETENTION_MODES
-from batchops.operations.transfer import Destination, copy_to, head_source, tag_query
+from batchops.operations.transfer import Destination, copy, tag_query
 from batchops.operations.transfer import with_datetimes as with_datetimes  # re-exported for callers of copy.py
 from batchops.xmlutil import boolean, check_length, integer, members, string_map, text
 
@@ -124,10 +124,8 @@ class CopyObject(Operation):
         return {**destination, "CopyArguments": arguments}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        arguments = params["CopyArguments"]
-        head = await head_source(ctx, target, arguments)
         destination = Destination(params["TargetBucket"], params["TargetKeyPrefix"] + target.key)
-        copied = await copy_to(ctx, target, head, destination, arguments)
+        copied = await copy(ctx, target, destination, params["CopyArguments"])
         return copied.describe()
 
 

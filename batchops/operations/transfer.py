@@ -1,6 +1,7 @@
 """One object's bytes into another bucket, by the cheapest way that works.
 
-* same store, source up to the multipart threshold: one server-side ``CopyObject``;
+* same store, source up to the multipart threshold: one server-side ``CopyObject`` (with the default
+  threshold, S3's 5 GiB limit, tried before any HEAD, so a copy costs one request);
 * same store, larger source (S3 refuses CopyObject above 5 GiB): ``CreateMultipartUpload`` +
   ``UploadPartCopy`` per byte range (a few parts at once) + ``CompleteMultipartUpload``, aborted on failure;
 * target on another store (``[[targets]]``): server-side copy is impossible, so the bytes stream through
@@ -37,6 +38,8 @@ T = TypeVar("T")
 #: S3 allows at most this many parts in one multipart upload.
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
+#: S3 refuses CopyObject for larger sources.
+MAX_COPY_OBJECT_BYTES = 5 * 1024 * MIB
 #: The source's headers that CopyObject copies under MetadataDirective COPY (not the website redirect).
 SOURCE_HEADERS = ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "ContentType", "Expires")
 #: CopyObject arguments that mean nothing to PutObject / CreateMultipartUpload.
@@ -162,6 +165,33 @@ def check_preconditions(head: dict[str, Any], arguments: dict[str, Any]) -> None
 # --- the three ways --------------------------------------------------------------------------------
 
 
+async def copy(ctx: TaskContext, source: ObjectRef, dest: Destination, arguments: dict[str, Any]) -> Copied:
+    """Copy ``source`` to ``dest``. With the default threshold (S3's own 5 GiB limit) on one store, try one
+    CopyObject first and HEAD the source only if the store finds it too large: one request per object."""
+    if ctx.transfer.multipart_threshold >= MAX_COPY_OBJECT_BYTES and await ctx.stores.client_for(dest.bucket) is None:
+        try:
+            return await copy_object(ctx, source, dest, arguments)
+        except ClientError as exc:
+            if not too_large_to_copy(exc):
+                raise
+    head = await head_source(ctx, source, arguments)
+    return await copy_to(ctx, source, head, dest, arguments)
+
+
+def too_large_to_copy(exc: ClientError) -> bool:
+    """The store's refusal of a CopyObject source above its size limit (AWS: InvalidRequest, 400)."""
+    error = exc.response.get("Error", {})
+    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+    return code == "EntityTooLarge" or (code == "InvalidRequest" and "maximum allowable size" in message)
+
+
+async def copy_object(ctx: TaskContext, source: ObjectRef, dest: Destination, arguments: dict[str, Any]) -> Copied:
+    response = await ctx.s3.copy_object(
+        Bucket=dest.bucket, Key=dest.key, CopySource=copy_source(source), **with_datetimes(arguments)
+    )
+    return Copied(response.get("CopyObjectResult", {}).get("ETag"))
+
+
 async def copy_to(
     ctx: TaskContext, source: ObjectRef, head: dict[str, Any], dest: Destination, arguments: dict[str, Any]
 ) -> Copied:
@@ -170,12 +200,9 @@ async def copy_to(
     other_store = await ctx.stores.client_for(dest.bucket)
     if other_store is not None:
         return await stream_copy(ctx, other_store, source, head, dest, arguments)
-    if head["ContentLength"] > ctx.transfer.multipart_threshold:
+    if head["ContentLength"] > min(ctx.transfer.multipart_threshold, MAX_COPY_OBJECT_BYTES):
         return await multipart_copy(ctx, source, head, dest, arguments)
-    response = await ctx.s3.copy_object(
-        Bucket=dest.bucket, Key=dest.key, CopySource=copy_source(source), **with_datetimes(arguments)
-    )
-    return Copied(response.get("CopyObjectResult", {}).get("ETag"))
+    return await copy_object(ctx, source, dest, arguments)
 
 
 async def multipart_copy(

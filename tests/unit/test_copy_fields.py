@@ -8,22 +8,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import ConfigError, TaskError, ValidationError
+from batchops.operations.base import TaskContext
 from batchops.operations.copy import CopyObject
 from batchops.operations.replicate import KeyedLocks, ReplicateObject
 from batchops.operations.transfer import (
     MAX_PARTS,
     MIB,
     Copied,
+    Destination,
     bounded,
     check_preconditions,
+    copy,
     part_ranges,
     source_metadata,
     write_arguments,
 )
-from batchops.s3.pool import StoreRoutes
+from batchops.s3.pool import StoreRoutes, TransferLimits
 from batchops.settings import Replica, TargetStore, load_settings
 from batchops.xmlutil import parse_xml
 
@@ -381,3 +385,73 @@ async def test_routes_open_one_client_per_target_store_and_none_for_the_job_stor
     assert [c.endpoint_url for c in opened] == ["http://other"]
     assert routes.replica_for("src") == Replica("src", "archive-src")
     assert routes.replica_for("other") is None
+
+
+# --- one request per copy, and the fallback when the store finds the source too large ------------
+
+
+class FakeStore:
+    """Records S3 calls; CopyObject answers like AWS for a source above 5 GiB when ``too_large``."""
+
+    def __init__(self, too_large: bool, size: int) -> None:
+        self.too_large, self.size, self.calls = too_large, size, []  # type: ignore[var-annotated]
+
+    def __getattr__(self, name: str) -> Any:
+        async def call(**kwargs: Any) -> dict[str, Any]:
+            self.calls.append(name)
+            return self.answer(name, kwargs)
+
+        return call
+
+    def answer(self, name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if name == "copy_object" and self.too_large:
+            message = (
+                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"
+            )
+            error = {
+                "Error": {"Code": "InvalidRequest", "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+            raise ClientError(error, "CopyObject")  # type: ignore[arg-type]
+        return {
+            "head_object": {"ContentLength": self.size, "ETag": '"s"', "LastModified": MODIFIED},
+            "copy_object": {"CopyObjectResult": {"ETag": '"c"'}},
+            "get_object_tagging": {"TagSet": []},
+            "create_multipart_upload": {"UploadId": "u"},
+            "upload_part_copy": {"CopyPartResult": {"ETag": f'"p{kwargs.get("PartNumber")}"'}},
+            "complete_multipart_upload": {"ETag": '"m-2"'},
+        }[name]
+
+
+async def test_a_default_copy_is_one_copy_object_request() -> None:
+    store = FakeStore(too_large=False, size=10)
+    copied = await copy(TaskContext(s3=store, job_id="j"), ObjectRef("b", "k"), Destination("d", "k"), {})
+    assert (copied, store.calls) == (Copied('"c"'), ["copy_object"])
+
+
+async def test_a_source_the_store_finds_too_large_falls_back_to_multipart_copy() -> None:
+    store = FakeStore(too_large=True, size=6 * 1024 * MIB)
+    ctx = TaskContext(s3=store, job_id="j", transfer=TransferLimits(part_size=5 * 1024 * MIB))
+    copied = await copy(ctx, ObjectRef("b", "k"), Destination("d", "k"), {})
+    assert copied == Copied('"m-2"', parts=2)
+    assert store.calls == [
+        "copy_object",
+        "head_object",
+        "get_object_tagging",
+        "create_multipart_upload",
+        "upload_part_copy",
+        "upload_part_copy",
+        "complete_multipart_upload",
+    ]
+
+
+async def test_other_copy_errors_are_not_retried_as_multipart() -> None:
+    store = FakeStore(too_large=False, size=10)
+
+    async def refuse(**_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "CopyObject")
+
+    store.copy_object = refuse  # type: ignore[method-assign]
+    with pytest.raises(ClientError):
+        await copy(TaskContext(s3=store, job_id="j"), ObjectRef("b", "k"), Destination("d", "k"), {})
+    assert store.calls == []
