@@ -70,6 +70,8 @@ class StoreRoutes:
         if target is None:
             return None
         index = self._targets.index(target)
+        if index in self._clients:
+            return self._clients[index]
         async with self._lock:
             if index not in self._clients:
                 if self._opener is None:
