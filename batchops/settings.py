@@ -83,7 +83,7 @@ class Settings:
     #: Parts of one object copied at once.
     copy_part_concurrency: int = 4
     #: Bytes of object data buffered at once, over all tasks, by copies streamed between stores.
-    copy_stream_buffer_bytes: int = 256 * MIB
+    copy_stream_buffer_bytes: int = 128 * MIB
     #: Buckets that live on another store than ``s3_endpoint`` (copy targets, replicas).
     targets: tuple[TargetStore, ...] = ()
     #: Where S3ReplicateObject copies each source bucket's objects.

@@ -29,7 +29,7 @@ class TransferLimits:
     multipart_threshold: int = 5 * 1024**3
     part_size: int = 16 * 1024**2
     part_concurrency: int = 4
-    buffer: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16), compare=False)
+    buffer: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8), compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransferLimits:
