@@ -63,6 +63,33 @@ class FunctionTarget:
     max_attempts: int = 5
 
 
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+#: S3's smallest part (all but the last) and largest part.
+MIN_PART_BYTES = 5 * MIB
+MAX_PART_BYTES = 5 * GIB
+
+
+@dataclass(frozen=True)
+class TargetStore:
+    """A bucket (name, or a pattern such as ``archive-*``) that lives on another S3-compatible store."""
+
+    bucket: str
+    endpoint: str | None
+    region: str
+    access_key_id: str | None
+    secret_access_key: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Replica:
+    """S3ReplicateObject: objects of ``source_bucket`` go to ``target_bucket`` (on its store, see targets)."""
+
+    source_bucket: str
+    target_bucket: str
+    target_key_prefix: str = ""
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -91,6 +118,18 @@ class Settings:
 
     def function(self, arn: str) -> FunctionTarget | None:
         return next((f for f in self.functions if f.arn == arn), None)
+    #: Copies of sources larger than this use multipart copy (UploadPartCopy); S3 allows 5 GiB per CopyObject.
+    copy_multipart_threshold_bytes: int = 5 * GIB
+    #: Part size of multipart copies and of streamed cross-store copies (raised to stay within 10,000 parts).
+    copy_part_size_bytes: int = 16 * MIB
+    #: Parts of one object copied at once.
+    copy_part_concurrency: int = 4
+    #: Bytes of object data buffered at once, over all tasks, by copies streamed between stores.
+    copy_stream_buffer_bytes: int = 128 * MIB
+    #: Buckets that live on another store than ``s3_endpoint`` (copy targets, replicas).
+    targets: tuple[TargetStore, ...] = ()
+    #: Where S3ReplicateObject copies each source bucket's objects.
+    replicas: tuple[Replica, ...] = ()
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.id == account_id), None)
@@ -163,7 +202,8 @@ def load_settings(
         values.update(_pick(name, flags or {}, environ, file_values))
     settings = _convert(values)
     settings = replace(settings, accounts=_accounts(file_values, environ))
-    return replace(settings, functions=_functions(file_values.get("_functions")))
+    settings = replace(settings, functions=_functions(file_values.get("_functions")))
+    return _with_copy_settings(settings, file_values)
 
 
 def _pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str], file: Mapping[str, Any]) -> dict[str, Any]:
@@ -235,6 +275,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"unknown setting(s) in [server] of {path}: {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {**server, "_accounts": data.get("accounts"), "_functions": data.get("functions")}
+    values.update({"_targets": data.get("targets"), "_replicas": data.get("replicas")})
     if "threshold" in data:
         values["threshold"] = data["threshold"]
     return values
@@ -360,3 +401,75 @@ def _function(entry: Mapping[str, Any]) -> FunctionTarget:
     return FunctionTarget(
         arn, None if url is None else str(url), None if entry_point is None else str(entry_point), timeout, attempts
     )
+
+
+# --- copy, cross-store targets and replicas ------------------------------------------------------
+
+_COPY_INTS = (
+    "copy_multipart_threshold_bytes",
+    "copy_part_size_bytes",
+    "copy_part_concurrency",
+    "copy_stream_buffer_bytes",
+)
+
+
+def _with_copy_settings(settings: Settings, file_values: Mapping[str, Any]) -> Settings:
+    for name in ("targets", "replicas"):
+        if name in file_values:
+            raise ConfigError(f"{name} belongs in [[{name}]] tables of the config file, not under [server]")
+    limits: dict[str, Any] = {name: _as_int(name, getattr(settings, name)) for name in _COPY_INTS}
+    for name, value in limits.items():
+        if value < 1:
+            raise ConfigError(f"setting {name} must be at least 1, not {value}")
+    if not MIN_PART_BYTES <= limits["copy_part_size_bytes"] <= MAX_PART_BYTES:
+        raise ConfigError(
+            f"setting copy_part_size_bytes must be from {MIN_PART_BYTES} (5 MiB) to {MAX_PART_BYTES} (5 GiB), "
+            f"S3's part size limits; not {limits['copy_part_size_bytes']}"
+        )
+    targets = tuple(_target(entry) for entry in _table_list(file_values.get("_targets"), "targets"))
+    replicas = tuple(_replica(entry) for entry in _table_list(file_values.get("_replicas"), "replicas"))
+    return replace(settings, **limits, targets=targets, replicas=replicas)
+
+
+def _table_list(declared: Any, name: str) -> list[Mapping[str, Any]]:
+    if declared is None:
+        return []
+    if not isinstance(declared, list) or not all(isinstance(entry, Mapping) for entry in declared):
+        raise ConfigError(f"[[{name}]] must be an array of tables")
+    return declared
+
+
+def _target(entry: Mapping[str, Any]) -> TargetStore:
+    _only_keys(entry, ("bucket", "endpoint", "region", "access_key_id", "secret_access_key"), "targets")
+    bucket = _required_str(entry, "bucket", "targets")
+    if bucket.startswith("arn:"):
+        bucket = bucket.rsplit(":", 1)[-1]
+    return TargetStore(
+        bucket=bucket,
+        endpoint=entry.get("endpoint"),
+        region=str(entry.get("region", "us-east-1")),
+        access_key_id=entry.get("access_key_id"),
+        secret_access_key=entry.get("secret_access_key"),
+    )
+
+
+def _replica(entry: Mapping[str, Any]) -> Replica:
+    _only_keys(entry, ("source_bucket", "target_bucket", "target_key_prefix"), "replicas")
+    return Replica(
+        source_bucket=_required_str(entry, "source_bucket", "replicas"),
+        target_bucket=_required_str(entry, "target_bucket", "replicas"),
+        target_key_prefix=str(entry.get("target_key_prefix", "")),
+    )
+
+
+def _only_keys(entry: Mapping[str, Any], allowed: tuple[str, ...], name: str) -> None:
+    unknown = sorted(set(entry) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} in [[{name}]]; it accepts {', '.join(allowed)}")
+
+
+def _required_str(entry: Mapping[str, Any], key: str, name: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"every [[{name}]] entry needs {key} (a non-empty string)")
+    return value

@@ -27,6 +27,7 @@ from batchops.errors import ManifestError
 from batchops.functions import FunctionInvoker
 from batchops.operations.registry import get_operation
 from batchops.s3.client import StoreCredentials, open_client
+from batchops.s3.pool import StoreRoutes, TransferLimits
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 
@@ -51,6 +52,9 @@ class Engine:
         self._runners: dict[str, JobRunner] = {}
         self._side_tasks: list[asyncio.Task[None]] = []
         self._functions: FunctionInvoker | None = None
+        # Buckets on other stores (copy targets, replicas) and the copy limits every job shares.
+        self._routes = StoreRoutes(settings.targets, settings.replicas, self._open_target_client)
+        self._transfer = TransferLimits.from_settings(settings)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -179,6 +183,8 @@ class Engine:
             RunnerConfig(owner=self.owner),
             self._check_threshold,
             functions=await self._function_invoker(),
+            stores=self._routes,
+            transfer=self._transfer,
         )
         self._runners[job.id] = runner
         drained = await runner.run()
@@ -234,6 +240,15 @@ class Engine:
         if self._functions is None:
             self._functions = await self._stack.enter_async_context(FunctionInvoker(self.settings.functions))
         return self._functions
+
+    async def _open_target_client(self, creds: StoreCredentials) -> Any:
+        return await open_client(
+            self._stack,
+            creds,
+            max_connections=self.settings.task_concurrency,
+            max_attempts=self.settings.s3_max_attempts,
+            timeout=self.settings.s3_timeout_seconds,
+        )
 
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, 60.0)

@@ -20,6 +20,7 @@ from batchops.domain.task import Task, TaskOutcome, TaskStatus
 from batchops.functions import FunctionInvoker
 from batchops.operations.base import Operation, TaskContext
 from batchops.s3.errors import to_task_error
+from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
 from batchops.store.sqlstore import Store
 
 log = logging.getLogger(__name__)
@@ -52,10 +53,14 @@ class JobRunner:
         config: RunnerConfig,
         on_progress: ProgressCheck,
         functions: FunctionInvoker | None = None,
+        stores: StoreRoutes = NO_ROUTES,
+        transfer: TransferLimits | None = None,
     ) -> None:
         self.job = job
         self._store = store
-        self._ctx = TaskContext(s3=s3, job_id=job.id, functions=functions)
+        self._ctx = TaskContext(
+            s3=s3, job_id=job.id, functions=functions, stores=stores, transfer=transfer or TransferLimits()
+        )
         self._operation = operation
         self._slots = slots
         self._config = config

@@ -9,11 +9,12 @@ failure; the executor maps errors to report rows in one place (batchops.s3.error
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
+from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
 
 if TYPE_CHECKING:
     from batchops.functions import FunctionInvoker
@@ -28,6 +29,10 @@ class TaskContext:
     job_id: str
     #: Invokes the functions of ``[[functions]]`` (LambdaInvoke); None where no engine provides one.
     functions: FunctionInvoker | None = None
+    #: Buckets on other stores (copy targets, replicas) and their clients.
+    stores: StoreRoutes = NO_ROUTES
+    #: Multipart threshold, part size and the memory budget of copies.
+    transfer: TransferLimits = field(default_factory=TransferLimits)
 
 
 class Operation(ABC):

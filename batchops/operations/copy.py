@@ -1,30 +1,38 @@
 """S3PutObjectCopy: copy each object to a target bucket (optionally under a key prefix).
 
-Uses one CopyObject call per object, so sources larger than 5 GB fail with the store's error
-(a multipart UploadPartCopy fallback is out of scope for now).
+``parse`` turns every S3CopyObjectOperation member into CopyObject arguments (the request-building
+functions below are small and shared: operations/cos_copy.py builds on them). ``run`` hands the object
+to ``transfer.copy``: one CopyObject, a multipart copy above the multipart threshold, or a copy streamed
+through batchops when the target bucket lives on another store.
+
+Members with no CopyObject header are refused rather than dropped; ``Grantee.DisplayName`` is accepted
+and not sent, because S3 only ever reports display names and ignores them in grants.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
-from urllib.parse import quote, urlencode
 from xml.etree.ElementTree import Element
+
+from botocore.session import get_session
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
-from batchops.operations.acl import CANNED_ACLS
-from batchops.operations.base import Operation, TaskContext, version_kwargs
+from batchops.operations.acl import CANNED_ACLS, grant
+from batchops.operations.base import Operation, TaskContext
 from batchops.operations.fields import (
     bucket_from_arn,
     choice,
     object_tags,
     only_children,
     timestamp,
-    to_datetime,
     without_none,
 )
 from batchops.operations.retention import RETENTION_MODES
-from batchops.xmlutil import boolean, check_length, string_map, text
+from batchops.operations.transfer import Destination, copy, tag_query
+from batchops.operations.transfer import with_datetimes as with_datetimes  # re-exported for callers of copy.py
+from batchops.xmlutil import boolean, check_length, integer, members, string_map, text
 
 STORAGE_CLASSES = (
     "STANDARD",
@@ -67,14 +75,22 @@ COPY_ELEMENTS = (
     "ObjectLockLegalHoldStatus",
     "ObjectLockMode",
     "ObjectLockRetainUntilDate",
-)
-#: Valid S3 Control members that batchops cannot honour yet; refused rather than silently dropped.
-UNSUPPORTED_COPY_ELEMENTS = (
     "AccessControlGrants",
     "AnnotationDirective",
     "ObjectLockEventHold",
     "ObjectLockEventHoldDuration",
 )
+#: Valid S3 Control members that batchops cannot honour; refused rather than silently dropped (none left).
+UNSUPPORTED_COPY_ELEMENTS: tuple[str, ...] = ()
+#: An S3Grant's Permission → the CopyObject grant header. Objects have no WRITE permission.
+GRANT_HEADERS = {
+    "READ": "GrantRead",
+    "READ_ACP": "GrantReadACP",
+    "WRITE_ACP": "GrantWriteACP",
+    "FULL_CONTROL": "GrantFullControl",
+}
+#: An S3 Grantee type → the key of its ``x-amz-grant-*`` header entry.
+GRANTEE_HEADER_KEYS = {"ID": "id", "EmailAddress": "emailAddress", "URI": "uri"}
 METADATA_HEADERS = ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "ContentType")
 # The store computes a copy's length and MD5 itself, and RequesterCharged describes a response; S3
 # ignores all three in NewObjectMetadata, so they are accepted (boto3 users may pass them) and dropped.
@@ -82,13 +98,6 @@ IGNORED_METADATA = ("ContentLength", "ContentMD5", "RequesterCharged")
 METADATA_ELEMENTS = (*METADATA_HEADERS, "UserMetadata", "HttpExpiresDate", "SSEAlgorithm", *IGNORED_METADATA)
 #: S3 limits the user-defined metadata of one object (keys plus values, UTF-8) to 2 KB.
 MAX_USER_METADATA_BYTES = 2048
-#: CopyObject arguments kept as ISO strings in params and turned into datetimes in run().
-TIMESTAMP_ARGUMENTS = (
-    "CopySourceIfModifiedSince",
-    "CopySourceIfUnmodifiedSince",
-    "Expires",
-    "ObjectLockRetainUntilDate",
-)
 
 
 class CopyObject(Operation):
@@ -106,8 +115,12 @@ class CopyObject(Operation):
             **precondition_arguments(element, self.name),
             **storage_arguments(element, self.name),
             **object_lock_arguments(element, self.name),
+            **event_hold_arguments(element, self.name),
+            **grant_arguments(element, self.name),
+            **annotation_arguments(element, self.name),
         }
         check_kms_key(arguments, self.name)
+        check_acl(arguments, self.name)
         return {**destination, "CopyArguments": arguments}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
@@ -118,16 +131,11 @@ class CopyObject(Operation):
 async def copy_one(ctx: TaskContext, source: ObjectRef, bucket: str, key: str, arguments: dict[str, Any]) -> str:
     """Copy ``source`` to ``bucket/key`` with CopyObject ``arguments`` (as parsed: timestamps as ISO strings).
 
-    The one place a copy is sent, for S3PutObjectCopy and COSPutObjectCopy alike; returns the report message.
+    The one entry for S3PutObjectCopy and COSPutObjectCopy alike (single request, multipart or across
+    stores: batchops.operations.transfer); returns the report message.
     """
-    response = await ctx.s3.copy_object(
-        Bucket=bucket,
-        Key=key,
-        CopySource={"Bucket": source.bucket, "Key": source.key, **version_kwargs(source)},
-        **with_datetimes(arguments),
-    )
-    etag = response.get("CopyObjectResult", {}).get("ETag")
-    return f"copied, ETag {etag}" if etag else "copied"
+    copied = await copy(ctx, source, Destination(bucket, key), arguments)
+    return copied.describe()
 
 
 def target_bucket(element: Element, where: str) -> str:
@@ -196,8 +204,7 @@ def tagging_arguments(element: Element, where: str) -> dict[str, str]:
     if element.find("NewObjectTagging") is None:
         return {}
     tags = object_tags(element, "NewObjectTagging", where)
-    query = urlencode([(tag["Key"], tag["Value"]) for tag in tags], quote_via=quote)
-    return {"TaggingDirective": "REPLACE", "Tagging": query}
+    return {"TaggingDirective": "REPLACE", "Tagging": tag_query(tags)}
 
 
 def precondition_arguments(element: Element, where: str) -> dict[str, str]:
@@ -251,5 +258,85 @@ def check_kms_key(arguments: dict[str, Any], where: str) -> None:
         )
 
 
-def with_datetimes(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {name: to_datetime(value) if name in TIMESTAMP_ARGUMENTS else value for name, value in arguments.items()}
+def event_hold_arguments(element: Element, where: str) -> dict[str, Any]:
+    """ObjectLockEventHold ON|OFF and its duration (Days 1 to 36500 or Years 1 to 100, one of them)."""
+    hold = choice(element, "ObjectLockEventHold", ("ON", "OFF"), where)
+    duration = element.find("ObjectLockEventHoldDuration")
+    arguments: dict[str, Any] = {"ObjectLockEventHold": hold} if hold else {}
+    if duration is not None:
+        arguments.update(event_hold_duration(duration, f"{where}.ObjectLockEventHoldDuration"))
+    for name in arguments:
+        require_copy_member(name, where)
+    return arguments
+
+
+def event_hold_duration(duration: Element, where: str) -> dict[str, int]:
+    only_children(duration, ("Days", "Years"), where)
+    days = integer(duration, "Days", lo=1, hi=36500, where=where)
+    years = integer(duration, "Years", lo=1, hi=100, where=where)
+    if (days is None) == (years is None):
+        raise ValidationError(f"{where} needs exactly one of Days or Years", field=where)
+    if days is not None:
+        return {"ObjectLockEventHoldDurationDays": days}
+    assert years is not None
+    return {"ObjectLockEventHoldDurationYears": years}
+
+
+def grant_arguments(element: Element, where: str) -> dict[str, str]:
+    """AccessControlGrants → CopyObject's ``x-amz-grant-*`` headers, one per permission (none for an empty list)."""
+    if element.find("AccessControlGrants") is None:
+        return {}
+    name = f"{where}.AccessControlGrants"
+    by_header: dict[str, list[str]] = {}
+    for member in members(element, "AccessControlGrants"):
+        parsed = grant(member, name)
+        header = GRANT_HEADERS.get(parsed["Permission"])
+        if header is None:
+            raise ValidationError(
+                f"{name}: an object has no {parsed['Permission']} permission; use READ, READ_ACP, WRITE_ACP "
+                "or FULL_CONTROL",
+                field=name,
+            )
+        by_header.setdefault(header, []).append(grantee_header_entry(parsed["Grantee"], name))
+    return {header: ", ".join(entries) for header, entries in by_header.items()}
+
+
+def grantee_header_entry(grantee: dict[str, str], where: str) -> str:
+    """``id="…"``, ``emailAddress="…"`` or ``uri="…"``, as S3's grant headers take them."""
+    key, value = next((GRANTEE_HEADER_KEYS[k], v) for k, v in grantee.items() if k in GRANTEE_HEADER_KEYS)
+    if '"' in value or "," in value:
+        raise ValidationError(f"{where}: grantee identifier {value!r} may not contain quotes or commas", field=where)
+    return f'{key}="{value}"'
+
+
+def annotation_arguments(element: Element, where: str) -> dict[str, str]:
+    directive = choice(element, "AnnotationDirective", ("COPY", "EXCLUDE"), where)
+    if directive is None:
+        return {}
+    require_copy_member("AnnotationDirective", where)
+    return {"AnnotationDirective": directive}
+
+
+def check_acl(arguments: dict[str, Any], where: str) -> None:
+    if "ACL" in arguments and any(name in arguments for name in GRANT_HEADERS.values()):
+        raise ValidationError(
+            f"{where} gives both CannedAccessControlList and AccessControlGrants; S3 takes one or the other",
+            field=f"{where}.AccessControlGrants",
+        )
+
+
+@cache
+def copy_object_members() -> frozenset[str]:
+    """The CopyObject parameters the installed botocore can send."""
+    model = get_session().get_service_model("s3").operation_model("CopyObject")
+    return frozenset(model.input_shape.members)
+
+
+def require_copy_member(name: str, where: str) -> None:
+    """Refuse a member the installed botocore cannot send (it would fail every task instead)."""
+    if name not in copy_object_members():
+        raise ValidationError(
+            f"{where}: this batchops installation's botocore cannot send {name}; upgrade aiobotocore "
+            "(and botocore) on the server, or leave the field out",
+            field=where,
+        )

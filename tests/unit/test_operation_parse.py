@@ -21,6 +21,7 @@ from batchops.operations.lambda_invoke import LambdaInvoke
 from batchops.operations.legal_hold import PutObjectLegalHold
 from batchops.operations.merge_tagging import MergeObjectTagging
 from batchops.operations.registry import OPERATIONS, get_operation, supported_names
+from batchops.operations.replicate import ReplicateObject
 from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
@@ -382,9 +383,14 @@ def test_copy_names_unknown_elements() -> None:
     assert message.startswith("S3PutObjectCopy has unknown element(s) Foo, StorageClas; it accepts TargetResource")
 
 
-def test_copy_refuses_known_but_unsupported_elements() -> None:
-    message = refusal(CopyObject(), copy_xml("<AccessControlGrants />"))
-    assert message == "S3PutObjectCopy.AccessControlGrants is not supported by batchops; remove it"
+def test_copy_accepts_the_members_it_used_to_refuse() -> None:
+    # Grants, annotations and event holds map to CopyObject now (tests/unit/test_copy_fields.py has the details).
+    body = "<AccessControlGrants /><AnnotationDirective>EXCLUDE</AnnotationDirective>"
+    body += "<ObjectLockEventHold>OFF</ObjectLockEventHold>"
+    assert parse(CopyObject(), copy_xml(body))["CopyArguments"] == {
+        "AnnotationDirective": "EXCLUDE",
+        "ObjectLockEventHold": "OFF",
+    }
 
 
 def test_copy_refuses_an_element_given_twice() -> None:
@@ -537,6 +543,7 @@ VALID_EXAMPLES = [
         "<S3ComputeObjectChecksum><ChecksumAlgorithm>CRC32C</ChecksumAlgorithm></S3ComputeObjectChecksum>",
     ),
     (LambdaInvoke(), "<LambdaInvoke><FunctionArn>my-function:live</FunctionArn></LambdaInvoke>"),
+    (ReplicateObject(), "<S3ReplicateObject />"),
 ]
 
 
@@ -562,5 +569,5 @@ def test_get_operation_returns_the_registered_instance() -> None:
 
 def test_an_unknown_operation_lists_the_supported_ones() -> None:
     with pytest.raises(ValidationError) as info:
-        get_operation("S3ReplicateObject")
-    assert str(info.value) == f"Operation S3ReplicateObject is not supported; use one of {', '.join(supported_names())}"
+        get_operation("S3TeleportObject")
+    assert str(info.value) == f"Operation S3TeleportObject is not supported; use one of {', '.join(supported_names())}"
