@@ -54,7 +54,8 @@ def _parquet_batches(spooled: IO[bytes], name: str) -> Iterator[list[tuple[str, 
 
     reader = pq.ParquetFile(spooled)
     columns = _columns(reader.schema_arrow.names, name)
-    return _guarded((_rows(batch) for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=columns)), name)
+    batches = reader.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+    return _guarded((_rows(batch, columns) for batch in batches), name)
 
 
 def _orc_batches(spooled: IO[bytes], name: str) -> Iterator[list[tuple[str, str, str | None]]]:
@@ -67,7 +68,7 @@ def _orc_batches(spooled: IO[bytes], name: str) -> Iterator[list[tuple[str, str,
         for index in range(reader.nstripes):
             stripe = reader.read_stripe(index, columns=columns)
             for offset in range(0, stripe.num_rows, BATCH_ROWS):
-                yield _rows(stripe.slice(offset, BATCH_ROWS))
+                yield _rows(stripe.slice(offset, BATCH_ROWS), columns)
 
     return _guarded(stripes(), name)
 
@@ -95,8 +96,8 @@ def _columns(names: list[str], name: str) -> list[str]:
     return [found[c] for c in ("bucket", "key", "version_id") if c in found]
 
 
-def _rows(batch: Any) -> list[tuple[str, str, str | None]]:
-    values = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+def _rows(batch: Any, columns: list[str]) -> list[tuple[str, str, str | None]]:
+    values = [batch.column(name).to_pylist() for name in columns]  # by name: ORC keeps the file's order
     buckets, keys = values[0], values[1]
     versions = values[2] if len(values) > 2 else [None] * len(keys)
     has_versions = len(values) > 2

@@ -4,17 +4,15 @@ The bucket is listed a page (1,000 keys) at a time with ListObjectsV2, or ListOb
 job asks for every version (our ``BatchOpsIncludeAllVersions`` extension; delete markers are skipped),
 and each object is kept if it passes every filter given. Memory is one page, whatever the bucket size.
 
-Positions carry a cursor, the last listed key (and version), so a restart lists on from there with
+Positions carry a cursor, the last kept key (and version), so a restart lists on from there with
 StartAfter / KeyMarker + VersionIdMarker instead of listing the bucket again.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -28,8 +26,7 @@ from batchops.s3.errors import to_task_error
 PAGE_SIZE = 1000
 
 
-@dataclass(frozen=True)
-class ListedObject:
+class ListedObject(NamedTuple):
     key: str
     size: int
     last_modified: datetime
@@ -41,38 +38,72 @@ class ListedObject:
 Lister = Callable[[str, str | None, str | None], AsyncIterator[ListedObject]]
 
 
+Check = Callable[[ListedObject], bool]
+
+
+def compile_filter(rules: GeneratorFilter) -> Check:
+    """One predicate testing only the filters that are set (an unset filter keeps everything)."""
+    checks = [*_time_checks(rules), *_key_checks(rules), *_size_checks(rules)]
+    if rules.storage_classes:
+        classes = frozenset(rules.storage_classes)
+        checks.append(lambda item: item.storage_class in classes)
+    if len(checks) <= 1:
+        return checks[0] if checks else lambda _item: True
+    return lambda item: all(check(item) for check in checks)
+
+
 def matches(rules: GeneratorFilter, item: ListedObject) -> bool:
-    """Whether the object passes every filter that is set (an unset filter keeps everything)."""
-    return (
-        _after(item.last_modified, rules.created_after)
-        and _before(item.last_modified, rules.created_before)
-        and _any(rules.match_any_prefix, item.key.startswith)
-        and _any(rules.match_any_suffix, item.key.endswith)
-        and _any(rules.match_any_substring, item.key.__contains__)
-        and (rules.size_greater_than is None or item.size > rules.size_greater_than)
-        and (rules.size_less_than is None or item.size < rules.size_less_than)
-        and (not rules.storage_classes or item.storage_class in rules.storage_classes)
-    )
+    return compile_filter(rules)(item)
 
 
-def _after(moment: datetime, bound: str | None) -> bool:
-    return bound is None or _utc(moment) > datetime.fromisoformat(bound)
+def _time_checks(rules: GeneratorFilter) -> list[Check]:
+    checks: list[Check] = []
+    if rules.created_after is not None:
+        after = datetime.fromisoformat(rules.created_after)
+        checks.append(lambda item: _utc(item.last_modified) > after)
+    if rules.created_before is not None:
+        before = datetime.fromisoformat(rules.created_before)
+        checks.append(lambda item: _utc(item.last_modified) < before)
+    return checks
 
 
-def _before(moment: datetime, bound: str | None) -> bool:
-    return bound is None or _utc(moment) < datetime.fromisoformat(bound)
+def _key_checks(rules: GeneratorFilter) -> list[Check]:
+    checks: list[Check] = []
+    if rules.match_any_prefix:
+        prefixes = rules.match_any_prefix
+        checks.append(lambda item: item.key.startswith(prefixes))
+    if rules.match_any_suffix:
+        suffixes = rules.match_any_suffix
+        checks.append(lambda item: item.key.endswith(suffixes))
+    if rules.match_any_substring:
+        parts = rules.match_any_substring
+        checks.append(lambda item: any(part in item.key for part in parts))
+    return checks
+
+
+def _size_checks(rules: GeneratorFilter) -> list[Check]:
+    checks: list[Check] = []
+    if rules.size_greater_than is not None:
+        low = rules.size_greater_than
+        checks.append(lambda item: item.size > low)
+    if rules.size_less_than is not None:
+        high = rules.size_less_than
+        checks.append(lambda item: item.size < high)
+    return checks
 
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _any(values: tuple[str, ...], test: Callable[[str], bool]) -> bool:
-    return not values or any(test(value) for value in values)
-
-
 def cursor_of(item: ListedObject) -> str:
-    return json.dumps([item.key, item.version_id])
+    """The key, and "\\0" + the version id when listing versions (no key or version id holds a NUL)."""
+    return item.key if item.version_id is None else f"{item.key}\0{item.version_id}"
+
+
+def _from_cursor(cursor: str) -> tuple[str, str | None]:
+    key, _, version_id = cursor.partition("\0")
+    return key, version_id or None
 
 
 class GeneratorSource:
@@ -85,11 +116,12 @@ class GeneratorSource:
 
     async def rows(self, start: Position) -> AsyncIterator[SourceRow]:
         rules = self._generator.filter
+        keep = compile_filter(rules)
         # One prefix narrows the listing itself; several are checked per key.
         prefix = rules.match_any_prefix[0] if len(rules.match_any_prefix) == 1 else None
         entries = start.entries
         async for item in self._list(self._bucket, prefix, start.cursor):
-            if matches(rules, item):
+            if keep(item):
                 entries += 1
                 yield SourceRow(Position(entries, cursor_of(item)), ObjectRef(self._bucket, item.key, item.version_id))
 
@@ -101,7 +133,7 @@ class _S3Lister:
     async def current(self, bucket: str, prefix: str | None, cursor: str | None) -> AsyncIterator[ListedObject]:
         request: dict[str, Any] = {"Bucket": bucket, "MaxKeys": PAGE_SIZE, **({"Prefix": prefix} if prefix else {})}
         if cursor:
-            request["StartAfter"] = json.loads(cursor)[0]
+            request["StartAfter"] = _from_cursor(cursor)[0]
         while True:
             page = await self._call("list_objects_v2", bucket, request)
             for item in page.get("Contents", []):
@@ -116,8 +148,8 @@ class _S3Lister:
     async def versions(self, bucket: str, prefix: str | None, cursor: str | None) -> AsyncIterator[ListedObject]:
         request: dict[str, Any] = {"Bucket": bucket, "MaxKeys": PAGE_SIZE, **({"Prefix": prefix} if prefix else {})}
         if cursor:
-            key, version_id = json.loads(cursor)
-            request.update(KeyMarker=key, VersionIdMarker=version_id)
+            key, version_id = _from_cursor(cursor)
+            request.update(KeyMarker=key, VersionIdMarker=version_id or "")
         while True:
             page = await self._call("list_object_versions", bucket, request)
             for item in page.get("Versions", []):  # delete markers are not objects to act on
