@@ -210,13 +210,13 @@ class InventorySource:
 
     async def read_manifest(self) -> Inventory:
         bucket, key = location_object(self._manifest.location)
-        body = b""
+        body = bytearray()
         async for chunk in body_chunks(await open_manifest(self._s3, self._manifest.location)):
             body += chunk
             if len(body) > MAX_MANIFEST_JSON_BYTES:
                 raise _bad_manifest(f"it is over {MAX_MANIFEST_JSON_BYTES} bytes; is the ObjectArn a manifest.json?")
-        await self._check_manifest_checksum(bucket, key, body)
-        return parse_inventory_manifest(body, bucket)
+        await self._check_manifest_checksum(bucket, key, bytes(body))
+        return parse_inventory_manifest(bytes(body), bucket)
 
     async def _check_manifest_checksum(self, bucket: str, key: str, body: bytes) -> None:
         checksum_key = key.rsplit("/", 1)[0] + "/manifest.checksum" if "/" in key else "manifest.checksum"
