@@ -226,7 +226,8 @@ def _add_job(parent: Element, job: Job) -> None:
     xmlutil.add(parent, "Description", spec.description)
     _add_failure_reasons(parent, job.failure_reasons)
     xmlutil.add(parent, "JobId", job.id)
-    jobxml.add_manifest(parent, spec.manifest)
+    if spec.manifest is not None:  # None: an S3 Control job whose ManifestGenerator COS cannot express
+        jobxml.add_manifest(parent, spec.manifest)
     jobxml.add_operation(parent, spec.operation)
     xmlutil.add(parent, "Priority", job.priority)
     _add_progress(parent, job.progress)

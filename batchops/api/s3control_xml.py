@@ -15,6 +15,7 @@ from xml.etree.ElementTree import Element
 
 from batchops import xmlutil
 from batchops.api import jobxml
+from batchops.api.s3control_generator import add_generated_descriptor, add_generator, parse_generator
 from batchops.arns import parse_object_arn
 from batchops.domain.job import (
     FailureReason,
@@ -87,16 +88,18 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tup
     """A CreateJobRequest body → the job's spec and its tags. Raises ValidationError / MalformedXML."""
     root = xmlutil.parse_xml(body, "CreateJobRequest")
     xmlutil.check_children(root, _CREATE_JOB_ELEMENTS, "CreateJobRequest")
+    generator = parse_generator(root)
     spec = JobSpec(
         client_request_token=_parse_client_request_token(root),
         priority=_parse_priority(root),
         role_arn=_parse_role_arn(root),
-        manifest=_parse_manifest(root),
+        manifest=_parse_manifest(root, generated=generator is not None),
         operation=_parse_operation(root),
         report=_parse_report(root),
         confirmation_required=_parse_confirmation_required(root),
         description=_parse_description(root),
         threshold=_parse_threshold(root, default_threshold),
+        generator=generator,
     )
     return spec, parse_tags(root)
 
@@ -138,14 +141,16 @@ def _parse_description(root: Element) -> str:
 # --- Manifest --------------------------------------------------------------------------------
 
 
-def _parse_manifest(root: Element) -> ManifestSpec:
-    if root.find("ManifestGenerator") is not None:
-        raise ValidationError(
-            "ManifestGenerator is not supported yet; give a Manifest (Spec + Location of a CSV "
-            "listing the objects) instead",
-            field="ManifestGenerator",
-        )
-    manifest = _required_element(root, "Manifest", "CreateJobRequest", hint="it names the object list")
+def _parse_manifest(root: Element, *, generated: bool) -> ManifestSpec | None:
+    if generated:
+        if root.find("Manifest") is not None:
+            raise ValidationError(
+                "give either Manifest (an existing object list) or ManifestGenerator (list a bucket), not both",
+                field="Manifest",
+            )
+        return None
+    hint = "it names the object list; or give a ManifestGenerator to list a bucket instead"
+    manifest = _required_element(root, "Manifest", "CreateJobRequest", hint=hint)
     xmlutil.check_children(manifest, {"Spec", "Location"}, "Manifest")
     spec = _required_element(manifest, "Spec", "Manifest", hint="it gives Format and Fields")
     xmlutil.check_children(spec, {"Format", "Fields"}, "Manifest.Spec")
@@ -158,15 +163,10 @@ def _parse_manifest(root: Element) -> ManifestSpec:
 
 def _parse_manifest_format(spec: Element) -> str:
     manifest_format = xmlutil.req_text(spec, "Format", where="Manifest.Spec")
-    if manifest_format == INVENTORY_MANIFEST_FORMAT:
+    if manifest_format not in (MANIFEST_FORMAT, INVENTORY_MANIFEST_FORMAT):
         raise ValidationError(
-            f"Manifest.Spec.Format {INVENTORY_MANIFEST_FORMAT} is not supported yet; "
-            f"give a {MANIFEST_FORMAT} manifest (a CSV of Bucket,Key[,VersionId] rows)",
-            field="Manifest.Spec.Format",
-        )
-    if manifest_format != MANIFEST_FORMAT:
-        raise ValidationError(
-            f"Manifest.Spec.Format must be {MANIFEST_FORMAT}, not {manifest_format!r}",
+            f"Manifest.Spec.Format must be {MANIFEST_FORMAT} (a CSV of Bucket,Key[,VersionId] rows) or "
+            f"{INVENTORY_MANIFEST_FORMAT} (an inventory's manifest.json), not {manifest_format!r}",
             field="Manifest.Spec.Format",
         )
     return manifest_format
@@ -295,7 +295,8 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     _add_optional(parent, "Description", spec.description or None)
     xmlutil.add(parent, "JobArn", job_arn(job.account_id, job.id, region))
     xmlutil.add(parent, "Status", job.status.value)
-    _add_manifest(parent, spec.manifest)
+    if spec.manifest is not None:
+        _add_manifest(parent, spec.manifest)
     _add_operation(parent, spec.operation)
     xmlutil.add(parent, "Priority", job.priority)
     _add_progress(parent, job.progress)
@@ -307,6 +308,10 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     xmlutil.add(parent, "RoleArn", spec.role_arn)
     _add_time(parent, "SuspendedDate", job.suspended_time)
     _add_optional(parent, "SuspendedCause", job.suspended_cause)
+    if spec.generator is not None:
+        add_generator(parent, spec.generator)
+    if job.generated_manifest is not None:
+        add_generated_descriptor(parent, job.generated_manifest)
 
 
 def _add_list_descriptor(parent: Element, job: Job) -> None:

@@ -24,6 +24,53 @@ class ManifestSpec:
 
 
 @dataclass(frozen=True)
+class GeneratorFilter:
+    """Which listed objects a generated manifest keeps (``JobManifestGeneratorFilter``); empty keeps all."""
+
+    created_after: str | None = None  # ISO-8601 UTC: keep objects last modified strictly after
+    created_before: str | None = None  # ... strictly before
+    match_any_prefix: tuple[str, ...] = ()
+    match_any_suffix: tuple[str, ...] = ()
+    match_any_substring: tuple[str, ...] = ()
+    size_greater_than: int | None = None  # bytes, exclusive
+    size_less_than: int | None = None  # bytes, exclusive
+    storage_classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ManifestOutputSpec:
+    """Where a generated manifest is saved (``S3ManifestOutputLocation``)."""
+
+    bucket: str  # bucket ARN
+    format: str  # S3InventoryReport_CSV_20211130
+    prefix: str | None = None
+    expected_bucket_owner: str | None = None
+    encryption: str | None = None  # SSE-S3 | SSE-KMS
+    kms_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """A manifest built from a bucket listing (``S3JobManifestGenerator``)."""
+
+    source_bucket: str  # bucket ARN
+    enable_manifest_output: bool
+    expected_bucket_owner: str | None = None
+    output: ManifestOutputSpec | None = None
+    filter: GeneratorFilter = field(default_factory=GeneratorFilter)
+    include_all_versions: bool = False  # our extension: list every version, not only the current ones
+
+
+@dataclass(frozen=True)
+class GeneratedManifest:
+    """The manifest a generator job saved (``GeneratedManifestDescriptor``)."""
+
+    format: str
+    object_arn: str  # the manifest.json
+    etag: str
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     enabled: bool
     bucket: str | None = None  # bucket ARN, e.g. arn:aws:s3:::reports
@@ -61,12 +108,13 @@ class JobSpec:
     client_request_token: str
     priority: int
     role_arn: str
-    manifest: ManifestSpec
+    manifest: ManifestSpec | None  # exactly one of manifest and generator is set
     operation: OperationSpec
     report: ReportSpec
     confirmation_required: bool = False
     description: str = ""
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
+    generator: GeneratorSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -110,3 +158,4 @@ class Job:
     suspended_cause: str | None = None
     failure_reasons: tuple[FailureReason, ...] = ()
     manifest_done: bool = False
+    generated_manifest: GeneratedManifest | None = None

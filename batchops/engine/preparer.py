@@ -1,98 +1,43 @@
-"""Preparing: stream the manifest into chunks of tasks, checkpointed so a restart resumes it."""
+"""Preparing: stream the manifest source into chunks of tasks, checkpointed so a restart resumes it.
+
+The source (CSV, inventory or bucket listing: ``batchops.manifests.open_source``) yields rows with
+their position; every ``chunk_size`` rows one transaction stores the tasks and the position of the
+last one. A generator job that saves its manifest writes each chunk's data file before committing it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from batchops.arns import parse_object_arn
 from batchops.domain.job import Job
-from batchops.errors import ManifestError, ValidationError
-from batchops.manifests.csv import RowError, iter_lines, parse_row
-from batchops.s3.errors import to_task_error
+from batchops.manifests import open_source
+from batchops.manifests.output import ManifestWriter, open_writer
+from batchops.manifests.source import Position
 from batchops.store.sqlstore import PreparedRow, Store
-
-#: Longest raw line kept for a malformed row's report entry.
-_RAW_KEEP = 1024
-#: Manifest formats read as CSV rows whose columns Spec.Fields names (values trimmed: COS examples
-#: have spaces after the commas). THE place that dispatches on Manifest.Spec.Format.
-CSV_FORMATS = frozenset({"S3BatchOperations_CSV_20180820", "COSBatchOperations_CSV_V1"})
 
 
 async def prepare(store: Store, s3: Any, job: Job, chunk_size: int) -> None:
     """Turn the job's manifest into tasks. Raises ManifestError when the manifest cannot be used."""
-    manifest_format = job.spec.manifest.format
-    if manifest_format not in CSV_FORMATS:  # e.g. COSInventoryReport_CSV_V1: inventory reading comes separately
-        raise ManifestError(
-            "UnsupportedManifestFormat",
-            f"manifests of format {manifest_format} cannot be read yet; give a CSV manifest "
-            f"({' or '.join(sorted(CSV_FORMATS))})",
-        )
-    body = await _open_manifest(s3, job)
+    source = open_source(job.spec, s3)
+    writer = open_writer(s3, job.id, job.spec.generator)
     lines_done, chunk_no, seq = await store.prepare_checkpoint(job.id)
-    fields = job.spec.manifest.fields
+    position = Position(lines_done, await store.manifest_cursor(job.id))
     batch: list[PreparedRow] = []
-    line_no = 0
-    async for line in iter_lines(_chunks(body)):
-        line_no += 1
-        if line_no <= lines_done:
-            continue
-        row = _to_row(seq, line, fields)
-        if row is not None:
-            batch.append(row)
-            seq += 1
+    async for row in source.rows(position):
+        batch.append(PreparedRow(seq, row.target, row.error, row.raw))
+        seq, position = seq + 1, row.position
         if len(batch) >= chunk_size:
-            await store.add_chunk(job.id, chunk_no, batch, line_no)
+            await _commit(store, writer, job.id, chunk_no, batch, position)
             chunk_no, batch = chunk_no + 1, []
-    await store.add_chunk(job.id, chunk_no, batch, max(line_no, lines_done))
+    await _commit(store, writer, job.id, chunk_no, batch, position)
+    if writer is not None:
+        await store.set_generated_manifest(job.id, await writer.finish(chunk_no + (1 if batch else 0)))
     await store.finish_manifest(job.id)
 
 
-def _to_row(seq: int, line: str, fields: tuple[str, ...]) -> PreparedRow | None:
-    try:
-        target = parse_row(line, fields)
-    except RowError as exc:
-        return PreparedRow(seq, None, error=str(exc), raw=line[:_RAW_KEEP])
-    return None if target is None else PreparedRow(seq, target)
-
-
-async def _open_manifest(s3: Any, job: Job) -> Any:
-    location = job.spec.manifest.location
-    try:
-        bucket, key = parse_object_arn(location.object_arn)
-    except ValidationError as exc:
-        raise ManifestError("InvalidManifestLocation", str(exc)) from None
-    extra = {"VersionId": location.object_version_id} if location.object_version_id else {}
-    try:
-        response = await s3.get_object(Bucket=bucket, Key=key, **extra)
-    except (ClientError, BotoCoreError) as exc:
-        error = to_task_error(exc)
-        raise ManifestError(
-            "ManifestNotReadable",
-            f"could not read the manifest s3://{bucket}/{key}: "
-            f"{error.code} (HTTP {error.http_status}): {error.message}",
-        ) from None
-    _check_etag(location.etag, response.get("ETag", ""), bucket, key, response["Body"])
-    return response["Body"]
-
-
-def _check_etag(expected: str, actual: str, bucket: str, key: str, body: Any) -> None:
-    if expected.strip().strip('"') != actual.strip().strip('"'):
-        body.close()
-        raise ManifestError(
-            "ManifestETagMismatch",
-            f"the manifest s3://{bucket}/{key} has ETag {actual} but the job expects {expected}; "
-            "the manifest changed after the job was created: create the job again with the current ETag",
-        )
-
-
-async def _chunks(body: Any) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in body.iter_chunks(chunk_size=256 * 1024):
-            yield chunk
-    except (ClientError, BotoCoreError, OSError) as exc:
-        raise ManifestError("ManifestNotReadable", f"reading the manifest failed midway: {exc}") from None
-    finally:
-        body.close()
+async def _commit(
+    store: Store, writer: ManifestWriter | None, job_id: str, chunk_no: int, batch: list[PreparedRow], at: Position
+) -> None:
+    if writer is not None:
+        await writer.write_chunk(chunk_no, [row.target for row in batch if row.target is not None])
+    await store.add_chunk(job_id, chunk_no, batch, at.entries, at.cursor)

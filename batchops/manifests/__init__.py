@@ -1,7 +1,39 @@
 """Reading manifests: the list of objects a job acts on.
 
-``batchops.manifests.csv`` streams a CSV manifest (``S3BatchOperations_CSV_20180820`` /
-``COSBatchOperations_CSV_V1``) line by line from an S3 body and turns each line into an
-``ObjectRef`` or a ``RowError`` for that row alone; it also holds the ARN helpers and the key
-encoding used by completion reports.
+Every source implements ``batchops.manifests.source.ManifestSource`` (rows with resumable positions);
+``open_source`` below is the one place that picks a source for a job:
+
+* ``csv``: ``S3BatchOperations_CSV_20180820`` / ``COSBatchOperations_CSV_V1`` (a CSV of Bucket,Key[,VersionId]);
+  also the key encoding used by completion reports.
+* ``inventory`` (+ ``columnar`` for Parquet/ORC): ``S3InventoryReport_CSV_20161130`` /
+  ``COSInventoryReport_CSV_V1`` (an inventory's manifest.json and its data files).
+* ``generator``: ``S3JobManifestGenerator`` (a filtered bucket listing); ``output`` saves it.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchops.domain.job import JobSpec
+from batchops.errors import ManifestError
+from batchops.manifests.source import ManifestSource
+
+CSV_FORMATS = ("S3BatchOperations_CSV_20180820", "COSBatchOperations_CSV_V1")
+INVENTORY_FORMATS = ("S3InventoryReport_CSV_20161130", "COSInventoryReport_CSV_V1")
+
+
+def open_source(spec: JobSpec, s3: Any) -> ManifestSource:
+    """The ``ManifestSource`` for a job: its generator, or its manifest by format."""
+    from batchops.manifests.csv import CsvSource
+    from batchops.manifests.generator import GeneratorSource
+    from batchops.manifests.inventory import InventorySource
+
+    if spec.generator is not None:
+        return GeneratorSource(s3, spec.generator)
+    if spec.manifest is None:
+        raise ManifestError("InvalidManifest", "the job has neither a Manifest nor a ManifestGenerator")
+    if spec.manifest.format in CSV_FORMATS:
+        return CsvSource(s3, spec.manifest)
+    if spec.manifest.format in INVENTORY_FORMATS:
+        return InventorySource(s3, spec.manifest)
+    raise ManifestError("InvalidManifest", f"manifest format {spec.manifest.format!r} cannot be read")

@@ -17,10 +17,14 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 from urllib.parse import quote, unquote
 
 from batchops.arns import BUCKET_RULE, is_bucket_name
+from batchops.domain.job import ManifestSpec
 from batchops.domain.task import ObjectRef
+from batchops.manifests.objects import body_chunks, open_manifest
+from batchops.manifests.source import Position, SourceRow
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_KEY_BYTES = 1024
@@ -271,3 +275,40 @@ def encode_key(key: str) -> str:
     A lone surrogate (a byte that was not UTF-8, kept by ``iter_lines``) is encoded back to that byte.
     """
     return quote(key, safe="/", errors="surrogateescape")
+
+
+# ---------------------------------------------------------------------------------------------
+# The CSV manifest as a manifest source
+
+#: Longest raw line kept for a malformed row's report entry.
+RAW_KEEP = 1024
+
+
+class CsvSource:
+    """``S3BatchOperations_CSV_20180820`` / ``COSBatchOperations_CSV_V1``: one task per non-blank line.
+
+    Positions count physical lines, so a restart re-reads the object and skips the committed lines.
+    """
+
+    def __init__(self, s3: Any, manifest: ManifestSpec) -> None:
+        self._s3 = s3
+        self._manifest = manifest
+
+    async def rows(self, start: Position) -> AsyncIterator[SourceRow]:
+        body = await open_manifest(self._s3, self._manifest.location)
+        line_no = 0
+        async for line in iter_lines(body_chunks(body)):
+            line_no += 1
+            if line_no <= start.entries:
+                continue
+            row = _source_row(Position(line_no), line, self._manifest.fields)
+            if row is not None:
+                yield row
+
+
+def _source_row(position: Position, line: str, fields: tuple[str, ...]) -> SourceRow | None:
+    try:
+        target = parse_row(line, fields)
+    except RowError as exc:
+        return SourceRow(position, None, error=str(exc), raw=line[:RAW_KEEP])
+    return None if target is None else SourceRow(position, target)

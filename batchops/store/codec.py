@@ -11,9 +11,13 @@ from typing import Any
 from batchops.domain.job import (
     FailureReason,
     FailureThreshold,
+    GeneratedManifest,
+    GeneratorFilter,
+    GeneratorSpec,
     Job,
     JobSpec,
     ManifestLocation,
+    ManifestOutputSpec,
     ManifestSpec,
     OperationSpec,
     Progress,
@@ -23,27 +27,59 @@ from batchops.domain.status import JobStatus
 
 
 def spec_to_json(spec: JobSpec) -> str:
-    return json.dumps(asdict(spec), sort_keys=True, separators=(",", ":"))
+    data = asdict(spec)
+    if data["generator"] is None:  # a manifest job's JSON (and fingerprint) stays what it was before generators
+        del data["generator"]
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def spec_from_json(text: str) -> JobSpec:
     data = json.loads(text)
-    manifest = data["manifest"]
     return JobSpec(
         client_request_token=data["client_request_token"],
         priority=data["priority"],
         role_arn=data["role_arn"],
-        manifest=ManifestSpec(
-            format=manifest["format"],
-            fields=tuple(manifest["fields"]),
-            location=ManifestLocation(**manifest["location"]),
-        ),
+        manifest=_manifest_from_json(data["manifest"]),
         operation=OperationSpec(**data["operation"]),
         report=ReportSpec(**data["report"]),
         confirmation_required=data["confirmation_required"],
         description=data["description"],
         threshold=FailureThreshold(**data["threshold"]),
+        generator=_generator_from_json(data.get("generator")),
     )
+
+
+def _manifest_from_json(manifest: dict[str, Any] | None) -> ManifestSpec | None:
+    if manifest is None:
+        return None
+    return ManifestSpec(
+        format=manifest["format"],
+        fields=tuple(manifest["fields"]),
+        location=ManifestLocation(**manifest["location"]),
+    )
+
+
+def _generator_from_json(generator: dict[str, Any] | None) -> GeneratorSpec | None:
+    if generator is None:
+        return None
+    output = generator["output"]
+    filters: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in generator["filter"].items()}
+    return GeneratorSpec(
+        source_bucket=generator["source_bucket"],
+        enable_manifest_output=generator["enable_manifest_output"],
+        expected_bucket_owner=generator["expected_bucket_owner"],
+        output=None if output is None else ManifestOutputSpec(**output),
+        filter=GeneratorFilter(**filters),
+        include_all_versions=generator["include_all_versions"],
+    )
+
+
+def generated_manifest_to_json(manifest: GeneratedManifest) -> str:
+    return json.dumps(asdict(manifest), sort_keys=True, separators=(",", ":"))
+
+
+def generated_manifest_from_json(text: str | None) -> GeneratedManifest | None:
+    return None if text is None else GeneratedManifest(**json.loads(text))
 
 
 def fingerprint(spec: JobSpec, tags: list[dict[str, str]]) -> str:
@@ -77,4 +113,5 @@ def job_from_row(row: Any, now: float) -> Job:
         suspended_cause=row.suspended_cause,
         failure_reasons=tuple(FailureReason(**f) for f in json.loads(row.failure_reasons)),
         manifest_done=bool(row.manifest_done),
+        generated_manifest=generated_manifest_from_json(row.generated_manifest),
     )

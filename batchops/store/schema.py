@@ -39,6 +39,10 @@ jobs = Table(
     # Preparing checkpoint: physical manifest lines already turned into tasks.
     Column("manifest_lines_read", Integer, nullable=False, default=0),
     Column("manifest_done", Boolean, nullable=False, default=False),
+    # Where a seekable manifest source (a bucket listing) resumes; opaque to the store.
+    Column("manifest_cursor", Text),
+    # GeneratedManifestDescriptor as JSON, once a generator job has saved its manifest.
+    Column("generated_manifest", Text),
     Column("creation_time", Float, nullable=False),
     Column("termination_time", Float),
     Column("suspended_time", Float),

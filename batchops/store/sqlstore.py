@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, delete, event, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from batchops.domain.job import FailureReason, Job, JobSpec
+from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.domain.task import ObjectRef, Task, TaskOutcome, TaskStatus
 from batchops.errors import IdempotencyConflict, JobNotFound, TooManyUnfinishedJobs, ValidationError
@@ -257,8 +257,10 @@ class Store:
 
     # --- preparing ------------------------------------------------------------------------
 
-    async def add_chunk(self, job_id: str, chunk_no: int, rows: Sequence[PreparedRow], lines_read: int) -> None:
-        """Store one chunk of tasks and advance the Preparing checkpoint, atomically."""
+    async def add_chunk(
+        self, job_id: str, chunk_no: int, rows: Sequence[PreparedRow], lines_read: int, cursor: str | None = None
+    ) -> None:
+        """Store one chunk of tasks and advance the Preparing checkpoint (and the source's cursor), atomically."""
         bad = sum(1 for r in rows if r.target is None)
         async with self._write() as conn:
             if rows:
@@ -272,6 +274,7 @@ class Store:
                     failed=jobs.c.failed + bad,
                     manifest_lines_read=lines_read,
                     updated_time=time.time(),
+                    **({"manifest_cursor": cursor} if cursor is not None else {}),
                 )
             )
 
@@ -282,6 +285,17 @@ class Store:
             chunk = (await conn.execute(select(func.max(chunks.c.chunk_no)).where(chunks.c.job_id == job_id))).scalar()
             seq = (await conn.execute(select(func.max(tasks.c.seq)).where(tasks.c.job_id == job_id))).scalar()
         return int(lines), (chunk + 1 if chunk is not None else 0), (seq + 1 if seq is not None else 0)
+
+    async def manifest_cursor(self, job_id: str) -> str | None:
+        """Where a seekable manifest source resumes (stored with the last committed chunk)."""
+        async with self.engine.connect() as conn:
+            query = select(jobs.c.manifest_cursor).where(jobs.c.id == job_id)
+            return (await conn.execute(query)).scalar_one()  # type: ignore[no-any-return]
+
+    async def set_generated_manifest(self, job_id: str, manifest: GeneratedManifest) -> None:
+        async with self._write() as conn:
+            value = codec.generated_manifest_to_json(manifest)
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(generated_manifest=value))
 
     async def finish_manifest(self, job_id: str) -> None:
         async with self._write() as conn:

@@ -280,10 +280,6 @@ REFUSALS = {
     "role arn too long": (job_params(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/" + "r" * 2048), "RoleArn"),
     "empty description": (job_params(Description=""), "Description"),
     "description too long": (job_params(Description="d" * 257), "Description"),
-    "inventory manifest": (
-        job_params(Manifest=with_manifest(spec={"Format": "S3InventoryReport_CSV_20161130"})),
-        "not supported yet",
-    ),
     "unknown manifest format": (
         job_params(Manifest=with_manifest(spec={"Format": "CSV"})),
         "Manifest.Spec.Format must be S3BatchOperations_CSV_20180820",
@@ -320,9 +316,8 @@ REFUSALS = {
         job_params(Manifest=with_manifest(location={"ObjectVersionId": "v" * 2001})),
         "ObjectVersionId",
     ),
-    "manifest generator": (
+    "manifest and manifest generator": (
         job_params(
-            Manifest=None,
             ManifestGenerator={
                 "S3JobManifestGenerator": {
                     "SourceBucket": "arn:aws:s3:::source",
@@ -330,7 +325,7 @@ REFUSALS = {
                 }
             },
         ),
-        "ManifestGenerator is not supported yet; give a Manifest",
+        "give either Manifest (an existing object list) or ManifestGenerator",
     ),
     "no manifest": (job_params(Manifest=None), "<Manifest>"),
     "no report": (job_params(Report=None), "<Report>"),

@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from batchops.domain.job import (
     FailureReason,
     FailureThreshold,
+    GeneratedManifest,
+    GeneratorSpec,
     JobSpec,
     ManifestLocation,
     ManifestSpec,
@@ -648,6 +650,19 @@ async def test_chunk_starting_with_a_malformed_row_is_stored(store: Store) -> No
     assert (job.progress.total, job.progress.failed) == (2, 1)
     assert [r.key async for r in store.report_rows(job_id, TaskStatus.PENDING)] == ["k001"]
     assert [r.error_code async for r in store.report_rows(job_id, TaskStatus.FAILED)] == ["InvalidManifestRow"]
+
+
+async def test_listing_cursor_moves_with_its_chunk_and_the_saved_manifest_shows_on_the_job(store: Store) -> None:
+    job_id = await new_job(store, manifest=None, generator=GeneratorSpec("arn:aws:s3:::src", True))
+    assert await store.manifest_cursor(job_id) is None
+    await store.add_chunk(job_id, 0, [good(0), good(1)], lines_read=2, cursor="k001")
+    await store.add_chunk(job_id, 1, [], lines_read=2)  # no cursor given: the last one stays
+    assert await store.manifest_cursor(job_id) == "k001"
+    saved = GeneratedManifest("S3InventoryReport_CSV_20211130", "arn:aws:s3:::out/job/manifest.json", '"e"')
+    await store.set_generated_manifest(job_id, saved)
+    job = await store.get_job(ACCOUNT, job_id)
+    assert job.generated_manifest == saved
+    assert job.spec.manifest is None and job.spec.generator == GeneratorSpec("arn:aws:s3:::src", True)
 
 
 async def test_prepare_checkpoint_after_two_chunks(store: Store) -> None:
