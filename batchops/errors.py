@@ -60,3 +60,27 @@ class TaskError(BatchOpsError):
         self.code = code
         self.http_status = http_status
         self.message = message
+
+
+class JobStatusRefused(BatchOpsError):
+    """A user asked for a status change (confirm, cancel) that the job's current status does not allow."""
+
+
+class ClientError(BatchOpsError):
+    """The Python client (``batchops.Client``) could not do what was asked; the message says what to do."""
+
+
+class ServerUnreachable(ClientError):
+    """No batchops server (or object store) answers at the URL given."""
+
+
+class CredentialsRefused(ClientError):
+    """The server or the object store refused the access key, secret or account id."""
+
+
+class RequestRefused(ClientError):
+    """The server understood the request and refused it (bad field, refused transition, no such job)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from batchops.errors import (
-    BatchOpsError,
     IdempotencyConflict,
     InvalidTransition,
     JobNotFound,
+    JobStatusRefused,
     ValidationError,
 )
 
@@ -22,9 +22,7 @@ class ApiError(Exception):
     message: str
 
 
-class JobStatusRefused(BatchOpsError):
-    """UpdateJobStatus asked for a move the job's current status does not allow."""
-
+__all__ = ["S3CONTROL_CODES", "ApiError", "JobStatusRefused", "to_api_error"]
 
 #: Domain error → (S3 Control error code, HTTP status). Checked in order; first match wins.
 S3CONTROL_CODES: tuple[tuple[type[BaseException], str, int], ...] = (
