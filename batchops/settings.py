@@ -26,6 +26,8 @@ class Account:
     id: str
     access_key_id: str | None
     secret_access_key: str | None = field(repr=False)
+    #: Optional password for the web console (sign in with the account id and this password).
+    console_password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Settings:
     #: Days a terminal job stays listed and describable before it is purged.
     retention_days: int = 90
     accounts: tuple[Account, ...] = ()
+    #: Signs console session cookies; None: a random one kept in the data dir (sessions survive restarts).
+    session_secret: str | None = field(default=None, repr=False)
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.id == account_id), None)
@@ -67,6 +71,7 @@ _ENV = {
     "max_active_jobs": "BATCHOPS_MAX_ACTIVE_JOBS",
     "task_concurrency": "BATCHOPS_TASK_CONCURRENCY",
     "chunk_size": "BATCHOPS_CHUNK_SIZE",
+    "session_secret": "BATCHOPS_SESSION_SECRET",
 }
 _POSITIVE = ("port", "max_active_jobs", "task_concurrency", "chunk_size", "s3_max_attempts", "retention_days")
 
@@ -178,4 +183,6 @@ def _account(entry: Mapping[str, Any]) -> Account:
     account_id = str(entry.get("id", ""))
     if not ACCOUNT_ID_PATTERN.match(account_id):
         raise ConfigError(f"account id {account_id!r} must be exactly 12 digits")
-    return Account(account_id, entry.get("access_key_id"), entry.get("secret_access_key"))
+    return Account(
+        account_id, entry.get("access_key_id"), entry.get("secret_access_key"), entry.get("console_password")
+    )
