@@ -386,7 +386,7 @@ def report(client: Client, output: str, job_id: str, limit: int) -> None:
 def _print_report(found: Any, limit: int) -> None:
     console = Console(width=200)
     for result in found.manifest.get("Results", []):
-        console.print(f"{result.get('TaskStatus')}: s3://{result.get('Bucket')}/{result.get('Key')}")
+        console.print(f"{result.get('TaskExecutionStatus')}: s3://{result.get('Bucket')}/{result.get('Key')}")
     table = Table("Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage")
     for row in found.rows[:limit]:
         table.add_row(*(row.get(column, "") for column in table_columns(table)))

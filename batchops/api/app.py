@@ -11,11 +11,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from batchops.api import s3control
 from batchops.api.errors import ApiError, to_api_error
 from batchops.api.s3control_xml import render_error
+from batchops.console import create_console
 from batchops.engine.engine import Engine
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
@@ -71,7 +72,7 @@ def create_app(settings: Settings, store: Store, engine: Engine) -> Starlette:
 
     routes = [Route(r.path, guarded(r.endpoint), methods=r.methods) for r in s3control.ROUTES]
     app = Starlette(
-        routes=[*routes, Route("/healthz", healthz)],
+        routes=[*routes, Route("/healthz", healthz), Mount("/console", create_console(settings, store, engine))],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
