@@ -88,7 +88,8 @@ async def report_files(settings: Settings, job: Job) -> list[ReportFile]:
     except (ClientError, BotoCoreError) as exc:
         raise StoreCallFailed(f"the report index is not readable: {describe_failure(exc, bucket)}") from None
     files = [ReportFile("manifest.json", f"{folder}/manifest.json")]
-    files += [ReportFile(f"{r.get('TaskExecutionStatus', '')} tasks (CSV)", str(r["Key"])) for r in index.get("Results", [])]
+    for result in index.get("Results", []):
+        files.append(ReportFile(f"{result.get('TaskExecutionStatus', '')} tasks (CSV)", str(result["Key"])))
     return files
 
 
