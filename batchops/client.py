@@ -298,7 +298,7 @@ class Client:
         if code == "NoSuchBucket" and bucket:
             return RequestRefused(f"bucket {bucket} does not exist in the object store; create it first", code)
         if code in ("NoSuchKey", "404", "NotFound") and bucket:
-            return RequestRefused(f"{what} has no such object in bucket {bucket} ({code})", code)
+            return RequestRefused(f"{what} has no such object in bucket {bucket}, or no such bucket ({code})", code)
         plain = code in ("JobStatusException", "NotFoundException")  # their messages already say it all
         return RequestRefused(message if plain else f"{code}: {message}", code)
 
