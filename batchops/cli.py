@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from batchops.cli_jobs import job
 from batchops.errors import BatchOpsError
 from batchops.settings import Settings, load_settings
 
@@ -75,3 +76,6 @@ def demo(data_dir: Path, port: int) -> None:
     except BatchOpsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+main.add_command(job)

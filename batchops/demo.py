@@ -82,6 +82,14 @@ Demo manifest: arn:aws:s3:::{MANIFESTS}/{MANIFEST_KEY}  ETag {etag}
 
 Credentials: AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} (account {account})
 
+Console: {url}/console/  (sign in with the access key id and secret above)
+
+Command line:
+    export BATCHOPS_URL={url} BATCHOPS_ACCOUNT_ID={account} BATCHOPS_S3_ENDPOINT={endpoint} \\
+           AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key}
+    batchops job create --manifest-arn arn:aws:s3:::{MANIFESTS}/{MANIFEST_KEY} --put-object-tag demo=yes
+    batchops job list
+
 boto3:
     import boto3, re
     s3control = boto3.client("s3control", endpoint_url="{url}", region_name="us-east-1",

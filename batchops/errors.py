@@ -86,6 +86,8 @@ class TooManyUnfinishedJobs(BatchOpsError):
 
 class RequestTooLarge(ValidationError):
     """The request body is over the 1 MiB limit."""
+
+
 class FunctionError(BatchOpsError):
     """Invoking a LambdaInvoke function failed: its own error (``transient=False``: the function raised,
     timed out, answered HTTP 4xx/500 or an unreadable response) or no answer worth trusting yet
@@ -94,3 +96,27 @@ class FunctionError(BatchOpsError):
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class JobStatusRefused(BatchOpsError):
+    """A user asked for a status change (confirm, cancel) that the job's current status does not allow."""
+
+
+class ClientError(BatchOpsError):
+    """The Python client (``batchops.Client``) could not do what was asked; the message says what to do."""
+
+
+class ServerUnreachable(ClientError):
+    """No batchops server (or object store) answers at the URL given."""
+
+
+class CredentialsRefused(ClientError):
+    """The server or the object store refused the access key, secret or account id."""
+
+
+class RequestRefused(ClientError):
+    """The server understood the request and refused it (bad field, refused transition, no such job)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code

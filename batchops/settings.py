@@ -44,6 +44,8 @@ class Account:
     any_role: bool = False
     #: Unfinished jobs the account may have at once (None: the server's max_unfinished_jobs_per_account).
     max_unfinished_jobs: int | None = None
+    #: Optional password for the web console (sign in with the account id and this password).
+    console_password: str | None = field(default=None, repr=False)
 
     @property
     def cos_appid(self) -> str:
@@ -118,6 +120,7 @@ class Settings:
 
     def function(self, arn: str) -> FunctionTarget | None:
         return next((f for f in self.functions if f.arn == arn), None)
+
     #: Copies of sources larger than this use multipart copy (UploadPartCopy); S3 allows 5 GiB per CopyObject.
     copy_multipart_threshold_bytes: int = 5 * GIB
     #: Part size of multipart copies and of streamed cross-store copies (raised to stay within 10,000 parts).
@@ -130,6 +133,8 @@ class Settings:
     targets: tuple[TargetStore, ...] = ()
     #: Where S3ReplicateObject copies each source bucket's objects.
     replicas: tuple[Replica, ...] = ()
+    #: Signs console session cookies; None: a random one kept in the data dir (sessions survive restarts).
+    session_secret: str | None = field(default=None, repr=False)
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.id == account_id), None)
@@ -177,6 +182,7 @@ _ENV = {
     "task_concurrency": "BATCHOPS_TASK_CONCURRENCY",
     "chunk_size": "BATCHOPS_CHUNK_SIZE",
     "max_unfinished_jobs_per_account": "BATCHOPS_MAX_UNFINISHED_JOBS",
+    "session_secret": "BATCHOPS_SESSION_SECRET",
 }
 _POSITIVE = (
     "port",
@@ -297,7 +303,15 @@ def _accounts(file_values: Mapping[str, Any], environ: Mapping[str, str]) -> tup
     return (replace(_account(default, keys_required=False), any_role=True),)
 
 
-_ACCOUNT_KEYS = {"id", "appid", "access_key_id", "secret_access_key", "max_unfinished_jobs", "roles"}
+_ACCOUNT_KEYS = {
+    "id",
+    "appid",
+    "access_key_id",
+    "secret_access_key",
+    "max_unfinished_jobs",
+    "roles",
+    "console_password",
+}
 _ROLE_KEYS = {"arn", "endpoint", "region", "access_key_id", "secret_access_key"}
 _ROLE_ARN = re.compile(r"^arn:[^:]+:iam::\d{12}:role/.+$")
 
@@ -324,6 +338,7 @@ def _account(entry: Mapping[str, Any], keys_required: bool = True) -> Account:
         appid=None if appid is None else str(appid),
         roles=tuple(_role(account_id, r) for r in entry.get("roles", [])),
         max_unfinished_jobs=None if limit is None else int(limit),
+        console_password=entry.get("console_password"),
     )
 
 

@@ -12,11 +12,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from batchops.api import cos, cos_xml, s3control, s3control_xml
 from batchops.api.auth import cos_authenticated, s3control_authenticated
 from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, CodeTable, to_api_error
+from batchops.console import create_console
 from batchops.engine.engine import Engine
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
@@ -112,7 +113,12 @@ def create_app(settings: Settings, store: Store, engine: Engine) -> Starlette:
     ]
     cos_routes = [Route(r.path, guarded(cos_authenticated(r.endpoint), COS), methods=r.methods) for r in cos.ROUTES]
     app = Starlette(
-        routes=[*routes, *cos_routes, Route("/healthz", healthz)],
+        routes=[
+            *routes,
+            *cos_routes,
+            Route("/healthz", healthz),
+            Mount("/console", create_console(settings, store, engine)),
+        ],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

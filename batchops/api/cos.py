@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from batchops import jobs_service
 from batchops.api import cos_xml as wire
 from batchops.api.auth import read_body
 from batchops.api.errors import ApiError
 from batchops.api.jobxml import MAX_PRIORITY
-from batchops.api.s3control import request_status, xml_response
+from batchops.api.s3control import xml_response
 from batchops.auth.accounts import check_role
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import ValidationError
@@ -107,7 +108,10 @@ async def update_status(request: Request) -> Response:
     job_id = job_id_of(request)
     requested = _requested_status(request.query_params.get("requestedJobStatus"))
     reason = wire.check_bytes(request.query_params.get("statusUpdateReason"), "statusUpdateReason", 256)
-    job = await request_status(request, account_id, job_id, requested, reason or None)
+    job = await jobs_service.request_status(
+        request.app.state.store, account_id, job_id, requested.value, reason or None
+    )
+    request.app.state.engine.wake()
     return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
 
 

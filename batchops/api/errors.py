@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from batchops.errors import (
     AuthError,
-    BatchOpsError,
     IdempotencyConflict,
     InvalidTransition,
     JobNotFound,
+    JobStatusRefused,
     MalformedXML,
     TooManyTags,
     TooManyUnfinishedJobs,
@@ -26,9 +26,7 @@ class ApiError(Exception):
     message: str
 
 
-class JobStatusRefused(BatchOpsError):
-    """UpdateJobStatus asked for a move the job's current status does not allow."""
-
+__all__ = ["S3CONTROL_CODES", "ApiError", "JobStatusRefused", "to_api_error"]
 
 #: Domain error → (error code, HTTP status). Checked in order; first match wins.
 CodeTable = tuple[tuple[type[BaseException], str, int], ...]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from batchops import jobs_service
 from batchops.api import s3control_xml as wire
 from batchops.api.auth import read_body
-from batchops.api.errors import ApiError, JobStatusRefused
+from batchops.api.errors import ApiError
 from batchops.auth.accounts import check_account_header, check_role
-from batchops.domain.job import Job
-from batchops.domain.status import USER_REQUESTS, JobStatus
+from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 from batchops.operations.registry import get_operation
 from batchops.settings import ACCOUNT_ID_PATTERN
@@ -119,40 +118,11 @@ async def update_status(request: Request) -> Response:
     job_id = job_id_of(request)
     requested = request.query_params.get("requestedJobStatus")
     reason = check_length(request.query_params.get("statusUpdateReason"), "statusUpdateReason", 1, 256)
-    if requested not in ("Ready", "Cancelled"):
+    if requested not in jobs_service.REQUESTABLE:
         raise ApiError("BadRequestException", 400, f"requestedJobStatus must be Ready or Cancelled, not {requested!r}")
-    job = await request_status(request, account_id, job_id, JobStatus(requested), reason)
-    return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
-
-
-async def request_status(
-    request: Request, account_id: str, job_id: str, requested: JobStatus, reason: str | None
-) -> Job:
-    """A user's UpdateJobStatus (Ready or Cancelled), on either dialect: the job afterwards, or JobStatusRefused."""
-    store = request.app.state.store
-    job = await store.get_job(account_id, job_id)
-    target, allowed_from = USER_REQUESTS[requested]
-    if job.status is not target:
-        moved = await store.transition(
-            job_id, target, reason or _default_reason(target), user_reason=True, only_from=allowed_from
-        )
-        if not moved:
-            raise _refusal(await store.get_job(account_id, job_id), requested.value, allowed_from)
+    job = await jobs_service.request_status(request.app.state.store, account_id, job_id, requested, reason)
     request.app.state.engine.wake()
-    updated: Job = await store.get_job(account_id, job_id)
-    return updated
-
-
-def _default_reason(target: JobStatus) -> str:
-    return "confirmed by the user" if target is JobStatus.READY else "cancelled by the user"
-
-
-def _refusal(job: Any, requested: str, allowed_from: frozenset[JobStatus]) -> JobStatusRefused:
-    allowed = ", ".join(sorted(s.value for s in allowed_from))
-    return JobStatusRefused(
-        f"job {job.id} is {job.status.value}; requestedJobStatus={requested} is accepted only while the job is "
-        f"one of: {allowed}"
-    )
+    return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
 
 
 async def get_job_tagging(request: Request) -> Response:

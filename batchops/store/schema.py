@@ -54,6 +54,9 @@ jobs = Table(
 )
 Index("ix_jobs_account_created", jobs.c.account_id, jobs.c.creation_time)
 Index("ix_jobs_status", jobs.c.status)
+# The console's status filter and priority sort (migration 0002).
+Index("ix_jobs_account_status_created", jobs.c.account_id, jobs.c.status, jobs.c.creation_time)
+Index("ix_jobs_account_priority", jobs.c.account_id, jobs.c.priority)
 
 job_events = Table(
     "job_events",

@@ -432,6 +432,68 @@ class Store:
         ]
 
 
+    # --- console: search, sort, count --------------------------------------------------------
+
+    async def search_jobs(
+        self,
+        account_id: str,
+        statuses: Sequence[JobStatus] = (),
+        text: str = "",
+        sort: str = "created",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+        horizon_days: int = 90,
+    ) -> tuple[list[Job], int]:
+        """One page of an account's visible jobs, filtered by status and by ``text`` (in the description,
+        or a job id prefix), sorted by one of SEARCH_SORTS; returns (page, total matching)."""
+        if sort not in SEARCH_SORTS:
+            raise ValidationError(f"sort must be one of {', '.join(SEARCH_SORTS)}, not {sort!r}", field="sort")
+        now = time.time()
+        where = [jobs.c.account_id == account_id, _visible(now, horizon_days)]
+        if statuses:
+            where.append(jobs.c.status.in_([s.value for s in statuses]))
+        if text.strip():
+            needle = text.strip()
+            where.append(
+                or_(jobs.c.description.contains(needle, autoescape=True), jobs.c.id.startswith(needle, autoescape=True))
+            )
+        column = jobs.c[SEARCH_SORTS[sort]]
+        order = [column.desc() if descending else column.asc(), jobs.c.creation_time.desc(), jobs.c.id.desc()]
+        query = select(jobs).where(*where).order_by(*order).limit(limit).offset(offset)
+        count = select(func.count()).select_from(jobs).where(*where)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            total = int((await conn.execute(count)).scalar_one())
+        return [codec.job_from_row(r, now) for r in rows], total
+
+    async def status_counts(self, account_id: str, horizon_days: int = 90) -> dict[JobStatus, int]:
+        """How many of an account's visible jobs are in each status (statuses with none are left out)."""
+        query = (
+            select(jobs.c.status, func.count())
+            .where(jobs.c.account_id == account_id, _visible(time.time(), horizon_days))
+            .group_by(jobs.c.status)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {JobStatus(status): int(n) for status, n in rows}
+
+
+#: Console sort keys → jobs columns.
+SEARCH_SORTS = {
+    "created": "creation_time",
+    "priority": "priority",
+    "status": "status",
+    "description": "description",
+    "id": "id",
+}
+
+
+def _visible(now: float, horizon_days: int) -> Any:
+    """Unfinished jobs, and jobs that ended within the listing horizon."""
+    return or_(jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400)
+
+
 async def _write_outcomes(conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]) -> tuple[int, int]:
     ok = bad = 0
     for outcome in outcomes:

@@ -1,0 +1,416 @@
+"""``batchops job …``: manage jobs on a running batchops server from a terminal (through batchops.Client)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from batchops.errors import BatchOpsError
+
+if TYPE_CHECKING:
+    from batchops.client import Client
+
+TERMINAL = ("Complete", "Cancelled", "Failed")
+STATUSES = (
+    "New",
+    "Preparing",
+    "Suspended",
+    "Ready",
+    "Active",
+    "Pausing",
+    "Paused",
+    "Completing",
+    "Complete",
+    "Cancelling",
+    "Cancelled",
+    "Failing",
+    "Failed",
+)
+
+_CONNECTION = (
+    click.option(
+        "--url",
+        envvar="BATCHOPS_URL",
+        default="http://127.0.0.1:8080",
+        show_default=True,
+        help="The batchops server [env BATCHOPS_URL].",
+    ),
+    click.option(
+        "--account-id",
+        envvar="BATCHOPS_ACCOUNT_ID",
+        default="123456789012",
+        show_default=True,
+        help="Your 12-digit account id [env BATCHOPS_ACCOUNT_ID].",
+    ),
+    click.option("--access-key-id", envvar="AWS_ACCESS_KEY_ID", help="[env AWS_ACCESS_KEY_ID]"),
+    click.option("--secret-access-key", envvar="AWS_SECRET_ACCESS_KEY", help="[env AWS_SECRET_ACCESS_KEY]"),
+    click.option("--region", envvar="AWS_REGION", default="us-east-1", show_default=True, help="[env AWS_REGION]"),
+    click.option(
+        "--s3-endpoint",
+        envvar="BATCHOPS_S3_ENDPOINT",
+        help="The object store, for manifest uploads and reports [env BATCHOPS_S3_ENDPOINT].",
+    ),
+    click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True),
+)
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit code 1, no traceback."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def with_client(command: Callable[..., None]) -> Callable[..., None]:
+    """Add the connection options and pass ``client`` and ``output`` to the command; errors become one line."""
+
+    @functools.wraps(command)
+    def run(
+        url: str,
+        account_id: str,
+        access_key_id: str | None,
+        secret_access_key: str | None,
+        region: str,
+        s3_endpoint: str | None,
+        output: str,
+        **arguments: Any,
+    ) -> None:
+        from batchops.client import Client
+
+        try:
+            client = Client(url, account_id, access_key_id, secret_access_key, region, s3_endpoint)
+            command(client, output, **arguments)
+        except BatchOpsError as exc:
+            fail(str(exc))
+
+    for option in reversed(_CONNECTION):
+        run = option(run)
+    return run
+
+
+@click.group()
+def job() -> None:
+    """Create, list, inspect, confirm, cancel and wait for jobs on a running batchops server."""
+
+
+# --- create ---------------------------------------------------------------------------------
+
+
+@job.command()
+@click.option("--operation-json", help='The Operation, as boto3 takes it: \'{"S3PutObjectTagging": {"TagSet": []}}\'.')
+@click.option("--put-object-tag", multiple=True, metavar="KEY=VALUE", help="Shortcut for an S3PutObjectTagging job.")
+@click.option("--manifest-arn", help="The manifest already in the store: arn:aws:s3:::bucket/key.csv.")
+@click.option("--manifest-etag", help="Its ETag (looked up in the store when not given).")
+@click.option("--manifest-file", type=click.Path(path_type=Path, dir_okay=False), help="A local CSV manifest.")
+@click.option("--manifest-bucket", help="Where --manifest-file is uploaded first.")
+@click.option("--manifest-key", help="The key to upload --manifest-file as [default manifests/<random>-<name>].")
+@click.option("--manifest-fields", default="Bucket,Key", show_default=True, help="Bucket,Key or Bucket,Key,VersionId.")
+@click.option("--report-bucket", help="Bucket (name or ARN) for the completion report; none: no report.")
+@click.option("--report-prefix", help="Key prefix of the report.")
+@click.option("--report-scope", type=click.Choice(["AllTasks", "FailedTasksOnly"]), default="AllTasks")
+@click.option("--priority", type=click.IntRange(0, 2_147_483_647), default=10, show_default=True)
+@click.option("--description", help="Up to 256 characters.")
+@click.option("--role-arn", help="[default arn:aws:iam::<account>:role/batchops]")
+@click.option("--confirmation-required/--no-confirmation-required", default=False, show_default=True)
+@click.option("--client-request-token", help="Idempotency token [default: a new UUID].")
+@click.option("--tag", multiple=True, metavar="KEY=VALUE", help="A tag on the job itself.")
+@with_client
+def create(client: Client, output: str, **options: Any) -> None:
+    """Create a job; prints its id."""
+    job_id = client.create_job(
+        operation=_operation(options["operation_json"], options["put_object_tag"]),
+        manifest_arn=options["manifest_arn"],
+        manifest_etag=options["manifest_etag"],
+        manifest_file=options["manifest_file"],
+        manifest_bucket=options["manifest_bucket"],
+        manifest_key=options["manifest_key"],
+        manifest_fields=[f.strip() for f in options["manifest_fields"].split(",") if f.strip()],
+        priority=options["priority"],
+        description=options["description"],
+        role_arn=options["role_arn"],
+        confirmation_required=options["confirmation_required"],
+        report_bucket=options["report_bucket"],
+        report_prefix=options["report_prefix"],
+        report_scope=options["report_scope"],
+        tags=_pairs(options["tag"], "--tag"),
+        client_request_token=options["client_request_token"],
+    )
+    _emit(output, {"JobId": job_id}, lambda: click.echo(job_id))
+
+
+def _operation(operation_json: str | None, object_tags: Sequence[str]) -> dict[str, Any]:
+    if operation_json and object_tags:
+        raise click.UsageError("give either --operation-json or --put-object-tag, not both")
+    if object_tags:
+        tags = _pairs(object_tags, "--put-object-tag")
+        return {"S3PutObjectTagging": {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}}
+    if not operation_json:
+        raise click.UsageError(
+            "give the operation: --operation-json '{\"S3DeleteObjectTagging\": {}}' or --put-object-tag"
+        )
+    try:
+        operation = json.loads(operation_json)
+    except json.JSONDecodeError as exc:
+        raise click.UsageError(f"--operation-json is not valid JSON: {exc}") from None
+    if not isinstance(operation, dict) or len(operation) != 1:
+        raise click.UsageError('--operation-json must be an object with one operation, e.g. {"S3DeleteObject": {}}')
+    return operation
+
+
+def _pairs(values: Sequence[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"{option} takes KEY=VALUE, not {value!r}")
+        pairs[key] = rest
+    return pairs
+
+
+# --- list / describe ------------------------------------------------------------------------
+
+
+@job.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Only these (repeatable).")
+@with_client
+def list_jobs(client: Client, output: str, statuses: tuple[str, ...]) -> None:
+    """The jobs of the last 90 days, newest first."""
+    jobs = client.list_jobs(statuses)
+    _emit(output, jobs, lambda: _print_list(jobs))
+
+
+def _print_list(jobs: list[dict[str, Any]]) -> None:
+    table = Table("ID", "Description", "Operation", "Priority", "Status", "Succeeded", "Failed", "Total", "Created")
+    for item in jobs:
+        progress = item.get("ProgressSummary", {})
+        table.add_row(
+            item["JobId"],
+            item.get("Description", ""),
+            str(item.get("Operation", "")),
+            str(item.get("Priority", "")),
+            item["Status"],
+            str(progress.get("NumberOfTasksSucceeded", 0)),
+            str(progress.get("NumberOfTasksFailed", 0)),
+            str(progress.get("TotalNumberOfTasks", 0)),
+            _when(item.get("CreationTime")),
+        )
+    Console(width=200).print(table)
+    click.echo(f"{len(jobs)} job(s)")
+
+
+@job.command()
+@click.argument("job_id")
+@with_client
+def describe(client: Client, output: str, job_id: str) -> None:
+    """Everything about one job."""
+    found = client.describe_job(job_id)
+    _emit(output, found, lambda: _print_job(found))
+
+
+def _print_job(found: dict[str, Any]) -> None:
+    table = Table("Field", "Value", show_header=False)
+    for name, value in describe_rows(found):
+        table.add_row(name, value)
+    Console(width=200).print(table)
+
+
+def describe_rows(found: dict[str, Any]) -> list[tuple[str, str]]:
+    progress = found.get("ProgressSummary", {})
+    manifest = found.get("Manifest", {})
+    report = found.get("Report", {})
+    rows = [
+        ("Job ID", found["JobId"]),
+        ("Status", found["Status"]),
+        ("Description", found.get("Description", "")),
+        ("Priority", str(found.get("Priority", ""))),
+        ("Operation", json.dumps(found.get("Operation", {}), default=str)),
+        ("Manifest", manifest.get("Location", {}).get("ObjectArn", "")),
+        ("Manifest ETag", manifest.get("Location", {}).get("ETag", "")),
+        (
+            "Manifest format",
+            f"{manifest.get('Spec', {}).get('Format', '')} {manifest.get('Spec', {}).get('Fields', [])}",
+        ),
+        (
+            "Progress",
+            f"{progress.get('NumberOfTasksSucceeded', 0)} succeeded, {progress.get('NumberOfTasksFailed', 0)} failed "
+            f"of {progress.get('TotalNumberOfTasks', 0)}",
+        ),
+        ("Active for", f"{progress.get('Timers', {}).get('ElapsedTimeInActiveSeconds', 0)} s"),
+        ("Report", json.dumps(report, default=str) if report.get("Enabled") else "none"),
+        ("Confirmation required", str(found.get("ConfirmationRequired", False))),
+        ("Created", _when(found.get("CreationTime"))),
+        ("Terminated", _when(found.get("TerminationDate"))),
+        ("Suspended", f"{_when(found.get('SuspendedDate'))} {found.get('SuspendedCause', '')}".strip()),
+        ("Status update reason", found.get("StatusUpdateReason", "")),
+        (
+            "Failure reasons",
+            "; ".join(f"{f.get('FailureCode')}: {f.get('FailureReason')}" for f in found.get("FailureReasons", [])),
+        ),
+        ("Role ARN", found.get("RoleArn", "")),
+        ("Job ARN", found.get("JobArn", "")),
+    ]
+    return [(name, value) for name, value in rows if value]
+
+
+# --- priority / status ----------------------------------------------------------------------
+
+
+@job.command("update-priority")
+@click.argument("job_id")
+@click.argument("priority", type=click.IntRange(0, 2_147_483_647))
+@with_client
+def update_priority(client: Client, output: str, job_id: str, priority: int) -> None:
+    """Change a job's priority (higher runs first)."""
+    now = client.update_priority(job_id, priority)
+    _emit(output, {"JobId": job_id, "Priority": now}, lambda: click.echo(f"job {job_id} priority {now}"))
+
+
+@job.command("update-status")
+@click.argument("job_id")
+@click.option(
+    "--requested-job-status",
+    required=True,
+    type=click.Choice(["Ready", "Cancelled"]),
+    help="Ready confirms a Suspended job; Cancelled cancels an unfinished one.",
+)
+@click.option("--status-update-reason", help="Why (up to 256 characters).")
+@with_client
+def update_status(
+    client: Client, output: str, job_id: str, requested_job_status: str, status_update_reason: str | None
+) -> None:
+    """Confirm (Ready) or cancel (Cancelled) a job."""
+    status = client.update_status(job_id, requested_job_status, status_update_reason)
+    _emit(output, {"JobId": job_id, "Status": status}, lambda: click.echo(f"job {job_id} is {status}"))
+
+
+# --- wait / report --------------------------------------------------------------------------
+
+
+@job.command()
+@click.argument("job_id")
+@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between polls.")
+@click.option("--timeout", type=float, help="Give up after this many seconds (exit 1).")
+@with_client
+def wait(client: Client, output: str, job_id: str, interval: float, timeout: float | None) -> None:
+    """Show a job's progress until it ends; exit 1 unless it ends Complete."""
+    with WaitProgress(job_id) as bar:
+        final = client.wait(job_id, interval=interval, timeout=timeout, on_progress=bar.update)
+    summary = bar.summary(final)
+    _emit(output, final, lambda: click.echo(summary))
+    if final["Status"] != "Complete":
+        reasons = "; ".join(
+            f"{f.get('FailureCode')}: {f.get('FailureReason')}" for f in final.get("FailureReasons", [])
+        )
+        fail(f"job {job_id} ended {final['Status']}" + (f": {reasons}" if reasons else ""))
+
+
+class WaitProgress:
+    """A rich progress bar fed by DescribeJob polls: succeeded, failed, rate and ETA."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.started = time.monotonic()
+        self.first_done: int | None = None
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[status]}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn(
+                "[green]{task.fields[succeeded]} succeeded[/] [red]{task.fields[failed]} failed[/] of {task.total}"
+            ),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.task = self.progress.add_task(job_id, total=None, status="…", succeeded=0, failed=0, rate="")
+
+    def __enter__(self) -> WaitProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.progress.stop()
+
+    def update(self, found: dict[str, Any]) -> None:
+        summary = found.get("ProgressSummary", {})
+        succeeded = int(summary.get("NumberOfTasksSucceeded", 0))
+        failed = int(summary.get("NumberOfTasksFailed", 0))
+        total = int(summary.get("TotalNumberOfTasks", 0))
+        self.progress.update(
+            self.task,
+            total=total or None,
+            completed=succeeded + failed,
+            status=found["Status"],
+            succeeded=succeeded,
+            failed=failed,
+            rate=self._rate(succeeded + failed),
+        )
+
+    def _rate(self, done: int) -> str:
+        if self.first_done is None:
+            self.first_done = done
+            self.started = time.monotonic()
+        elapsed = time.monotonic() - self.started
+        return f"{(done - self.first_done) / elapsed:,.0f} tasks/s" if elapsed > 0.5 else ""
+
+    def summary(self, found: dict[str, Any]) -> str:
+        summary = found.get("ProgressSummary", {})
+        return (
+            f"job {self.job_id} {found['Status']}: {summary.get('NumberOfTasksSucceeded', 0)} succeeded, "
+            f"{summary.get('NumberOfTasksFailed', 0)} failed of {summary.get('TotalNumberOfTasks', 0)} "
+            f"in {summary.get('Timers', {}).get('ElapsedTimeInActiveSeconds', 0)} s active"
+        )
+
+
+@job.command()
+@click.argument("job_id")
+@click.option("--limit", type=int, default=100, show_default=True, help="Rows to show in a table (json: all).")
+@with_client
+def report(client: Client, output: str, job_id: str, limit: int) -> None:
+    """A finished job's completion report: its files and rows."""
+    found = client.report(job_id)
+    _emit(output, {"Manifest": found.manifest, "Rows": found.rows}, lambda: _print_report(found, limit))
+
+
+def _print_report(found: Any, limit: int) -> None:
+    console = Console(width=200)
+    for result in found.manifest.get("Results", []):
+        console.print(f"{result.get('TaskExecutionStatus')}: s3://{result.get('Bucket')}/{result.get('Key')}")
+    table = Table("Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage")
+    for row in found.rows[:limit]:
+        table.add_row(*(row.get(column, "") for column in table_columns(table)))
+    console.print(table)
+    click.echo(f"{len(found.rows)} row(s)" + (f", first {limit} shown" if len(found.rows) > limit else ""))
+
+
+def table_columns(table: Table) -> list[str]:
+    return [str(column.header) for column in table.columns]
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def _emit(output: str, data: Any, as_table: Callable[[], None]) -> None:
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, default=_json_default))
+    else:
+        as_table()
+
+
+def _json_default(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _when(value: Any) -> str:
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else (str(value) if value else "")

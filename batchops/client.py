@@ -1,0 +1,330 @@
+"""``batchops.Client``: a small Python client for a batchops server, used by the CLI and the tests.
+
+It wraps boto3's ``s3control`` client (so every request is SigV4-signed like any AWS SDK call) and, for
+manifest uploads and reports, a boto3 ``s3`` client on the object store::
+
+    from batchops import Client
+
+    client = Client("http://127.0.0.1:8080", "123456789012", "AKIA…", "secret",
+                    s3_endpoint="http://127.0.0.1:8333")
+    job_id = client.create_job(
+        operation={"S3PutObjectTagging": {"TagSet": [{"Key": "project", "Value": "x"}]}},
+        manifest_file="objects.csv", manifest_bucket="manifests",
+        report_bucket="reports",
+    )
+    job = client.wait(job_id, on_progress=lambda job: print(job["ProgressSummary"]))
+    print(job["Status"], client.report(job_id).rows[:3])
+
+Jobs are the dicts boto3 returns (``describe_job()["Job"]``, ``list_jobs()["Jobs"]`` members). Every failure
+is a ``batchops.client.ClientError`` (``ServerUnreachable``, ``CredentialsRefused``, ``RequestRefused``) whose
+message is one line saying what went wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+import botocore.exceptions as boto_errors
+from botocore.config import Config
+
+from batchops.errors import ClientError, CredentialsRefused, RequestRefused, ServerUnreachable
+from batchops.reports.writer import REPORT_SCHEMA, job_folder
+
+__all__ = [
+    "TERMINAL",
+    "Client",
+    "ClientError",
+    "CredentialsRefused",
+    "JobReport",
+    "RequestRefused",
+    "ServerUnreachable",
+]
+
+#: Statuses a job never leaves.
+TERMINAL = frozenset({"Complete", "Cancelled", "Failed"})
+MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
+REPORT_COLUMNS = tuple(name.strip() for name in REPORT_SCHEMA.split(","))
+_CREDENTIAL_CODES = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "InvalidSignature"}
+)
+
+
+def strip_account_from_host(request: Any, **_: Any) -> None:
+    """boto3 puts the account id in front of the host name; a batchops server is reached without it."""
+    request.url = re.sub(r"^(https?://)\d{12}\.", r"\1", request.url)
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """A job's completion report: its ``manifest.json`` and every result row (``REPORT_COLUMNS`` keys)."""
+
+    manifest: dict[str, Any]
+    rows: list[dict[str, str]] = field(default_factory=list)
+
+
+class Client:
+    """One account on one batchops server (and, for uploads and reports, its object store)."""
+
+    def __init__(
+        self,
+        url: str,
+        account_id: str,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        region: str = "us-east-1",
+        s3_endpoint: str | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.account_id = account_id
+        self.s3_endpoint = s3_endpoint
+        session = boto3.session.Session(
+            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
+        )
+        config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=30)
+        self._control = session.client("s3control", endpoint_url=self.url, config=config)
+        self._control.meta.events.register("before-sign.s3-control.*", strip_account_from_host)
+        s3_config = config.merge(Config(s3={"addressing_style": "path"}))
+        self._s3 = session.client("s3", endpoint_url=s3_endpoint, config=s3_config)
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        operation: Mapping[str, Any],
+        manifest_arn: str | None = None,
+        manifest_etag: str | None = None,
+        manifest_file: str | Path | None = None,
+        manifest_bucket: str | None = None,
+        manifest_key: str | None = None,
+        manifest_fields: Sequence[str] = ("Bucket", "Key"),
+        priority: int = 10,
+        description: str | None = None,
+        role_arn: str | None = None,
+        confirmation_required: bool = False,
+        report_bucket: str | None = None,
+        report_prefix: str | None = None,
+        report_scope: str = "AllTasks",
+        tags: Mapping[str, str] | None = None,
+        client_request_token: str | None = None,
+    ) -> str:
+        """Create a job; returns its id.
+
+        The manifest is either an object already in the store (``manifest_arn``; its ETag is looked up when
+        ``manifest_etag`` is not given) or a local CSV file uploaded first to ``manifest_bucket``.
+        No ``report_bucket`` means no completion report.
+        """
+        if manifest_file is not None:
+            if not manifest_bucket:
+                raise RequestRefused("give the bucket to upload the manifest file to (manifest_bucket)")
+            manifest_arn, manifest_etag = self.upload_manifest(manifest_file, manifest_bucket, manifest_key)
+        if not manifest_arn:
+            raise RequestRefused("give a manifest: an object ARN (manifest_arn) or a local CSV file (manifest_file)")
+        etag = manifest_etag or self.manifest_etag(manifest_arn)
+        request: dict[str, Any] = {
+            "AccountId": self.account_id,
+            "ConfirmationRequired": confirmation_required,
+            "Operation": dict(operation),
+            "Manifest": {
+                "Spec": {"Format": MANIFEST_FORMAT, "Fields": list(manifest_fields)},
+                "Location": {"ObjectArn": manifest_arn, "ETag": etag},
+            },
+            "Report": _report(report_bucket, report_prefix, report_scope),
+            "Priority": priority,
+            "RoleArn": role_arn or f"arn:aws:iam::{self.account_id}:role/batchops",
+            "ClientRequestToken": client_request_token or str(uuid.uuid4()),
+        }
+        if description:
+            request["Description"] = description
+        if tags:
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        with self._calling("the batchops server"):
+            return str(self._control.create_job(**request)["JobId"])
+
+    def list_jobs(self, statuses: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Every job of the last 90 days (all pages), newest first; only ``statuses`` when given."""
+        arguments: dict[str, Any] = {"AccountId": self.account_id}
+        if statuses:
+            arguments["JobStatuses"] = list(statuses)
+        jobs: list[dict[str, Any]] = []
+        with self._calling("the batchops server"):
+            while True:
+                page = self._control.list_jobs(**arguments)
+                jobs += page.get("Jobs", [])
+                if not page.get("NextToken"):
+                    return jobs
+                arguments["NextToken"] = page["NextToken"]
+
+    def describe_job(self, job_id: str) -> dict[str, Any]:
+        with self._calling("the batchops server"):
+            return dict(self._control.describe_job(AccountId=self.account_id, JobId=job_id)["Job"])
+
+    def update_priority(self, job_id: str, priority: int) -> int:
+        with self._calling("the batchops server"):
+            answer = self._control.update_job_priority(AccountId=self.account_id, JobId=job_id, Priority=priority)
+        return int(answer["Priority"])
+
+    def update_status(self, job_id: str, requested: str, reason: str | None = None) -> str:
+        """``requested`` is ``Ready`` (confirm a Suspended job) or ``Cancelled``; returns the job's new status."""
+        arguments: dict[str, Any] = {"AccountId": self.account_id, "JobId": job_id, "RequestedJobStatus": requested}
+        if reason:
+            arguments["StatusUpdateReason"] = reason
+        with self._calling("the batchops server"):
+            return str(self._control.update_job_status(**arguments)["Status"])
+
+    def confirm(self, job_id: str, reason: str | None = None) -> str:
+        return self.update_status(job_id, "Ready", reason)
+
+    def cancel(self, job_id: str, reason: str | None = None) -> str:
+        return self.update_status(job_id, "Cancelled", reason)
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        interval: float = 1.0,
+        timeout: float | None = None,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the job is Complete, Cancelled or Failed; returns it. ``on_progress`` sees every poll."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.describe_job(job_id)
+            if on_progress is not None:
+                on_progress(job)
+            if job["Status"] in TERMINAL:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ClientError(f"job {job_id} is still {job['Status']} after {timeout:g} s; wait longer or check it")
+            time.sleep(interval)
+
+    # --- manifests and reports ----------------------------------------------------------------
+
+    def upload_manifest(self, path: str | Path, bucket: str, key: str | None = None) -> tuple[str, str]:
+        """Put a local CSV manifest into ``bucket``; returns (object ARN, ETag)."""
+        source = Path(path)
+        if not source.is_file():
+            raise RequestRefused(f"manifest file {source} does not exist or is not a file")
+        key = key or f"manifests/{uuid.uuid4().hex}-{source.name}"
+        with self._calling("the object store", bucket):
+            etag = self._s3.put_object(Bucket=bucket, Key=key, Body=source.read_bytes())["ETag"]
+        return f"arn:aws:s3:::{bucket}/{key}", str(etag)
+
+    def manifest_etag(self, manifest_arn: str) -> str:
+        bucket, _, key = manifest_arn.removeprefix("arn:aws:s3:::").partition("/")
+        if not key:
+            raise RequestRefused(f"{manifest_arn!r} is not an object ARN like arn:aws:s3:::bucket/manifest.csv")
+        with self._calling("the object store", bucket):
+            return str(self._s3.head_object(Bucket=bucket, Key=key)["ETag"])
+
+    def report(self, job_id: str) -> JobReport:
+        """Read a finished job's completion report (manifest.json and every result file) from the store."""
+        job = self.describe_job(job_id)
+        report = job.get("Report") or {}
+        if not report.get("Enabled"):
+            raise RequestRefused(f"job {job_id} has no completion report: it was created without one")
+        if job["Status"] not in TERMINAL:
+            raise RequestRefused(
+                f"job {job_id} is {job['Status']}; its report is written when it ends (batchops job wait {job_id})"
+            )
+        bucket = str(report["Bucket"]).split(":::", 1)[-1]
+        folder = job_folder(report.get("Prefix"), job_id)
+        manifest = json.loads(self._read(bucket, f"{folder}/manifest.json"))
+        rows: list[dict[str, str]] = []
+        for result in manifest.get("Results", []):
+            rows += _report_rows(self._read(bucket, result["Key"]))
+        return JobReport(manifest, rows)
+
+    def _read(self, bucket: str, key: str) -> bytes:
+        with self._calling("the object store", bucket):
+            return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    # --- errors -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _calling(self, what: str, bucket: str | None = None) -> Iterator[None]:
+        """Turn whatever boto3 raises into one ClientError with a one-line message."""
+        try:
+            yield
+        except ClientError:
+            raise
+        except boto_errors.NoCredentialsError:
+            raise CredentialsRefused(
+                "no credentials: pass --access-key-id and --secret-access-key "
+                "(or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+            ) from None
+        except (boto_errors.EndpointConnectionError, boto_errors.ConnectTimeoutError) as exc:
+            raise self._unreachable(what, exc) from None
+        except boto_errors.ClientError as exc:
+            raise self._refused(what, bucket, exc) from None
+        except boto_errors.ParamValidationError as exc:
+            raise RequestRefused(_one_line(str(exc))) from None
+        except boto_errors.BotoCoreError as exc:
+            raise ClientError(f"{what} could not be reached or understood: {_one_line(str(exc))}") from None
+
+    def _unreachable(self, what: str, exc: Exception) -> ServerUnreachable:
+        if what == "the object store":
+            return ServerUnreachable(
+                f"cannot reach the object store at {self.s3_endpoint or 'the AWS default endpoint'}: "
+                "check --s3-endpoint (or BATCHOPS_S3_ENDPOINT)"
+            )
+        return ServerUnreachable(
+            f"cannot reach the batchops server at {self.url}: start it with `batchops server` "
+            "or point --url (or BATCHOPS_URL) at a running one"
+        )
+
+    def _refused(self, what: str, bucket: str | None, exc: boto_errors.ClientError) -> ClientError:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = _one_line(str(error.get("Message") or code))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _CREDENTIAL_CODES or status == 403:
+            return CredentialsRefused(
+                f"{what} refused the credentials ({code}: {message}); check --account-id {self.account_id}, "
+                "--access-key-id and --secret-access-key (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+            )
+        if code == "NoSuchBucket" and bucket:
+            return RequestRefused(f"bucket {bucket} does not exist in the object store; create it first", code)
+        if code in ("NoSuchKey", "404", "NotFound") and bucket:
+            return RequestRefused(f"{what} has no such object in bucket {bucket}, or no such bucket ({code})", code)
+        plain = code in ("JobStatusException", "NotFoundException")  # their messages already say it all
+        return RequestRefused(message if plain else f"{code}: {message}", code)
+
+
+def _report(bucket: str | None, prefix: str | None, scope: str) -> dict[str, Any]:
+    if not bucket:
+        return {"Enabled": False}
+    report: dict[str, Any] = {
+        "Enabled": True,
+        "Bucket": bucket if bucket.startswith("arn:") else f"arn:aws:s3:::{bucket}",
+        "Format": "Report_CSV_20180820",
+        "ReportScope": scope,
+    }
+    if prefix:
+        report["Prefix"] = prefix
+    return report
+
+
+def _report_rows(body: bytes) -> list[dict[str, str]]:
+    rows = []
+    for values in csv.reader(io.StringIO(body.decode("utf-8"))):
+        row = dict(zip(REPORT_COLUMNS, values, strict=False))
+        row["Key"] = unquote(row.get("Key", ""))
+        rows.append(row)
+    return rows
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

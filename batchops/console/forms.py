@@ -1,0 +1,234 @@
+"""The create-job form: form fields → a CreateJob request, checked by the API's own validation.
+
+The form is turned into CreateJob XML and parsed by ``s3control_xml.parse_create_job``, so the console
+accepts exactly what the API accepts. A refusal's ``ValidationError.field`` is mapped back to the form
+field it came from, so the message appears next to that field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from batchops.api.s3control_xml import MANIFEST_FORMAT, NAMESPACE, REPORT_FORMAT, parse_create_job
+from batchops.domain.job import FailureThreshold, JobSpec
+from batchops.errors import ValidationError
+
+#: Operations offered by the form, with a label for people.
+OPERATIONS = {
+    "S3PutObjectTagging": "Replace object tags",
+    "S3DeleteObjectTagging": "Delete all object tags",
+    "S3PutObjectCopy": "Copy objects",
+    "S3PutObjectAcl": "Set object ACL (canned)",
+    "S3PutObjectLegalHold": "Set legal hold",
+    "S3PutObjectRetention": "Set retention",
+    "S3DeleteObject": "Delete objects",
+}
+CANNED_ACLS = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "aws-exec-read",
+    "authenticated-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+)
+#: Where a ValidationError.field shows up in the form; the first matching prefix wins.
+FIELD_MAP = (
+    ("Priority", "priority"),
+    ("Description", "description"),
+    ("RoleArn", "role_arn"),
+    ("Manifest.Spec.Fields", "manifest_fields"),
+    ("Manifest", "manifest_arn"),
+    ("ObjectArn", "manifest_arn"),
+    ("Report.Prefix", "report_prefix"),
+    ("Report.ReportScope", "report_scope"),
+    ("Report", "report_bucket"),
+    ("S3PutObjectTagging", "op_tags"),
+    ("TagSet", "op_tags"),
+    ("S3PutObjectCopy.TargetKeyPrefix", "copy_prefix"),
+    ("S3PutObjectCopy", "copy_target"),
+    ("S3PutObjectAcl", "acl"),
+    ("S3PutObjectLegalHold", "legal_hold"),
+    ("S3PutObjectRetention", "retention_mode"),
+    ("Operation", "operation"),
+)
+PLACEHOLDER_ETAG = "pending-upload"
+
+
+class FormError(Exception):
+    """A form field the console itself refuses (before the API's validation runs)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class JobForm:
+    """The create-job form's values (all strings, as posted) and its errors by field."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def blank(cls, account_id: str) -> JobForm:
+        return cls(
+            {
+                "manifest_source": "upload",
+                "manifest_fields": "Bucket,Key",
+                "operation": "S3PutObjectTagging",
+                "priority": "10",
+                "role_arn": f"arn:aws:iam::{account_id}:role/batchops",
+                "confirmation_required": "on",
+                "report_enabled": "on",
+                "report_scope": "AllTasks",
+                "report_prefix": "batchops-reports",
+                "legal_hold": "ON",
+                "retention_mode": "GOVERNANCE",
+                "acl": "private",
+                "client_request_token": str(uuid.uuid4()),
+            }
+        )
+
+    @classmethod
+    def posted(cls, form: Mapping[str, object]) -> JobForm:
+        return cls({k: v.strip() for k, v in form.items() if isinstance(v, str)})
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    @property
+    def uploading(self) -> bool:
+        return self.get("manifest_source") == "upload"
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def error_field(self, api_field: str | None) -> str:
+        """The form field for a ValidationError.field; 'form' (the top of the page) when none matches."""
+        for prefix, name in FIELD_MAP:
+            if api_field and (api_field == prefix or api_field.startswith(prefix + ".")):
+                if name == "manifest_arn" and self.uploading:
+                    return "upload_bucket"
+                return name
+        return "form"
+
+
+def manifest_location(form: JobForm) -> tuple[str, str]:
+    """(bucket, key) of an existing manifest named as ``bucket/key``, ``s3://bucket/key`` or an object ARN."""
+    value = form.get("manifest_arn")
+    for prefix in ("s3://", "arn:aws:s3:::"):
+        value = value.removeprefix(prefix)
+    bucket, _, key = value.partition("/")
+    if not bucket or not key:
+        raise FormError("manifest_arn", "give the manifest as bucket/key, s3://bucket/key or arn:aws:s3:::bucket/key")
+    return bucket, key
+
+
+def build_request(form: JobForm, object_arn: str, etag: str) -> bytes:
+    """The CreateJob XML the form describes, with the manifest at ``object_arn`` / ``etag``."""
+    root = Element("CreateJobRequest", xmlns=NAMESPACE)
+    _add(root, "ClientRequestToken", form.get("client_request_token") or str(uuid.uuid4()))
+    _add(root, "ConfirmationRequired", "true" if form.get("confirmation_required") else "false")
+    if form.get("description"):
+        _add(root, "Description", form.get("description"))
+    _add(root, "Priority", form.get("priority"))
+    _add(root, "RoleArn", form.get("role_arn"))
+    _add_manifest(root, form, object_arn, etag)
+    _add_operation(SubElement(root, "Operation"), form)
+    _add_report(SubElement(root, "Report"), form)
+    return bytes(tostring(root, encoding="utf-8"))
+
+
+def validate(form: JobForm, object_arn: str, etag: str, threshold: FailureThreshold) -> JobSpec | None:
+    """Parse the form's request as the API would; on refusal, record the error by field and return None."""
+    try:
+        spec, _tags = parse_create_job(build_request(form, object_arn, etag), default_threshold=threshold)
+    except FormError as exc:
+        form.add_error(exc.field, exc.message)
+        return None
+    except ValidationError as exc:
+        form.add_error(form.error_field(exc.field), str(exc))
+        return None
+    return spec
+
+
+def _add(parent: Element, tag: str, value: str | None = None) -> Element:
+    child = SubElement(parent, tag)
+    if value is not None:
+        child.text = value
+    return child
+
+
+def _add_manifest(root: Element, form: JobForm, object_arn: str, etag: str) -> None:
+    manifest = _add(root, "Manifest")
+    spec = _add(manifest, "Spec")
+    _add(spec, "Format", MANIFEST_FORMAT)
+    fields = _add(spec, "Fields")
+    for name in (form.get("manifest_fields") or "Bucket,Key").split(","):
+        _add(fields, "member", name.strip())
+    location = _add(manifest, "Location")
+    _add(location, "ObjectArn", object_arn)
+    _add(location, "ETag", etag)
+
+
+def _add_operation(parent: Element, form: JobForm) -> None:
+    name = form.get("operation")
+    if name not in OPERATIONS:
+        raise FormError("operation", f"choose an operation: {', '.join(OPERATIONS.values())}")
+    element = _add(parent, name)
+    if name == "S3PutObjectTagging":
+        tag_set = _add(element, "TagSet")
+        for key, value in _tag_lines(form.get("op_tags")):
+            member = _add(tag_set, "member")
+            _add(member, "Key", key)
+            _add(member, "Value", value)
+    elif name == "S3PutObjectCopy":
+        target = form.get("copy_target")
+        _add(element, "TargetResource", target if target.startswith("arn:") or not target else f"arn:aws:s3:::{target}")
+        if form.get("copy_prefix"):
+            _add(element, "TargetKeyPrefix", form.get("copy_prefix"))
+    elif name == "S3PutObjectAcl":
+        _add(_add(element, "AccessControlPolicy"), "CannedAccessControlList", form.get("acl"))
+    elif name == "S3PutObjectLegalHold":
+        _add(_add(element, "LegalHold"), "Status", form.get("legal_hold"))
+    elif name == "S3PutObjectRetention":
+        _add_retention(element, form)
+
+
+def _add_retention(element: Element, form: JobForm) -> None:
+    retention = _add(element, "Retention")
+    until = form.get("retention_until")
+    if not until:
+        raise FormError("retention_until", "give the date until which objects are retained (YYYY-MM-DD)")
+    _add(retention, "Mode", form.get("retention_mode"))
+    _add(retention, "RetainUntilDate", until if "T" in until else f"{until}T00:00:00Z")
+
+
+def _tag_lines(text: str) -> list[tuple[str, str]]:
+    tags = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise FormError("op_tags", f"line {number} is {line.strip()!r}; write one tag per line as key=value")
+        tags.append((key.strip(), value.strip()))
+    return tags
+
+
+def _add_report(report: Element, form: JobForm) -> None:
+    if not form.get("report_enabled"):
+        _add(report, "Enabled", "false")
+        return
+    bucket = form.get("report_bucket")
+    _add(report, "Enabled", "true")
+    _add(report, "Bucket", bucket if bucket.startswith("arn:") or not bucket else f"arn:aws:s3:::{bucket}")
+    _add(report, "Format", REPORT_FORMAT)
+    if form.get("report_prefix"):
+        _add(report, "Prefix", form.get("report_prefix"))
+    _add(report, "ReportScope", form.get("report_scope") or "AllTasks")

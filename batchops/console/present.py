@@ -1,0 +1,99 @@
+"""How the console shows a job to people: percentages, throughput, ETA, times, allowed actions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from batchops.domain.job import Job
+from batchops.domain.status import TERMINAL, JobStatus
+from batchops.jobs_service import allowed_requests
+
+#: Badge colour family per status (CSS classes in console.css).
+BADGES = {
+    JobStatus.NEW: "neutral",
+    JobStatus.PREPARING: "info",
+    JobStatus.SUSPENDED: "warn",
+    JobStatus.READY: "info",
+    JobStatus.ACTIVE: "run",
+    JobStatus.PAUSING: "warn",
+    JobStatus.PAUSED: "warn",
+    JobStatus.COMPLETING: "run",
+    JobStatus.COMPLETE: "ok",
+    JobStatus.CANCELLING: "warn",
+    JobStatus.CANCELLED: "neutral",
+    JobStatus.FAILING: "bad",
+    JobStatus.FAILED: "bad",
+}
+
+
+def percent(job: Job) -> int:
+    total = job.progress.total
+    return int(job.progress.done * 100 / total) if total else (100 if job.status in TERMINAL else 0)
+
+
+def rate(job: Job) -> float | None:
+    """Tasks per second while Active (all tasks run over all time spent Active)."""
+    elapsed = job.progress.elapsed_active_seconds
+    return job.progress.done / elapsed if elapsed >= 1 and job.progress.done else None
+
+
+def eta_seconds(job: Job) -> int | None:
+    """Time left at the current rate, for an Active job whose manifest has been read completely."""
+    speed = rate(job)
+    if job.status is not JobStatus.ACTIVE or not job.manifest_done or not speed:
+        return None
+    return int((job.progress.total - job.progress.done) / speed)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def when(moment: datetime | float | None) -> str:
+    if moment is None:
+        return "—"
+    if isinstance(moment, float | int):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def actions(job: Job) -> dict[str, bool]:
+    """Which buttons the console shows for a job in its current status."""
+    requests = allowed_requests(job.status)
+    return {"confirm": "Ready" in requests, "cancel": "Cancelled" in requests, "priority": job.status not in TERMINAL}
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """The JSON form of a job's live state (also what the live endpoints return besides HTML parts)."""
+    speed = rate(job)
+    return {
+        "id": job.id,
+        "status": job.status.value,
+        "priority": job.priority,
+        "total": job.progress.total,
+        "succeeded": job.progress.succeeded,
+        "failed": job.progress.failed,
+        "percent": percent(job),
+        "tasks_per_second": round(speed, 2) if speed else None,
+        "eta_seconds": eta_seconds(job),
+        "terminal": job.status in TERMINAL,
+    }
+
+
+FILTERS = {"duration": duration, "when": when, "pretty_json": pretty_json}
+GLOBALS = {"percent": percent, "rate": rate, "eta_seconds": eta_seconds, "actions": actions, "badges": BADGES}

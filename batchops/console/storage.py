@@ -1,0 +1,101 @@
+"""The console's object-store calls, made with the signed-in account's own store credentials."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batchops.arns import parse_bucket_arn
+from batchops.domain.job import Job
+from batchops.errors import BatchOpsError
+from batchops.reports.writer import job_folder
+from batchops.s3.client import StoreCredentials, open_client
+from batchops.settings import Settings
+
+
+class StoreCallFailed(BatchOpsError):
+    """The object store refused or could not be reached; the message names the bucket and the reason."""
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    label: str
+    key: str
+
+
+@asynccontextmanager
+async def account_store(settings: Settings, account_id: str) -> AsyncIterator[Any]:
+    """An S3 client for one account, open for the ``async with`` block."""
+    account = settings.account(account_id)
+    creds = StoreCredentials(
+        settings.s3_endpoint,
+        settings.s3_region,
+        account.access_key_id if account else None,
+        account.secret_access_key if account else None,
+    )
+    async with AsyncExitStack() as stack:
+        yield await open_client(stack, creds, max_connections=4, max_attempts=3, timeout=settings.s3_timeout_seconds)
+
+
+def describe_failure(exc: Exception, bucket: str) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        if code == "NoSuchBucket":
+            return f"bucket {bucket} does not exist in the object store"
+        if code in ("NoSuchKey", "404"):
+            return f"no such object in bucket {bucket}"
+        return f"the object store refused ({code}: {error.get('Message') or code})"
+    return f"the object store could not be reached: {exc}"
+
+
+async def upload(settings: Settings, account_id: str, bucket: str, key: str, body: bytes) -> str:
+    """Put a manifest into the store; returns its ETag."""
+    try:
+        async with account_store(settings, account_id) as s3:
+            answer = await s3.put_object(Bucket=bucket, Key=key, Body=body)
+    except (ClientError, BotoCoreError) as exc:
+        raise StoreCallFailed(describe_failure(exc, bucket)) from None
+    return str(answer["ETag"])
+
+
+async def etag_of(settings: Settings, account_id: str, bucket: str, key: str, what: str = "the manifest") -> str:
+    try:
+        async with account_store(settings, account_id) as s3:
+            answer = await s3.head_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        raise StoreCallFailed(f"cannot read {what} s3://{bucket}/{key}: {describe_failure(exc, bucket)}") from None
+    return str(answer["ETag"])
+
+
+def report_location(job: Job) -> tuple[str, str]:
+    """(bucket, folder) of a job's report."""
+    return parse_bucket_arn(job.spec.report.bucket or ""), job_folder(job.spec.report.prefix, job.id)
+
+
+async def report_files(settings: Settings, job: Job) -> list[ReportFile]:
+    """The files of a written report, from its manifest.json (which is written last)."""
+    bucket, folder = report_location(job)
+    try:
+        async with account_store(settings, job.account_id) as s3:
+            answer = await s3.get_object(Bucket=bucket, Key=f"{folder}/manifest.json")
+            index = json.loads(await answer["Body"].read())
+    except (ClientError, BotoCoreError) as exc:
+        raise StoreCallFailed(f"the report index is not readable: {describe_failure(exc, bucket)}") from None
+    files = [ReportFile("manifest.json", f"{folder}/manifest.json")]
+    for result in index.get("Results", []):
+        files.append(ReportFile(f"{result.get('TaskExecutionStatus', '')} tasks (CSV)", str(result["Key"])))
+    return files
+
+
+async def stream_object(settings: Settings, account_id: str, bucket: str, key: str) -> AsyncIterator[bytes]:
+    async with account_store(settings, account_id) as s3:
+        answer = await s3.get_object(Bucket=bucket, Key=key)
+        async with answer["Body"] as body:
+            while chunk := await body.read(64 * 1024):
+                yield chunk

@@ -1,0 +1,390 @@
+"""Console pages and actions. They use the job store and engine in-process, through the API's own rules."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from batchops import jobs_service
+from batchops.api.s3control_xml import job_arn
+from batchops.console import auth, forms, storage
+from batchops.console.auth import Handler, account_of, login_required
+from batchops.console.present import job_summary
+from batchops.domain.job import Job
+from batchops.domain.status import TERMINAL, JobStatus
+from batchops.errors import BatchOpsError, JobNotFound, ValidationError
+from batchops.store.sqlstore import SEARCH_SORTS
+from batchops.xmlutil import check_length, parse_int
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+MAX_MANIFEST_UPLOAD = 512 * 1024 * 1024
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    context = {**_common(request), **context}
+    response: Response = request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+    return response
+
+
+def render_part(request: Request, name: str, context: dict[str, Any]) -> str:
+    template = request.app.state.templates.get_template(name)
+    return str(template.render({**_common(request), **context}))
+
+
+def _common(request: Request) -> dict[str, Any]:
+    context: dict[str, Any] = {"base": request.scope.get("root_path", ""), "account_id": None, "flashes": []}
+    if "session" in request.scope:  # not when a server error is shown from outside the session middleware
+        context["account_id"] = auth.signed_in(request)
+        context["csrf_token"] = auth.csrf_token(request)
+        context["flashes"] = request.session.pop("flash", [])
+    return context
+
+
+def flash(request: Request, kind: str, text: str) -> None:
+    request.session["flash"] = [*request.session.get("flash", []), {"kind": kind, "text": text}]
+
+
+def base(request: Request) -> str:
+    return str(request.scope.get("root_path", ""))
+
+
+def protected(handler: Handler) -> Handler:
+    """Signed in, and for a POST the session's CSRF token must come with the form or header."""
+
+    @functools.wraps(handler)
+    async def checked(request: Request) -> Response:
+        if request.method == "POST" and not await auth.csrf_ok(request):
+            return csrf_refused(request)
+        return await handler(request)
+
+    return login_required(checked)
+
+
+def csrf_refused(request: Request) -> Response:
+    message = "This form has expired or did not come from this console. Reload the page and try again."
+    return render(request, "error.html", {"title": "Request refused", "message": message}, status_code=403)
+
+
+# --- sign in / out --------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    target = "/jobs" if auth.signed_in(request) else "/login"
+    return RedirectResponse(base(request) + target, status_code=303)
+
+
+async def login_page(request: Request) -> Response:
+    return render(request, "login.html", {"identity": "", "error": None})
+
+
+async def login(request: Request) -> Response:
+    if not await auth.csrf_ok(request):
+        return csrf_refused(request)
+    form = await request.form()
+    identity = str(form.get("identity") or "").strip()
+    account = auth.authenticate(request.app.state.settings, identity, str(form.get("secret") or ""))
+    if account is None:
+        error = (
+            "Those credentials match no account on this server. Use your access key ID and secret access key, "
+            "or your account ID and console password."
+        )
+        return render(request, "login.html", {"identity": identity, "error": error}, status_code=401)
+    auth.sign_in(request, account)
+    return RedirectResponse(base(request) + "/jobs", status_code=303)
+
+
+@protected
+async def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse(base(request) + "/login", status_code=303)
+
+
+# --- jobs list ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    statuses: list[JobStatus]
+    text: str
+    sort: str
+    descending: bool
+    page: int
+
+    @classmethod
+    def of(cls, request: Request) -> ListQuery:
+        params = request.query_params
+        known = {s.value: s for s in JobStatus}
+        statuses = [known[v] for v in params.getlist("status") if v in known]
+        sort = params.get("sort", "created")
+        page = params.get("page", "1")
+        return cls(
+            statuses=statuses,
+            text=params.get("q", "").strip()[:256],
+            sort=sort if sort in SEARCH_SORTS else "created",
+            descending=params.get("dir", "desc") != "asc",
+            page=max(int(page), 1) if page.isdigit() else 1,
+        )
+
+    def url(self, path: str, **changes: Any) -> str:
+        values: dict[str, Any] = {
+            "status": [s.value for s in self.statuses],
+            "q": self.text,
+            "sort": self.sort,
+            "dir": "desc" if self.descending else "asc",
+            "page": self.page,
+            **changes,
+        }
+        return f"{path}?{urlencode({k: v for k, v in values.items() if v not in ('', [])}, doseq=True)}"
+
+    def sort_url(self, path: str, column: str) -> str:
+        descending = not self.descending if column == self.sort else column != "description"
+        return self.url(path, sort=column, dir="desc" if descending else "asc", page=1)
+
+
+async def _list_context(request: Request) -> dict[str, Any]:
+    query = ListQuery.of(request)
+    store = request.app.state.store
+    account_id = account_of(request)
+    horizon = request.app.state.settings.retention_days
+    jobs, total = await store.search_jobs(
+        account_id,
+        query.statuses,
+        query.text,
+        query.sort,
+        query.descending,
+        PAGE_SIZE,
+        (query.page - 1) * PAGE_SIZE,
+        horizon,
+    )
+    return {
+        "jobs": jobs,
+        "total": total,
+        "query": query,
+        "pages": max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        "page_size": PAGE_SIZE,
+        "counts": await store.status_counts(account_id, horizon),
+        "statuses": list(JobStatus),
+        "list_path": base(request) + "/jobs",
+    }
+
+
+@protected
+async def jobs_page(request: Request) -> Response:
+    context = await _list_context(request)
+    context["live_url"] = context["query"].url(base(request) + "/api/jobs")
+    return render(request, "jobs.html", context)
+
+
+@protected
+async def jobs_live(request: Request) -> Response:
+    context = await _list_context(request)
+    return JSONResponse(
+        {
+            "total": context["total"],
+            "jobs": [job_summary(job) for job in context["jobs"]],
+            "parts": {
+                "rows": render_part(request, "_job_rows.html", context),
+                "pager": render_part(request, "_pager.html", context),
+            },
+        }
+    )
+
+
+# --- one job --------------------------------------------------------------------------------
+
+
+async def _job_context(request: Request) -> dict[str, Any]:
+    store = request.app.state.store
+    job: Job = await store.get_job(account_of(request), str(request.path_params["job_id"]))
+    context: dict[str, Any] = {
+        "job": job,
+        "history": await store.status_history(job.id),
+        "failures": await store.recent_failures(job.id, 20),
+        "report_files": [],
+        "report_error": None,
+        "job_arn": job_arn(job.account_id, job.id, request.app.state.settings.s3_region),
+    }
+    if job.spec.report.enabled and job.status in TERMINAL:
+        try:
+            context["report_files"] = await storage.report_files(request.app.state.settings, job)
+        except BatchOpsError as exc:
+            context["report_error"] = str(exc)
+    return context
+
+
+@protected
+async def job_page(request: Request) -> Response:
+    context = await _job_context(request)
+    context["live_url"] = f"{base(request)}/api/jobs/{context['job'].id}"
+    return render(request, "job.html", context)
+
+
+@protected
+async def job_live(request: Request) -> Response:
+    context = await _job_context(request)
+    job = context["job"]
+    parts = {name: render_part(request, f"_job_{name}.html", context) for name in LIVE_PARTS}
+    return JSONResponse({**job_summary(job), "final": job.status in TERMINAL, "parts": parts})
+
+
+LIVE_PARTS = ("status", "progress", "actions", "overview", "manifest", "history", "failures", "report")
+
+
+@protected
+async def report_file(request: Request) -> Response:
+    job = await request.app.state.store.get_job(account_of(request), str(request.path_params["job_id"]))
+    key = request.query_params.get("key", "")
+    if not job.spec.report.enabled:
+        raise JobNotFound(job.id)
+    bucket, folder = storage.report_location(job)
+    if not key.startswith(folder + "/") or ".." in key.split("/"):
+        return render(request, "error.html", {"title": "Not a report file", "message": key}, status_code=404)
+    settings = request.app.state.settings
+    try:
+        await storage.etag_of(settings, job.account_id, bucket, key, "the report file")
+    except BatchOpsError as exc:
+        return render(request, "error.html", {"title": "Report file not available", "message": str(exc)}, 404)
+    name = key.rsplit("/", 1)[-1]
+    media = "application/json" if name.endswith(".json") else "text/csv"
+    disposition = "inline" if media == "application/json" else f'attachment; filename="{name}"'
+    return StreamingResponse(
+        storage.stream_object(settings, job.account_id, bucket, key),
+        media_type=media,
+        headers={"Content-Disposition": disposition},
+    )
+
+
+# --- actions --------------------------------------------------------------------------------
+
+
+def _back(request: Request, job_id: str, form: Any) -> RedirectResponse:
+    """Back to the page the action came from (a console URL only), else to the job."""
+    target = str(form.get("next") or "")
+    if not target.startswith(base(request) + "/") or target.startswith("//"):
+        target = f"{base(request)}/jobs/{job_id}"
+    return RedirectResponse(target, status_code=303)
+
+
+async def _status_action(request: Request, requested: str, done: str) -> Response:
+    job_id = str(request.path_params["job_id"])
+    form = await request.form()
+    reason = str(form.get("reason") or "").strip() or None
+    try:
+        check_length(reason, "reason", 1, 256)
+        job = await jobs_service.request_status(request.app.state.store, account_of(request), job_id, requested, reason)
+    except BatchOpsError as exc:
+        if isinstance(exc, JobNotFound):
+            raise
+        flash(request, "error", f"Refused: {exc}")
+    else:
+        request.app.state.engine.wake()
+        flash(request, "ok", done.format(status=job.status.value))
+    return _back(request, job_id, form)
+
+
+@protected
+async def confirm(request: Request) -> Response:
+    return await _status_action(request, "Ready", "Job confirmed: it is {status} and runs when a slot is free.")
+
+
+@protected
+async def cancel(request: Request) -> Response:
+    return await _status_action(request, "Cancelled", "Job cancelled: it is {status}.")
+
+
+@protected
+async def priority(request: Request) -> Response:
+    job_id = str(request.path_params["job_id"])
+    form = await request.form()
+    try:
+        value = parse_int(str(form.get("priority") or "").strip(), "priority", 0, 2_147_483_647)
+        job = await request.app.state.store.update_priority(account_of(request), job_id, value)
+    except ValidationError as exc:
+        flash(request, "error", f"Refused: {exc}")
+    else:
+        request.app.state.engine.wake()
+        flash(request, "ok", f"Priority of job {job.id} is now {job.priority}.")
+    return _back(request, job_id, form)
+
+
+# --- create ---------------------------------------------------------------------------------
+
+
+@protected
+async def new_job_page(request: Request) -> Response:
+    return render(request, "create.html", {"form": forms.JobForm.blank(account_of(request)), **_create_choices()})
+
+
+def _create_choices() -> dict[str, Any]:
+    return {"operations": forms.OPERATIONS, "canned_acls": forms.CANNED_ACLS}
+
+
+@protected
+async def create_job(request: Request) -> Response:
+    account_id = account_of(request)
+    posted = await request.form(max_files=1, max_part_size=MAX_MANIFEST_UPLOAD)
+    form = forms.JobForm.posted(posted)
+    spec = await _validated_spec(request, form, account_id, posted.get("manifest_file"))
+    if spec is None:
+        context = {"form": form, **_create_choices()}
+        return render(request, "create.html", context, status_code=400)
+    job_id, created = await request.app.state.store.create_job(account_id, spec, [])
+    request.app.state.engine.wake()
+    flash(request, "ok", f"Job {job_id} created." if created else f"Job {job_id} was already created by this form.")
+    return RedirectResponse(f"{base(request)}/jobs/{job_id}", status_code=303)
+
+
+async def _validated_spec(request: Request, form: forms.JobForm, account_id: str, upload: Any) -> Any:
+    """Check the whole form first (with a stand-in manifest), then place the manifest, then check again."""
+    settings = request.app.state.settings
+    try:
+        bucket, key = _manifest_target(form, upload)
+    except forms.FormError as exc:
+        form.add_error(exc.field, exc.message)
+        bucket, key = "manifest-bucket", "manifest.csv"
+    stand_in = forms.validate(form, f"arn:aws:s3:::{bucket}/{key}", forms.PLACEHOLDER_ETAG, settings.threshold)
+    if stand_in is None or form.errors:
+        return None
+    try:
+        etag = await _place_manifest(request, form, account_id, bucket, key, upload)
+    except forms.FormError as exc:
+        form.add_error(exc.field, exc.message)
+        return None
+    except BatchOpsError as exc:
+        form.add_error("upload_bucket" if form.uploading else "manifest_arn", str(exc))
+        return None
+    return forms.validate(form, f"arn:aws:s3:::{bucket}/{key}", etag, settings.threshold)
+
+
+def _manifest_target(form: forms.JobForm, upload: Any) -> tuple[str, str]:
+    if not form.uploading:
+        return forms.manifest_location(form)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise forms.FormError("manifest_file", "choose a CSV file to upload as the manifest")
+    bucket = form.get("upload_bucket")
+    if not bucket:
+        raise forms.FormError("upload_bucket", "give the bucket to upload the manifest to")
+    name = upload.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    return bucket, f"manifests/{uuid.uuid4().hex}-{name}"
+
+
+async def _place_manifest(
+    request: Request, form: forms.JobForm, account_id: str, bucket: str, key: str, upload: Any
+) -> str:
+    settings = request.app.state.settings
+    if not form.uploading:
+        return form.get("manifest_etag") or await storage.etag_of(settings, account_id, bucket, key)
+    body = await upload.read()
+    if not body.strip():
+        raise forms.FormError("manifest_file", "the file is empty; a manifest lists one bucket,key per line")
+    return await storage.upload(settings, account_id, bucket, key, body)

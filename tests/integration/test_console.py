@@ -1,0 +1,387 @@
+"""The web console in a real browser (Debian's Chromium, driven by Playwright) against a real server and SeaweedFS.
+
+Every page visited is saved as a screenshot under test-artifacts/console/ (paths printed; run with -s to see them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import ACCESS_KEY, SECRET_KEY
+from tests.integration.conftest import ACCOUNT, Server, create_job, describe, put_manifest, wait_for, wait_status
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = os.environ.get("BATCHOPS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TAGGING = {"S3PutObjectTagging": {"TagSet": [{"Key": "via", "Value": "api"}]}}
+OTHER_ACCOUNT = "210987654321"
+OTHER_PASSWORD = "other-console-password"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium is not at {CHROMIUM}: apt-get install chromium (.ci/run does), or set BATCHOPS_CHROMIUM"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def new_page(browser: Browser, javascript: bool = True) -> Page:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    opened = new_page(browser)
+    yield opened
+    opened.context.close()
+
+
+def shot(page: Page, artifacts_dir: Path, name: str) -> Path:
+    path = artifacts_dir / "console" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+def sign_in(page: Page, server: Server, identity: str = ACCESS_KEY, secret: str = SECRET_KEY) -> None:
+    page.goto(f"{server.url}/console/")
+    page.get_by_label("Access key ID or account ID").fill(identity)
+    page.get_by_label("Secret access key or console password").fill(secret)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def mark_page(page: Page) -> None:
+    """Set a flag that a full page load would wipe, to prove later that the page only refreshed in place."""
+    page.evaluate("window.__notReloaded = true")
+
+
+def assert_not_reloaded(page: Page) -> None:
+    assert page.evaluate("window.__notReloaded === true"), "the page was reloaded instead of refreshed in place"
+
+
+def put_objects(s3: Any, bucket: str, keys: list[str]) -> None:
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+
+
+def job_row(page: Page, job_id: str) -> Any:
+    return page.locator(f'tr[data-job-id="{job_id}"]')
+
+
+# --- sign in ----------------------------------------------------------------------------------
+
+
+def test_sign_in_refuses_wrong_credentials_and_accepts_the_account_keys(
+    page: Page, server: Server, artifacts_dir: Path
+) -> None:
+    sign_in(page, server, secret="not-the-secret")
+    expect(page.get_by_test_id("login-error")).to_contain_text("match no account")
+    shot(page, artifacts_dir, "01-login-refused")
+
+    sign_in(page, server)
+
+    expect(page.get_by_role("heading", name="Jobs")).to_be_visible()
+    expect(page.get_by_test_id("account")).to_have_text(ACCOUNT)
+    assert page.url.endswith("/console/jobs")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(f"{server.url}/console/jobs")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # signed out means signed out
+
+
+# --- create through the form, watch it complete -------------------------------------------------
+
+
+def test_create_a_job_through_the_form_and_watch_it_complete(
+    page: Page, server: Server, s3: Any, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    bucket, reports = new_bucket(), new_bucket()
+    put_objects(s3, bucket, [f"obj-{i}" for i in range(4)])
+    manifest = "".join(f"{bucket},obj-{i}\n" for i in range(4)) + f"{bucket},missing-object\n"
+    sign_in(page, server)
+    page.get_by_role("link", name="Create job").first.click()
+    shot(page, artifacts_dir, "02-create-form")
+
+    # A first try with mistakes: each error appears next to its field.
+    page.get_by_label("CSV manifest").set_input_files(
+        {"name": "objects.csv", "mimeType": "text/csv", "buffer": manifest.encode()}
+    )
+    page.get_by_label("Upload it to bucket").fill(bucket)
+    page.get_by_label("Priority (0").fill("high")
+    page.get_by_label("Report bucket").fill("")
+    page.get_by_role("button", name="Create job").click()
+    expect(page.get_by_test_id("error-priority")).to_contain_text("Priority must be an integer")
+    expect(page.get_by_test_id("form-errors")).to_be_visible()
+    shot(page, artifacts_dir, "03-create-errors")
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="manifests/").get("KeyCount", 0) == 0  # nothing uploaded yet
+
+    page.get_by_label("CSV manifest").set_input_files(
+        {"name": "objects.csv", "mimeType": "text/csv", "buffer": manifest.encode()}
+    )
+    page.get_by_label("Priority (0").fill("7")
+    page.get_by_label("Report bucket").fill("")
+    page.get_by_role("button", name="Create job").click()
+    expect(page.get_by_test_id("error-report_bucket")).to_contain_text("Report.Bucket is required")
+
+    page.get_by_label("CSV manifest").set_input_files(
+        {"name": "objects.csv", "mimeType": "text/csv", "buffer": manifest.encode()}
+    )
+    page.get_by_label("Tags, one").fill("team=storage\nsource=console")
+    page.get_by_label("Description").fill("console tagging run")
+    page.get_by_label("Report bucket").fill(reports)
+    page.get_by_label("Wait for my confirmation before running").uncheck()
+    page.get_by_role("button", name="Create job").click()
+
+    expect(page.get_by_test_id("flash-ok")).to_contain_text("created")
+    job_id = page.get_by_test_id("job-id").inner_text()
+    mark_page(page)
+    expect(page.get_by_test_id("status")).to_have_text("Complete", timeout=60_000)
+    assert_not_reloaded(page)
+    expect(page.get_by_test_id("succeeded")).to_have_text("4")
+    expect(page.get_by_test_id("failed")).to_have_text("1")
+    expect(page.get_by_test_id("failures")).to_contain_text("missing-object")
+    expect(page.get_by_test_id("failures")).to_contain_text("NoSuchKey")
+    expect(page.get_by_test_id("history")).to_contain_text("Complete")
+    expect(page.get_by_test_id("report-files")).to_contain_text("manifest.json")
+    expect(page.get_by_test_id("priority")).to_have_text("7")
+    shot(page, artifacts_dir, "04-job-complete")
+
+    tags = s3.get_object_tagging(Bucket=bucket, Key="obj-0")["TagSet"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"team": "storage", "source": "console"}
+    assert describe(server.client(), job_id)["Description"] == "console tagging run"
+    with page.expect_download() as download:
+        page.get_by_test_id("report-files").get_by_role("link", name="failed tasks (CSV)").click()
+    assert "missing-object" in Path(download.value.path()).read_text()
+
+
+# --- list: filter, search, sort, live rows ------------------------------------------------------
+
+
+def test_list_filters_searches_sorts_and_refreshes_itself(
+    page: Page, server: Server, s3: Any, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    control = server.client()
+    bucket = new_bucket()
+    put_objects(s3, bucket, ["a"])
+    location = put_manifest(s3, bucket, [f"{bucket},a"])
+    waiting = create_job(control, location, TAGGING, confirmation=True, priority=3, Description="alpha nightly")
+    done = create_job(control, location, TAGGING, priority=50, Description="beta once")
+    wait_status(control, waiting, "Suspended")
+    wait_status(control, done, "Complete")
+    sign_in(page, server)
+    expect(job_row(page, waiting)).to_be_visible()
+    expect(job_row(page, done)).to_be_visible()
+    shot(page, artifacts_dir, "05-jobs-list")
+
+    page.get_by_label("Suspended").check()
+    page.get_by_role("button", name="Apply").click()
+    expect(job_row(page, waiting)).to_be_visible()
+    expect(job_row(page, done)).to_have_count(0)
+    expect(job_row(page, waiting).get_by_test_id("status")).to_have_text("Suspended")
+
+    page.get_by_label("Suspended").uncheck()
+    page.get_by_label("Search description or job ID").fill("beta")
+    page.get_by_role("button", name="Apply").click()
+    expect(job_row(page, done)).to_be_visible()
+    expect(job_row(page, waiting)).to_have_count(0)
+
+    page.get_by_label("Search description or job ID").fill(waiting[:8])
+    page.get_by_role("button", name="Apply").click()
+    expect(job_row(page, waiting)).to_be_visible()
+    expect(page.locator("tr[data-job-id]")).to_have_count(1)
+
+    page.goto(f"{server.url}/console/jobs")
+    page.get_by_role("link", name="Priority").click()
+    expect(page.locator("tr[data-job-id]").first).to_have_attribute("data-job-id", done)  # 50 first
+    page.get_by_role("link", name="Priority ▼").click()
+    expect(page.locator("tr[data-job-id]").first).to_have_attribute("data-job-id", waiting)  # 3 first
+
+    mark_page(page)
+    newer = create_job(control, location, TAGGING, confirmation=True, Description="gamma arrives later")
+    expect(job_row(page, newer)).to_be_visible(timeout=15_000)
+    expect(page.get_by_test_id("total")).to_contain_text("of 3")
+    assert_not_reloaded(page)
+
+
+# --- priority inline, confirm a suspended job ---------------------------------------------------
+
+
+def test_change_priority_inline_and_confirm_a_suspended_job(
+    page: Page, server: Server, s3: Any, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    control = server.client()
+    bucket = new_bucket()
+    put_objects(s3, bucket, ["a", "b"])
+    job_id = create_job(control, put_manifest(s3, bucket, [f"{bucket},a", f"{bucket},b"]), TAGGING, confirmation=True)
+    wait_status(control, job_id, "Suspended")
+    sign_in(page, server)
+
+    row = job_row(page, job_id)
+    row.get_by_label(f"Priority of job {job_id}").fill("42")
+    row.get_by_role("button", name="Set").click()
+    expect(page.get_by_test_id("flash-ok")).to_contain_text("is now 42")
+    assert describe(control, job_id)["Priority"] == 42
+
+    row.get_by_role("link").first.click()
+    expect(page.get_by_test_id("status")).to_have_text("Suspended")
+    expect(page.get_by_test_id("confirm-form")).to_be_visible()
+    shot(page, artifacts_dir, "06-job-suspended")
+    page.get_by_role("button", name="Confirm and run").click()
+
+    expect(page.get_by_test_id("flash-ok")).to_contain_text("Job confirmed")
+    expect(page.get_by_test_id("status")).to_have_text("Complete", timeout=60_000)
+    expect(page.get_by_test_id("confirm-form")).to_have_count(0)
+    assert describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] == 2
+
+
+# --- cancel a running job; a stale page's refused action ------------------------------------------
+
+
+def test_cancel_a_running_job_and_a_stale_page_shows_the_refusal(
+    browser: Browser, start_server: Any, s3: Any, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    server = start_server("--task-concurrency", "1")
+    control = server.client()
+    bucket = new_bucket()
+    put_objects(s3, bucket, ["same"])
+    rows = [f"{bucket},same"] * 3000  # one object tagged 3000 times, one at a time: slow enough to watch
+    job_id = create_job(control, put_manifest(s3, bucket, rows), TAGGING, Description="slow one")
+    wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 0, what="running")
+
+    live, stale = new_page(browser), new_page(browser, javascript=False)
+    try:
+        for tab in (live, stale):
+            sign_in(tab, server)
+            tab.goto(f"{server.url}/console/jobs/{job_id}")
+        expect(live.get_by_test_id("status")).to_have_text("Active")
+        expect(live.get_by_test_id("throughput")).to_contain_text("tasks/s", timeout=15_000)
+        expect(live.get_by_test_id("eta")).to_contain_text("about")
+        shot(live, artifacts_dir, "07-job-active")
+
+        live.get_by_label("Reason for cancelling").fill("wrong tags")
+        live.get_by_role("button", name="Cancel job").click()
+        expect(live.get_by_test_id("flash-ok")).to_contain_text("Job cancelled")
+        wait_status(control, job_id, "Cancelled")  # the server first: its failure message says where the job is
+        expect(live.get_by_test_id("status")).to_have_text("Cancelled", timeout=10_000)
+        expect(live.get_by_test_id("history")).to_contain_text("wrong tags")
+        job = describe(control, job_id)
+        assert job["Status"] == "Cancelled" and job["ProgressSummary"]["NumberOfTasksSucceeded"] < 3000
+
+        stale.get_by_role("button", name="Cancel job").click()  # this tab still shows the job as Active
+        expect(stale.get_by_test_id("flash-error")).to_contain_text(f"job {job_id} is Cancelled")
+        expect(stale.get_by_test_id("flash-error")).to_contain_text("accepted only while")
+        shot(stale, artifacts_dir, "08-refused-action")
+    finally:
+        live.context.close()
+        stale.context.close()
+
+
+# --- CSRF and account isolation (plain HTTP, one helper) ----------------------------------------
+
+
+def console_session(server: Server, identity: str = ACCESS_KEY, secret: str = SECRET_KEY) -> tuple[httpx.Client, str]:
+    """A signed-in console session over plain HTTP, and its CSRF token."""
+    client = httpx.Client(base_url=f"{server.url}/console", follow_redirects=False, timeout=10)
+    token = csrf_of(client.get("/login").text)
+    answer = client.post("/login", data={"identity": identity, "secret": secret, "csrf_token": token})
+    assert answer.status_code == 303, answer.text
+    return client, csrf_of(client.get("/jobs").text)
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def test_every_post_needs_the_session_csrf_token(server: Server, s3: Any, new_bucket: Any) -> None:
+    control = server.client()
+    bucket = new_bucket()
+    job_id = create_job(control, put_manifest(s3, bucket, [f"{bucket},a"]), TAGGING, confirmation=True)
+    wait_status(control, job_id, "Suspended")
+    client, token = console_session(server)
+
+    missing = client.post(f"/jobs/{job_id}/cancel", data={"reason": "forged"})
+    wrong = client.post(f"/jobs/{job_id}/cancel", data={"reason": "forged", "csrf_token": "x" + token})
+    other = httpx.post(f"{server.url}/console/login", data={"identity": ACCESS_KEY, "secret": SECRET_KEY})
+
+    assert missing.status_code == wrong.status_code == other.status_code == 403
+    assert "did not come from this console" in missing.text
+    assert describe(control, job_id)["Status"] == "Suspended"
+    answer = client.post(f"/jobs/{job_id}/cancel", data={"reason": "real", "csrf_token": token})
+    assert answer.status_code == 303
+    assert wait_status(control, job_id, "Cancelled")["StatusUpdateReason"] == "real"
+
+
+def test_an_account_sees_none_of_another_accounts_jobs(
+    browser: Browser, start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    config = tmp_path / "accounts.toml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            [[accounts]]
+            id = "{ACCOUNT}"
+            access_key_id = "{ACCESS_KEY}"
+            secret_access_key = "{SECRET_KEY}"
+
+            [[accounts]]
+            id = "{OTHER_ACCOUNT}"
+            access_key_id = "{ACCESS_KEY}"
+            secret_access_key = "{SECRET_KEY}"
+            console_password = "{OTHER_PASSWORD}"
+            """
+        )
+    )
+    server = start_server("--config", str(config))
+    control = server.client()
+    bucket = new_bucket()
+    job_id = create_job(control, put_manifest(s3, bucket, [f"{bucket},a"]), TAGGING, Description="first account's")
+
+    page = new_page(browser)
+    try:
+        sign_in(page, server, OTHER_ACCOUNT, OTHER_PASSWORD)
+        expect(page.get_by_test_id("account")).to_have_text(OTHER_ACCOUNT)
+        expect(page.get_by_test_id("total")).to_have_text("No jobs")
+        expect(page.locator("tr[data-job-id]")).to_have_count(0)
+        shot(page, artifacts_dir, "09-other-account-empty")
+        page.goto(f"{server.url}/console/jobs/{job_id}")
+        expect(page.get_by_test_id("error-message")).to_contain_text("does not exist for this account")
+    finally:
+        page.context.close()
+
+    client, token = console_session(server, OTHER_ACCOUNT, OTHER_PASSWORD)
+    assert client.get(f"/api/jobs/{job_id}").status_code == 404
+    assert client.get("/api/jobs").json()["total"] == 0
+    refused = client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": token})
+    assert refused.status_code == 404
+    assert describe(control, job_id)["Status"] != "Cancelling"
+    first, _ = console_session(server)
+    assert first.get("/api/jobs").json()["total"] == 1
