@@ -351,11 +351,13 @@ def test_an_account_sees_none_of_another_accounts_jobs(
             id = "{ACCOUNT}"
             access_key_id = "{ACCESS_KEY}"
             secret_access_key = "{SECRET_KEY}"
+            [[accounts.roles]]
+            arn = "arn:aws:iam::{ACCOUNT}:role/batch"
 
             [[accounts]]
             id = "{OTHER_ACCOUNT}"
-            access_key_id = "{ACCESS_KEY}"
-            secret_access_key = "{SECRET_KEY}"
+            access_key_id = "other-account-key"
+            secret_access_key = "other-account-secret"
             console_password = "{OTHER_PASSWORD}"
             """
         )
