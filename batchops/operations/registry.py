@@ -9,6 +9,7 @@ from batchops.operations.copy import CopyObject
 from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
 from batchops.operations.legal_hold import PutObjectLegalHold
+from batchops.operations.noop import NoOp
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
 
@@ -22,6 +23,7 @@ OPERATIONS: dict[str, Operation] = {
         PutObjectLegalHold(),
         PutObjectRetention(),
         DeleteObject(),
+        NoOp(),
     )
 }
 

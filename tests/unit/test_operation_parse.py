@@ -14,6 +14,7 @@ from batchops.operations.copy import CopyObject
 from batchops.operations.delete import DeleteObject
 from batchops.operations.delete_tagging import DeleteObjectTagging
 from batchops.operations.legal_hold import PutObjectLegalHold
+from batchops.operations.noop import NoOp
 from batchops.operations.registry import OPERATIONS, get_operation, supported_names
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
@@ -493,6 +494,7 @@ VALID_EXAMPLES = [
     ),
     (DeleteObjectTagging(), "<S3DeleteObjectTagging />"),
     (DeleteObject(), "<S3DeleteObject />"),
+    (NoOp(), "<BatchOpsNoOp />"),
     (
         PutObjectLegalHold(),
         "<S3PutObjectLegalHold><LegalHold><Status>ON</Status></LegalHold></S3PutObjectLegalHold>",
@@ -510,6 +512,10 @@ VALID_EXAMPLES = [
 def test_params_survive_a_json_round_trip(operation: Operation, xml: str) -> None:
     params = parse(operation, xml)
     assert json.loads(json.dumps(params)) == params
+
+
+def test_noop_refuses_children() -> None:
+    assert "BatchOpsNoOp" in refusal(NoOp(), "<BatchOpsNoOp><Anything>1</Anything></BatchOpsNoOp>")
 
 
 def test_every_operation_is_registered_under_its_name() -> None:
