@@ -29,7 +29,7 @@ from botocore.config import Config
 
 from batchops.devstore import LocalSeaweed
 from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
-from tests.integration.conftest import ACCOUNT, TERMINAL, Server, create_job, describe, put_manifest, wait_for
+from tests.integration.conftest import TERMINAL, Server, create_job, describe, put_manifest, wait_for
 
 #: batchops' task concurrency in every workload, and s5cmd's --numworkers (same concurrency).
 CONCURRENCY = 64
@@ -302,6 +302,3 @@ def percentile(values: list[float], fraction: float) -> float:
     """The nearest-rank percentile (``fraction`` 0.99 for p99)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-__all__ = ["ACCOUNT", "CONCURRENCY", "NOOP", "Bench", "JobRun", "Rate", "Row", "in_parallel", "percentile"]
