@@ -25,9 +25,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## bench: throughput of 20,000-object tagging and copy jobs, side by side with a boto3 thread pool
+## bench: P1–P7 side by side with s5cmd, a boto3 thread pool and wc -l on one local SeaweedFS; prints a table
 bench: $(STAMP)
-	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .data test-artifacts

@@ -15,6 +15,7 @@ from batchops.operations.delete_tagging import DeleteObjectTagging
 from batchops.operations.lambda_invoke import LambdaInvoke
 from batchops.operations.legal_hold import PutObjectLegalHold
 from batchops.operations.merge_tagging import MergeObjectTagging
+from batchops.operations.noop import NoOp
 from batchops.operations.replicate import ReplicateObject
 from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject
 from batchops.operations.retention import PutObjectRetention
@@ -39,6 +40,7 @@ OPERATIONS: dict[str, Operation] = {
         ComputeObjectChecksum(),
         LambdaInvoke(),
         ReplicateObject(),
+        NoOp(),
     )
 }
 

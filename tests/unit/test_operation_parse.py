@@ -20,6 +20,7 @@ from batchops.operations.delete_tagging import DeleteObjectTagging
 from batchops.operations.lambda_invoke import LambdaInvoke
 from batchops.operations.legal_hold import PutObjectLegalHold
 from batchops.operations.merge_tagging import MergeObjectTagging
+from batchops.operations.noop import NoOp
 from batchops.operations.registry import OPERATIONS, get_operation, supported_names
 from batchops.operations.replicate import ReplicateObject
 from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject
@@ -506,6 +507,7 @@ VALID_EXAMPLES = [
     ),
     (DeleteObjectTagging(), "<S3DeleteObjectTagging />"),
     (DeleteObject(), "<S3DeleteObject />"),
+    (NoOp(), "<BatchOpsNoOp />"),
     (
         PutObjectLegalHold(),
         "<S3PutObjectLegalHold><LegalHold><Status>ON</Status></LegalHold></S3PutObjectLegalHold>",
@@ -551,6 +553,10 @@ VALID_EXAMPLES = [
 def test_params_survive_a_json_round_trip(operation: Operation, xml: str) -> None:
     params = parse(operation, xml)
     assert json.loads(json.dumps(params)) == params
+
+
+def test_noop_refuses_children() -> None:
+    assert "BatchOpsNoOp" in refusal(NoOp(), "<BatchOpsNoOp><Anything>1</Anything></BatchOpsNoOp>")
 
 
 def test_every_operation_is_registered_under_its_name() -> None:

@@ -1,0 +1,26 @@
+"""BatchOpsNoOp (a batchops extension): do nothing and succeed, without calling the object store.
+
+It exists to measure the engine's own overhead — claiming chunks, scheduling tasks, recording
+outcomes and counters — with the store out of the picture (``python -m bench``, workload P6).
+Every task succeeds, whether or not the object exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from batchops.domain.task import ObjectRef
+from batchops.operations.base import Operation, TaskContext
+from batchops.operations.fields import only_children
+
+
+class NoOp(Operation):
+    name = "BatchOpsNoOp"
+
+    def parse(self, element: Element) -> dict[str, Any]:
+        only_children(element, (), self.name)
+        return {}
+
+    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+        return "no-op"
