@@ -7,10 +7,13 @@ Raw HTTP goes through ONE helper, ``cos_request``, signed with the official COS 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
+from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 import pytest
@@ -21,11 +24,11 @@ from qcloud_cos.cos_auth import CosS3Auth
 from batchops.xmlutil import parse_xml
 from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
 from tests.integration.conftest import ACCOUNT, Server, create_job, describe, put_manifest, wait_for, wait_status
+from tests.integration.test_manifest_sources import csv_gz, put_inventory
 
 pytestmark = pytest.mark.integration
 
 ROLE = "qcs::cam::uin/100000000001:roleName/COS_Batch_QcsRole"
-COS_CONFIG = CosConfig(Region=REGION, SecretId=ACCESS_KEY, SecretKey=SECRET_KEY)
 
 
 @dataclass
@@ -46,15 +49,28 @@ def cos_request(
     params: dict[str, str] | None = None,
     body: bytes = b"",
     appid: str | None = ACCOUNT,
+    *,
+    keys: tuple[str, str] = (ACCESS_KEY, SECRET_KEY),
+    expire: int = 10000,
+    signed_params: dict[str, str] | None = None,
+    signed_at: float | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Answer:
-    """One signed COS request; the answer's XML parsed."""
-    headers = {"Content-Type": "application/xml"}
+    """One COS request signed by the SDK's CosS3Auth; the answer's XML parsed.
+
+    ``keys`` signs with another SecretId/SecretKey, ``signed_params`` signs other parameters than those sent,
+    ``signed_at`` signs with another clock (Unix seconds), ``expire`` sets the signature's lifetime.
+    """
+    sent = {"Content-Type": "application/xml", **(headers or {})}
     if appid is not None:
-        headers["x-cos-appid"] = appid
-    auth = CosS3Auth(COS_CONFIG, key=path, params=params or {})
-    response = requests.request(
-        method, server.url + path, params=params, data=body, headers=headers, auth=auth, timeout=30
-    )
+        sent["x-cos-appid"] = appid
+    config = CosConfig(Region=REGION, SecretId=keys[0], SecretKey=keys[1])
+    signed = (params or {}) if signed_params is None else signed_params
+    auth = CosS3Auth(config, key=path, params=signed, expire=expire)
+    with mock.patch("qcloud_cos.cos_auth.time.time", return_value=signed_at or time.time()):
+        response = requests.request(
+            method, server.url + path, params=params, data=body, headers=sent, auth=auth, timeout=30
+        )
     xml = parse_xml(response.content) if response.content else None
     return Answer(response.status_code, response.headers, xml)
 
@@ -75,8 +91,12 @@ def create_body(
     confirmation: bool = False,
     token: str | None = None,
     priority: int = 10,
+    manifest_format: str = "COSBatchOperations_CSV_V1",
 ) -> bytes:
     report = "<Report><Enabled>false</Enabled></Report>"
+    fields = (
+        "<Fields><member>Bucket</member><member>Key</member></Fields>" if manifest_format.endswith("CSV_V1") else ""
+    )
     if report_bucket:
         report = (
             f"<Report><Bucket>qcs::cos:ap-chengdu:uid/{ACCOUNT}:{report_bucket}</Bucket><Enabled>true</Enabled>"
@@ -88,8 +108,7 @@ def create_body(
         f"<ConfirmationRequired>{'true' if confirmation else 'false'}</ConfirmationRequired>"
         "<Description>cos job</Description>"
         f"<Manifest><Location><ETag>{etag}</ETag><ObjectArn>{arn}</ObjectArn></Location>"
-        "<Spec><Fields><member>Bucket</member><member>Key</member></Fields>"
-        "<Format>COSBatchOperations_CSV_V1</Format></Spec></Manifest>"
+        f"<Spec>{fields}<Format>{manifest_format}</Format></Spec></Manifest>"
         f"<Operation>{operation}</Operation><Priority>{priority}</Priority>{report}<RoleArn>{ROLE}</RoleArn>"
         "</CreateJobRequest>"
     ).encode()
@@ -318,3 +337,26 @@ def test_delete_object(server: Server, s3: Any, new_bucket: Callable[..., str]) 
     run_cos_job(server, s3, bucket, [f"{bucket},gone-1", f"{bucket},gone-2"], "<COSDeleteObject></COSDeleteObject>")
     keys = wait_for(lambda: [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]], what="a listing")
     assert sorted(key for key in keys if not key.startswith("manifests/")) == ["kept"]
+
+
+def test_a_cos_inventory_job(server: Server, s3: Any, new_bucket: Callable[..., str]) -> None:
+    # A COS inventory (manifest.json + gzip CSV with AppID, Bucket, Key, ... columns) through the COS API.
+    app_id, name = "1250000000", new_bucket()
+    bucket = f"{name}-{app_id}"
+    s3.create_bucket(Bucket=bucket)
+    keys = ["photos/1.jpg", "photos/2 b.jpg"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    rows = [[app_id, name, quote(key), "1"] for key in keys]
+    location = put_inventory(
+        s3, bucket, [csv_gz(rows)], schema="AppID, Bucket, Key, Size", folder=f"inv/{app_id}/{name}/i/20240102"
+    )
+    arn = f"qcs::cos:ap-chengdu::{bucket}/{location['ObjectArn'].split('/', 1)[1]}"
+    tagging = (
+        "<COSPutObjectTagging><TagSet><COSTag><Key>inv</Key><Value>1</Value></COSTag></TagSet></COSPutObjectTagging>"
+    )
+    body = create_body(arn, location["ETag"], tagging, manifest_format="COSInventoryReport_CSV_V1")
+    job_id = create_cos_job(server, body)
+    wait_for(lambda: cos_request(server, "GET", f"/jobs/{job_id}").text("Job/Status") == "Complete", 60)
+    for key in keys:
+        assert s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"] == [{"Key": "inv", "Value": "1"}]
