@@ -20,7 +20,6 @@ from batchops import xmlutil
 from batchops.api import jobxml
 from batchops.arns import parse_object_arn
 from batchops.domain.job import (
-    FailureReason,
     FailureThreshold,
     Job,
     JobSpec,
@@ -224,7 +223,7 @@ def _add_job(parent: Element, job: Job) -> None:
     xmlutil.add(parent, "ConfirmationRequired", spec.confirmation_required)
     jobxml.add_time(parent, "CreationTime", job.creation_time, format_timestamp)
     xmlutil.add(parent, "Description", spec.description)
-    _add_failure_reasons(parent, job.failure_reasons)
+    jobxml.add_failure_reasons(parent, job.failure_reasons, "JobFailure")
     xmlutil.add(parent, "JobId", job.id)
     if spec.manifest is not None:  # None: an S3 Control job whose ManifestGenerator COS cannot express
         jobxml.add_manifest(parent, spec.manifest)
@@ -258,11 +257,3 @@ def _add_progress(parent: Element, progress: Progress) -> None:
     xmlutil.add(element, "TotalNumberOfTasks", progress.total)
 
 
-def _add_failure_reasons(parent: Element, reasons: Sequence[FailureReason]) -> None:
-    if not reasons:
-        return
-    element = xmlutil.add(parent, "FailureReasons")
-    for reason in reasons:
-        failure = xmlutil.add(element, "JobFailure")
-        xmlutil.add(failure, "FailureCode", reason.code)
-        xmlutil.add(failure, "FailureReason", reason.reason)

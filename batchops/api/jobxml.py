@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element, tostring
 
 from batchops import xmlutil
 from batchops.arns import parse_bucket_arn
-from batchops.domain.job import FailureThreshold, ManifestSpec, OperationSpec, ReportSpec
+from batchops.domain.job import FailureReason, FailureThreshold, ManifestSpec, OperationSpec, ReportSpec
 from batchops.errors import ValidationError
 from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
@@ -208,3 +208,14 @@ def add_time(parent: Element, tag: str, moment: datetime | None, render: Callabl
     """``<tag>`` with ``render(moment)`` when the moment is known."""
     if moment is not None:
         xmlutil.add(parent, tag, render(moment))
+
+
+def add_failure_reasons(parent: Element, reasons: Sequence[FailureReason], child: str) -> None:
+    """``FailureReasons`` with one ``child`` element per reason (S3 Control: member; COS: JobFailure)."""
+    if not reasons:
+        return
+    element = xmlutil.add(parent, "FailureReasons")
+    for reason in reasons:
+        failure = xmlutil.add(element, child)
+        xmlutil.add(failure, "FailureCode", reason.code)
+        xmlutil.add(failure, "FailureReason", reason.reason)

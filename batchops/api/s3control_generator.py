@@ -15,18 +15,10 @@ from batchops.arns import parse_bucket_arn
 from batchops.domain.job import GeneratedManifest, GeneratorFilter, GeneratorSpec, ManifestOutputSpec
 from batchops.errors import ValidationError
 from batchops.manifests.output import GENERATED_FORMAT
+from batchops.operations.copy import STORAGE_CLASSES
 from batchops.operations.fields import parse_timestamp
 
 ALL_VERSIONS_ELEMENT = "BatchOpsIncludeAllVersions"
-STORAGE_CLASSES = (
-    "STANDARD",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "GLACIER",
-    "INTELLIGENT_TIERING",
-    "DEEP_ARCHIVE",
-    "GLACIER_IR",
-)
 _WHERE = "ManifestGenerator.S3JobManifestGenerator"
 _GENERATOR_ELEMENTS = frozenset(
     {

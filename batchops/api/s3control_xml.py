@@ -18,7 +18,6 @@ from batchops.api import jobxml
 from batchops.api.s3control_generator import add_generated_descriptor, add_generator, parse_generator
 from batchops.arns import parse_object_arn
 from batchops.domain.job import (
-    FailureReason,
     FailureThreshold,
     Job,
     JobSpec,
@@ -301,7 +300,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     xmlutil.add(parent, "Priority", job.priority)
     _add_progress(parent, job.progress)
     _add_optional(parent, "StatusUpdateReason", job.status_update_reason)
-    _add_failure_reasons(parent, job.failure_reasons)
+    jobxml.add_failure_reasons(parent, job.failure_reasons, "member")
     _add_report(parent, spec.report)
     _add_time(parent, "CreationTime", job.creation_time)
     _add_time(parent, "TerminationDate", job.termination_time)
@@ -334,14 +333,6 @@ def _add_progress(parent: Element, progress: Progress) -> None:
     xmlutil.add(timers, "ElapsedTimeInActiveSeconds", progress.elapsed_active_seconds)
 
 
-def _add_failure_reasons(parent: Element, reasons: Sequence[FailureReason]) -> None:
-    if not reasons:
-        return
-    element = xmlutil.add(parent, "FailureReasons")
-    for reason in reasons:
-        member = xmlutil.add(element, "member")
-        xmlutil.add(member, "FailureCode", reason.code)
-        xmlutil.add(member, "FailureReason", reason.reason)
 
 
 def _add_tags(parent: Element, tags: Sequence[Mapping[str, str]]) -> None:

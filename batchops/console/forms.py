@@ -26,15 +26,6 @@ OPERATIONS = {
     "S3PutObjectRetention": "Set retention",
     "S3DeleteObject": "Delete objects",
 }
-CANNED_ACLS = (
-    "private",
-    "public-read",
-    "public-read-write",
-    "aws-exec-read",
-    "authenticated-read",
-    "bucket-owner-read",
-    "bucket-owner-full-control",
-)
 #: Where a ValidationError.field shows up in the form; the first matching prefix wins.
 FIELD_MAP = (
     ("Priority", "priority"),

@@ -21,6 +21,7 @@ from batchops.console.present import job_summary
 from batchops.domain.job import Job
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, ValidationError
+from batchops.operations.acl import CANNED_ACLS
 from batchops.store.sqlstore import SEARCH_SORTS
 from batchops.xmlutil import check_length, parse_int
 
@@ -326,7 +327,7 @@ async def new_job_page(request: Request) -> Response:
 
 
 def _create_choices() -> dict[str, Any]:
-    return {"operations": forms.OPERATIONS, "canned_acls": forms.CANNED_ACLS}
+    return {"operations": forms.OPERATIONS, "canned_acls": CANNED_ACLS}
 
 
 @protected
