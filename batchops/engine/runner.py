@@ -114,17 +114,37 @@ class JobRunner:
 
     async def _spawn_all(self, chunk_no: int, tasks: list[Task]) -> None:
         for task in tasks:
-            await self._slots.acquire()
-            if self.stopped:
-                self._slots.release()
+            if not await self._acquire_slot():
                 return
             running = asyncio.create_task(self._run_task(chunk_no, task))
             self._inflight.add(running)
             running.add_done_callback(self._inflight.discard)
 
+    async def _acquire_slot(self) -> bool:
+        """A slot for one more task, or False once the runner is stopped (a pause or cancel must not wait
+        for a slot that a slow request holds)."""
+        acquiring = asyncio.ensure_future(self._slots.acquire())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not acquiring.done():
+            acquiring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquiring
+        if acquiring.done() and not acquiring.cancelled() and self.stopped:
+            self._slots.release()
+            return False
+        return acquiring.done() and not acquiring.cancelled()
+
     async def _drain(self) -> None:
-        while self._inflight and not self.stopped:
-            await asyncio.wait(set(self._inflight))
+        # Until every task has ended, or the runner is stopped: then run()'s cleanup cancels the rest, whose
+        # tasks stay pending (a paused job runs them later; a cancelled one never does).
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while self._inflight and not self.stopped:
+                await asyncio.wait({*self._inflight, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
 
     async def _run_task(self, chunk_no: int, task: Task) -> None:
         try:
