@@ -7,6 +7,7 @@ batchops.s3.errors makes of them).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -19,6 +20,7 @@ from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.errors import to_task_error
 from batchops.s3.fast import FastS3
 from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
+from tests.integration.faulty_proxy import FaultyProxy
 
 #: Keys that need path encoding: spaces, unicode, '+', '%', '~', '*', '?', '#', '&', '=', double slashes.
 ODD_KEYS = ["plain.txt", "a b/+%ü~*.txt", "q?x#y&z=1", "dir//x", "été/日本語 (1).csv"]
@@ -182,3 +184,37 @@ async def test_unbuilt_arguments_go_to_the_sdk(clients: tuple[FastS3, Any], s3: 
     assert fast.lean.sent == sent + 1
     listed = await fast.list_objects_v2(Bucket=bucket)  # not a fast method: delegated
     assert [o["Key"] for o in listed["Contents"]] == ["k"]
+
+
+async def test_503_slowdown_is_retried_and_halves_the_limit(seaweed: LocalSeaweed, s3: Any, new_bucket: Any) -> None:
+    # Given a store that answers every tagging request 503 SlowDown twice before serving it
+    proxy = FaultyProxy(seaweed.endpoint, failures_per_request=2).start()
+    bucket = new_bucket()
+    keys = [f"k{i}" for i in range(5)]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    async with AsyncExitStack() as stack:
+        creds = StoreCredentials(proxy.endpoint, REGION, ACCESS_KEY, SECRET_KEY)
+        fast = await open_client(stack, creds, max_connections=16, max_attempts=3)
+        tags = {"TagSet": [{"Key": "t", "Value": "1"}]}
+        # When the lean client tags them: each call succeeds on its third try
+        await asyncio.gather(*(fast.put_object_tagging(Bucket=bucket, Key=k, Tagging=tags) for k in keys))
+        assert proxy.throttled == 10 and fast.lean.sent == 15
+        # and the throttling cut the store's in-flight limit
+        assert fast.lean.limit.cuts >= 1 and fast.lean.limit.limit < 16
+        # With fewer attempts than throttled answers, the call fails with SlowDown (503)
+        few = await open_client(stack, creds, max_attempts=2)
+        with pytest.raises(ClientError) as failed:
+            await few.put_object_tagging(Bucket=bucket, Key="k-new", Tagging=tags)
+        assert row(failed.value)[:2] == ("SlowDown", 503)
+    assert all(s3.get_object_tagging(Bucket=bucket, Key=k)["TagSet"] == tags["TagSet"] for k in keys)
+
+
+async def test_an_unreachable_store_is_a_connection_error(new_bucket: Any) -> None:
+    async with AsyncExitStack() as stack:
+        creds = StoreCredentials("http://127.0.0.1:9", REGION, ACCESS_KEY, SECRET_KEY)
+        fast = await open_client(stack, creds, max_attempts=2)
+        with pytest.raises(Exception) as failed:
+            await fast.delete_object(Bucket="b", Key="k")
+        assert to_task_error(failed.value).code == "ConnectionError"
+        assert fast.lean.sent == 2
