@@ -4,10 +4,10 @@ Tasks are batched: concurrent ``run`` calls of one job on one bucket join a Dele
 to 1,000 keys, with ``Quiet=false`` so the store answers for every key. A request goes out when 1,000
 keys wait, or ``LINGER_SECONDS`` after the first one arrived while fewer than ``MAX_REQUESTS`` requests of
 the batcher are in flight; otherwise keys keep gathering until one of those answers, so under load the
-batches fill up by themselves (the runner starts tasks one by one, far slower than the linger). Each task still gets its own outcome: its
-``Deleted`` entry is its success message, its ``Errors`` entry its failure (that key's Code and
-Message). Retries and backoff of the whole request (503 SlowDown, 5xx, timeouts) come from the S3
-client's config; a request that still fails fails each of its tasks with that error.
+batches fill up by themselves. Each task still gets its own outcome: its ``Deleted`` entry is its
+success message, its ``Errors`` entry its failure (that key's Code and Message). Retries and backoff of
+the whole request (503 SlowDown, 5xx, timeouts) come from the S3 client; a request that still fails
+fails each of its tasks with that error.
 
 A batch holds at most as many keys as the job's tasks in flight (every waiting task holds a runner slot),
 so this operation asks for ``max_in_flight`` = 1,000 tasks at once rather than ``task_concurrency``: the

@@ -5,7 +5,7 @@ Each request to a store holds one slot. The limit starts at the connection pool'
 * halves on congestion (503 SlowDown or another throttling answer, a timeout), at most once per round trip
   so one burst of throttled answers counts as one signal;
 * grows by about one slot per round trip (``+1/limit`` per success) while answers come back without
-  throttling and their latency stays within ``LATENCY_TOLERANCE`` × its slow-moving average;
+  throttling and their latency stays within ``LATENCY_TOLERANCE`` times its slow-moving average;
 * never leaves ``[minimum, maximum]``. The runner's semaphore (``task_concurrency``) stays the outer bound.
 """
 

@@ -51,7 +51,14 @@ RETRY_CODES = frozenset(
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Answers that mean "the store is overloaded": the adaptive limit halves.
 THROTTLE_CODES = frozenset(
-    {"SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequestsException", "RequestLimitExceeded"}
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+    }
 )
 #: First retry waits up to this long; each further one up to twice as long, at most ``MAX_BACKOFF``.
 BASE_BACKOFF = 0.25
@@ -149,7 +156,7 @@ class LeanSession:
         query = query or []
         headers = dict(headers or {})
         if content_md5:
-            headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 (S3 asks MD5)
+            headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         qs = query_string(query)
         url = URL(f"{self.endpoint}{path}{'?' + qs if qs else ''}", encoded=True)
@@ -190,7 +197,7 @@ class LeanSession:
             async with self._session.request(method, url, headers=signed, data=body or None) as response:
                 payload = await response.read()
                 answer = Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, payload, attempt)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             self.limit.release(None, congested=True)
             return None, ReadTimeoutError(endpoint_url=str(url), error=exc)
         except aiohttp.ClientError as exc:
@@ -253,7 +260,7 @@ def parse_xml(body: bytes) -> Element | None:
     if not body.strip():
         return None
     try:
-        return fromstring(body)  # noqa: S314 (answers of the store the job acts on, as botocore parses them)
+        return fromstring(body)
     except ParseError:
         return None
 

@@ -20,7 +20,7 @@ class FakeStore:
         self.most_in_flight = 0
         self._in_flight = 0
 
-    async def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+    async def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
         self.batches.append(len(Delete["Objects"]))
         self._in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self._in_flight)
