@@ -109,6 +109,8 @@ class Settings:
     #: Attempts per S3 call (retries throttling, 5xx, timeouts, connection errors with backoff).
     s3_max_attempts: int = 6
     s3_timeout_seconds: float = 30.0
+    #: The client of the hot S3 calls: "lean" (signed HTTP, adaptive concurrency) or "botocore" (the SDK only).
+    s3_client: str = "lean"
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
     #: Days a terminal job stays listed and describable before it is purged.
     retention_days: int = 90
@@ -183,7 +185,9 @@ _ENV = {
     "chunk_size": "BATCHOPS_CHUNK_SIZE",
     "max_unfinished_jobs_per_account": "BATCHOPS_MAX_UNFINISHED_JOBS",
     "session_secret": "BATCHOPS_SESSION_SECRET",
+    "s3_client": "BATCHOPS_S3_CLIENT",
 }
+S3_CLIENTS = ("lean", "botocore")
 _POSITIVE = (
     "port",
     "max_active_jobs",
@@ -239,6 +243,8 @@ def _convert(values: dict[str, Any]) -> Settings:
         converted["s3_timeout_seconds"] = float(converted["s3_timeout_seconds"])
     if "data_dir" in converted:
         converted["data_dir"] = Path(converted["data_dir"])
+    if converted.get("s3_client", "lean") not in S3_CLIENTS:
+        raise ConfigError(f"setting s3_client must be one of {', '.join(S3_CLIENTS)}, not {converted['s3_client']!r}")
     if "threshold" in converted:
         converted["threshold"] = _threshold(converted["threshold"])
     for name in _POSITIVE:

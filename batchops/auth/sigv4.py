@@ -237,35 +237,55 @@ def _encode(value: str) -> str:
 def canonical_request(
     request: SignedRequest, query: list[tuple[str, str]], credential: Credential, payload_hash: str
 ) -> str:
-    pairs = sorted(
-        (_encode(key), _encode(value))
-        for key, value in query
-        if not (credential.expires is not None and key == "X-Amz-Signature")
-    )
+    kept = [(key, value) for key, value in query if not (credential.expires is not None and key == "X-Amz-Signature")]
     headers = []
     for name in credential.signed_headers:
         values = request.header_values(name)
         if not values:
             raise AuthError("SignatureDoesNotMatch", 403, f"the signed header {name!r} is not in the request")
-        headers.append(f"{name}:{','.join(' '.join(v.split()) for v in values)}\n")
+        headers.append((name, ",".join(" ".join(v.split()) for v in values)))
+    return canonical_text(request.method, request.raw_path, kept, headers, payload_hash)
+
+
+def canonical_text(
+    method: str, raw_path: str, query: list[tuple[str, str]], headers: list[tuple[str, str]], payload_hash: str
+) -> str:
+    """SigV4's canonical request: ``headers`` are the signed (lower-case name, trimmed value) pairs, in order."""
     return "\n".join(
         [
-            request.method.upper(),
-            request.raw_path or "/",
-            "&".join(f"{key}={value}" for key, value in pairs),
-            "".join(headers),
-            ";".join(credential.signed_headers),
+            method.upper(),
+            raw_path or "/",
+            canonical_query(query),
+            "".join(f"{name}:{value}\n" for name, value in headers),
+            ";".join(name for name, _ in headers),
             payload_hash,
         ]
     )
 
 
+def canonical_query(query: list[tuple[str, str]]) -> str:
+    """Decoded query pairs as SigV4's canonical query string: each part encoded the AWS way, sorted."""
+    return "&".join(f"{key}={value}" for key, value in sorted((_encode(k), _encode(v)) for k, v in query))
+
+
 def signature(secret: str, credential: Credential, canonical: str) -> str:
-    scope = f"{credential.date}/{credential.region}/{credential.service}/aws4_request"
-    string_to_sign = "\n".join(
-        [ALGORITHM, credential.timestamp, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()]
-    )
+    return sign(secret, credential.timestamp, credential.date, credential.region, credential.service, canonical)
+
+
+def sign(secret: str, timestamp: str, date: str, region: str, service: str, canonical: str) -> str:
+    """The hex signature of a canonical request (shared by the verifier and the lean S3 client's signer)."""
+    return sign_with_key(signing_key(secret, date, region, service), timestamp, date, region, service, canonical)
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The derived key of one day, region and service (callers may cache it for the day)."""
     key = f"AWS4{secret}".encode()
-    for part in (credential.date, credential.region, credential.service, "aws4_request"):
+    for part in (date, region, service, "aws4_request"):
         key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key
+
+
+def sign_with_key(key: bytes, timestamp: str, date: str, region: str, service: str, canonical: str) -> str:
+    scope = f"{date}/{region}/{service}/aws4_request"
+    string_to_sign = "\n".join([ALGORITHM, timestamp, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
     return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()

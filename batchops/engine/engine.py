@@ -232,6 +232,7 @@ class Engine:
                 max_connections=self.settings.task_concurrency,
                 max_attempts=self.settings.s3_max_attempts,
                 timeout=self.settings.s3_timeout_seconds,
+                kind=self.settings.s3_client,
             )
         return self._clients[creds]
 
@@ -248,6 +249,7 @@ class Engine:
             max_connections=self.settings.task_concurrency,
             max_attempts=self.settings.s3_max_attempts,
             timeout=self.settings.s3_timeout_seconds,
+            kind=self.settings.s3_client,
         )
 
     async def _renew_leases(self) -> None:

@@ -38,6 +38,8 @@ class TaskContext:
 class Operation(ABC):
     #: The element name under <Operation> in CreateJob (S3 Control dialect).
     name: ClassVar[str]
+    #: Tasks of one job in flight at once for this operation (None: the server's task_concurrency).
+    max_in_flight: ClassVar[int | None] = None
 
     @abstractmethod
     def parse(self, element: Element) -> dict[str, Any]:

@@ -1,14 +1,17 @@
 """S3DeleteObject (a batchops extension): delete an object, or one version of it.
 
 Tasks are batched: concurrent ``run`` calls of one job on one bucket join a DeleteObjects request of up
-to 1,000 keys (sent when 1,000 keys wait, or ``LINGER_SECONDS`` after the first one arrived), with
-``Quiet=false`` so the store answers for every key. Each task still gets its own outcome: its
-``Deleted`` entry is its success message, its ``Errors`` entry its failure (that key's Code and
-Message). Retries and backoff of the whole request (503 SlowDown, 5xx, timeouts) come from the S3
-client's config; a request that still fails fails each of its tasks with that error.
+to 1,000 keys, with ``Quiet=false`` so the store answers for every key. A request goes out when 1,000
+keys wait, or ``LINGER_SECONDS`` after the first one arrived while fewer than ``MAX_REQUESTS`` requests of
+the batcher are in flight; otherwise keys keep gathering until one of those answers, so under load the
+batches fill up by themselves. Each task still gets its own outcome: its ``Deleted`` entry is its
+success message, its ``Errors`` entry its failure (that key's Code and Message). Retries and backoff of
+the whole request (503 SlowDown, 5xx, timeouts) come from the S3 client; a request that still fails
+fails each of its tasks with that error.
 
-A batch holds at most as many keys as tasks run at once (``task_concurrency``, default 64): every
-waiting task holds one of the runner's slots. Raise ``--task-concurrency`` for fuller batches.
+A batch holds at most as many keys as the job's tasks in flight (every waiting task holds a runner slot),
+so this operation asks for ``max_in_flight`` = 1,000 tasks at once rather than ``task_concurrency``: the
+store sees at most ``MAX_REQUESTS`` DeleteObjects requests per job and bucket.
 
 S3 deletes are idempotent: a key that is already gone still counts as deleted.
 """
@@ -30,12 +33,15 @@ from batchops.s3.errors import status_for_code
 MAX_KEYS = 1000
 #: How long the first key of a batch waits for others before the request goes out.
 LINGER_SECONDS = 0.002
+#: DeleteObjects requests of one batcher in flight at once; more keys wait for one of them to answer.
+MAX_REQUESTS = 2
 
 BatchKey = tuple[str, str]  # (job id, bucket)
 
 
 class DeleteObject(Operation):
     name = "S3DeleteObject"
+    max_in_flight = MAX_KEYS
 
     def __init__(self) -> None:
         self._batchers: dict[BatchKey, _Batcher] = {}
@@ -75,8 +81,14 @@ class _Batcher:
         if len(self.waiting) >= MAX_KEYS:
             self._flush()
         elif self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._flush)
+            self.timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._linger_over)
         return await entry.result
+
+    def _linger_over(self) -> None:
+        self.timer = None
+        if self.in_flight < MAX_REQUESTS:
+            self._flush()
+        # else: the next answer flushes what gathered meanwhile (see _send)
 
     def _flush(self) -> None:
         if self.timer is not None:
@@ -85,7 +97,7 @@ class _Batcher:
         batch = [entry for entry in self.waiting[:MAX_KEYS] if not entry.result.done()]
         del self.waiting[:MAX_KEYS]
         if self.waiting:
-            self.timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._flush)
+            self.timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._linger_over)
         if batch:
             self.in_flight += 1
             asyncio.get_running_loop().create_task(self._send(batch))
@@ -104,7 +116,9 @@ class _Batcher:
                 _settle(entry, outcome_of(entry.target, response))
         finally:
             self.in_flight -= 1
-            if not self.waiting and not self.in_flight and self.timer is None:
+            if self.waiting and self.timer is None:
+                self._flush()  # keys that gathered while the requests were in flight
+            elif not self.waiting and not self.in_flight and self.timer is None:
                 self.on_idle()
 
 

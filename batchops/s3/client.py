@@ -1,4 +1,9 @@
-"""S3 client factory: one aiobotocore client per store, with retries for throttling and transient errors."""
+"""S3 client factory: one client per store, with retries for throttling and transient errors.
+
+``open_client`` gives a FastS3 (batchops.s3.fast): the lean signed-HTTP client for the hot calls, over the
+aiobotocore client for the rest. ``kind="botocore"`` (setting ``s3_client``) gives the bare aiobotocore
+client, for comparison; so does a store without explicit keys (the SDK's credential chain resolves those).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+
+from batchops.s3.fast import FastS3
+from batchops.s3.lean import LeanSession
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,11 @@ async def open_client(
     max_connections: int = 64,
     max_attempts: int = 6,
     timeout: float = 30.0,
+    kind: str = "lean",
 ) -> Any:
     """An S3 client living as long as ``stack``."""
     session = get_session()
-    return await stack.enter_async_context(
+    client = await stack.enter_async_context(
         session.create_client(
             "s3",
             endpoint_url=creds.endpoint_url,
@@ -55,3 +64,15 @@ async def open_client(
             config=client_config(max_connections, max_attempts, timeout),
         )
     )
+    if kind != "lean" or not (creds.access_key_id and creds.secret_access_key):
+        return client
+    lean = LeanSession(
+        creds.endpoint_url,
+        creds.region,
+        creds.access_key_id,
+        creds.secret_access_key,
+        max_connections=max_connections,
+        max_attempts=max_attempts,
+        timeout=timeout,
+    )
+    return FastS3(client, await stack.enter_async_context(lean))

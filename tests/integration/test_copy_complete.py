@@ -119,6 +119,23 @@ def target_config(store: LocalSeaweed, bucket: str) -> str:
 SMALL_PARTS_CONFIG = "[server]\ncopy_multipart_threshold_bytes = 5242880\ncopy_part_size_bytes = 5242880\n"
 
 
+def copy_requests(ctx: TaskContext) -> list[Any]:
+    """Records every CopyObject request, whether the SDK or the lean client (batchops.s3.fast) sends it."""
+    copies: list[Any] = []
+    ctx.s3.meta.events.register("before-send.s3.CopyObject", lambda request, **_: copies.append(request))
+    lean = getattr(ctx.s3, "lean", None)
+    if lean is not None:
+        send = lean.send
+
+        async def recording(operation: str, *args: Any, **kwargs: Any) -> Any:
+            if operation == "CopyObject":
+                copies.append(args)
+            return await send(operation, *args, **kwargs)
+
+        lean.send = recording
+    return copies
+
+
 # --- every field: what reaches the store ----------------------------------------------------------
 
 
@@ -473,8 +490,8 @@ async def test_replicate_the_current_version_within_the_store_once(
     source, replica = new_bucket(), new_bucket()
     s3.put_bucket_versioning(Bucket=source, VersioningConfiguration={"Status": "Enabled"})
     version = s3.put_object(Bucket=source, Key="k", Body=b"x", ContentType="text/x", Tagging="t=1")["VersionId"]
-    ctx, copies = ctx_for(), []
-    ctx.s3.meta.events.register("before-send.s3.CopyObject", lambda request, **_: copies.append(request))
+    ctx = ctx_for()
+    copies = copy_requests(ctx)
     xml = (
         f"<S3ReplicateObject><BatchOpsReplicaTarget>arn:aws:s3:::{replica}</BatchOpsReplicaTarget></S3ReplicateObject>"
     )

@@ -1,0 +1,270 @@
+"""The lean S3 client: signed HTTP requests over one tuned aiohttp connection pool per store.
+
+botocore spends most of a small request's CPU on serialising from its model, event hooks, the user
+agent and signing; for the few calls the hot operations make (batchops.s3.fast) batchops builds the
+request itself, signs it (batchops.s3.signer) and sends it here. This module gives those calls what the
+SDK gave them: retries with exponential backoff and full jitter of 5xx, 503 SlowDown and other
+throttling answers, timeouts and connection errors (``max_attempts`` tries in all), an adaptive
+in-flight limit per store (batchops.s3.adaptive), and failures raised as botocore's exceptions with the
+same ``response`` structure (``Error.Code``/``Message``, ``ResponseMetadata.HTTPStatusCode``), so
+batchops.s3.errors maps them exactly as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import random
+import time
+from dataclasses import dataclass
+from http.client import responses as reasons
+from typing import Any
+from urllib.parse import quote
+from xml.etree.ElementTree import Element, ParseError, fromstring
+
+import aiohttp
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from yarl import URL
+
+from batchops.s3.adaptive import AdaptiveLimit
+from batchops.s3.signer import EMPTY_SHA256, Signer
+
+#: Answers retried like botocore retries them (besides every 500, 502, 503 and 504).
+RETRY_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "InternalError",
+    }
+)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Answers that mean "the store is overloaded": the adaptive limit halves.
+THROTTLE_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+    }
+)
+#: First retry waits up to this long; each further one up to twice as long, at most ``MAX_BACKOFF``.
+BASE_BACKOFF = 0.25
+MAX_BACKOFF = 20.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer of the store."""
+
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    attempts: int
+
+    def metadata(self) -> dict[str, Any]:
+        """botocore's ``ResponseMetadata``."""
+        meta: dict[str, Any] = {
+            "HTTPStatusCode": self.status,
+            "HTTPHeaders": self.headers,
+            "RetryAttempts": self.attempts - 1,
+        }
+        if "x-amz-request-id" in self.headers:
+            meta["RequestId"] = self.headers["x-amz-request-id"]
+        if "x-amz-id-2" in self.headers:
+            meta["HostId"] = self.headers["x-amz-id-2"]
+        return meta
+
+
+def key_path(bucket: str, key: str | None = None) -> str:
+    """The path-style request path, encoded like botocore encodes it (keys keep ``/`` and ``~``)."""
+    path = "/" + quote(bucket, safe="")
+    return path if key is None else f"{path}/{quote(key, safe='/~')}"
+
+
+def query_string(query: list[tuple[str, str]]) -> str:
+    return "&".join(quote(k, safe="-_.~") + (f"={quote(v, safe='-_.~')}" if v else "") for k, v in query)
+
+
+class LeanSession:
+    """Signed requests to one store: one connection pool, one signer, one adaptive limit."""
+
+    def __init__(
+        self,
+        endpoint_url: str | None,
+        region: str,
+        access_key_id: str,
+        secret_access_key: str,
+        *,
+        max_connections: int = 64,
+        max_attempts: int = 6,
+        timeout: float = 30.0,
+    ) -> None:
+        endpoint = URL(endpoint_url or f"https://s3.{region}.amazonaws.com")
+        self.endpoint = str(endpoint.origin())
+        self.host = endpoint.raw_host or ""
+        if not endpoint.is_default_port():
+            self.host += f":{endpoint.port}"
+        self.signer = Signer(access_key_id, secret_access_key, region)
+        self.limit = AdaptiveLimit(max_connections)
+        self.max_attempts = max(1, max_attempts)
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        #: Requests sent (every attempt counts).
+        self.sent = 0
+
+    async def __aenter__(self) -> LeanSession:
+        connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=0, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        content_md5: bool = False,
+    ) -> Answer:
+        """Send one request (retried as the SDK would); an error answer raises ClientError."""
+        query = query or []
+        headers = dict(headers or {})
+        if content_md5:
+            headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+        payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        qs = query_string(query)
+        url = URL(f"{self.endpoint}{path}{'?' + qs if qs else ''}", encoded=True)
+        attempt = 0
+        while True:
+            attempt += 1
+            answer, failure = await self._attempt(method, url, path, query, headers, payload_hash, body, attempt)
+            if answer is not None:
+                error = error_of(answer, operation, method)
+                if error is None:
+                    return answer
+                if attempt >= self.max_attempts or not retryable(error):
+                    error.response["ResponseMetadata"]["MaxAttemptsReached"] = attempt >= self.max_attempts
+                    raise error
+            elif attempt >= self.max_attempts:
+                assert failure is not None
+                raise failure
+            await asyncio.sleep(random.uniform(0, min(MAX_BACKOFF, BASE_BACKOFF * 2 ** (attempt - 1))))
+
+    async def _attempt(
+        self,
+        method: str,
+        url: URL,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        payload_hash: str,
+        body: bytes,
+        attempt: int,
+    ) -> tuple[Answer | None, Exception | None]:
+        """One try under the adaptive limit: the answer, or the connection/timeout error."""
+        assert self._session is not None, "use LeanSession as an async context manager"
+        signed = self.signer.sign(method, self.host, path, query, headers, payload_hash)
+        await self.limit.acquire()
+        self.sent += 1
+        started = time.monotonic()
+        try:
+            async with self._session.request(method, url, headers=signed, data=body or None) as response:
+                payload = await response.read()
+                answer = Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, payload, attempt)
+        except TimeoutError as exc:
+            self.limit.release(None, congested=True)
+            return None, ReadTimeoutError(endpoint_url=str(url), error=exc)
+        except aiohttp.ClientError as exc:
+            self.limit.release(None, congested=False)
+            return None, EndpointConnectionError(endpoint_url=str(url), error=exc)
+        except BaseException:
+            self.limit.release(None, congested=False)
+            raise
+        throttled = answer.status in (429, 503) or (answer.status >= 400 and error_code(answer) in THROTTLE_CODES)
+        self.limit.release(time.monotonic() - started, congested=throttled)
+        return answer, None
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def error_of(answer: Answer, operation: str, method: str) -> ClientError | None:
+    """The ClientError botocore would raise for this answer (None for a success).
+
+    S3 may answer CopyObject (and other calls with an XML result) 200 with an ``<Error>`` body when it
+    failed after sending the status line; like botocore, that is a 500 InternalError, retried.
+    """
+    status = answer.status
+    if status < 300:
+        if not (answer.body.startswith(b"<") and b"<Error>" in answer.body[:200]):
+            return None
+        status = 500
+    fields = _error_fields(answer.body) if method != "HEAD" else {}
+    error = {
+        "Code": fields.get("Code") or str(status),
+        "Message": fields.get("Message") or reasons.get(status, ""),
+        **{k: v for k, v in fields.items() if k not in ("Code", "Message")},
+    }
+    meta = answer.metadata()
+    meta["HTTPStatusCode"] = status
+    return ClientError({"Error": error, "ResponseMetadata": meta}, operation)
+
+
+def error_code(answer: Answer) -> str | None:
+    return _error_fields(answer.body).get("Code")
+
+
+def retryable(error: ClientError) -> bool:
+    status = int(error.response["ResponseMetadata"]["HTTPStatusCode"])
+    return status in RETRY_STATUSES or error.response["Error"].get("Code") in RETRY_CODES
+
+
+def _error_fields(body: bytes) -> dict[str, str]:
+    root = parse_xml(body)
+    if root is None:
+        return {}
+    return {local(child.tag): child.text or "" for child in root if len(child) == 0}
+
+
+# --- XML ---------------------------------------------------------------------------------------
+
+
+def parse_xml(body: bytes) -> Element | None:
+    """The root element of an answer from the store (like botocore, the store's XML is trusted)."""
+    if not body.strip():
+        return None
+    try:
+        return fromstring(body)
+    except ParseError:
+        return None
+
+
+def local(tag: str) -> str:
+    """An element's name without its namespace."""
+    return tag.rpartition("}")[2]

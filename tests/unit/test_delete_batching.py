@@ -1,0 +1,76 @@
+"""S3DeleteObject's batcher: concurrent tasks fill DeleteObjects requests (an in-package fake store)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from batchops.domain.task import ObjectRef
+from batchops.operations.base import Operation, TaskContext
+from batchops.operations.cos_delete import COSDeleteObject
+from batchops.operations.delete import MAX_KEYS, MAX_REQUESTS, DeleteObject
+
+
+class FakeStore:
+    """Answers DeleteObjects after ``latency`` seconds; records each request's key count."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.batches: list[int] = []
+        self.most_in_flight = 0
+        self._in_flight = 0
+
+    async def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        self.batches.append(len(Delete["Objects"]))
+        self._in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        await asyncio.sleep(self.latency)
+        self._in_flight -= 1
+        return {"Deleted": [{"Key": o["Key"]} for o in Delete["Objects"]]}
+
+
+async def run_tasks(operation: DeleteObject, store: FakeStore, count: int, start_gap: float | None) -> list[str]:
+    """``count`` tasks, at most ``max_in_flight`` at once, started ``start_gap`` apart (like a runner)."""
+    assert operation.max_in_flight is not None
+    slots = asyncio.Semaphore(operation.max_in_flight)
+    ctx = TaskContext(s3=store, job_id="job")
+
+    async def task(i: int) -> str:
+        try:
+            return await operation.run(ctx, {}, ObjectRef("bucket", f"k{i}"))
+        finally:
+            slots.release()
+
+    tasks = []
+    for i in range(count):
+        await slots.acquire()
+        tasks.append(asyncio.create_task(task(i)))
+        if start_gap is not None:
+            await asyncio.sleep(start_gap)
+    return await asyncio.gather(*tasks)
+
+
+def test_delete_asks_for_a_full_batch_of_tasks_in_flight() -> None:
+    assert DeleteObject.max_in_flight == MAX_KEYS == 1000
+    assert COSDeleteObject.max_in_flight == MAX_KEYS
+    assert Operation.max_in_flight is None
+
+
+async def test_tasks_started_together_share_one_full_request() -> None:
+    store = FakeStore(latency=0.01)
+    results = await run_tasks(DeleteObject(), store, 2 * MAX_KEYS, start_gap=None)
+    assert results == ["deleted"] * 2 * MAX_KEYS
+    assert store.batches == [MAX_KEYS, MAX_KEYS]
+
+
+async def test_batches_fill_while_tasks_trickle_in() -> None:
+    # Given tasks started one per event-loop turn (as a runner starts them: each waits for its slot) and a
+    # store taking 50 ms per request
+    store = FakeStore(latency=0.05)
+    results = await run_tasks(DeleteObject(), store, 5000, start_gap=0)
+    # Then keys gather while requests are in flight: requests carry hundreds of keys on average (with the
+    # old limit of task_concurrency = 64 tasks in flight, at most 64), at most MAX_REQUESTS at once
+    assert len(results) == 5000 and sum(store.batches) == 5000
+    assert store.most_in_flight <= MAX_REQUESTS
+    assert len(store.batches) <= 25, store.batches
+    assert max(store.batches) >= 500, store.batches
