@@ -28,10 +28,17 @@ class Task:
     target: ObjectRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskOutcome:
+    """How one task ended, and the object it acted on (as the report names it).
+
+    ``target`` is None for a manifest row that names no object; the report's Key is then ``raw``, the row.
+    """
+
     seq: int
     status: TaskStatus
     http_status: int
     error_code: str = ""
     message: str = ""
+    target: ObjectRef | None = None
+    raw: str = ""

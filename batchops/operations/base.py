@@ -38,6 +38,9 @@ class TaskContext:
 class Operation(ABC):
     #: The element name under <Operation> in CreateJob (S3 Control dialect).
     name: ClassVar[str]
+    #: How many of one job's tasks may be in flight at once; None: the server's ``task_concurrency``,
+    #: shared by all jobs. An operation that batches its tasks into fewer requests sets more.
+    max_in_flight: ClassVar[int | None] = None
 
     @abstractmethod
     def parse(self, element: Element) -> dict[str, Any]:
