@@ -414,25 +414,37 @@ class _LineBatch:
         if start < self._skip:
             lines, start = lines[self._skip - start :], self._skip
         kept = [line for line in lines if line.strip(_ASCII_SPACE)]
-        if len(kept) == len(lines) and ascii_only and not self._marked:
-            self._numbers += range(start + 1, start + 1 + len(lines))
-        else:
-            numbers = [i for i, line in enumerate(lines) if not _is_blank(line)]
-            kept = [lines[i] for i in numbers]
-            self._numbers += (start + 1 + i for i in numbers)
+        numbers: list[int] | None = None  # physical numbers of ``kept``; None: start + 1, start + 2, …
+        if len(kept) != len(lines) or not ascii_only or self._marked:
+            numbers = [start + 1 + i for i, line in enumerate(lines) if not _is_blank(line)]
+            kept = [lines[n - start - 1] for n in numbers]
+        held_numbers, held = self._numbers, len(self._numbers)
+
+        def number(index: int) -> int:  # the physical line number of ``self._lines[index]``
+            if index < held:
+                return held_numbers[index]
+            return numbers[index - held] if numbers is not None else start + 1 + index - held
+
         self._lines += kept
-        batches = []
-        while len(self._lines) >= self._size:
-            batches.append(self._cut(self._size))
+        whole = len(self._lines) // self._size * self._size
+        batches = [
+            self._batch(self._lines[cut : cut + self._size], number(cut + self._size - 1))
+            for cut in range(0, whole, self._size)
+        ]
+        self._numbers = [number(index) for index in range(whole, len(self._lines))]
+        del self._lines[:whole]
         return batches
 
     def _cut(self, count: int) -> Batch:
         lines, self._lines = self._lines[:count], self._lines[count:]
         last, self._numbers = self._numbers[count - 1], self._numbers[count:]
+        return self._batch(lines, last)
+
+    def _batch(self, lines: list[bytes], last_line: int) -> Batch:
         overlong = None
         if self._marked:
             overlong = {i: line.length for i, line in enumerate(lines) if isinstance(line, OverlongBytes)}
-        return Batch(lines, last, overlong)
+        return Batch(lines, last_line, overlong)
 
 
 @dataclass(frozen=True)
