@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
+from batchops.arns import is_bucket_name
 from batchops.domain.task import ObjectRef
-from batchops.manifests.csv import RAW_KEEP, OverlongLine, RowError, parse_row
+from batchops.manifests.csv import MAX_KEY_BYTES, RAW_KEEP, OverlongLine, RowError, parse_row
 from batchops.manifests.source import ManifestSource, Position, PreparedChunk, SourceRow
 
 #: zlib level: 1 compresses manifest lines about 4 times at hundreds of MB/s.
@@ -32,8 +33,7 @@ _RAW = b"r"
 _ROWS = b"n"
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkRow:
+class ChunkRow(NamedTuple):
     """One task of a chunk: its object, or why its manifest entry names none (``error``, ``raw``)."""
 
     seq: int
@@ -98,13 +98,40 @@ def decode(blob: bytes, first_seq: int, fields: Sequence[str]) -> list[ChunkRow]
     lines = body.decode("utf-8", "surrogateescape").split("\n")
     if header[:1] == _ROWS:
         return [_decode_row(first_seq + i, line) for i, line in enumerate(lines)]
-    overlong = _overlong(header)
-    fields = tuple(fields)
+    return _csv_rows(lines, first_seq, tuple(fields), _overlong(header))
+
+
+def _csv_rows(lines: list[str], first_seq: int, fields: tuple[str, ...], overlong: dict[int, int]) -> list[ChunkRow]:
+    """Manifest lines → tasks. The common line (ASCII, unquoted, a plain key) takes a short path that
+    accepts exactly what ``parse_row`` accepts; anything else, or anything it would refuse, is parsed
+    by ``parse_row`` itself, so errors and their messages are the reference ones."""
+    width, bucket_at, key_at = len(fields), fields.index("Bucket"), fields.index("Key")
+    version_at = fields.index("VersionId") if "VersionId" in fields else None
+    buckets: set[str] = set()  # bucket names already found valid
     rows = []
     for i, line in enumerate(lines):
-        text = OverlongLine(line, overlong[i]) if i in overlong else line.removesuffix("\r")
-        rows.append(_parse_line(first_seq + i, text, fields))
+        seq = first_seq + i
+        if i in overlong:
+            rows.append(_parse_line(seq, OverlongLine(line, overlong[i]), fields))
+            continue
+        line = line.removesuffix("\r")
+        values = line.split(",") if line.isascii() and '"' not in line else ()
+        if len(values) == width:
+            bucket, key = values[bucket_at].strip(), values[key_at].strip()
+            version = values[version_at].strip() if version_at is not None else None
+            plain_key = key and "%" not in key and len(key) <= MAX_KEY_BYTES
+            if plain_key and version != "" and (bucket in buckets or _valid_bucket(bucket, buckets)):
+                rows.append(ChunkRow(seq, ObjectRef(bucket, key, version)))
+                continue
+        rows.append(_parse_line(seq, line, fields))
     return rows
+
+
+def _valid_bucket(bucket: str, valid: set[str]) -> bool:
+    if not is_bucket_name(bucket):
+        return False
+    valid.add(bucket)
+    return True
 
 
 def _overlong(header: bytes) -> dict[int, int]:

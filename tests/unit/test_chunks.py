@@ -112,6 +112,11 @@ MANIFESTS = {
     + b"\nbkt,k5\n"
     + LONG,
     "overlong crlf at the limit": b"bkt," + b"k" * (MAX_LINE_BYTES - 2) + b"\r\nbkt,k2\n",
+    "fields the short path must refuse or pass on": b"bkt , k1 \nbkt,\nbkt,k,extra\n,k\nBkt,k\nbkt,%41\nbkt,"
+    + b"k" * 1025
+    + b"\nbkt,"
+    + b"k" * 1024
+    + b'\n"bkt",k\nbkt,k\x7f\n',
     "empty": b"",
     "only blank": b"\n\n \r\n",
 }
@@ -161,4 +166,22 @@ async def test_row_sources_are_grouped_into_parsed_chunks() -> None:
         ChunkRow(2, None, "bad", "r"),
         ChunkRow(3, ObjectRef("b", "k3")),
         ChunkRow(4, ObjectRef("b", "k4")),
+    ]
+
+
+async def test_versioned_csv_chunks_match_parsing_each_row() -> None:
+    data = b"bkt,k,v1\nbkt,k,\nbkt,k,null\nbkt,k\nbkt, k , v \nbkt,a%20b,v2\n"
+    source = csv_source(data, BKV)
+    rows = [row async for row in source.rows(Position())]
+
+    chunks = await all_chunks(source, Position(), 4)
+
+    assert as_rows(chunks, BKV) == expected(rows)
+    assert [r.target.version_id if r.target else None for r in as_rows(chunks, BKV)] == [
+        "v1",
+        None,
+        "null",
+        None,
+        "v",
+        "v2",
     ]
