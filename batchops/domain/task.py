@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 
 class TaskStatus(IntEnum):
@@ -28,10 +29,17 @@ class Task:
     target: ObjectRef
 
 
-@dataclass(frozen=True)
-class TaskOutcome:
+class TaskOutcome(NamedTuple):
+    """How one task ended, and the object it acted on (as the report names it).
+
+    ``target`` is None for a manifest row that names no object; the report's Key is then ``raw``, the row.
+    A named tuple: one is made per task, and that is several times cheaper than a frozen dataclass.
+    """
+
     seq: int
     status: TaskStatus
     http_status: int
     error_code: str = ""
     message: str = ""
+    target: ObjectRef | None = None
+    raw: str = ""

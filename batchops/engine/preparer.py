@@ -1,8 +1,10 @@
-"""Preparing: stream the manifest source into chunks of tasks, checkpointed so a restart resumes it.
+"""Preparing: stream the manifest source into chunk blobs, checkpointed so a restart resumes it.
 
-The source (CSV, inventory or bucket listing: ``batchops.manifests.open_source``) yields rows with
-their position; every ``chunk_size`` rows one transaction stores the tasks and the position of the
-last one. A generator job that saves its manifest writes each chunk's data file before committing it.
+The source (CSV, inventory or bucket listing: ``batchops.manifests.open_source``) is cut into chunks of
+``chunk_size`` rows, each stored as one compressed blob (``batchops.manifests.chunks``): a CSV manifest's
+lines are not parsed here, only split and counted; they are parsed when their chunk runs. One
+transaction stores a group of chunks and the position after the last one. A generator job that saves
+its manifest writes each chunk's data file before committing it (one chunk per transaction).
 """
 
 from __future__ import annotations
@@ -11,33 +13,32 @@ from typing import Any
 
 from batchops.domain.job import Job
 from batchops.manifests import open_source
-from batchops.manifests.output import ManifestWriter, open_writer
+from batchops.manifests.chunks import source_chunks
+from batchops.manifests.output import open_writer
 from batchops.manifests.source import Position
-from batchops.store.sqlstore import PreparedRow, Store
+from batchops.store.sqlstore import ChunkBlob, Store
+
+#: Chunks committed per transaction while reading a manifest that is not a listing being saved.
+GROUP = 64
 
 
 async def prepare(store: Store, s3: Any, job: Job, chunk_size: int) -> None:
-    """Turn the job's manifest into tasks. Raises ManifestError when the manifest cannot be used."""
+    """Turn the job's manifest into chunks. Raises ManifestError when the manifest cannot be used."""
     source = open_source(job.spec, s3)
     writer = open_writer(s3, job.id, job.spec.generator)
+    group = 1 if writer is not None or job.spec.generator is not None else GROUP
     lines_done, chunk_no, seq = await store.prepare_checkpoint(job.id)
     position = Position(lines_done, await store.manifest_cursor(job.id))
-    batch: list[PreparedRow] = []
-    async for row in source.rows(position):
-        batch.append(PreparedRow(seq, row.target, row.error, row.raw))
-        seq, position = seq + 1, row.position
-        if len(batch) >= chunk_size:
-            await _commit(store, writer, job.id, chunk_no, batch, position)
-            chunk_no, batch = chunk_no + 1, []
-    await _commit(store, writer, job.id, chunk_no, batch, position)
+    pending: list[ChunkBlob] = []
+    async for chunk in source_chunks(source, position, chunk_size):
+        if writer is not None:
+            await writer.write_chunk(chunk_no, chunk.targets)
+        pending.append(ChunkBlob(chunk_no, seq, chunk.count, chunk.data))
+        chunk_no, seq, position = chunk_no + 1, seq + chunk.count, chunk.position
+        if len(pending) >= group:
+            await store.add_chunks(job.id, pending, position.entries, position.cursor)
+            pending = []
+    await store.add_chunks(job.id, pending, position.entries, position.cursor)
     if writer is not None:
-        await store.set_generated_manifest(job.id, await writer.finish(chunk_no + (1 if batch else 0)))
+        await store.set_generated_manifest(job.id, await writer.finish(chunk_no))
     await store.finish_manifest(job.id)
-
-
-async def _commit(
-    store: Store, writer: ManifestWriter | None, job_id: str, chunk_no: int, batch: list[PreparedRow], at: Position
-) -> None:
-    if writer is not None:
-        await writer.write_chunk(chunk_no, [row.target for row in batch if row.target is not None])
-    await store.add_chunk(job_id, chunk_no, batch, at.entries, at.cursor)

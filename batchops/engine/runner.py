@@ -1,9 +1,11 @@
 """A worker for one Active job: claims chunks, runs their tasks concurrently, records outcomes.
 
-Outcomes are flushed in small batches; each flush writes task rows and counters in one
-transaction, so the progress is exact and live, and a crash loses only unflushed outcomes,
-whose tasks are still pending and simply run again (at-least-once execution, exactly-once
-accounting).
+A claimed chunk's blob is decoded into its rows (a CSV manifest's lines are parsed here; a malformed
+one is a failed task at once); rows whose seq already has an outcome (the chunk ran before a crash)
+are skipped. Outcomes are flushed in batches, at most every ``flush_interval`` or ``flush_max``
+outcomes; each flush inserts them (a seq that has one already is ignored) and moves the counters by
+the rows actually inserted, in one transaction. So the progress is exact and live, and a crash loses
+only unflushed outcomes, whose tasks simply run again (at-least-once execution, exactly-once accounting).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchops.domain.job import Job
-from batchops.domain.task import Task, TaskOutcome, TaskStatus
+from batchops.domain.task import TaskOutcome, TaskStatus
 from batchops.functions import FunctionInvoker
+from batchops.manifests.chunks import ChunkRow, decode
 from batchops.operations.base import Operation, TaskContext
 from batchops.s3.errors import to_task_error
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
-from batchops.store.sqlstore import Store
+from batchops.store.sqlstore import ClaimedChunk, Store
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class RunnerConfig:
     owner: str
     lease_seconds: float = 60.0
     flush_interval: float = 0.1
+    flush_max: int = 10_000  # outcomes that make a flush start before its interval is up
 
 
 @dataclass
@@ -62,14 +66,17 @@ class JobRunner:
             s3=s3, job_id=job.id, functions=functions, stores=stores, transfer=transfer or TransferLimits()
         )
         self._operation = operation
-        self._slots = slots
+        # In-flight tasks: the engine's slots, shared by every job, unless the operation sets its own limit.
+        self._slots = slots if operation.max_in_flight is None else asyncio.Semaphore(operation.max_in_flight)
+        self._params = job.spec.operation.params
+        self._fields = job.spec.manifest.fields if job.spec.manifest is not None else ()
         self._config = config
         self._on_progress = on_progress
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._left_in_chunk: dict[int, int] = {}
         self._pending = _Pending()
-        self._flushed = asyncio.Event()
+        self._flush_now = asyncio.Event()
 
     def stop(self) -> None:
         """Stop claiming and cancel running tasks; ``run`` then flushes and returns."""
@@ -93,6 +100,7 @@ class JobRunner:
                 task.cancel()
             await asyncio.gather(*self._inflight, return_exceptions=True)
             done.set()
+            self._flush_now.set()
             await flusher  # its last flush writes every outcome gathered so far
             # Chunks still unfinished (tasks cancelled or lost) go back to the pool for the next claim.
             await self._store.release_chunks(job_id=self.job.id, owner=self._config.owner)
@@ -104,25 +112,37 @@ class JobRunner:
             claim = await self._store.claim_chunk(self.job.id, self._config.owner, self._config.lease_seconds)
             if claim is None:
                 return
-            chunk_no, tasks = claim
-            log.debug("job %s: claimed chunk %d with %d pending tasks", self.job.id, chunk_no, len(tasks))
-            if not tasks:
-                self._pending.finished_chunks.append(chunk_no)
+            rows = self._rows(claim)
+            log.debug("job %s: claimed chunk %d with %d tasks to run", self.job.id, claim.chunk_no, len(rows))
+            if not rows:
+                self._pending.finished_chunks.append(claim.chunk_no)
                 continue
-            self._left_in_chunk[chunk_no] = len(tasks)
-            await self._spawn_all(chunk_no, tasks)
+            self._left_in_chunk[claim.chunk_no] = len(rows)
+            await self._spawn_all(claim.chunk_no, rows)
 
-    async def _spawn_all(self, chunk_no: int, tasks: list[Task]) -> None:
-        for task in tasks:
+    def _rows(self, claim: ClaimedChunk) -> list[ChunkRow]:
+        rows = decode(claim.data, claim.first_seq, self._fields)
+        return [row for row in rows if row.seq not in claim.ended] if claim.ended else rows
+
+    async def _spawn_all(self, chunk_no: int, rows: list[ChunkRow]) -> None:
+        for row in rows:
+            if row.target is None:  # a manifest row that names no object: failed, nothing to run
+                self._ended(chunk_no, _malformed(row))
+                continue
             if not await self._acquire_slot():
                 return
-            running = asyncio.create_task(self._run_task(chunk_no, task))
+            running = asyncio.create_task(self._run_task(chunk_no, row))
             self._inflight.add(running)
             running.add_done_callback(self._inflight.discard)
 
     async def _acquire_slot(self) -> bool:
         """A slot for one more task, or False once the runner is stopped (a pause or cancel must not wait
         for a slot that a slow request holds)."""
+        if self.stopped:
+            return False
+        if not self._slots.locked():  # the common case: a slot is free, no race to set up
+            await self._slots.acquire()
+            return True
         acquiring = asyncio.ensure_future(self._slots.acquire())
         stopping = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -146,32 +166,43 @@ class JobRunner:
         finally:
             stopping.cancel()
 
-    async def _run_task(self, chunk_no: int, task: Task) -> None:
+    async def _run_task(self, chunk_no: int, row: ChunkRow) -> None:
         try:
-            outcome = await self._execute(task)
+            outcome = await self._execute(row)
         finally:
             self._slots.release()
-        self._pending.outcomes.append(outcome)
-        self._left_in_chunk[chunk_no] -= 1
-        if self._left_in_chunk[chunk_no] == 0:
-            del self._left_in_chunk[chunk_no]
-            self._pending.finished_chunks.append(chunk_no)
+        self._ended(chunk_no, outcome)
 
-    async def _execute(self, task: Task) -> TaskOutcome:
+    def _ended(self, chunk_no: int, outcome: TaskOutcome) -> None:
+        pending = self._pending
+        pending.outcomes.append(outcome)
+        left = self._left_in_chunk[chunk_no] - 1
+        if left:
+            self._left_in_chunk[chunk_no] = left
+        else:
+            del self._left_in_chunk[chunk_no]
+            pending.finished_chunks.append(chunk_no)
+        if len(pending.outcomes) >= self._config.flush_max:
+            self._flush_now.set()
+
+    async def _execute(self, row: ChunkRow) -> TaskOutcome:
+        target = row.target
+        assert target is not None
         try:
-            message = await self._operation.run(self._ctx, self.job.spec.operation.params, task.target)
+            message = await self._operation.run(self._ctx, self._params, target)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any failure of one task is that task's outcome, never the job's crash
             error = to_task_error(exc)
-            return TaskOutcome(task.seq, TaskStatus.FAILED, error.http_status, error.code, error.message)
-        return TaskOutcome(task.seq, TaskStatus.SUCCEEDED, 200, "", message)
+            return TaskOutcome(row.seq, TaskStatus.FAILED, error.http_status, error.code, error.message, target)
+        return TaskOutcome(row.seq, TaskStatus.SUCCEEDED, 200, "", message, target)
 
     async def _flush_loop(self, done: asyncio.Event) -> None:
         # Never cancelled mid-write: a cancelled transaction would drop the outcomes it held.
         while not done.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), self._config.flush_interval)
+                await asyncio.wait_for(self._flush_now.wait(), self._config.flush_interval)
+            self._flush_now.clear()
             await self._flush()
         await self._flush()  # outcomes that arrived while the last flush was writing
 
@@ -182,3 +213,7 @@ class JobRunner:
         succeeded, failed = await self._store.record_outcomes(self.job.id, pending.outcomes, pending.finished_chunks)
         if await self._on_progress(self.job, succeeded, failed):
             self.stop()
+
+
+def _malformed(row: ChunkRow) -> TaskOutcome:
+    return TaskOutcome(row.seq, TaskStatus.FAILED, 400, "InvalidManifestRow", row.error, None, row.raw)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -24,7 +25,7 @@ from batchops.arns import BUCKET_RULE, is_bucket_name
 from batchops.domain.job import ManifestSpec
 from batchops.domain.task import ObjectRef
 from batchops.manifests.objects import body_chunks, open_manifest
-from batchops.manifests.source import Position, SourceRow
+from batchops.manifests.source import Position, PreparedChunk, SourceRow
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_KEY_BYTES = 1024
@@ -294,6 +295,16 @@ class CsvSource:
         self._s3 = s3
         self._manifest = manifest
 
+    async def chunks(self, start: Position, chunk_size: int) -> AsyncIterator[PreparedChunk]:
+        """The non-blank lines after ``start``, unparsed, ``chunk_size`` per chunk blob."""
+        body = await open_manifest(self._s3, self._manifest.location)
+        batcher = _LineBatch(chunk_size, start.entries)
+        async for data in body_chunks(body, READ_BYTES):
+            for batch in batcher.add(data):
+                yield _prepared(batch)
+        for batch in batcher.finish():
+            yield _prepared(batch)
+
     async def rows(self, start: Position) -> AsyncIterator[SourceRow]:
         body = await open_manifest(self._s3, self._manifest.location)
         line_no = 0
@@ -312,3 +323,154 @@ def _source_row(position: Position, line: str, fields: tuple[str, ...]) -> Sourc
     except RowError as exc:
         return SourceRow(position, None, error=str(exc), raw=line[:RAW_KEEP])
     return None if target is None else SourceRow(position, target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lines in bulk, for Preparing: no decoding, no parsing
+
+#: How much of the manifest Preparing reads at once.
+READ_BYTES = 1024 * 1024
+#: What ``str.strip`` removes among ASCII characters (``bytes.strip`` alone misses \x1c-\x1f).
+_ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
+
+
+class OverlongBytes(bytes):
+    """A raw line over ``MAX_LINE_BYTES``: its first bytes only, and its true ``length``."""
+
+    length: int
+
+    def __new__(cls, head: bytes, length: int) -> OverlongBytes:
+        line = super().__new__(cls, head)
+        line.length = length
+        return line
+
+
+class _LineBatch:
+    """Cuts a byte stream into raw lines and groups the non-blank ones in batches of ``size``.
+
+    Each batch comes with the physical line number of its last line, so a restart can skip the lines
+    consumed (blank ones included), as ``CsvSource.rows`` counts them, and with its overlong lines
+    (index → length). Lines stay bytes, split in C; only a block holding blank, non-ASCII or
+    overlong lines takes a per-line look.
+    """
+
+    def __init__(self, size: int, skip: int) -> None:
+        self._size = size
+        self._skip = skip  # physical lines already committed
+        self._line_no = 0  # physical lines seen
+        self._tail = b""
+        self._over = 0  # > 0 while discarding the rest of an overlong line: its bytes so far
+        self._head = b""
+        self._marked = False  # an overlong line was seen: batches are searched for them
+        self._lines: list[bytes] = []
+        self._numbers: list[int] = []  # the physical line number of each of ``_lines``
+
+    def add(self, data: bytes) -> list[Batch]:
+        return self._take(self._split(data), data.isascii())
+
+    def finish(self) -> list[Batch]:
+        last: list[bytes] = []
+        if self._over:
+            last = [OverlongBytes(self._head, self._over)]
+            self._marked = True
+        elif self._tail:
+            tail = self._tail[len(_BOM) :] if self._line_no == 0 and self._tail.startswith(_BOM) else self._tail
+            last = self._mark_overlong([tail])
+        self._over, self._tail = 0, b""
+        batches = self._take(last, False) if last else []
+        if self._lines:
+            batches.append(self._cut(len(self._lines)))
+        return batches
+
+    def _split(self, data: bytes) -> list[bytes]:
+        first: list[bytes] = []
+        if self._over:  # the rest of an overlong line, up to its end
+            cut = data.find(b"\n")
+            if cut < 0:
+                self._over += len(data)
+                return []
+            first = [OverlongBytes(self._head, self._over + cut)]
+            self._over, data = 0, data[cut + 1 :]
+        lines = (self._tail + data).split(b"\n") if self._tail else data.split(b"\n")
+        self._tail = lines.pop()
+        if len(self._tail) > MAX_LINE_BYTES + len(_BOM) + 1:  # room for a BOM and a "\r"
+            self._over, self._head, self._tail = len(self._tail), self._tail[:_HEAD_BYTES], b""
+            self._marked = True
+        if self._line_no == 0 and lines and lines[0].startswith(_BOM):
+            lines[0] = lines[0][len(_BOM) :]
+        return first + self._mark_overlong(lines) if first else self._mark_overlong(lines)
+
+    def _mark_overlong(self, lines: list[bytes]) -> list[bytes]:
+        if not lines or max(map(len, lines)) <= MAX_LINE_BYTES:
+            return lines
+        self._marked = True
+        return [_overlong_or_line(line) for line in lines]
+
+    def _take(self, lines: list[bytes], ascii_only: bool) -> list[Batch]:
+        start = self._line_no
+        self._line_no += len(lines)
+        if self._line_no <= self._skip:
+            return []
+        if start < self._skip:
+            lines, start = lines[self._skip - start :], self._skip
+        kept = [line for line in lines if line.strip(_ASCII_SPACE)]
+        numbers: list[int] | None = None  # physical numbers of ``kept``; None: start + 1, start + 2, …
+        if len(kept) != len(lines) or not ascii_only or self._marked:
+            numbers = [start + 1 + i for i, line in enumerate(lines) if not _is_blank(line)]
+            kept = [lines[n - start - 1] for n in numbers]
+        held_numbers, held = self._numbers, len(self._numbers)
+
+        def number(index: int) -> int:  # the physical line number of ``self._lines[index]``
+            if index < held:
+                return held_numbers[index]
+            return numbers[index - held] if numbers is not None else start + 1 + index - held
+
+        self._lines += kept
+        whole = len(self._lines) // self._size * self._size
+        batches = [
+            self._batch(self._lines[cut : cut + self._size], number(cut + self._size - 1))
+            for cut in range(0, whole, self._size)
+        ]
+        self._numbers = [number(index) for index in range(whole, len(self._lines))]
+        del self._lines[:whole]
+        return batches
+
+    def _cut(self, count: int) -> Batch:
+        lines, self._lines = self._lines[:count], self._lines[count:]
+        last, self._numbers = self._numbers[count - 1], self._numbers[count:]
+        return self._batch(lines, last)
+
+    def _batch(self, lines: list[bytes], last_line: int) -> Batch:
+        overlong = None
+        if self._marked:
+            overlong = {i: line.length for i, line in enumerate(lines) if isinstance(line, OverlongBytes)}
+        return Batch(lines, last_line, overlong)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Raw lines for one chunk, the physical number of the last, and the overlong ones (index → length)."""
+
+    lines: list[bytes]
+    last_line: int
+    overlong: dict[int, int] | None
+
+
+def _prepared(batch: Batch) -> PreparedChunk:
+    from batchops.manifests.chunks import encode_lines  # the chunk codec parses rows with this module
+
+    return PreparedChunk(encode_lines(batch.lines, batch.overlong), len(batch.lines), Position(batch.last_line))
+
+
+def _is_blank(line: bytes) -> bool:
+    if type(line) is OverlongBytes:
+        return False  # an overlong line is a row error even when it is all spaces
+    if not line.strip(_ASCII_SPACE):
+        return True
+    return not line.isascii() and not _decode(line).strip()
+
+
+def _overlong_or_line(line: bytes) -> bytes:
+    if type(line) is OverlongBytes or len(line.removesuffix(b"\r")) <= MAX_LINE_BYTES:
+        return line
+    return OverlongBytes(line[:_HEAD_BYTES], len(line.removesuffix(b"\r")))

@@ -53,10 +53,10 @@ def _check_etag(expected: str, actual: str, bucket: str, key: str, body: Any) ->
         )
 
 
-async def body_chunks(body: Any) -> AsyncIterator[bytes]:
+async def body_chunks(body: Any, size: int = CHUNK_BYTES) -> AsyncIterator[bytes]:
     """The body's bytes in chunks; a read error midway is a ManifestError. Closes the body."""
     try:
-        async for chunk in body.iter_chunks(chunk_size=CHUNK_BYTES):
+        async for chunk in body.iter_chunks(chunk_size=size):
             yield chunk
     except (ClientError, BotoCoreError, OSError) as exc:
         raise ManifestError("ManifestNotReadable", f"reading the manifest failed midway: {exc}") from None

@@ -31,10 +31,29 @@ class SourceRow:
     raw: str = ""
 
 
+@dataclass(frozen=True)
+class PreparedChunk:
+    """Up to ``chunk_size`` rows as one blob (``batchops.manifests.chunks``): ``count`` tasks, and the
+    position after its last row. A listing's chunk also carries its objects (a generator saves them)."""
+
+    data: bytes
+    count: int
+    position: Position
+    targets: tuple[ObjectRef, ...] = ()
+
+
 class ManifestSource(Protocol):
     def rows(self, start: Position) -> AsyncIterator[SourceRow]:
         """The rows after ``start`` (``Position()`` for all), in the same order on every call.
 
         Raises ``ManifestError`` when the manifest as a whole cannot be used.
         """
+        ...
+
+
+class ChunkedSource(ManifestSource, Protocol):
+    """A source that cuts itself into chunk blobs without parsing rows (a CSV manifest)."""
+
+    def chunks(self, start: Position, chunk_size: int) -> AsyncIterator[PreparedChunk]:
+        """The chunks after ``start``, each of ``chunk_size`` rows but the last. Raises ``ManifestError``."""
         ...

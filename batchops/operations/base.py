@@ -38,7 +38,8 @@ class TaskContext:
 class Operation(ABC):
     #: The element name under <Operation> in CreateJob (S3 Control dialect).
     name: ClassVar[str]
-    #: Tasks of one job in flight at once for this operation (None: the server's task_concurrency).
+    #: How many of one job's tasks may be in flight at once; None: the server's ``task_concurrency``,
+    #: shared by all jobs. An operation that batches its tasks into fewer requests sets more.
     max_in_flight: ClassVar[int | None] = None
 
     @abstractmethod

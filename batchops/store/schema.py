@@ -9,12 +9,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -70,13 +72,13 @@ job_events = Table(
 )
 Index("ix_job_events_job", job_events.c.job_id)
 
-# One row per manifest row. status: 0 pending, 1 succeeded, 2 failed (TaskStatus).
+# One row per task that has ended: its outcome, inserted once (a second insert of the same seq is ignored).
+# status: 1 succeeded, 2 failed (TaskStatus). A task without a row is pending: it is in its chunk's blob.
 tasks = Table(
     "tasks",
     metadata,
     Column("job_id", String(64), primary_key=True),
     Column("seq", Integer, primary_key=True),
-    Column("chunk_no", Integer, nullable=False),
     Column("bucket", Text, nullable=False),
     Column("key", Text, nullable=False),
     Column("version_id", Text),
@@ -87,7 +89,8 @@ tasks = Table(
 )
 Index("ix_tasks_job_status", tasks.c.job_id, tasks.c.status, tasks.c.seq)
 
-# Units of work a worker claims. A chunk is done when none of its tasks is pending.
+# Units of work a worker claims: tasks first_seq … first_seq + task_count - 1, their manifest rows in
+# ``data`` (one zlib blob, batchops.manifests.chunks). A chunk is done when each of its tasks has an outcome.
 chunks = Table(
     "chunks",
     metadata,
@@ -96,5 +99,8 @@ chunks = Table(
     Column("done", Boolean, nullable=False, default=False),
     Column("lease_owner", String(64)),
     Column("lease_expires", Float),
+    Column("first_seq", Integer, nullable=False, server_default="0"),
+    Column("task_count", Integer, nullable=False, server_default="0"),
+    Column("data", LargeBinary, nullable=False, server_default=text("x''")),
 )
 Index("ix_chunks_claim", chunks.c.job_id, chunks.c.done, chunks.c.chunk_no)

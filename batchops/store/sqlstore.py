@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
-from batchops.domain.task import ObjectRef, Task, TaskOutcome, TaskStatus
+from batchops.domain.task import TaskOutcome, TaskStatus
 from batchops.errors import IdempotencyConflict, JobNotFound, TooManyUnfinishedJobs, ValidationError
 from batchops.reports.writer import ReportRow
 from batchops.store import codec, migrate
@@ -30,13 +30,24 @@ from batchops.store.schema import chunks, job_events, jobs, tasks
 
 
 @dataclass(frozen=True)
-class PreparedRow:
-    """One manifest row turned into a task: a target, or the reason the row could not be read."""
+class ChunkBlob:
+    """A chunk as Preparing stores it: tasks ``first_seq`` … ``first_seq + count - 1``, rows in ``data``."""
 
-    seq: int
-    target: ObjectRef | None
-    error: str | None = None
-    raw: str = ""
+    chunk_no: int
+    first_seq: int
+    count: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ClaimedChunk:
+    """A leased chunk: its blob, and the seqs in it that already have an outcome (skip them)."""
+
+    chunk_no: int
+    first_seq: int
+    count: int
+    data: bytes
+    ended: frozenset[int]
 
 
 class Store:
@@ -257,21 +268,31 @@ class Store:
 
     # --- preparing ------------------------------------------------------------------------
 
-    async def add_chunk(
-        self, job_id: str, chunk_no: int, rows: Sequence[PreparedRow], lines_read: int, cursor: str | None = None
+    async def add_chunks(
+        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
     ) -> None:
-        """Store one chunk of tasks and advance the Preparing checkpoint (and the source's cursor), atomically."""
-        bad = sum(1 for r in rows if r.target is None)
+        """Store chunks and advance the Preparing checkpoint (and the source's cursor), atomically."""
         async with self._write() as conn:
-            if rows:
-                await conn.execute(insert(tasks), [_task_values(job_id, chunk_no, r) for r in rows])
-                await conn.execute(insert(chunks).values(job_id=job_id, chunk_no=chunk_no, done=bad == len(rows)))
+            if blobs:
+                await conn.execute(
+                    insert(chunks),
+                    [
+                        {
+                            "job_id": job_id,
+                            "chunk_no": b.chunk_no,
+                            "first_seq": b.first_seq,
+                            "task_count": b.count,
+                            "data": b.data,
+                            "done": False,
+                        }
+                        for b in blobs
+                    ],
+                )
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
                 .values(
-                    total_tasks=jobs.c.total_tasks + len(rows),
-                    failed=jobs.c.failed + bad,
+                    total_tasks=jobs.c.total_tasks + sum(b.count for b in blobs),
                     manifest_lines_read=lines_read,
                     updated_time=time.time(),
                     **({"manifest_cursor": cursor} if cursor is not None else {}),
@@ -282,9 +303,15 @@ class Store:
         """(lines read, next chunk number, next task seq) to resume Preparing after a restart."""
         async with self.engine.connect() as conn:
             lines = (await conn.execute(select(jobs.c.manifest_lines_read).where(jobs.c.id == job_id))).scalar_one()
-            chunk = (await conn.execute(select(func.max(chunks.c.chunk_no)).where(chunks.c.job_id == job_id))).scalar()
-            seq = (await conn.execute(select(func.max(tasks.c.seq)).where(tasks.c.job_id == job_id))).scalar()
-        return int(lines), (chunk + 1 if chunk is not None else 0), (seq + 1 if seq is not None else 0)
+            last = (
+                await conn.execute(
+                    select(chunks.c.chunk_no, chunks.c.first_seq + chunks.c.task_count)
+                    .where(chunks.c.job_id == job_id)
+                    .order_by(chunks.c.chunk_no.desc())
+                    .limit(1)
+                )
+            ).first()
+        return int(lines), (last[0] + 1 if last else 0), (int(last[1]) if last else 0)
 
     async def manifest_cursor(self, job_id: str) -> str | None:
         """Where a seekable manifest source resumes (stored with the last committed chunk)."""
@@ -303,37 +330,39 @@ class Store:
 
     # --- execution ------------------------------------------------------------------------
 
-    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> tuple[int, list[Task]] | None:
-        """Lease the next unfinished, unleased chunk of an Active job and return its pending tasks."""
+    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> ClaimedChunk | None:
+        """Lease the next unfinished, unleased chunk of an Active job: its rows, and its seqs already ended."""
         now = time.time()
         free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now)
         async with self._write() as conn:
             status = (await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
             if status != JobStatus.ACTIVE.value:
                 return None  # only an Active job's work may be claimed, whatever a worker last saw
-            chunk_no = (
+            row = (
                 await conn.execute(
-                    select(chunks.c.chunk_no)
+                    select(chunks.c.chunk_no, chunks.c.first_seq, chunks.c.task_count, chunks.c.data)
                     .where(chunks.c.job_id == job_id, chunks.c.done.is_(False), free)
                     .order_by(chunks.c.chunk_no)
                     .limit(1)
                 )
-            ).scalar()
-            if chunk_no is None:
+            ).first()
+            if row is None:
                 return None
             await conn.execute(
                 update(chunks)
-                .where(chunks.c.job_id == job_id, chunks.c.chunk_no == chunk_no)
+                .where(chunks.c.job_id == job_id, chunks.c.chunk_no == row.chunk_no)
                 .values(lease_owner=owner, lease_expires=now + lease_seconds)
             )
-            rows = (
+            ended = (
                 await conn.execute(
-                    select(tasks.c.seq, tasks.c.bucket, tasks.c.key, tasks.c.version_id)
-                    .where(tasks.c.job_id == job_id, tasks.c.chunk_no == chunk_no, tasks.c.status == 0)
-                    .order_by(tasks.c.seq)
+                    select(tasks.c.seq).where(
+                        tasks.c.job_id == job_id,
+                        tasks.c.seq >= row.first_seq,
+                        tasks.c.seq < row.first_seq + row.task_count,
+                    )
                 )
-            ).all()
-        return chunk_no, [Task(job_id, r.seq, ObjectRef(r.bucket, r.key, r.version_id)) for r in rows]
+            ).scalars()
+            return ClaimedChunk(row.chunk_no, row.first_seq, row.task_count, row.data, frozenset(ended))
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> None:
         async with self._write() as conn:
@@ -356,13 +385,15 @@ class Store:
     async def record_outcomes(
         self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
     ) -> tuple[int, int]:
-        """Write outcomes of still-pending tasks and bump the counters in one transaction.
+        """Insert outcomes of tasks that have none yet and bump the counters in one transaction.
 
-        A task that already has an outcome (it ran again after a crash) is not counted twice.
+        An outcome for a seq that already has one (its task ran again after a crash) is ignored and not
+        counted. ``finished_chunks`` (every seq of which now has an outcome) are marked done.
         Returns the job's (succeeded, failed) after the write.
         """
         async with self._write() as conn:
-            ok, bad = await _write_outcomes(conn, job_id, outcomes)
+            ok = await _insert_outcomes(conn, job_id, [o for o in outcomes if o.status is TaskStatus.SUCCEEDED])
+            bad = await _insert_outcomes(conn, job_id, [o for o in outcomes if o.status is TaskStatus.FAILED])
             finished = list(finished_chunks)
             if finished:
                 await conn.execute(
@@ -370,12 +401,14 @@ class Store:
                     .where(chunks.c.job_id == job_id, chunks.c.chunk_no.in_(finished))
                     .values(done=True, lease_owner=None, lease_expires=None)
                 )
-            await conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id)
-                .values(succeeded=jobs.c.succeeded + ok, failed=jobs.c.failed + bad, updated_time=time.time())
-            )
-            row = (await conn.execute(select(jobs.c.succeeded, jobs.c.failed).where(jobs.c.id == job_id))).one()
+            row = (
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(succeeded=jobs.c.succeeded + ok, failed=jobs.c.failed + bad, updated_time=time.time())
+                    .returning(jobs.c.succeeded, jobs.c.failed)
+                )
+            ).one()
         return int(row.succeeded), int(row.failed)
 
     async def has_unfinished_chunks(self, job_id: str) -> bool:
@@ -430,7 +463,6 @@ class Store:
             )
             for r in rows
         ]
-
 
     # --- console: search, sort, count --------------------------------------------------------
 
@@ -494,27 +526,32 @@ def _visible(now: float, horizon_days: int) -> Any:
     return or_(jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400)
 
 
-async def _write_outcomes(conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]) -> tuple[int, int]:
-    ok = bad = 0
-    for outcome in outcomes:
-        result = await conn.execute(
-            update(tasks)
-            .where(
-                tasks.c.job_id == job_id,
-                tasks.c.seq == outcome.seq,
-                tasks.c.status == int(TaskStatus.PENDING),
-            )
-            .values(
-                status=int(outcome.status),
-                error_code=outcome.error_code or None,
-                http_status=outcome.http_status,
-                message=outcome.message or None,
-            )
+_INSERT_OUTCOME = (
+    "INSERT OR IGNORE INTO tasks (job_id, seq, bucket, key, version_id, status, error_code, http_status, message) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def _insert_outcomes(conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]) -> int:
+    """One executemany; returns how many rows were inserted (the driver sums rowcount over the batch)."""
+    if not outcomes:
+        return 0
+    rows = [
+        (
+            job_id,
+            o.seq,
+            o.target.bucket if o.target is not None else "",
+            o.target.key if o.target is not None else o.raw,
+            o.target.version_id if o.target is not None else None,
+            int(o.status),
+            o.error_code or None,
+            o.http_status,
+            o.message or None,
         )
-        if result.rowcount:
-            ok += outcome.status is TaskStatus.SUCCEEDED
-            bad += outcome.status is TaskStatus.FAILED
-    return ok, bad
+        for o in outcomes
+    ]
+    result = await conn.exec_driver_sql(_INSERT_OUTCOME, rows)
+    return int(result.rowcount)
 
 
 async def _count_unfinished(conn: AsyncConnection, account_id: str) -> int:
@@ -576,23 +613,6 @@ def _status_values(
     return values
 
 
-def _task_values(job_id: str, chunk_no: int, row: PreparedRow) -> dict[str, Any]:
-    # Every row carries the same keys: one executemany INSERT takes its shape from the first row.
-    target = row.target
-    return {
-        "job_id": job_id,
-        "seq": row.seq,
-        "chunk_no": chunk_no,
-        "bucket": target.bucket if target else "",
-        "key": target.key if target else row.raw,
-        "version_id": target.version_id if target else None,
-        "status": int(TaskStatus.PENDING if target else TaskStatus.FAILED),
-        "error_code": None if target else "InvalidManifestRow",
-        "http_status": None if target else 400,
-        "message": None if target else row.error,
-    }
-
-
 async def _add_event(
     conn: AsyncConnection,
     job_id: str,
@@ -636,4 +656,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-__all__ = ["PreparedRow", "ReportRow", "Store"]
+__all__ = ["ChunkBlob", "ClaimedChunk", "ReportRow", "Store"]

@@ -11,6 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
+from batchops.domain.task import ObjectRef
+from batchops.manifests.chunks import ChunkRow, decode
 from batchops.store import migrate
 from batchops.store.schema import metadata
 
@@ -113,3 +115,41 @@ def test_migrations_form_one_chain() -> None:
     assert revisions[0].revision == head()
     assert revisions[-1].down_revision is None
     assert len(revisions) == len(list(VERSIONS.glob("*.py")))
+
+
+def test_0004_turns_pending_task_rows_into_chunk_blobs_and_keeps_outcomes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            config = migrate.alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+            # An unfinished job as 0003 stored it: chunk 0 done, chunk 1 with one outcome and two pending tasks.
+            conn.execute(text("INSERT INTO chunks (job_id, chunk_no, done) VALUES ('j', 0, 1), ('j', 1, 0)"))
+            conn.execute(
+                text(
+                    "INSERT INTO tasks (job_id, seq, chunk_no, bucket, key, version_id, status, error_code, "
+                    "http_status, message) VALUES "
+                    "('j', 0, 0, 'bkt', 'a', NULL, 1, NULL, 200, NULL), "
+                    "('j', 1, 0, 'bkt', 'b', NULL, 1, NULL, 200, NULL), "
+                    "('j', 2, 1, '', 'raw,line', NULL, 2, 'InvalidManifestRow', 400, 'bad row'), "
+                    "('j', 3, 1, 'bkt', 'c d', 'v1', 0, NULL, NULL, NULL), "
+                    "('j', 4, 1, 'bkt', 'e', NULL, 0, NULL, NULL, NULL)"
+                )
+            )
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            chunks = conn.execute(text("SELECT chunk_no, first_seq, task_count, done, data FROM chunks")).all()
+            outcomes = conn.execute(text("SELECT seq, status FROM tasks ORDER BY seq")).all()
+    finally:
+        engine.dispose()
+
+    assert [(c.chunk_no, c.first_seq, c.task_count, c.done) for c in chunks] == [(0, 0, 2, 1), (1, 2, 3, 0)]
+    assert decode(chunks[1].data, 2, ()) == [
+        ChunkRow(2, None, "bad row", "raw,line"),
+        ChunkRow(3, ObjectRef("bkt", "c d", "v1")),
+        ChunkRow(4, ObjectRef("bkt", "e")),
+    ]
+    assert [(o.seq, o.status) for o in outcomes] == [(0, 1), (1, 1), (2, 2)]  # pending rows are gone
+    assert schema_diff(url) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,13 @@ from batchops.domain.job import (
     ReportSpec,
 )
 from batchops.domain.status import CANCELLABLE, TERMINAL, TRANSITIONS, JobStatus, can_move
-from batchops.domain.task import ObjectRef, Task, TaskOutcome, TaskStatus
+from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
 from batchops.errors import IdempotencyConflict, JobNotFound, ValidationError
+from batchops.manifests.chunks import ChunkRow, decode, encode_rows
+from batchops.manifests.source import Position, SourceRow
 from batchops.store import sqlstore
 from batchops.store.schema import chunks, job_events, jobs, tasks
-from batchops.store.sqlstore import PreparedRow, ReportRow, Store
+from batchops.store.sqlstore import ChunkBlob, ClaimedChunk, ReportRow, Store
 
 S = JobStatus
 ACCOUNT = "111111111111"
@@ -123,12 +126,52 @@ async def drive(store: Store, job_id: str, *steps: JobStatus) -> None:
         assert await store.transition(job_id, step, f"to {step.value}"), f"move to {step.value} refused"
 
 
-def good(seq: int, bucket: str = "b") -> PreparedRow:
-    return PreparedRow(seq, ObjectRef(bucket, f"k{seq:03d}"))
+@dataclass(frozen=True)
+class Row:
+    """One manifest row of a test chunk: its task seq, and its object or why it names none."""
+
+    seq: int
+    target: ObjectRef | None
+    error: str = ""
+    raw: str = ""
 
 
-def bad(seq: int) -> PreparedRow:
-    return PreparedRow(seq, None, error=f"row {seq} has 1 field, expected 2", raw=f"raw-line-{seq}")
+def good(seq: int, bucket: str = "b") -> Row:
+    return Row(seq, ObjectRef(bucket, f"k{seq:03d}"))
+
+
+def bad(seq: int) -> Row:
+    return Row(seq, None, error=f"row {seq} has 1 field, expected 2", raw=f"raw-line-{seq}")
+
+
+def blob(chunk_no: int, rows: list[Row]) -> ChunkBlob:
+    data = encode_rows([SourceRow(Position(), r.target, r.error, r.raw) for r in rows])
+    return ChunkBlob(chunk_no, rows[0].seq, len(rows), data)
+
+
+async def add_chunk(
+    store: Store, job_id: str, chunk_no: int, rows: list[Row], lines_read: int, cursor: str | None = None
+) -> None:
+    """What Preparing stores for one chunk of rows (none: only the checkpoint moves)."""
+    await store.add_chunks(job_id, [blob(chunk_no, rows)] if rows else [], lines_read, cursor)
+
+
+def ran(
+    row: Row, status: TaskStatus = TaskStatus.SUCCEEDED, http: int = 200, code: str = "", message: str = ""
+) -> TaskOutcome:
+    """The outcome the runner records for a row; a row that names no object fails as InvalidManifestRow."""
+    if row.target is None:
+        return TaskOutcome(row.seq, TaskStatus.FAILED, 400, "InvalidManifestRow", row.error, None, row.raw)
+    return TaskOutcome(row.seq, status, http, code, message, row.target)
+
+
+def claimed(claim: ClaimedChunk | None) -> list[ChunkRow]:
+    assert claim is not None
+    return decode(claim.data, claim.first_seq, ())
+
+
+def chunk_no(claim: ClaimedChunk | None) -> int | None:
+    return None if claim is None else claim.chunk_no
 
 
 async def count_rows(store: Store, table: Any, job_id: str) -> int:
@@ -580,83 +623,55 @@ async def test_update_priority_of_unknown_job_is_not_found(store: Store) -> None
 # --- preparing ------------------------------------------------------------------------------
 
 
-async def test_add_chunk_counts_malformed_rows_as_failed(store: Store) -> None:
+async def test_add_chunks_stores_blobs_and_counts_every_row_as_a_task(store: Store) -> None:
     job_id = await new_job(store)
     assert await store.prepare_checkpoint(job_id) == (0, 0, 0)
+    rows = [good(0), bad(1), good(2), bad(3), good(4), good(5)]
 
-    await store.add_chunk(job_id, 0, [good(0), bad(1), good(2), bad(3), good(4)], lines_read=6)
+    await store.add_chunks(job_id, [blob(0, rows[:4]), blob(1, rows[4:])], lines_read=7)
 
     job = await store.get_job(ACCOUNT, job_id)
-    assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (5, 0, 2)
-    failed = [r async for r in store.report_rows(job_id, TaskStatus.FAILED)]
-    assert [(r.bucket, r.key, r.status) for r in failed] == [
-        ("", "raw-line-1", TaskStatus.FAILED),
-        ("", "raw-line-3", TaskStatus.FAILED),
-    ]
-    pending = [r.key async for r in store.report_rows(job_id, TaskStatus.PENDING)]
-    assert pending == ["k000", "k002", "k004"]
+    # Malformed rows are tasks too; they fail when their chunk runs (nothing has run yet).
+    assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (6, 0, 0)
+    assert await store.prepare_checkpoint(job_id) == (7, 2, 6)
+    assert await count_rows(store, tasks, job_id) == 0  # Preparing writes no task rows
+    await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
+    first, second = await store.claim_chunk(job_id, "w1", 30), await store.claim_chunk(job_id, "w1", 30)
+    assert first is not None and (first.chunk_no, first.first_seq, first.count, first.ended) == (0, 0, 4, frozenset())
+    assert claimed(first) == [ChunkRow(r.seq, r.target, r.error, r.raw) for r in rows[:4]]
+    assert second is not None and (second.chunk_no, second.first_seq, second.count) == (1, 4, 2)
+    assert [r.target for r in claimed(second)] == [ObjectRef("b", "k004"), ObjectRef("b", "k005")]
 
 
-async def test_chunk_of_only_malformed_rows_keeps_their_errors(store: Store) -> None:
+async def test_malformed_rows_keep_their_errors_in_the_report(store: Store) -> None:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [bad(0), bad(1)], lines_read=2)
+    rows = [bad(0), good(1), bad(2)]
+    await add_chunk(store, job_id, 0, rows, lines_read=3)
+    await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
+    claim = await store.claim_chunk(job_id, "w1", 30)
+
+    # The runner records each decoded row's outcome: a malformed one fails with its reason and raw line.
+    outcomes = [ran(Row(r.seq, r.target, r.error, r.raw)) for r in claimed(claim)]
+    assert await store.record_outcomes(job_id, outcomes, [0]) == (1, 2)
 
     failed = [r async for r in store.report_rows(job_id, TaskStatus.FAILED)]
     assert failed == [
         ReportRow(
-            "",
-            "raw-line-0",
-            None,
-            TaskStatus.FAILED,
-            "InvalidManifestRow",
-            400,
-            "row 0 has 1 field, expected 2",
+            "", "raw-line-0", None, TaskStatus.FAILED, "InvalidManifestRow", 400, "row 0 has 1 field, expected 2"
         ),
         ReportRow(
-            "",
-            "raw-line-1",
-            None,
-            TaskStatus.FAILED,
-            "InvalidManifestRow",
-            400,
-            "row 1 has 1 field, expected 2",
+            "", "raw-line-2", None, TaskStatus.FAILED, "InvalidManifestRow", 400, "row 2 has 1 field, expected 2"
         ),
     ]
-
-
-async def test_malformed_row_after_a_valid_row_keeps_its_error(store: Store) -> None:
-    job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [good(0), bad(1)], lines_read=2)
-
-    failed = [r async for r in store.report_rows(job_id, TaskStatus.FAILED)]
-    assert failed == [
-        ReportRow(
-            "",
-            "raw-line-1",
-            None,
-            TaskStatus.FAILED,
-            "InvalidManifestRow",
-            400,
-            "row 1 has 1 field, expected 2",
-        ),
-    ]
-
-
-async def test_chunk_starting_with_a_malformed_row_is_stored(store: Store) -> None:
-    job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [bad(0), good(1)], lines_read=2)
-
-    job = await store.get_job(ACCOUNT, job_id)
-    assert (job.progress.total, job.progress.failed) == (2, 1)
-    assert [r.key async for r in store.report_rows(job_id, TaskStatus.PENDING)] == ["k001"]
-    assert [r.error_code async for r in store.report_rows(job_id, TaskStatus.FAILED)] == ["InvalidManifestRow"]
+    assert [r.key async for r in store.report_rows(job_id, TaskStatus.SUCCEEDED)] == ["k001"]
+    assert not await store.has_unfinished_chunks(job_id)
 
 
 async def test_listing_cursor_moves_with_its_chunk_and_the_saved_manifest_shows_on_the_job(store: Store) -> None:
     job_id = await new_job(store, manifest=None, generator=GeneratorSpec("arn:aws:s3:::src", True))
     assert await store.manifest_cursor(job_id) is None
-    await store.add_chunk(job_id, 0, [good(0), good(1)], lines_read=2, cursor="k001")
-    await store.add_chunk(job_id, 1, [], lines_read=2)  # no cursor given: the last one stays
+    await add_chunk(store, job_id, 0, [good(0), good(1)], lines_read=2, cursor="k001")
+    await add_chunk(store, job_id, 1, [], lines_read=2)  # no cursor given: the last one stays
     assert await store.manifest_cursor(job_id) == "k001"
     saved = GeneratedManifest("S3InventoryReport_CSV_20211130", "arn:aws:s3:::out/job/manifest.json", '"e"')
     await store.set_generated_manifest(job_id, saved)
@@ -667,16 +682,16 @@ async def test_listing_cursor_moves_with_its_chunk_and_the_saved_manifest_shows_
 
 async def test_prepare_checkpoint_after_two_chunks(store: Store) -> None:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [good(0), good(1), bad(2)], lines_read=4)  # one blank line skipped
+    await add_chunk(store, job_id, 0, [good(0), good(1), bad(2)], lines_read=4)  # one blank line skipped
     assert await store.prepare_checkpoint(job_id) == (4, 1, 3)
-    await store.add_chunk(job_id, 1, [good(3), good(4)], lines_read=6)
+    await add_chunk(store, job_id, 1, [good(3), good(4)], lines_read=6)
     assert await store.prepare_checkpoint(job_id) == (6, 2, 5)
 
     # The last call of Preparing may carry no rows: only the line count moves.
-    await store.add_chunk(job_id, 2, [], lines_read=8)
+    await add_chunk(store, job_id, 2, [], lines_read=8)
     assert await store.prepare_checkpoint(job_id) == (8, 2, 5)
     job = await store.get_job(ACCOUNT, job_id)
-    assert (job.progress.total, job.progress.failed) == (5, 1)
+    assert (job.progress.total, job.progress.failed) == (5, 0)
     assert await count_rows(store, chunks, job_id) == 2
 
     assert not job.manifest_done
@@ -684,13 +699,17 @@ async def test_prepare_checkpoint_after_two_chunks(store: Store) -> None:
     assert (await store.get_job(ACCOUNT, job_id)).manifest_done
 
 
-async def test_chunk_of_only_malformed_rows_is_already_done(store: Store) -> None:
+async def test_chunk_of_only_malformed_rows_runs_and_is_then_done(store: Store) -> None:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [bad(0), bad(1)], lines_read=2)
+    await add_chunk(store, job_id, 0, [bad(0), bad(1)], lines_read=2)
+    await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
+    assert await store.has_unfinished_chunks(job_id)
+
+    claim = await store.claim_chunk(job_id, "w1", 30)
+    assert await store.record_outcomes(job_id, [ran(bad(0)), ran(bad(1))], [chunk_no(claim)]) == (0, 2)
 
     assert not await store.has_unfinished_chunks(job_id)
-    assert await store.claim_chunk(job_id, "w1", 30) is None
-    assert (await store.get_job(ACCOUNT, job_id)).progress.failed == 2
+    assert await store.claim_chunk(job_id, "w2", 30) is None
 
 
 # --- leases ---------------------------------------------------------------------------------
@@ -698,15 +717,15 @@ async def test_chunk_of_only_malformed_rows_is_already_done(store: Store) -> Non
 
 async def two_chunks(store: Store) -> str:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [good(0), bad(1), good(2)], lines_read=3)
-    await store.add_chunk(job_id, 1, [good(3), good(4)], lines_read=5)
+    await add_chunk(store, job_id, 0, [good(0), bad(1), good(2)], lines_read=3)
+    await add_chunk(store, job_id, 1, [good(3), good(4)], lines_read=5)
     await drive(store, job_id, JobStatus.PREPARING, JobStatus.READY, JobStatus.ACTIVE)
     return job_id
 
 
 async def test_only_an_active_job_can_be_claimed(store: Store) -> None:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [good(0)], lines_read=1)
+    await add_chunk(store, job_id, 0, [good(0)], lines_read=1)
     await drive(store, job_id, JobStatus.PREPARING, JobStatus.READY)
     assert await store.claim_chunk(job_id, "w1", 30) is None
     await drive(store, job_id, JobStatus.ACTIVE)
@@ -720,8 +739,15 @@ async def test_claim_chunk_leases_each_chunk_once(store: Store) -> None:
     second = await store.claim_chunk(job_id, "w2", 30)
     third = await store.claim_chunk(job_id, "w3", 30)
 
-    assert first == (0, [Task(job_id, 0, ObjectRef("b", "k000")), Task(job_id, 2, ObjectRef("b", "k002"))])
-    assert second == (1, [Task(job_id, 3, ObjectRef("b", "k003")), Task(job_id, 4, ObjectRef("b", "k004"))])
+    assert chunk_no(first) == 0 and [r.target for r in claimed(first)] == [
+        ObjectRef("b", "k000"),
+        None,
+        ObjectRef("b", "k002"),
+    ]
+    assert chunk_no(second) == 1 and [r.target for r in claimed(second)] == [
+        ObjectRef("b", "k003"),
+        ObjectRef("b", "k004"),
+    ]
     assert third is None
     assert await store.claim_chunk(job_id, "w1", 30) is None  # the owner's own lease is not free either
 
@@ -729,12 +755,12 @@ async def test_claim_chunk_leases_each_chunk_once(store: Store) -> None:
 async def test_concurrent_claims_get_distinct_chunks(store: Store) -> None:
     job_id = await new_job(store)
     for n in range(5):
-        await store.add_chunk(job_id, n, [good(n)], lines_read=n + 1)
+        await add_chunk(store, job_id, n, [good(n)], lines_read=n + 1)
     await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
 
     claims = await asyncio.gather(*(store.claim_chunk(job_id, f"w{i}", 30) for i in range(8)))
 
-    got = [c[0] for c in claims if c is not None]
+    got = [c.chunk_no for c in claims if c is not None]
     assert sorted(got) == [0, 1, 2, 3, 4]
     assert claims.count(None) == 3
 
@@ -748,15 +774,15 @@ async def test_expired_lease_can_be_claimed_again(store: Store, clock: Clock) ->
     assert await store.claim_chunk(job_id, "w3", 30) is None  # expiry is at, not before, 30 s
     clock.advance(1)
     claim = await store.claim_chunk(job_id, "w3", 30)
-    assert claim is not None and claim[0] == 0
+    assert claim is not None and claim.chunk_no == 0
     claim = await store.claim_chunk(job_id, "w4", 30)
-    assert claim is not None and claim[0] == 1
+    assert claim is not None and claim.chunk_no == 1
     assert await store.claim_chunk(job_id, "w5", 30) is None
 
 
 async def test_renewed_lease_is_not_claimable(store: Store, clock: Clock) -> None:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [good(0)], lines_read=1)
+    await add_chunk(store, job_id, 0, [good(0)], lines_read=1)
     await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
     assert await store.claim_chunk(job_id, "w1", 10) is not None
 
@@ -766,7 +792,7 @@ async def test_renewed_lease_is_not_claimable(store: Store, clock: Clock) -> Non
     assert await store.claim_chunk(job_id, "w2", 10) is None
     clock.advance(6)
     claim = await store.claim_chunk(job_id, "w2", 10)
-    assert claim is not None and claim[0] == 0
+    assert claim is not None and claim.chunk_no == 0
 
 
 async def test_renew_leases_only_touches_the_owner(store: Store, clock: Clock) -> None:
@@ -778,13 +804,13 @@ async def test_renew_leases_only_touches_the_owner(store: Store, clock: Clock) -
     await store.renew_leases("w1", 10)
     clock.advance(5)
     claim = await store.claim_chunk(job_id, "w3", 10)
-    assert claim is not None and claim[0] == 1  # w2's lapsed, w1's was renewed
+    assert claim is not None and claim.chunk_no == 1  # w2's lapsed, w1's was renewed
 
 
 async def test_release_chunks_by_owner_job_and_all(store: Store) -> None:
     job_id = await two_chunks(store)
     other_job = await new_job(store, token="other")
-    await store.add_chunk(other_job, 0, [good(0)], lines_read=1)
+    await add_chunk(store, other_job, 0, [good(0)], lines_read=1)
     await drive(store, other_job, S.PREPARING, S.READY, S.ACTIVE)
     await store.claim_chunk(job_id, "w1", 30)
     await store.claim_chunk(job_id, "w2", 30)
@@ -792,38 +818,39 @@ async def test_release_chunks_by_owner_job_and_all(store: Store) -> None:
 
     await store.release_chunks(job_id=job_id, owner="w1")
     claim = await store.claim_chunk(job_id, "w3", 30)
-    assert claim is not None and claim[0] == 0
+    assert claim is not None and claim.chunk_no == 0
     assert await store.claim_chunk(job_id, "w4", 30) is None  # w2 still holds chunk 1
     assert await store.claim_chunk(other_job, "w4", 30) is None  # other job untouched
 
     await store.release_chunks(job_id=job_id)
-    assert [(await store.claim_chunk(job_id, "w5", 30) or (None,))[0] for _ in range(3)] == [0, 1, None]
+    assert [chunk_no(await store.claim_chunk(job_id, "w5", 30)) for _ in range(3)] == [0, 1, None]
     assert await store.claim_chunk(other_job, "w5", 30) is None
 
     await store.release_chunks()
     claim = await store.claim_chunk(other_job, "w6", 30)
-    assert claim is not None and claim[0] == 0
+    assert claim is not None and claim.chunk_no == 0
 
 
 # --- outcomes -------------------------------------------------------------------------------
 
 
 async def test_record_outcomes_counts_each_task_once(store: Store) -> None:
-    job_id = await two_chunks(store)  # seq 1 is a malformed row: already failed
+    job_id = await two_chunks(store)  # seq 1 is a malformed row
     claim = await store.claim_chunk(job_id, "w1", 30)
-    assert claim is not None and claim[0] == 0
+    assert chunk_no(claim) == 0
     outcomes = [
-        TaskOutcome(0, TaskStatus.SUCCEEDED, 200, "", "tags deleted"),
-        TaskOutcome(2, TaskStatus.FAILED, 403, "AccessDenied", "no"),
+        ran(good(0), message="tags deleted"),
+        ran(bad(1)),
+        ran(good(2), TaskStatus.FAILED, 403, "AccessDenied", "no"),
     ]
 
     assert await store.record_outcomes(job_id, outcomes, [0]) == (1, 2)
     # The same outcomes again (the chunk ran a second time after a crash): nothing is counted twice.
     assert await store.record_outcomes(job_id, outcomes, [0]) == (1, 2)
     # A late, different outcome of a finished task changes nothing either.
-    assert await store.record_outcomes(job_id, [TaskOutcome(2, TaskStatus.SUCCEEDED, 200)], []) == (1, 2)
-    # Nor does an outcome for the malformed row, which was never pending.
-    assert await store.record_outcomes(job_id, [TaskOutcome(1, TaskStatus.SUCCEEDED, 200)], []) == (1, 2)
+    assert await store.record_outcomes(job_id, [ran(good(2))], []) == (1, 2)
+    # Nor does an outcome for the malformed row, which already failed.
+    assert await store.record_outcomes(job_id, [ran(good(1))], []) == (1, 2)
 
     job = await store.get_job(ACCOUNT, job_id)
     assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (5, 1, 2)
@@ -836,9 +863,12 @@ async def test_record_outcomes_counts_each_task_once(store: Store) -> None:
 
 async def test_duplicate_outcomes_in_one_call_count_once(store: Store) -> None:
     job_id = await two_chunks(store)
-    outcome = TaskOutcome(3, TaskStatus.SUCCEEDED, 200)
+    outcome = ran(good(3))
 
-    assert await store.record_outcomes(job_id, [outcome, outcome, outcome], []) == (1, 1)
+    assert await store.record_outcomes(job_id, [outcome, outcome, outcome], []) == (1, 0)
+    # Even when the copies disagree (a retry after a crash), the first one written is the outcome.
+    assert await store.record_outcomes(job_id, [ran(good(4)), ran(good(4), TaskStatus.FAILED, 500)], []) == (2, 0)
+    assert await count_rows(store, tasks, job_id) == 2
 
 
 async def test_record_outcomes_marks_finished_chunks_done(store: Store, clock: Clock) -> None:
@@ -848,23 +878,17 @@ async def test_record_outcomes_marks_finished_chunks_done(store: Store, clock: C
     await store.claim_chunk(job_id, "w1", 30)
 
     # Chunk 1 only half done: it stays unfinished.
-    await store.record_outcomes(
-        job_id,
-        [
-            TaskOutcome(0, TaskStatus.SUCCEEDED, 200),
-            TaskOutcome(2, TaskStatus.SUCCEEDED, 200),
-            TaskOutcome(3, TaskStatus.SUCCEEDED, 200),
-        ],
-        [0],
-    )
+    await store.record_outcomes(job_id, [ran(good(0)), ran(bad(1)), ran(good(2)), ran(good(3))], [0])
     assert await store.has_unfinished_chunks(job_id)
 
-    # After the lease lapses only chunk 1 comes back, with only its still-pending task.
+    # After the lease lapses only chunk 1 comes back, saying which of its seqs already have an outcome.
     clock.advance(31)
-    assert await store.claim_chunk(job_id, "w2", 30) == (1, [Task(job_id, 4, ObjectRef("b", "k004"))])
+    claim = await store.claim_chunk(job_id, "w2", 30)
+    assert claim is not None and (claim.chunk_no, claim.ended) == (1, frozenset({3}))
+    assert [r.seq for r in claimed(claim) if r.seq not in claim.ended] == [4]
     assert await store.claim_chunk(job_id, "w3", 30) is None
 
-    assert await store.record_outcomes(job_id, [TaskOutcome(4, TaskStatus.FAILED, 404, "NoSuchKey")], [1]) == (3, 2)
+    assert await store.record_outcomes(job_id, [ran(good(4), TaskStatus.FAILED, 404, "NoSuchKey")], [1]) == (3, 2)
     assert not await store.has_unfinished_chunks(job_id)
     clock.advance(3600)
     assert await store.claim_chunk(job_id, "w4", 30) is None
@@ -873,26 +897,23 @@ async def test_record_outcomes_marks_finished_chunks_done(store: Store, clock: C
 async def test_has_unfinished_chunks_without_chunks(store: Store) -> None:
     job_id = await new_job(store)
     assert not await store.has_unfinished_chunks(job_id)
-    await store.add_chunk(job_id, 0, [good(0)], lines_read=1)
+    await add_chunk(store, job_id, 0, [good(0)], lines_read=1)
     assert await store.has_unfinished_chunks(job_id)
 
 
 async def test_record_outcomes_only_touch_their_job(store: Store) -> None:
     first = await two_chunks(store)
     second = await new_job(store, token="second")
-    await store.add_chunk(second, 0, [good(0), good(1)], lines_read=2)
+    await add_chunk(store, second, 0, [good(0), good(1)], lines_read=2)
 
-    assert await store.record_outcomes(second, [TaskOutcome(0, TaskStatus.SUCCEEDED, 200)], [0]) == (1, 0)
+    assert await store.record_outcomes(second, [ran(good(0))], [0]) == (1, 0)
 
     job = await store.get_job(ACCOUNT, first)
-    assert (job.progress.succeeded, job.progress.failed) == (0, 1)
+    assert (job.progress.succeeded, job.progress.failed) == (0, 0)
     assert await store.has_unfinished_chunks(first)
-    assert [r.key async for r in store.report_rows(first, TaskStatus.PENDING)] == [
-        "k000",
-        "k002",
-        "k003",
-        "k004",
-    ]
+    assert await count_rows(store, tasks, first) == 0
+    claim = await store.claim_chunk(first, "w1", 30)
+    assert claim is not None and claim.ended == frozenset()
 
 
 # --- reports --------------------------------------------------------------------------------
@@ -902,44 +923,46 @@ async def test_record_outcomes_only_touch_their_job(store: Store) -> None:
 async def test_report_rows_pages_in_seq_order(store: Store, page: int) -> None:
     job_id = await new_job(store)
     rows = [bad(seq) if seq % 7 == 3 else good(seq) for seq in range(23)]
-    # Chunks in a shuffled insertion order: the report follows seq, not insertion.
-    await store.add_chunk(job_id, 1, rows[12:], lines_read=23)
-    await store.add_chunk(job_id, 0, rows[:12], lines_read=12)
+    # Outcomes in a shuffled order: the report follows seq, not insertion.
     expected: dict[TaskStatus, list[int]] = {s: [] for s in TaskStatus}
     outcomes = []
     for row in rows:
         if row.target is None:
+            outcomes.append(ran(row))
             expected[TaskStatus.FAILED].append(row.seq)
         elif row.seq % 4 == 0:
-            outcomes.append(TaskOutcome(row.seq, TaskStatus.SUCCEEDED, 200, "", f"ok {row.seq}"))
+            outcomes.append(ran(row, message=f"ok {row.seq}"))
             expected[TaskStatus.SUCCEEDED].append(row.seq)
         elif row.seq % 5 == 0:
-            outcomes.append(TaskOutcome(row.seq, TaskStatus.FAILED, 500, "InternalError", f"bad {row.seq}"))
+            outcomes.append(ran(row, TaskStatus.FAILED, 500, "InternalError", f"bad {row.seq}"))
             expected[TaskStatus.FAILED].append(row.seq)
         else:
-            expected[TaskStatus.PENDING].append(row.seq)
-    await store.record_outcomes(job_id, outcomes, [])
+            expected[TaskStatus.PENDING].append(row.seq)  # never ran: in no report
+    await store.record_outcomes(job_id, outcomes[7:], [])
+    await store.record_outcomes(job_id, outcomes[:7], [])
 
-    for status, seqs in expected.items():
+    for status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
         got = [r async for r in store.report_rows(job_id, status, page=page)]
         assert all(r.status is status for r in got)
-        keys = [f"raw-line-{s}" if s % 7 == 3 else f"k{s:03d}" for s in sorted(seqs)]
+        keys = [f"raw-line-{s}" if s % 7 == 3 else f"k{s:03d}" for s in sorted(expected[status])]
         assert [r.key for r in got] == keys, status
+    assert [r async for r in store.report_rows(job_id, TaskStatus.PENDING, page=page)] == []
 
 
 async def test_report_rows_page_size_equal_to_count(store: Store) -> None:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [good(s) for s in range(4)], lines_read=4)
+    await store.record_outcomes(job_id, [ran(good(s)) for s in range(4)], [])
 
-    got = [r.key async for r in store.report_rows(job_id, TaskStatus.PENDING, page=2)]
+    got = [r.key async for r in store.report_rows(job_id, TaskStatus.SUCCEEDED, page=2)]
     assert got == ["k000", "k001", "k002", "k003"]
-    assert [r async for r in store.report_rows(job_id, TaskStatus.SUCCEEDED, page=2)] == []
+    assert [r async for r in store.report_rows(job_id, TaskStatus.FAILED, page=2)] == []
 
 
 async def test_report_rows_keep_version_ids(store: Store) -> None:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [PreparedRow(0, ObjectRef("bkt", "a b/c", "v-123"))], lines_read=1)
-    await store.record_outcomes(job_id, [TaskOutcome(0, TaskStatus.SUCCEEDED, 204)], [0])
+    row = Row(0, ObjectRef("bkt", "a b/c", "v-123"))
+    await add_chunk(store, job_id, 0, [row], lines_read=1)
+    await store.record_outcomes(job_id, [ran(row, http=204)], [0])
 
     got = [r async for r in store.report_rows(job_id, TaskStatus.SUCCEEDED)]
     assert got == [ReportRow("bkt", "a b/c", "v-123", TaskStatus.SUCCEEDED, "", 204, "")]
@@ -947,12 +970,9 @@ async def test_report_rows_keep_version_ids(store: Store) -> None:
 
 async def test_recent_failures_newest_first(store: Store) -> None:
     job_id = await new_job(store)
-    await store.add_chunk(job_id, 0, [bad(0)], lines_read=1)
-    await store.add_chunk(job_id, 1, [good(1), good(2), good(3)], lines_read=4)
-    await store.add_chunk(job_id, 2, [bad(4)], lines_read=5)
     await store.record_outcomes(
         job_id,
-        [TaskOutcome(2, TaskStatus.FAILED, 403, "AccessDenied"), TaskOutcome(3, TaskStatus.SUCCEEDED, 200)],
+        [ran(bad(0)), ran(good(2), TaskStatus.FAILED, 403, "AccessDenied"), ran(good(3)), ran(bad(4))],
         [],
     )
 
@@ -973,12 +993,15 @@ async def test_recent_failures_newest_first(store: Store) -> None:
 async def test_purge_ended_before_deletes_everything_of_old_jobs(store: Store, clock: Clock) -> None:
     old = await two_chunks(store)
     await drive(store, old, S.CANCELLING, S.CANCELLED)  # ends at T0
+    await store.record_outcomes(old, [ran(good(0))], [])
     running = await new_job(store, token="running")
-    await store.add_chunk(running, 0, [good(0)], lines_read=1)
+    await add_chunk(store, running, 0, [good(0), good(1)], lines_read=2)
+    await store.record_outcomes(running, [ran(good(0))], [])
     await drive(store, running, S.PREPARING, S.READY, S.ACTIVE)
     clock.advance(100)
     later = await new_job(store, token="later")
-    await store.add_chunk(later, 0, [good(0)], lines_read=1)
+    await add_chunk(store, later, 0, [good(0), good(1)], lines_read=2)
+    await store.record_outcomes(later, [ran(good(0))], [])
     await drive(store, later, S.CANCELLING, S.CANCELLED)  # ends at T0 + 100
 
     assert await store.purge_ended_before(T0 + 50) == 1

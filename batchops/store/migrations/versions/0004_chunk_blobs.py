@@ -1,0 +1,67 @@
+"""chunk blobs: a chunk's manifest rows in one blob; the tasks table keeps outcomes only
+
+Existing chunks get their seq range; an unfinished chunk gets a blob made from its pending task rows,
+which are then deleted (rows with an outcome stay: they are the outcomes). Downgrading keeps outcomes
+but cannot bring back the pending rows of unfinished jobs: finish or cancel them first.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from batchops.domain.task import ObjectRef
+from batchops.manifests.chunks import encode_rows
+from batchops.manifests.source import Position, SourceRow
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("chunks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("first_seq", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("task_count", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("data", sa.LargeBinary(), nullable=False, server_default=sa.text("x''")))
+    conn = op.get_bind()
+    conn.execute(
+        sa.text(
+            "UPDATE chunks SET "
+            "first_seq = coalesce((SELECT min(seq) FROM tasks t WHERE t.job_id = chunks.job_id "
+            "AND t.chunk_no = chunks.chunk_no), 0), "
+            "task_count = (SELECT count(*) FROM tasks t WHERE t.job_id = chunks.job_id "
+            "AND t.chunk_no = chunks.chunk_no)"
+        )
+    )
+    unfinished = conn.execute(sa.text("SELECT job_id, chunk_no FROM chunks WHERE NOT done")).all()
+    for job_id, chunk_no in unfinished:
+        rows = conn.execute(
+            sa.text(
+                "SELECT bucket, key, version_id, status, message FROM tasks "
+                "WHERE job_id = :job AND chunk_no = :chunk ORDER BY seq"
+            ),
+            {"job": job_id, "chunk": chunk_no},
+        ).all()
+        blob = encode_rows([_source_row(*row) for row in rows])
+        conn.execute(
+            sa.text("UPDATE chunks SET data = :data WHERE job_id = :job AND chunk_no = :chunk"),
+            {"data": blob, "job": job_id, "chunk": chunk_no},
+        )
+    conn.execute(sa.text("DELETE FROM tasks WHERE status = 0"))
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.drop_column("chunk_no")
+
+
+def _source_row(bucket: str, key: str, version_id: str | None, status: int, message: str | None) -> SourceRow:
+    if not bucket:  # a malformed manifest row: already failed (its outcome row stays)
+        return SourceRow(Position(), None, message or "", key)
+    return SourceRow(Position(), ObjectRef(bucket, key, version_id))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("chunk_no", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("chunks", schema=None) as batch_op:
+        batch_op.drop_column("data")
+        batch_op.drop_column("task_count")
+        batch_op.drop_column("first_seq")

@@ -1,0 +1,151 @@
+"""The job runner on a real SQLite store: chunk blobs become tasks (malformed rows fail at once), a chunk
+claimed again after a crash runs only the seqs without an outcome, counters move exactly once, and an
+operation's own ``max_in_flight`` replaces the shared slots."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar
+from xml.etree.ElementTree import Element
+
+import pytest
+
+from batchops.domain.job import FailureThreshold, JobSpec, ManifestLocation, ManifestSpec, OperationSpec, ReportSpec
+from batchops.domain.status import JobStatus
+from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
+from batchops.engine.runner import JobRunner, RunnerConfig
+from batchops.manifests.chunks import encode_lines
+from batchops.operations.base import Operation, TaskContext
+from batchops.operations.noop import NoOp
+from batchops.store.sqlstore import ChunkBlob, ReportRow, Store
+
+S = JobStatus
+
+
+class Recording(Operation):
+    """Succeeds like the no-op, remembering each object it ran on and how many ran at once."""
+
+    name = "Recording"
+
+    def __init__(self) -> None:
+        self.ran: list[ObjectRef] = []
+        self.running = self.most = 0
+
+    def parse(self, element: Element) -> dict[str, Any]:
+        return {}
+
+    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0)
+        self.running -= 1
+        self.ran.append(target)
+        return "recorded"
+
+
+class Wide(Recording):
+    max_in_flight: ClassVar[int | None] = 5
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def spec(token: str) -> JobSpec:
+    return JobSpec(
+        client_request_token=token,
+        priority=1,
+        role_arn="arn:aws:iam::111111111111:role/batch",
+        manifest=ManifestSpec(
+            "S3BatchOperations_CSV_20180820", ("Bucket", "Key"), ManifestLocation("arn:aws:s3:::mf/m.csv", "e")
+        ),
+        operation=OperationSpec("BatchOpsNoOp", {}, "<BatchOpsNoOp />"),
+        report=ReportSpec(enabled=False),
+        threshold=FailureThreshold(min_tasks=1000, percent=50.0),
+    )
+
+
+async def active_job(store: Store, *chunks: list[bytes], token: str = "t") -> str:
+    job_id, _ = await store.create_job("111111111111", spec(token), [])
+    blobs, seq = [], 0
+    for number, lines in enumerate(chunks):
+        blobs.append(ChunkBlob(number, seq, len(lines), encode_lines(lines)))
+        seq += len(lines)
+    await store.add_chunks(job_id, blobs, seq)
+    for status in (S.PREPARING, S.READY, S.ACTIVE):
+        assert await store.transition(job_id, status)
+    return job_id
+
+
+async def run(store: Store, job_id: str, operation: Operation, slots: int = 4) -> bool:
+    async def no_stop(_job: Any, _ok: int, _bad: int) -> bool:
+        return False
+
+    job = await store.get_job(None, job_id)
+    config = RunnerConfig(owner="w", flush_interval=0.01)
+    return await JobRunner(job, store, None, operation, asyncio.Semaphore(slots), config, no_stop).run()
+
+
+async def rows(store: Store, job_id: str, status: TaskStatus) -> list[ReportRow]:
+    return [row async for row in store.report_rows(job_id, status)]
+
+
+async def test_chunks_run_and_malformed_rows_fail_with_their_line(store: Store) -> None:
+    job_id = await active_job(store, [b"bkt,a", b"only-one-field", b"bkt,b%20c\r"], [b"bkt,d"])
+
+    assert await run(store, job_id, NoOp())
+
+    job = await store.get_job(None, job_id)
+    assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (4, 3, 1)
+    assert not await store.has_unfinished_chunks(job_id)
+    assert [(r.bucket, r.key, r.message) for r in await rows(store, job_id, TaskStatus.SUCCEEDED)] == [
+        ("bkt", "a", "no-op"),
+        ("bkt", "b c", "no-op"),
+        ("bkt", "d", "no-op"),
+    ]
+    [failed] = await rows(store, job_id, TaskStatus.FAILED)
+    assert (failed.bucket, failed.key, failed.error_code, failed.http_status) == (
+        "",
+        "only-one-field",
+        "InvalidManifestRow",
+        400,
+    )
+    assert failed.message.startswith("expected 2 fields (Bucket,Key) but found 1")
+
+
+async def test_a_chunk_claimed_again_runs_only_the_seqs_without_an_outcome(store: Store) -> None:
+    job_id = await active_job(store, [b"bkt,a", b"bkt,b", b"bkt,c"])
+    # A previous process ran seq 1, flushed its outcome, and was killed before the chunk was done.
+    earlier = TaskOutcome(1, TaskStatus.FAILED, 503, "SlowDown", "later", ObjectRef("bkt", "b"))
+    assert await store.record_outcomes(job_id, [earlier], []) == (0, 1)
+    operation = Recording()
+
+    assert await run(store, job_id, operation)
+
+    assert operation.ran == [ObjectRef("bkt", "a"), ObjectRef("bkt", "c")]
+    job = await store.get_job(None, job_id)
+    assert (job.progress.succeeded, job.progress.failed) == (2, 1)  # seq 1 counted once, as it first ended
+    assert [r.error_code for r in await rows(store, job_id, TaskStatus.FAILED)] == ["SlowDown"]
+    assert not await store.has_unfinished_chunks(job_id)
+    # Running the finished job again finds no work and counts nothing.
+    assert await run(store, job_id, operation)
+    assert len(operation.ran) == 2
+    assert (await store.get_job(None, job_id)).progress.succeeded == 2
+
+
+async def test_operation_limit_replaces_the_shared_slots(store: Store) -> None:
+    job_id = await active_job(store, [b"bkt,k%d" % n for n in range(40)])
+    shared, wide = Recording(), Wide()
+    assert await run(store, job_id, shared, slots=1)
+    other = await active_job(store, [b"bkt,k%d" % n for n in range(40)], token="other")
+    assert await run(store, other, wide, slots=1)
+
+    assert shared.most == 1
+    assert wide.most == 5
