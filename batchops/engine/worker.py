@@ -33,6 +33,9 @@ _SPAWN = multiprocessing.get_context("spawn")
 #: A worker that dies sooner than this after starting is restarted after a growing pause (up to 30 s).
 _QUICK_DEATH_SECONDS = 10.0
 _STOP_SECONDS = 10.0
+#: Workers run at a lower CPU priority than the server: when the cores are busy with tasks, the API (and
+#: the supervisor) still get the CPU at once, so DescribeJob stays fast while jobs run.
+WORKER_NICENESS = 10
 
 
 @dataclass
@@ -113,6 +116,7 @@ class WorkerPool:
 
 def run_worker(settings: Settings, owner: str, parent_pid: int, log_level: int) -> None:
     """A worker process's main function (the target of the spawned process)."""
+    os.nice(WORKER_NICENESS)
     logging.basicConfig(
         level=log_level, format=f"%(asctime)s %(levelname)s %(name)s [worker {os.getpid()}]: %(message)s"
     )
