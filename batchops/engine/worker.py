@@ -128,8 +128,9 @@ async def _work(settings: Settings, owner: str, parent_pid: int) -> None:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)  # the server stopping its workers
+    # Ctrl-C in a terminal reaches the whole process group: the server stops first, then stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = await Store.open_sqlite(str(settings.database_path), migrate_schema=False)
     engine = Engine(settings, store, role="worker", owner=owner)
     await engine.start()
