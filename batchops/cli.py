@@ -39,6 +39,12 @@ def main() -> None:
 @click.option("--s3-endpoint", help="URL of the S3-compatible store tasks act on [env BATCHOPS_S3_ENDPOINT].")
 @click.option("--max-active-jobs", type=int, help="Jobs Active at once [default 1; env BATCHOPS_MAX_ACTIVE_JOBS].")
 @click.option("--task-concurrency", type=int, help="Tasks in flight at once [default 64].")
+@click.option(
+    "--workers",
+    type=int,
+    help="Worker processes that run the tasks; 0: the server process runs them [default 0; env BATCHOPS_WORKERS]. "
+    "Recommended: the number of CPU cores (at least 2) for jobs of many small tasks.",
+)
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML config file.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def server(config: Path | None, log_level: str, **flags: Any) -> None:

@@ -65,6 +65,9 @@ class FunctionTarget:
     max_attempts: int = 5
 
 
+#: Worker processes one server may start (each is a Python process with its own S3 connections).
+MAX_WORKERS = 64
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 #: S3's smallest part (all but the last) and largest part.
@@ -102,8 +105,10 @@ class Settings:
     s3_region: str = "us-east-1"
     #: Jobs Active at once; higher priorities first, the rest wait in Ready or Paused.
     max_active_jobs: int = 1
-    #: Tasks in flight at once, over all jobs (each holds one HTTP connection).
+    #: Tasks in flight at once, over all jobs (each holds one HTTP connection); with workers, shared among them.
     task_concurrency: int = 64
+    #: Worker processes that run the tasks (0: the server process runs them itself, on its one event loop).
+    workers: int = 0
     #: Manifest rows per unit of work a worker claims; also the Preparing checkpoint interval.
     chunk_size: int = 1000
     #: Attempts per S3 call (retries throttling, 5xx, timeouts, connection errors with backoff).
@@ -173,6 +178,11 @@ class Settings:
     def database_path(self) -> Path:
         return self.data_dir / "batchops.sqlite3"
 
+    @property
+    def worker_task_concurrency(self) -> int:
+        """Tasks in flight in one worker process: ``task_concurrency`` shared evenly among the workers."""
+        return max(1, -(-self.task_concurrency // max(self.workers, 1)))
+
 
 _ENV = {
     "host": "BATCHOPS_HOST",
@@ -186,6 +196,7 @@ _ENV = {
     "max_unfinished_jobs_per_account": "BATCHOPS_MAX_UNFINISHED_JOBS",
     "session_secret": "BATCHOPS_SESSION_SECRET",
     "s3_client": "BATCHOPS_S3_CLIENT",
+    "workers": "BATCHOPS_WORKERS",
 }
 S3_CLIENTS = ("lean", "botocore")
 _POSITIVE = (
@@ -236,6 +247,7 @@ def _convert(values: dict[str, Any]) -> Settings:
         "s3_max_attempts",
         "retention_days",
         "max_unfinished_jobs_per_account",
+        "workers",
     ):
         if name in converted:
             converted[name] = _as_int(name, converted[name])
@@ -250,6 +262,11 @@ def _convert(values: dict[str, Any]) -> Settings:
     for name in _POSITIVE:
         if name in converted and converted[name] < 1:
             raise ConfigError(f"setting {name} must be at least 1, not {converted[name]}")
+    if not 0 <= converted.get("workers", 0) <= MAX_WORKERS:
+        raise ConfigError(
+            f"setting workers must be from 0 (tasks run in the server process) to {MAX_WORKERS}, "
+            f"not {converted['workers']}"
+        )
     return Settings(**converted)
 
 

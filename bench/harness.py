@@ -35,6 +35,9 @@ from tests.integration.conftest import TERMINAL, Server, create_job, describe, p
 CONCURRENCY = 64
 #: Connections of the boto3 clients the harness itself uses.
 POPULATE_THREADS = 64
+#: Worker processes of the servers of the task-heavy workloads (P2, and so P7): the README's recommendation,
+#: or ``BATCHOPS_BENCH_WORKERS`` (0: tasks run in the server process, on the API's event loop).
+WORKERS = int(os.environ.get("BATCHOPS_BENCH_WORKERS", "2"))
 OBJECT_BODY = b"x" * 1024
 NOOP = "<BatchOpsNoOp/>"
 
@@ -86,6 +89,7 @@ class Bench:
     work: Path
     scale: float = 1.0
     smoke: bool = False
+    workers: int = WORKERS
     store: LocalSeaweed | None = None
     rates: list[Rate] = field(default_factory=list)
     shared: dict[str, Any] = field(default_factory=dict)  # results one workload leaves for another
@@ -158,9 +162,13 @@ class Bench:
     # --- batchops ---------------------------------------------------------------------------
 
     @contextmanager
-    def server(self, name: str, *extra_args: str, cpus: set[int] | None = None) -> Iterator[Server]:
-        """A fresh batchops server for one workload; ``cpus`` pins every thread of it to those cores."""
-        args = ["--task-concurrency", str(CONCURRENCY), "--log-level", "warning", *extra_args]
+    def server(
+        self, name: str, *extra_args: str, cpus: set[int] | None = None, workers: int = 0
+    ) -> Iterator[Server]:
+        """A fresh batchops server for one workload with ``workers`` worker processes (``cpus`` pins every
+        thread of the server process to those cores; use it with workers=0)."""
+        args = ["--task-concurrency", str(CONCURRENCY), "--workers", str(workers), "--log-level", "warning"]
+        args += extra_args
         server = Server(self.work / f"server-{name}", self.endpoint, args).start()
         try:
             if cpus is not None:

@@ -52,7 +52,7 @@ def tag_with_batchops(bench: Bench, keys: list[str], value: str) -> tuple[float,
     """batchops' tagging job over ``keys``: its CreateJob → Complete time and the probe's latencies."""
     location = bench.manifest(SOURCE, (f"{SOURCE},{key}" for key in keys))
     tagging = {"S3PutObjectTagging": {"TagSet": [{"Key": "bench", "Value": value}]}}
-    with bench.server("p2") as server:
+    with bench.server("p2", workers=bench.workers) as server:
         probe = DescribeProbe(server)
         try:
             job = bench.run_job(server, location, tagging, on_created=probe.start)

@@ -4,6 +4,13 @@ Each tick it reads the jobs' statuses from the store and acts: starts Preparing,
 scheduler's decisions, runs workers for Active jobs, drains Pausing and Cancelling ones and
 finishes the ending ones. All state is in the store, so a restart (even after kill -9) picks
 up where the last process stopped.
+
+Roles (``EngineRole``): ``all`` (``workers = 0``) does everything in the server process. With worker
+processes the server's engine is the ``supervisor`` (it runs no task: an ending job is drained once no
+worker holds a live lease on its chunks) and each worker process runs a ``worker`` engine, whose tick
+only starts a JobRunner for every Active job and stops those whose job is no longer Active
+(``engine/worker.py``). The failure threshold and the move to Completing are decided by whichever
+process flushed the outcomes, through the store's guarded transitions.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import time
 import uuid
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Literal
 
 from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import JobStatus
@@ -23,6 +30,7 @@ from batchops.engine import scheduler
 from batchops.engine.finisher import ENDINGS, finish
 from batchops.engine.preparer import prepare
 from batchops.engine.runner import JobRunner, RunnerConfig
+from batchops.engine.worker import WorkerPool
 from batchops.errors import ManifestError
 from batchops.functions import FunctionInvoker
 from batchops.operations.registry import get_operation
@@ -34,14 +42,28 @@ from batchops.store.sqlstore import Store
 log = logging.getLogger(__name__)
 
 S = JobStatus
+EngineRole = Literal["all", "supervisor", "worker"]
+#: A worker that found nothing to claim in an Active job (other workers hold the rest) looks again after this.
+IDLE_BACKOFF_SECONDS = 1.0
 _WATCHED = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.COMPLETING, S.CANCELLING, S.FAILING)
 
 
 class Engine:
-    def __init__(self, settings: Settings, store: Store, tick_seconds: float = 0.25) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        tick_seconds: float = 0.25,
+        *,
+        role: EngineRole | None = None,
+        owner: str | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
-        self.owner = f"worker-{uuid.uuid4()}"
+        self.role: EngineRole = role or ("supervisor" if settings.workers else "all")
+        self.owner = owner or f"worker-{uuid.uuid4()}"
+        self._workers: WorkerPool | None = None
+        self._idle_until: dict[str, float] = {}  # worker role: job id → when to try claiming again
         self._tick_seconds = tick_seconds
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.task_concurrency)
@@ -59,20 +81,39 @@ class Engine:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        # This process is the only worker of its store: leases held by a previous (killed) run are void.
+        if self.role == "worker":
+            await self._start_worker()
+            return
+        # This process (with the workers it starts) is the only one on its store: leases held by a
+        # previous (killed) run are void.
         await self.store.release_chunks()
         self._side_tasks = [
             asyncio.create_task(self._loop(self.tick, self._tick_seconds, wakeable=True), name="engine-tick"),
             asyncio.create_task(self._loop(self._renew_leases, 20.0), name="lease-heartbeat"),
             asyncio.create_task(self._loop(self._purge, 3600.0), name="purge-expired"),
         ]
+        if self.role == "supervisor":
+            self._workers = WorkerPool(self.settings, self.store)
+            self._workers.start()
+            self._side_tasks.append(asyncio.create_task(self._loop(self._workers.supervise, 1.0), name="workers"))
+
+    async def _start_worker(self) -> None:
+        self._side_tasks = [
+            asyncio.create_task(self._loop(self._worker_tick, self._tick_seconds), name="worker-tick"),
+            asyncio.create_task(self._loop(self._renew_leases, 20.0), name="lease-heartbeat"),
+        ]
 
     async def stop(self) -> None:
         for runner in self._runners.values():
             runner.stop()
+        running = [self._work[job_id] for job_id in self._runners if job_id in self._work]
+        if running:  # stopped runners flush their last outcomes and give their leases back
+            await asyncio.wait(running, timeout=5.0)
         for task in [*self._side_tasks, *self._work.values()]:
             task.cancel()
         await asyncio.gather(*self._side_tasks, *self._work.values(), return_exceptions=True)
+        if self._workers is not None:
+            await self._workers.stop()
         await self._stack.aclose()
 
     def wake(self) -> None:
@@ -112,11 +153,29 @@ class Engine:
         elif job.status is S.PREPARING:
             self._spawn(job.id, self._prepare(job))
         elif job.status is S.ACTIVE:
-            self._spawn(job.id, self._run(job))
+            if self.role == "all":  # else worker processes run it
+                self._spawn(job.id, self._run(job))
         elif job.status in (S.PAUSING, S.CANCELLING, S.FAILING, S.COMPLETING):
             self._stop_work(job.id)
-            if job.id not in self._work:
+            if job.id not in self._work and not await self._leased_by_a_worker(job):
                 await self._after_drain(job)
+
+    async def _leased_by_a_worker(self, job: Job) -> bool:
+        """Supervisor: a worker process still runs some of the job's tasks (it gives its leases back when it
+        stops; a dead worker's are given back by the WorkerPool, or expire)."""
+        return self.role == "supervisor" and await self.store.has_live_lease(job.id)
+
+    async def _worker_tick(self) -> None:
+        """Worker: run every Active job (claiming chunks other workers have not), stop the rest."""
+        jobs = await self.store.jobs_in((S.ACTIVE,))
+        active = {job.id for job in jobs}
+        for job_id in list(self._runners):
+            if job_id not in active:
+                self._stop_work(job_id)
+        now = time.monotonic()
+        for job in jobs:
+            if self._idle_until.get(job.id, 0.0) <= now:
+                self._spawn(job.id, self._run(job))
 
     async def _after_drain(self, job: Job) -> None:
         if job.status is S.PAUSING:
@@ -145,6 +204,7 @@ class Engine:
                 exc_info=task.exception(),
                 extra={"action": "job_work_failed"},
             )
+            self._idle_until[job_id] = time.monotonic() + IDLE_BACKOFF_SECONDS
         self.wake()
 
     def _stop_work(self, job_id: str) -> None:
@@ -190,6 +250,8 @@ class Engine:
         drained = await runner.run()
         if drained and not await self.store.has_unfinished_chunks(job.id):
             await self.store.transition(job.id, S.COMPLETING, "every task has run")
+        elif drained:  # other workers hold the job's remaining chunks
+            self._idle_until[job.id] = time.monotonic() + IDLE_BACKOFF_SECONDS
 
     async def _check_threshold(self, job: Job, succeeded: int, failed: int) -> bool:
         if not job.spec.threshold.exceeded(succeeded, failed):

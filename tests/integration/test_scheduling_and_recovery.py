@@ -98,11 +98,12 @@ def test_failure_threshold_is_a_setting(start_server: Any, tmp_path: Any, s3: An
     assert job["Status"] == "Failed"
 
 
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["in-process", "2-workers"])
 def test_kill_9_mid_job_loses_no_task_and_counts_none_twice(
-    start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any
+    start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any, workers: str
 ) -> None:
     data_dir = tmp_path / "crash"
-    server = start_server("--task-concurrency", "4", data_dir=data_dir)
+    server = start_server("--task-concurrency", "4", "--workers", workers, data_dir=data_dir)
     control = server.client()
     bucket, reports = new_bucket(), new_bucket()
     keys = many_objects(s3, bucket, 3000)
@@ -111,7 +112,7 @@ def test_kill_9_mid_job_loses_no_task_and_counts_none_twice(
     wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress")
     # When the server is killed mid-job and restarted on the same data dir
     server.kill9()
-    control = start_server("--task-concurrency", "4", data_dir=data_dir).client()
+    control = start_server("--task-concurrency", "4", "--workers", workers, data_dir=data_dir).client()
     job = wait_status(control, job_id, "Complete", timeout=240)
     # Then every task is counted exactly once and the report has exactly one row per task
     assert job["ProgressSummary"] == {
