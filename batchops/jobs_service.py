@@ -1,14 +1,30 @@
-"""Job actions shared by the S3 Control API and the console, so both follow the same rules."""
+"""Job actions shared by both API dialects and the console, so all of them follow the same rules."""
 
 from __future__ import annotations
 
-from batchops.domain.job import Job
+from batchops.auth.accounts import check_role
+from batchops.domain.job import Job, JobSpec
 from batchops.domain.status import USER_REQUESTS, JobStatus
 from batchops.errors import JobStatusRefused, ValidationError
+from batchops.operations.registry import get_operation
+from batchops.settings import Account, Settings
 from batchops.store.sqlstore import Store
 
 #: What a user may ask UpdateJobStatus for (``requestedJobStatus``).
 REQUESTABLE = tuple(s.value for s in USER_REQUESTS)
+
+
+async def create_job(
+    settings: Settings, store: Store, account: Account, spec: JobSpec, tags: list[dict[str, str]]
+) -> tuple[str, bool]:
+    """CreateJob's rules past parsing: a declared RoleArn, the operation's settings, the account's job quota.
+
+    Returns (job id, created); a replayed ClientRequestToken returns the first job's id.
+    """
+    check_role(settings, account.id, spec.role_arn)
+    get_operation(spec.operation.name).check_settings(spec.operation.params, settings)
+    limit = settings.max_unfinished_jobs(account)
+    return await store.create_job(account.id, spec, tags, max_unfinished=limit)
 
 
 async def request_status(store: Store, account_id: str, job_id: str, requested: str, reason: str | None) -> Job:

@@ -17,7 +17,6 @@ from batchops.api.auth import read_body
 from batchops.api.errors import ApiError
 from batchops.api.jobxml import MAX_PRIORITY
 from batchops.api.s3control import xml_response
-from batchops.auth.accounts import check_role
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import ValidationError
 from batchops.settings import Account
@@ -43,15 +42,12 @@ def job_id_of(request: Request) -> str:
 
 
 async def create_job(request: Request) -> Response:
-    account_id = account_of(request)
     body = await read_body(request)
     if not body.strip():
         raise ApiError("InvalidRequest", 400, "the request body is empty; send a CreateJobRequest XML document")
     settings = request.app.state.settings
     spec = wire.parse_create_job(body, default_threshold=settings.threshold)
-    check_role(settings, account_id, spec.role_arn)
-    limit = settings.max_unfinished_jobs(request.state.account)
-    job_id, _created = await request.app.state.store.create_job(account_id, spec, [], max_unfinished=limit)
+    job_id, _created = await jobs_service.create_job(settings, request.app.state.store, request.state.account, spec, [])
     request.app.state.engine.wake()
     return xml_response(wire.render_create_job(job_id))
 

@@ -12,11 +12,11 @@ from batchops import jobs_service
 from batchops.api import s3control_xml as wire
 from batchops.api.auth import read_body
 from batchops.api.errors import ApiError
-from batchops.auth.accounts import check_account_header, check_role
+from batchops.api.jobxml import MAX_PRIORITY
+from batchops.auth.accounts import check_account_header
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
-from batchops.operations.registry import get_operation
-from batchops.settings import ACCOUNT_ID_PATTERN
+from batchops.settings import ACCOUNT_ID_PATTERN, Account
 from batchops.xmlutil import check_length, parse_int
 
 _JOB_ID = re.compile(r"^[a-zA-Z0-9\-_]{5,36}$")
@@ -47,13 +47,11 @@ def job_id_of(request: Request) -> str:
 
 
 async def create_job(request: Request) -> Response:
-    account_id = account_of(request)
+    account_of(request)  # x-amz-account-id must name the signer's account
+    signer: Account = request.state.account
     settings = request.app.state.settings
     spec, tags = wire.parse_create_job(await read_body(request), default_threshold=settings.threshold)
-    check_role(settings, account_id, spec.role_arn)
-    get_operation(spec.operation.name).check_settings(spec.operation.params, settings)
-    limit = settings.max_unfinished_jobs(request.state.account)
-    job_id, _created = await request.app.state.store.create_job(account_id, spec, tags, max_unfinished=limit)
+    job_id, _created = await jobs_service.create_job(settings, request.app.state.store, signer, spec, tags)
     request.app.state.engine.wake()
     return xml_response(wire.render_create_job(job_id))
 
@@ -107,7 +105,7 @@ async def update_priority(request: Request) -> Response:
     raw = request.query_params.get("priority")
     if raw is None:
         raise ApiError("BadRequestException", 400, "the priority query parameter is required (0-2147483647)")
-    priority = parse_int(raw, "priority", 0, 2147483647)
+    priority = parse_int(raw, "priority", 0, MAX_PRIORITY)
     job = await request.app.state.store.update_priority(account_id, job_id, priority)
     request.app.state.engine.wake()
     return xml_response(wire.render_update_priority(job.id, job.priority))

@@ -14,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from batchops import jobs_service
+from batchops.api.jobxml import MAX_PRIORITY
 from batchops.api.s3control_xml import job_arn
 from batchops.console import auth, forms, storage
 from batchops.console.auth import Handler, account_of, login_required
 from batchops.console.present import job_summary
-from batchops.domain.job import Job
+from batchops.domain.job import Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, ValidationError
 from batchops.operations.acl import CANNED_ACLS
@@ -308,7 +309,7 @@ async def priority(request: Request) -> Response:
     job_id = str(request.path_params["job_id"])
     form = await request.form()
     try:
-        value = parse_int(str(form.get("priority") or "").strip(), "priority", 0, 2_147_483_647)
+        value = parse_int(str(form.get("priority") or "").strip(), "priority", 0, MAX_PRIORITY)
         job = await request.app.state.store.update_priority(account_of(request), job_id, value)
     except ValidationError as exc:
         flash(request, "error", f"Refused: {exc}")
@@ -336,13 +337,27 @@ async def create_job(request: Request) -> Response:
     posted = await request.form(max_files=1, max_part_size=MAX_MANIFEST_UPLOAD)
     form = forms.JobForm.posted(posted)
     spec = await _validated_spec(request, form, account_id, posted.get("manifest_file"))
-    if spec is None:
+    made = None if spec is None else await _create(request, form, account_id, spec)
+    if made is None:
         context = {"form": form, **_create_choices()}
         return render(request, "create.html", context, status_code=400)
-    job_id, created = await request.app.state.store.create_job(account_id, spec, [])
+    job_id, created = made
     request.app.state.engine.wake()
     flash(request, "ok", f"Job {job_id} created." if created else f"Job {job_id} was already created by this form.")
     return RedirectResponse(f"{base(request)}/jobs/{job_id}", status_code=303)
+
+
+async def _create(request: Request, form: forms.JobForm, account_id: str, spec: JobSpec) -> tuple[str, bool] | None:
+    """CreateJob's rules past the form (declared RoleArn, job quota, request token); a refusal goes to the form."""
+    settings = request.app.state.settings
+    try:
+        made: tuple[str, bool] = await jobs_service.create_job(
+            settings, request.app.state.store, settings.account(account_id), spec, []
+        )
+    except BatchOpsError as exc:
+        form.add_error(form.error_field(getattr(exc, "field", None)), str(exc))
+        return None
+    return made
 
 
 async def _validated_spec(request: Request, form: forms.JobForm, account_id: str, upload: Any) -> Any:
