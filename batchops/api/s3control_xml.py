@@ -34,30 +34,10 @@ MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 INVENTORY_MANIFEST_FORMAT = "S3InventoryReport_CSV_20161130"
 REPORT_FORMAT = "Report_CSV_20180820"
 REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
-MAX_PRIORITY = jobxml.MAX_PRIORITY
 MAX_TAGS = 50
-THRESHOLD_ELEMENT = jobxml.THRESHOLD_ELEMENT
 
 _ROLE_ARN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.*", re.ASCII)
 _ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
-
-# The parts both job dialects share live in batchops.api.jobxml (the COS dialect uses them too).
-_required_element = jobxml.required_element
-_required_string = jobxml.required_string
-_check_pattern = jobxml.check_pattern
-_parse_client_request_token = jobxml.parse_client_request_token
-_parse_priority = jobxml.parse_priority
-_parse_confirmation_required = jobxml.parse_confirmation_required
-_parse_manifest_fields = jobxml.parse_manifest_fields
-_parse_operation = jobxml.parse_operation
-_parse_report_choice = jobxml.parse_report_choice
-_parse_report_bucket = jobxml.parse_report_bucket
-_parse_threshold = jobxml.parse_threshold
-_add_manifest = jobxml.add_manifest
-_add_operation = jobxml.add_operation
-_add_report = jobxml.add_report
-_add_optional = jobxml.add_optional
-_to_bytes = jobxml.to_bytes
 
 _CREATE_JOB_ELEMENTS = frozenset(
     {
@@ -71,7 +51,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         "RoleArn",
         "Tags",
         "ManifestGenerator",
-        THRESHOLD_ELEMENT,
+        jobxml.THRESHOLD_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Format", "Enabled", "Prefix", "ReportScope", "ExpectedBucketOwner"})
@@ -89,15 +69,15 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tup
     xmlutil.check_children(root, _CREATE_JOB_ELEMENTS, "CreateJobRequest")
     generator = parse_generator(root)
     spec = JobSpec(
-        client_request_token=_parse_client_request_token(root),
-        priority=_parse_priority(root),
+        client_request_token=jobxml.parse_client_request_token(root),
+        priority=jobxml.parse_priority(root),
         role_arn=_parse_role_arn(root),
         manifest=_parse_manifest(root, generated=generator is not None),
-        operation=_parse_operation(root),
+        operation=jobxml.parse_operation(root),
         report=_parse_report(root),
-        confirmation_required=_parse_confirmation_required(root),
+        confirmation_required=jobxml.parse_confirmation_required(root),
         description=_parse_description(root),
-        threshold=_parse_threshold(root, default_threshold),
+        threshold=jobxml.parse_threshold(root, default_threshold),
         generator=generator,
     )
     return spec, parse_tags(root)
@@ -107,7 +87,7 @@ def parse_job_tagging(body: bytes) -> list[dict[str, str]]:
     """A PutJobTaggingRequest body → the complete new tag set (empty = remove all tags)."""
     root = xmlutil.parse_xml(body, "PutJobTaggingRequest")
     xmlutil.check_children(root, {"Tags"}, "PutJobTaggingRequest")
-    _required_element(root, "Tags", "PutJobTaggingRequest", hint="send <Tags/> to remove every tag")
+    jobxml.required_element(root, "Tags", "PutJobTaggingRequest", hint="send <Tags/> to remove every tag")
     return parse_tags(root)
 
 
@@ -126,9 +106,9 @@ def parse_tags(parent: Element) -> list[dict[str, str]]:
 
 
 def _parse_role_arn(root: Element) -> str:
-    role_arn = _required_string(root, "RoleArn", "", 1, 2048)
+    role_arn = jobxml.required_string(root, "RoleArn", "", 1, 2048)
     example = "an IAM role ARN like arn:aws:iam::123456789012:role/name"
-    _check_pattern(_ROLE_ARN, role_arn, "RoleArn", example)
+    jobxml.check_pattern(_ROLE_ARN, role_arn, "RoleArn", example)
     return role_arn
 
 
@@ -149,13 +129,13 @@ def _parse_manifest(root: Element, *, generated: bool) -> ManifestSpec | None:
             )
         return None
     hint = "it names the object list; or give a ManifestGenerator to list a bucket instead"
-    manifest = _required_element(root, "Manifest", "CreateJobRequest", hint=hint)
+    manifest = jobxml.required_element(root, "Manifest", "CreateJobRequest", hint=hint)
     xmlutil.check_children(manifest, {"Spec", "Location"}, "Manifest")
-    spec = _required_element(manifest, "Spec", "Manifest", hint="it gives Format and Fields")
+    spec = jobxml.required_element(manifest, "Spec", "Manifest", hint="it gives Format and Fields")
     xmlutil.check_children(spec, {"Format", "Fields"}, "Manifest.Spec")
     return ManifestSpec(
         format=_parse_manifest_format(spec),
-        fields=_parse_manifest_fields(spec),
+        fields=jobxml.parse_manifest_fields(spec),
         location=_parse_manifest_location(manifest),
     )
 
@@ -173,23 +153,20 @@ def _parse_manifest_format(spec: Element) -> str:
 
 def _parse_manifest_location(manifest: Element) -> ManifestLocation:
     where = "Manifest.Location"
-    location = _required_element(manifest, "Location", "Manifest", hint="it gives ObjectArn and ETag")
+    location = jobxml.required_element(manifest, "Location", "Manifest", hint="it gives ObjectArn and ETag")
     xmlutil.check_children(location, _LOCATION_ELEMENTS, where)
     version_id = xmlutil.text(location, "ObjectVersionId")
     return ManifestLocation(
         object_arn=_parse_manifest_object_arn(location),
-        etag=_required_string(location, "ETag", where, 1, 1024),
+        etag=jobxml.required_string(location, "ETag", where, 1, 1024),
         object_version_id=xmlutil.check_length(version_id, f"{where}.ObjectVersionId", 1, 2000),
     )
 
 
 def _parse_manifest_object_arn(location: Element) -> str:
-    arn = _required_string(location, "ObjectArn", "Manifest.Location", 1, 2000)
+    arn = jobxml.required_string(location, "ObjectArn", "Manifest.Location", 1, 2000)
     parse_object_arn(arn, "Manifest.Location.ObjectArn")
     return arn
-
-
-# --- Operation -------------------------------------------------------------------------------
 
 
 # --- Report ----------------------------------------------------------------------------------
@@ -197,15 +174,15 @@ def _parse_manifest_object_arn(location: Element) -> str:
 
 def _parse_report(root: Element) -> ReportSpec:
     hint = "<Report><Enabled>false</Enabled></Report> for no report"
-    report = _required_element(root, "Report", "CreateJobRequest", hint=hint)
+    report = jobxml.required_element(root, "Report", "CreateJobRequest", hint=hint)
     xmlutil.check_children(report, _REPORT_ELEMENTS, "Report")
     enabled = jobxml.parse_report_enabled(report)
     return ReportSpec(
         enabled=enabled,
-        bucket=_parse_report_bucket(report, enabled),
-        format=_parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
+        bucket=jobxml.parse_report_bucket(report, enabled),
+        format=jobxml.parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
         prefix=xmlutil.check_length(xmlutil.text(report, "Prefix"), "Report.Prefix", 1, 512),
-        scope=_parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
+        scope=jobxml.parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
         expected_bucket_owner=_parse_expected_bucket_owner(report),
     )
 
@@ -213,7 +190,7 @@ def _parse_report(root: Element) -> ReportSpec:
 def _parse_expected_bucket_owner(report: Element) -> str | None:
     owner = xmlutil.text(report, "ExpectedBucketOwner")
     if owner is not None:
-        _check_pattern(_ACCOUNT_ID, owner, "Report.ExpectedBucketOwner", "a 12-digit account id")
+        jobxml.check_pattern(_ACCOUNT_ID, owner, "Report.ExpectedBucketOwner", "a 12-digit account id")
     return owner
 
 
@@ -225,43 +202,43 @@ def _parse_expected_bucket_owner(report: Element) -> str | None:
 def render_create_job(job_id: str) -> bytes:
     root = _document("CreateJobResult")
     xmlutil.add(root, "JobId", job_id)
-    return _to_bytes(root)
+    return jobxml.to_bytes(root)
 
 
 def render_describe_job(job: Job, *, region: str) -> bytes:
     root = _document("DescribeJobResult")
     _add_job_descriptor(xmlutil.add(root, "Job"), job, region)
-    return _to_bytes(root)
+    return jobxml.to_bytes(root)
 
 
 def render_list_jobs(jobs: Sequence[Job], next_token: str | None) -> bytes:
     root = _document("ListJobsResult")
-    _add_optional(root, "NextToken", next_token)
+    jobxml.add_optional(root, "NextToken", next_token)
     listing = xmlutil.add(root, "Jobs")
     for job in jobs:
         _add_list_descriptor(xmlutil.add(listing, "member"), job)
-    return _to_bytes(root)
+    return jobxml.to_bytes(root)
 
 
 def render_update_priority(job_id: str, priority: int) -> bytes:
     root = _document("UpdateJobPriorityResult")
     xmlutil.add(root, "JobId", job_id)
     xmlutil.add(root, "Priority", priority)
-    return _to_bytes(root)
+    return jobxml.to_bytes(root)
 
 
 def render_update_status(job_id: str, status: JobStatus, reason: str | None) -> bytes:
     root = _document("UpdateJobStatusResult")
     xmlutil.add(root, "JobId", job_id)
     xmlutil.add(root, "Status", status.value)
-    _add_optional(root, "StatusUpdateReason", reason)
-    return _to_bytes(root)
+    jobxml.add_optional(root, "StatusUpdateReason", reason)
+    return jobxml.to_bytes(root)
 
 
 def render_job_tagging(tags: Sequence[Mapping[str, str]]) -> bytes:
     root = _document("GetJobTaggingResult")
     _add_tags(xmlutil.add(root, "Tags"), tags)
-    return _to_bytes(root)
+    return jobxml.to_bytes(root)
 
 
 def render_error(code: str, message: str, request_id: str) -> bytes:
@@ -271,7 +248,7 @@ def render_error(code: str, message: str, request_id: str) -> bytes:
     xmlutil.add(error, "Message", message)
     xmlutil.add(root, "RequestId", request_id)
     xmlutil.add(root, "HostId")
-    return _to_bytes(root)
+    return jobxml.to_bytes(root)
 
 
 def job_arn(account_id: str, job_id: str, region: str) -> str:
@@ -291,22 +268,22 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     spec = job.spec
     xmlutil.add(parent, "JobId", job.id)
     xmlutil.add(parent, "ConfirmationRequired", spec.confirmation_required)
-    _add_optional(parent, "Description", spec.description or None)
+    jobxml.add_optional(parent, "Description", spec.description or None)
     xmlutil.add(parent, "JobArn", job_arn(job.account_id, job.id, region))
     xmlutil.add(parent, "Status", job.status.value)
     if spec.manifest is not None:
-        _add_manifest(parent, spec.manifest)
-    _add_operation(parent, spec.operation)
+        jobxml.add_manifest(parent, spec.manifest)
+    jobxml.add_operation(parent, spec.operation)
     xmlutil.add(parent, "Priority", job.priority)
     _add_progress(parent, job.progress)
-    _add_optional(parent, "StatusUpdateReason", job.status_update_reason)
+    jobxml.add_optional(parent, "StatusUpdateReason", job.status_update_reason)
     jobxml.add_failure_reasons(parent, job.failure_reasons, "member")
-    _add_report(parent, spec.report)
+    jobxml.add_report(parent, spec.report)
     _add_time(parent, "CreationTime", job.creation_time)
     _add_time(parent, "TerminationDate", job.termination_time)
     xmlutil.add(parent, "RoleArn", spec.role_arn)
     _add_time(parent, "SuspendedDate", job.suspended_time)
-    _add_optional(parent, "SuspendedCause", job.suspended_cause)
+    jobxml.add_optional(parent, "SuspendedCause", job.suspended_cause)
     if spec.generator is not None:
         add_generator(parent, spec.generator)
     if job.generated_manifest is not None:
@@ -315,7 +292,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
 
 def _add_list_descriptor(parent: Element, job: Job) -> None:
     xmlutil.add(parent, "JobId", job.id)
-    _add_optional(parent, "Description", job.spec.description or None)
+    jobxml.add_optional(parent, "Description", job.spec.description or None)
     xmlutil.add(parent, "Operation", job.spec.operation.name)
     xmlutil.add(parent, "Priority", job.priority)
     xmlutil.add(parent, "Status", job.status.value)
@@ -331,8 +308,6 @@ def _add_progress(parent: Element, progress: Progress) -> None:
     xmlutil.add(element, "NumberOfTasksFailed", progress.failed)
     timers = xmlutil.add(element, "Timers")
     xmlutil.add(timers, "ElapsedTimeInActiveSeconds", progress.elapsed_active_seconds)
-
-
 
 
 def _add_tags(parent: Element, tags: Sequence[Mapping[str, str]]) -> None:
