@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from xml.etree.ElementTree import Element, SubElement, tostring
+from xml.etree.ElementTree import Element, tostring
 
 from batchops.api.s3control_xml import MANIFEST_FORMAT, NAMESPACE, REPORT_FORMAT, parse_create_job
 from batchops.domain.job import FailureThreshold, JobSpec
 from batchops.errors import ValidationError
+from batchops.xmlutil import add
 
 #: Operations offered by the form, with a label for people.
 OPERATIONS = {
@@ -123,15 +124,15 @@ def manifest_location(form: JobForm) -> tuple[str, str]:
 def build_request(form: JobForm, object_arn: str, etag: str) -> bytes:
     """The CreateJob XML the form describes, with the manifest at ``object_arn`` / ``etag``."""
     root = Element("CreateJobRequest", xmlns=NAMESPACE)
-    _add(root, "ClientRequestToken", form.get("client_request_token") or str(uuid.uuid4()))
-    _add(root, "ConfirmationRequired", "true" if form.get("confirmation_required") else "false")
+    add(root, "ClientRequestToken", form.get("client_request_token") or str(uuid.uuid4()))
+    add(root, "ConfirmationRequired", bool(form.get("confirmation_required")))
     if form.get("description"):
-        _add(root, "Description", form.get("description"))
-    _add(root, "Priority", form.get("priority"))
-    _add(root, "RoleArn", form.get("role_arn"))
+        add(root, "Description", form.get("description"))
+    add(root, "Priority", form.get("priority"))
+    add(root, "RoleArn", form.get("role_arn"))
     _add_manifest(root, form, object_arn, etag)
-    _add_operation(SubElement(root, "Operation"), form)
-    _add_report(SubElement(root, "Report"), form)
+    _add_operation(add(root, "Operation"), form)
+    _add_report(add(root, "Report"), form)
     return bytes(tostring(root, encoding="utf-8"))
 
 
@@ -148,56 +149,48 @@ def validate(form: JobForm, object_arn: str, etag: str, threshold: FailureThresh
     return spec
 
 
-def _add(parent: Element, tag: str, value: str | None = None) -> Element:
-    child = SubElement(parent, tag)
-    if value is not None:
-        child.text = value
-    return child
-
-
 def _add_manifest(root: Element, form: JobForm, object_arn: str, etag: str) -> None:
-    manifest = _add(root, "Manifest")
-    spec = _add(manifest, "Spec")
-    _add(spec, "Format", MANIFEST_FORMAT)
-    fields = _add(spec, "Fields")
+    manifest = add(root, "Manifest")
+    spec = add(manifest, "Spec")
+    add(spec, "Format", MANIFEST_FORMAT)
+    fields = add(spec, "Fields")
     for name in (form.get("manifest_fields") or "Bucket,Key").split(","):
-        _add(fields, "member", name.strip())
-    location = _add(manifest, "Location")
-    _add(location, "ObjectArn", object_arn)
-    _add(location, "ETag", etag)
+        add(fields, "member", name.strip())
+    location = add(manifest, "Location")
+    add(location, "ObjectArn", object_arn)
+    add(location, "ETag", etag)
 
 
 def _add_operation(parent: Element, form: JobForm) -> None:
     name = form.get("operation")
     if name not in OPERATIONS:
         raise FormError("operation", f"choose an operation: {', '.join(OPERATIONS.values())}")
-    element = _add(parent, name)
+    element = add(parent, name)
     if name == "S3PutObjectTagging":
-        tag_set = _add(element, "TagSet")
+        tag_set = add(element, "TagSet")
         for key, value in _tag_lines(form.get("op_tags")):
-            member = _add(tag_set, "member")
-            _add(member, "Key", key)
-            _add(member, "Value", value)
+            member = add(tag_set, "member")
+            add(member, "Key", key)
+            add(member, "Value", value)
     elif name == "S3PutObjectCopy":
-        target = form.get("copy_target")
-        _add(element, "TargetResource", target if target.startswith("arn:") or not target else f"arn:aws:s3:::{target}")
+        add(element, "TargetResource", _bucket_arn(form.get("copy_target")))
         if form.get("copy_prefix"):
-            _add(element, "TargetKeyPrefix", form.get("copy_prefix"))
+            add(element, "TargetKeyPrefix", form.get("copy_prefix"))
     elif name == "S3PutObjectAcl":
-        _add(_add(element, "AccessControlPolicy"), "CannedAccessControlList", form.get("acl"))
+        add(add(element, "AccessControlPolicy"), "CannedAccessControlList", form.get("acl"))
     elif name == "S3PutObjectLegalHold":
-        _add(_add(element, "LegalHold"), "Status", form.get("legal_hold"))
+        add(add(element, "LegalHold"), "Status", form.get("legal_hold"))
     elif name == "S3PutObjectRetention":
         _add_retention(element, form)
 
 
 def _add_retention(element: Element, form: JobForm) -> None:
-    retention = _add(element, "Retention")
+    retention = add(element, "Retention")
     until = form.get("retention_until")
     if not until:
         raise FormError("retention_until", "give the date until which objects are retained (YYYY-MM-DD)")
-    _add(retention, "Mode", form.get("retention_mode"))
-    _add(retention, "RetainUntilDate", until if "T" in until else f"{until}T00:00:00Z")
+    add(retention, "Mode", form.get("retention_mode"))
+    add(retention, "RetainUntilDate", until if "T" in until else f"{until}T00:00:00Z")
 
 
 def _tag_lines(text: str) -> list[tuple[str, str]]:
@@ -214,12 +207,16 @@ def _tag_lines(text: str) -> list[tuple[str, str]]:
 
 def _add_report(report: Element, form: JobForm) -> None:
     if not form.get("report_enabled"):
-        _add(report, "Enabled", "false")
+        add(report, "Enabled", "false")
         return
-    bucket = form.get("report_bucket")
-    _add(report, "Enabled", "true")
-    _add(report, "Bucket", bucket if bucket.startswith("arn:") or not bucket else f"arn:aws:s3:::{bucket}")
-    _add(report, "Format", REPORT_FORMAT)
+    add(report, "Enabled", "true")
+    add(report, "Bucket", _bucket_arn(form.get("report_bucket")))
+    add(report, "Format", REPORT_FORMAT)
     if form.get("report_prefix"):
-        _add(report, "Prefix", form.get("report_prefix"))
-    _add(report, "ReportScope", form.get("report_scope") or "AllTasks")
+        add(report, "Prefix", form.get("report_prefix"))
+    add(report, "ReportScope", form.get("report_scope") or "AllTasks")
+
+
+def _bucket_arn(bucket: str) -> str:
+    """A bucket named in the form: an ARN as given, a plain name as ``arn:aws:s3:::name``, empty as empty."""
+    return bucket if bucket.startswith("arn:") or not bucket else f"arn:aws:s3:::{bucket}"
