@@ -16,27 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from batchops.domain.status import JobStatus
 from batchops.errors import BatchOpsError
 
 if TYPE_CHECKING:
     from batchops.client import Client
 
-TERMINAL = ("Complete", "Cancelled", "Failed")
-STATUSES = (
-    "New",
-    "Preparing",
-    "Suspended",
-    "Ready",
-    "Active",
-    "Pausing",
-    "Paused",
-    "Completing",
-    "Complete",
-    "Cancelling",
-    "Cancelled",
-    "Failing",
-    "Failed",
-)
+#: The statuses ``--status`` accepts, in lifecycle order.
+STATUSES = tuple(status.value for status in JobStatus)
 
 _CONNECTION = (
     click.option(

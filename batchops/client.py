@@ -39,6 +39,7 @@ import boto3
 import botocore.exceptions as boto_errors
 from botocore.config import Config
 
+from batchops.domain import status as domain_status
 from batchops.errors import ClientError, CredentialsRefused, RequestRefused, ServerUnreachable
 from batchops.reports.writer import REPORT_SCHEMA, job_folder
 
@@ -52,8 +53,8 @@ __all__ = [
     "ServerUnreachable",
 ]
 
-#: Statuses a job never leaves.
-TERMINAL = frozenset({"Complete", "Cancelled", "Failed"})
+#: Statuses a job never leaves, as the API writes them.
+TERMINAL = frozenset(status.value for status in domain_status.TERMINAL)
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 REPORT_COLUMNS = tuple(name.strip() for name in REPORT_SCHEMA.split(","))
 _CREDENTIAL_CODES = frozenset(

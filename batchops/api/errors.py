@@ -26,7 +26,7 @@ class ApiError(Exception):
     message: str
 
 
-__all__ = ["S3CONTROL_CODES", "ApiError", "JobStatusRefused", "to_api_error"]
+__all__ = ["COS_CODES", "S3CONTROL_CODES", "ApiError", "CodeTable", "to_api_error"]
 
 #: Domain error → (error code, HTTP status). Checked in order; first match wins.
 CodeTable = tuple[tuple[type[BaseException], str, int], ...]
