@@ -94,10 +94,15 @@ class Client:
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
         )
         config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=30)
-        self._control = session.client("s3control", endpoint_url=self.url, config=config)
-        self._control.meta.events.register("before-sign.s3-control.*", strip_account_from_host)
         s3_config = config.merge(Config(s3={"addressing_style": "path"}))
-        self._s3 = session.client("s3", endpoint_url=s3_endpoint, config=s3_config)
+        try:
+            self._control = session.client("s3control", endpoint_url=self.url, config=config)
+            self._s3 = session.client("s3", endpoint_url=s3_endpoint, config=s3_config)
+        except ValueError as exc:  # botocore: "Invalid endpoint: …"
+            raise ClientError(
+                f"{exc}; give the server URL (--url) and the store's endpoint (--s3-endpoint) as http(s)://host:port"
+            ) from None
+        self._control.meta.events.register("before-sign.s3-control.*", strip_account_from_host)
 
     # --- jobs ---------------------------------------------------------------------------------
 
