@@ -61,5 +61,5 @@ def test_a_missing_manifest_file_is_named(client: Client) -> None:
 
 @pytest.mark.parametrize(("url", "s3_endpoint"), [("not a url", None), ("http://127.0.0.1:9", "(SeaweedFS):")])
 def test_an_invalid_endpoint_is_a_client_error_not_a_traceback(url: str, s3_endpoint: str | None) -> None:
-    with pytest.raises(ClientError, match="Invalid endpoint.*--s3-endpoint"):
+    with pytest.raises(ClientError, match=r"Invalid endpoint.*--s3-endpoint"):
         Client(url, "123456789012", "key", "secret", s3_endpoint=s3_endpoint)
