@@ -15,8 +15,6 @@ from functools import cache
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from botocore.session import get_session
-
 from batchops.arns import parse_bucket_arn
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
@@ -30,6 +28,7 @@ from batchops.operations.fields import (
 )
 from batchops.operations.retention import RETENTION_MODES
 from batchops.operations.transfer import Destination, copy, tag_query
+from batchops.s3.fast import s3_model
 from batchops.xmlutil import boolean, check_children, check_length, integer, members, string_map, text
 
 STORAGE_CLASSES = (
@@ -325,7 +324,7 @@ def check_acl(arguments: dict[str, Any], where: str) -> None:
 @cache
 def copy_object_members() -> frozenset[str]:
     """The CopyObject parameters the installed botocore can send."""
-    model = get_session().get_service_model("s3").operation_model("CopyObject")
+    model = s3_model().operation_model("CopyObject")
     return frozenset(model.input_shape.members)
 
 
