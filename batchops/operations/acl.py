@@ -8,8 +8,8 @@ from xml.etree.ElementTree import Element
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import choice, only_children, without_none
-from batchops.xmlutil import members, req_text, text
+from batchops.operations.fields import choice, without_none
+from batchops.xmlutil import check_children, members, req_text, text
 
 CANNED_ACLS = (
     "private",
@@ -33,14 +33,14 @@ class PutObjectAcl(Operation):
     name = "S3PutObjectAcl"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("AccessControlPolicy",), self.name)
+        check_children(element, ("AccessControlPolicy",), self.name)
         where = f"{self.name}.AccessControlPolicy"
         policy = element.find("AccessControlPolicy")
         if policy is None:
             raise ValidationError(
                 f"{where} is required: give CannedAccessControlList or AccessControlList", field=where
             )
-        only_children(policy, ("AccessControlList", "CannedAccessControlList"), where)
+        check_children(policy, ("AccessControlList", "CannedAccessControlList"), where)
         acl_list = policy.find("AccessControlList")
         canned = choice(policy, "CannedAccessControlList", CANNED_ACLS, where)
         if canned is not None and acl_list is None:
@@ -58,11 +58,11 @@ class PutObjectAcl(Operation):
 
 def access_control_list(acl_list: Element, where: str) -> dict[str, Any]:
     """``AccessControlList{Owner, Grants}`` in the shape ``put_object_acl`` takes."""
-    only_children(acl_list, ("Owner", "Grants"), where)
+    check_children(acl_list, ("Owner", "Grants"), where)
     owner = acl_list.find("Owner")
     if owner is None:
         raise ValidationError(f"{where}.Owner is required: give the object owner's canonical ID", field=where)
-    only_children(owner, ("ID", "DisplayName"), f"{where}.Owner")
+    check_children(owner, ("ID", "DisplayName"), f"{where}.Owner")
     grants = [grant(el, f"{where}.Grants") for el in members(acl_list, "Grants")]
     owner_fields = {
         "ID": req_text(owner, "ID", f"{where}.Owner"),
@@ -72,7 +72,7 @@ def access_control_list(acl_list: Element, where: str) -> dict[str, Any]:
 
 
 def grant(element: Element, where: str) -> dict[str, Any]:
-    only_children(element, ("Grantee", "Permission"), where)
+    check_children(element, ("Grantee", "Permission"), where)
     grantee = element.find("Grantee")
     if grantee is None:
         raise ValidationError(f"every grant in {where} needs a Grantee", field=where)
@@ -81,7 +81,7 @@ def grant(element: Element, where: str) -> dict[str, Any]:
 
 
 def grantee_of(grantee: Element, where: str) -> dict[str, str]:
-    only_children(grantee, ("TypeIdentifier", "Identifier", "DisplayName"), where)
+    check_children(grantee, ("TypeIdentifier", "Identifier", "DisplayName"), where)
     type_identifier = choice(grantee, "TypeIdentifier", GRANTEE_TYPES, where, required=True)
     assert type_identifier is not None
     grantee_type, id_field = GRANTEE_TYPES[type_identifier]

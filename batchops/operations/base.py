@@ -3,7 +3,7 @@
 An operation turns its CreateJob XML element into JSON-able parameters once (``parse``, at
 CreateJob, so bad parameters are refused before any task runs), then performs itself on one
 object per task (``run``). ``run`` raises botocore's ``ClientError`` (or ``TaskError``) on
-failure; the executor maps errors to report rows in one place (batchops.s3.errors).
+failure; the job runner maps errors to report rows in one place (batchops.s3.errors).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class TaskContext:
     """What a running task may use: the S3 client of the job's store, and the job it belongs to."""
 
-    s3: Any  # an aiobotocore S3 client
+    s3: Any  # batchops.s3.client.open_client's: a FastS3 (lean hot calls over aiobotocore), or aiobotocore's own
     job_id: str
     #: Invokes the functions of ``[[functions]]`` (LambdaInvoke); None where no engine provides one.
     functions: FunctionInvoker | None = None

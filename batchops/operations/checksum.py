@@ -33,7 +33,8 @@ from awscrt import checksums
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import choice, only_children
+from batchops.operations.fields import choice
+from batchops.xmlutil import check_children
 
 NAME = "S3ComputeObjectChecksum"
 #: Bytes read (and held) at a time per task.
@@ -78,7 +79,7 @@ class ComputeObjectChecksum(Operation):
     name = NAME
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("ChecksumAlgorithm", "ChecksumType"), self.name)
+        check_children(element, ("ChecksumAlgorithm", "ChecksumType"), self.name)
         algorithm = choice(element, "ChecksumAlgorithm", (*ALGORITHMS, *UNSUPPORTED), self.name, required=True)
         if algorithm in UNSUPPORTED:
             raise ValidationError(

@@ -15,24 +15,21 @@ from functools import cache
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from botocore.session import get_session
-
+from batchops.arns import parse_bucket_arn
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
 from batchops.operations.acl import CANNED_ACLS, grant
 from batchops.operations.base import Operation, TaskContext
 from batchops.operations.fields import (
-    bucket_from_arn,
     choice,
     object_tags,
-    only_children,
     timestamp,
     without_none,
 )
 from batchops.operations.retention import RETENTION_MODES
 from batchops.operations.transfer import Destination, copy, tag_query
-from batchops.operations.transfer import with_datetimes as with_datetimes  # re-exported for callers of copy.py
-from batchops.xmlutil import boolean, check_length, integer, members, string_map, text
+from batchops.s3.fast import s3_model
+from batchops.xmlutil import boolean, check_children, check_length, integer, members, string_map, text
 
 STORAGE_CLASSES = (
     "STANDARD",
@@ -80,8 +77,6 @@ COPY_ELEMENTS = (
     "ObjectLockEventHold",
     "ObjectLockEventHoldDuration",
 )
-#: Valid S3 Control members that batchops cannot honour; refused rather than silently dropped (none left).
-UNSUPPORTED_COPY_ELEMENTS: tuple[str, ...] = ()
 #: An S3Grant's Permission → the CopyObject grant header. Objects have no WRITE permission.
 GRANT_HEADERS = {
     "READ": "GrantRead",
@@ -104,7 +99,7 @@ class CopyObject(Operation):
     name = "S3PutObjectCopy"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, COPY_ELEMENTS, self.name, unsupported=UNSUPPORTED_COPY_ELEMENTS)
+        check_children(element, COPY_ELEMENTS, self.name)
         destination = {
             "TargetBucket": target_bucket(element, self.name),
             "TargetKeyPrefix": target_key_prefix(element, self.name),
@@ -138,14 +133,15 @@ async def copy_one(ctx: TaskContext, source: ObjectRef, bucket: str, key: str, a
     return copied.describe()
 
 
-def target_bucket(element: Element, where: str) -> str:
+def target_bucket(element: Element, where: str, example: str = "arn:aws:s3:::my-bucket") -> str:
+    """The bucket of the required ``TargetResource`` ARN (``example`` shows one in the dialect's form)."""
     value = text(element, "TargetResource")
     if not value:
         raise ValidationError(
-            f"{where}.TargetResource is required: give the destination bucket's ARN, e.g. arn:aws:s3:::my-bucket",
+            f"{where}.TargetResource is required: give the destination bucket's ARN, e.g. {example}",
             field=f"{where}.TargetResource",
         )
-    return bucket_from_arn(value, f"{where}.TargetResource")
+    return parse_bucket_arn(value, f"{where}.TargetResource")
 
 
 def target_key_prefix(element: Element, where: str) -> str:
@@ -172,7 +168,7 @@ def metadata_arguments(element: Element, where: str) -> dict[str, Any]:
 
 
 def new_metadata(element: Element, where: str) -> dict[str, Any]:
-    only_children(element, METADATA_ELEMENTS, where)
+    check_children(element, METADATA_ELEMENTS, where)
     algorithm = choice(element, "SSEAlgorithm", SSE_ALGORITHMS, where)
     headers = {name: text(element, name) or None for name in METADATA_HEADERS}
     return without_none(
@@ -271,7 +267,7 @@ def event_hold_arguments(element: Element, where: str) -> dict[str, Any]:
 
 
 def event_hold_duration(duration: Element, where: str) -> dict[str, int]:
-    only_children(duration, ("Days", "Years"), where)
+    check_children(duration, ("Days", "Years"), where)
     days = integer(duration, "Days", lo=1, hi=36500, where=where)
     years = integer(duration, "Years", lo=1, hi=100, where=where)
     if (days is None) == (years is None):
@@ -328,7 +324,7 @@ def check_acl(arguments: dict[str, Any], where: str) -> None:
 @cache
 def copy_object_members() -> frozenset[str]:
     """The CopyObject parameters the installed botocore can send."""
-    model = get_session().get_service_model("s3").operation_model("CopyObject")
+    model = s3_model().operation_model("CopyObject")
     return frozenset(model.input_shape.members)
 
 

@@ -18,23 +18,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.copy import METADATA_HEADERS, copy_one, new_metadata
-from batchops.operations.cos_tagging import current_tags, merge_tags
+from batchops.operations.copy import METADATA_HEADERS, copy_one, new_metadata, target_bucket
+from batchops.operations.cos_tagging import current_tags
 from batchops.operations.fields import (
-    bucket_from_arn,
     choice,
     object_tags,
-    only_children,
     parse_timestamp,
     without_none,
 )
-from batchops.xmlutil import boolean, members, req_text, text
+from batchops.operations.merge_tagging import merge_tags
+from batchops.operations.transfer import source_metadata, tag_query
+from batchops.xmlutil import boolean, check_children, members, req_text, text
 
 DIRECTIVES = ("Copy", "Replaced", "Add")
 STORAGE_CLASSES = ("STANDARD", "STANDARD_IA")
@@ -58,15 +57,16 @@ COPY_ELEMENTS = (
 )
 METADATA_ELEMENTS = (*METADATA_HEADERS, "HttpExpiresDate", "SSEAlgorithm", "UserMetadata")
 MAX_PREFIX_BYTES = 1024
+COS_TARGET_EXAMPLE = "qcs::cos:ap-chengdu:uid/1250000000:destinationbucket-1250000000"
 
 
 class COSPutObjectCopy(Operation):
     name = "COSPutObjectCopy"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, COPY_ELEMENTS, self.name)
+        check_children(element, COPY_ELEMENTS, self.name)
         return {
-            "TargetBucket": _target_bucket(element, self.name),
+            "TargetBucket": target_bucket(element, self.name, COS_TARGET_EXAMPLE),
             **_key_rewrite(element, self.name),
             **_metadata(element, self.name),
             **_tagging(element, self.name),
@@ -94,17 +94,6 @@ class COSPutObjectCopy(Operation):
 
 
 # --- parsing ----------------------------------------------------------------------------------
-
-
-def _target_bucket(element: Element, where: str) -> str:
-    value = text(element, "TargetResource")
-    if not value:
-        raise ValidationError(
-            f"{where}.TargetResource is required: the destination bucket, e.g. "
-            "qcs::cos:ap-chengdu:uid/1250000000:destinationbucket-1250000000",
-            field=f"{where}.TargetResource",
-        )
-    return bucket_from_arn(value, f"{where}.TargetResource")
 
 
 def _key_rewrite(element: Element, where: str) -> dict[str, Any]:
@@ -135,7 +124,7 @@ def _metadata(element: Element, where: str) -> dict[str, Any]:
     metadata_element = element.find("NewObjectMetadata")
     metadata: dict[str, Any] = {}
     if metadata_element is not None:
-        only_children(metadata_element, METADATA_ELEMENTS, f"{where}.NewObjectMetadata")
+        check_children(metadata_element, METADATA_ELEMENTS, f"{where}.NewObjectMetadata")
         choice(metadata_element, "SSEAlgorithm", ("AES256",), f"{where}.NewObjectMetadata")
         metadata = new_metadata(metadata_element, f"{where}.NewObjectMetadata")
     encryption = metadata.pop("ServerSideEncryption", None)
@@ -182,11 +171,11 @@ def _acl(element: Element, where: str) -> dict[str, Any]:
 
 def _grant(element: Element, where: str) -> dict[str, Any]:
     """``COSGrant{Grantee{DisplayName?, Identifier, TypeIdentifier=ID}, Permission}`` → an S3 grant."""
-    only_children(element, ("Grantee", "Permission"), where)
+    check_children(element, ("Grantee", "Permission"), where)
     grantee = element.find("Grantee")
     if grantee is None:
         raise ValidationError(f"every COSGrant in {where} needs a Grantee", field=where)
-    only_children(grantee, ("DisplayName", "Identifier", "TypeIdentifier"), f"{where}.Grantee")
+    check_children(grantee, ("DisplayName", "Identifier", "TypeIdentifier"), f"{where}.Grantee")
     choice(grantee, "TypeIdentifier", ("ID",), f"{where}.Grantee", required=True)
     return {
         "Grantee": {"Type": "CanonicalUser", "ID": req_text(grantee, "Identifier", f"{where}.Grantee")},
@@ -237,11 +226,8 @@ async def _metadata_arguments(ctx: TaskContext, params: dict[str, Any], target: 
 
 
 def _merged_metadata(source: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    kept = {name: source[name] for name in METADATA_HEADERS if source.get(name)}
-    if source.get("Expires"):
-        kept["Expires"] = source["Expires"].isoformat()
     user = {**source.get("Metadata", {}), **new.get("Metadata", {})}
-    return {**kept, **new, "Metadata": user}
+    return {**source_metadata(source), **new, "Metadata": user}
 
 
 async def _tagging_arguments(ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> dict[str, str]:
@@ -250,8 +236,7 @@ async def _tagging_arguments(ctx: TaskContext, params: dict[str, Any], target: O
         return {}
     if directive == "Add":
         tags = merge_tags(await current_tags(ctx, target), tags)
-    query = urlencode([(tag["Key"], tag["Value"]) for tag in tags], quote_via=quote)
-    return {"TaggingDirective": "REPLACE", "Tagging": query}
+    return {"TaggingDirective": "REPLACE", "Tagging": tag_query(tags)}
 
 
 async def _acl_grants(ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> list[dict[str, Any]] | None:

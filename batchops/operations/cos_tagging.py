@@ -11,8 +11,10 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.operations.base import TaskContext, version_kwargs
-from batchops.operations.fields import choice, object_tags, only_children
+from batchops.operations.fields import choice, object_tags
+from batchops.operations.merge_tagging import merge_tags
 from batchops.operations.tagging import PutObjectTagging
+from batchops.xmlutil import check_children
 
 DIRECTIVES = ("Replaced", "Add")
 
@@ -21,7 +23,7 @@ class COSPutObjectTagging(PutObjectTagging):
     name = "COSPutObjectTagging"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("TaggingDirective", "TagSet"), self.name)
+        check_children(element, ("TaggingDirective", "TagSet"), self.name)
         directive = choice(element, "TaggingDirective", DIRECTIVES, self.name) or "Replaced"
         return {"TaggingDirective": directive, "TagSet": object_tags(element, "TagSet", self.name)}
 
@@ -35,10 +37,3 @@ class COSPutObjectTagging(PutObjectTagging):
 async def current_tags(ctx: TaskContext, target: ObjectRef) -> list[dict[str, str]]:
     response = await ctx.s3.get_object_tagging(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
     return [{"Key": tag["Key"], "Value": tag["Value"]} for tag in response.get("TagSet", [])]
-
-
-def merge_tags(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[dict[str, str]]:
-    """``old`` with ``new`` laid over it: same key → new value; order: old keys first, then added ones."""
-    merged = {tag["Key"]: tag["Value"] for tag in old}
-    merged.update({tag["Key"]: tag["Value"] for tag in new})
-    return [{"Key": key, "Value": value} for key, value in merged.items()]

@@ -11,7 +11,8 @@ fails each of its tasks with that error.
 
 A batch holds at most as many keys as the job's tasks in flight (every waiting task holds a runner slot),
 so this operation asks for ``max_in_flight`` = 1,000 tasks at once rather than ``task_concurrency``: the
-store sees at most ``MAX_REQUESTS`` DeleteObjects requests per job and bucket.
+store sees at most ``MAX_REQUESTS`` DeleteObjects requests per job and bucket from each process that runs
+the job's tasks (the server, or each of its ``--workers``).
 
 S3 deletes are idempotent: a key that is already gone still counts as deleted.
 """
@@ -25,9 +26,9 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
-from batchops.operations.base import Operation, TaskContext
-from batchops.operations.fields import only_children
+from batchops.operations.base import Operation, TaskContext, version_kwargs
 from batchops.s3.errors import status_for_code
+from batchops.xmlutil import check_children
 
 #: DeleteObjects accepts at most this many keys per request.
 MAX_KEYS = 1000
@@ -47,7 +48,7 @@ class DeleteObject(Operation):
         self._batchers: dict[BatchKey, _Batcher] = {}
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, (), self.name)
+        check_children(element, (), self.name)
         return {}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
@@ -106,7 +107,7 @@ class _Batcher:
 
     async def _send(self, batch: list[_Waiting]) -> None:
         try:
-            objects = [{"Key": e.target.key, **_version(e.target)} for e in batch]
+            objects = [{"Key": e.target.key, **version_kwargs(e.target)} for e in batch]
             response = await self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": False})
         except Exception as exc:  # the whole request failed after the client's retries: so did each task
             for entry in batch:
@@ -156,10 +157,6 @@ def _settle(entry: _Waiting, outcome: str | BaseException) -> None:
         entry.result.set_exception(outcome)
     else:
         entry.result.set_result(outcome)
-
-
-def _version(target: ObjectRef) -> dict[str, str]:
-    return {"VersionId": target.version_id} if target.version_id else {}
 
 
 def describe_delete(response: dict[str, Any], target: ObjectRef) -> str:

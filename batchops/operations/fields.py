@@ -1,4 +1,4 @@
-"""Field parsers the operation modules share: closed element sets, enums, timestamps, bucket ARNs, tags.
+"""Field parsers the operation modules share: enums, timestamps, object tag sets.
 
 Every parser names the offending field as ``<Operation>.<Path>`` and says how to fix it, because
 these messages go straight back to the CreateJob caller.
@@ -7,24 +7,18 @@ these messages go straight back to the CreateJob caller.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from batchops.arns import parse_bucket_arn
 from batchops.errors import ValidationError
-from batchops.xmlutil import check_children, one_of, tag_set, text
+from batchops.xmlutil import one_of, tag_set, text
 
 #: S3 refuses more tags than this on one object.
 MAX_OBJECT_TAGS = 10
 
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?")
-
-
-def only_children(element: Element, allowed: Collection[str], where: str, unsupported: Iterable[str] = ()) -> None:
-    """Refuse child elements outside ``allowed`` (typos) or in ``unsupported``, and repeated ones."""
-    check_children(element, allowed, where, unsupported)
 
 
 def choice(parent: Element, path: str, allowed: Iterable[str], where: str, *, required: bool = False) -> str | None:
@@ -64,11 +58,6 @@ def _iso_datetime(value: str) -> datetime | None:
 def to_datetime(value: str) -> datetime:
     """The inverse of :func:`parse_timestamp`, for ``run``."""
     return datetime.fromisoformat(value)
-
-
-def bucket_from_arn(value: str, name: str) -> str:
-    """The bucket of ``arn:<partition>:s3:::<bucket>``."""
-    return parse_bucket_arn(value, name)
 
 
 def object_tags(parent: Element, path: str, where: str) -> list[dict[str, str]]:

@@ -29,9 +29,9 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import FunctionError, TaskError, ValidationError
 from batchops.manifests.csv import encode_key
 from batchops.operations.base import Operation, TaskContext
-from batchops.operations.fields import choice, only_children
+from batchops.operations.fields import choice
 from batchops.settings import FunctionTarget, Settings
-from batchops.xmlutil import check_length, members, req_text, string_map
+from batchops.xmlutil import check_children, check_length, members, req_text, string_map
 
 NAME = "LambdaInvoke"
 SCHEMAS = ("1.0", "2.0")
@@ -48,7 +48,7 @@ class LambdaInvoke(Operation):
     name = NAME
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("FunctionArn", "InvocationSchemaVersion", "UserArguments"), self.name)
+        check_children(element, ("FunctionArn", "InvocationSchemaVersion", "UserArguments"), self.name)
         params: dict[str, Any] = {
             "FunctionArn": _function_arn(element),
             "InvocationSchemaVersion": choice(element, "InvocationSchemaVersion", SCHEMAS, self.name) or "1.0",

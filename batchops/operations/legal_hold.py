@@ -8,14 +8,15 @@ from xml.etree.ElementTree import Element
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import choice, only_children
+from batchops.operations.fields import choice
+from batchops.xmlutil import check_children
 
 
 class PutObjectLegalHold(Operation):
     name = "S3PutObjectLegalHold"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("LegalHold",), self.name)
+        check_children(element, ("LegalHold",), self.name)
         legal_hold = element.find("LegalHold")
         if legal_hold is None:
             raise ValidationError(
@@ -23,7 +24,7 @@ class PutObjectLegalHold(Operation):
                 field=f"{self.name}.LegalHold",
             )
         where = f"{self.name}.LegalHold"
-        only_children(legal_hold, ("Status",), where)
+        check_children(legal_hold, ("Status",), where)
         return {"LegalHold": {"Status": choice(legal_hold, "Status", ("ON", "OFF"), where, required=True)}}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:

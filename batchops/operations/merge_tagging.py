@@ -12,14 +12,15 @@ the write of one task is lost. Do not run a merge job while other writers change
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import MAX_OBJECT_TAGS, object_tags, only_children
-from batchops.xmlutil import check_length, members
+from batchops.operations.fields import MAX_OBJECT_TAGS, object_tags
+from batchops.xmlutil import check_children, check_length, members
 
 NAME = "BatchOpsMergeObjectTagging"
 
@@ -28,7 +29,7 @@ class MergeObjectTagging(Operation):
     name = NAME
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("TagSet", "RemoveKeys"), self.name)
+        check_children(element, ("TagSet", "RemoveKeys"), self.name)
         tags = object_tags(element, "TagSet", self.name)
         remove = _remove_keys(element)
         if not tags and not remove:
@@ -61,7 +62,9 @@ class MergeObjectTagging(Operation):
         return f"tags merged ({len(merged)} tags)"
 
 
-def merge_tags(current: list[dict[str, str]], updates: list[dict[str, str]], remove: list[str]) -> list[dict[str, str]]:
+def merge_tags(
+    current: list[dict[str, str]], updates: list[dict[str, str]], remove: Collection[str] = ()
+) -> list[dict[str, str]]:
     """``current`` without ``remove``, with ``updates`` set; existing keys keep their place, new ones follow."""
     merged = {t["Key"]: t["Value"] for t in current if t["Key"] not in remove}
     merged.update({t["Key"]: t["Value"] for t in updates})

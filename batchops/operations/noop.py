@@ -12,14 +12,14 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.operations.base import Operation, TaskContext
-from batchops.operations.fields import only_children
+from batchops.xmlutil import check_children
 
 
 class NoOp(Operation):
     name = "BatchOpsNoOp"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, (), self.name)
+        check_children(element, (), self.name)
         return {}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:

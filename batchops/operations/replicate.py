@@ -11,7 +11,9 @@ Each replica carries its source's version id in the user metadata ``batchops-sou
 Version order: for a manifest row with a VersionId, the replica's history of the key is brought up to
 that version, oldest first — source versions older than it that the replica lacks are copied before it,
 and a version the replica already has (or has passed) is not copied again. Rows of one key run one at a
-time, so the replica's versions follow the source's order whatever order the manifest lists them in.
+time within one process, so the replica's versions follow the source's order whatever order the manifest
+lists them in. With ``--workers N`` a job's chunks run in several processes, and rows of one key in chunks
+claimed by different workers are not serialised against each other.
 Delete markers are not replicated.
 """
 
@@ -25,12 +27,12 @@ from xml.etree.ElementTree import Element
 
 from botocore.exceptions import ClientError
 
+from batchops.arns import parse_bucket_arn
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import Operation, TaskContext
-from batchops.operations.fields import bucket_from_arn, only_children
 from batchops.operations.transfer import Copied, Destination, copy_to, head_source, source_metadata
-from batchops.xmlutil import check_length, text
+from batchops.xmlutil import check_children, check_length, text
 
 #: The replica's user-metadata key naming the source version it was copied from.
 SOURCE_VERSION_KEY = "batchops-source-version-id"
@@ -41,7 +43,7 @@ class ReplicateObject(Operation):
     name = "S3ReplicateObject"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ELEMENTS, self.name)
+        check_children(element, ELEMENTS, self.name)
         target = text(element, "BatchOpsReplicaTarget")
         prefix_name = f"{self.name}.BatchOpsReplicaKeyPrefix"
         prefix = check_length(text(element, "BatchOpsReplicaKeyPrefix"), prefix_name, 1, 1024)
@@ -52,7 +54,7 @@ class ReplicateObject(Operation):
                     field=f"{self.name}.BatchOpsReplicaKeyPrefix",
                 )
             return {}
-        bucket = bucket_from_arn(target, f"{self.name}.BatchOpsReplicaTarget")
+        bucket = parse_bucket_arn(target, f"{self.name}.BatchOpsReplicaTarget")
         return {"TargetBucket": bucket, "TargetKeyPrefix": prefix or ""}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
@@ -159,5 +161,5 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-#: Rows of one replica key run one at a time (within this process, which runs all of a job's tasks).
+#: Rows of one replica key run one at a time within this process (not across ``--workers`` processes).
 KEY_LOCKS = KeyedLocks()

@@ -25,8 +25,8 @@ from botocore.exceptions import ClientError
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import choice, only_children
-from batchops.xmlutil import integer
+from batchops.operations.fields import choice
+from batchops.xmlutil import check_children, integer
 
 WAIT_ELEMENT = "BatchOpsWaitForRestore"
 MAX_WAIT_SECONDS = 7 * 24 * 3600
@@ -40,7 +40,7 @@ class S3InitiateRestoreObject(Operation):
     name = "S3InitiateRestoreObject"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("ExpirationInDays", "GlacierJobTier", WAIT_ELEMENT), self.name)
+        check_children(element, ("ExpirationInDays", "GlacierJobTier", WAIT_ELEMENT), self.name)
         # 0 or none: Intelligent-Tiering archive tiers; GLACIER / DEEP_ARCHIVE need >= 1 (the store says so).
         days = integer(element, "ExpirationInDays", lo=0, hi=2**31 - 1, where=self.name)
         tier = choice(element, "GlacierJobTier", ("BULK", "STANDARD"), self.name)
@@ -54,7 +54,7 @@ class COSInitiateRestoreObject(Operation):
     name = "COSInitiateRestoreObject"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("ExpirationInDays", "JobTier", WAIT_ELEMENT), self.name)
+        check_children(element, ("ExpirationInDays", "JobTier", WAIT_ELEMENT), self.name)
         days = integer(element, "ExpirationInDays", lo=1, hi=365, required=True, where=self.name)
         tier = choice(element, "JobTier", ("Bulk", "Standard"), self.name, required=True)
         assert tier is not None

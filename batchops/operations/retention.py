@@ -8,8 +8,8 @@ from xml.etree.ElementTree import Element
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import choice, only_children, timestamp, to_datetime, without_none
-from batchops.xmlutil import boolean
+from batchops.operations.fields import choice, timestamp, to_datetime, without_none
+from batchops.xmlutil import boolean, check_children
 
 RETENTION_MODES = ("COMPLIANCE", "GOVERNANCE")
 
@@ -18,7 +18,7 @@ class PutObjectRetention(Operation):
     name = "S3PutObjectRetention"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("BypassGovernanceRetention", "Retention"), self.name)
+        check_children(element, ("BypassGovernanceRetention", "Retention"), self.name)
         bypass = boolean(element, "BypassGovernanceRetention", where=self.name)
         return without_none({"Retention": self._retention(element), "BypassGovernanceRetention": bypass or None})
 
@@ -31,7 +31,7 @@ class PutObjectRetention(Operation):
                 "or an empty <Retention/> to clear retention",
                 field=where,
             )
-        only_children(retention, ("Mode", "RetainUntilDate"), where, unsupported=("EventHold", "EventHoldDuration"))
+        check_children(retention, ("Mode", "RetainUntilDate"), where, unsupported=("EventHold", "EventHoldDuration"))
         mode = choice(retention, "Mode", RETENTION_MODES, where)
         until = timestamp(retention, "RetainUntilDate", where)
         if (mode is None) != (until is None):

@@ -7,14 +7,15 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import object_tags, only_children
+from batchops.operations.fields import object_tags
+from batchops.xmlutil import check_children
 
 
 class PutObjectTagging(Operation):
     name = "S3PutObjectTagging"
 
     def parse(self, element: Element) -> dict[str, Any]:
-        only_children(element, ("TagSet",), self.name)
+        check_children(element, ("TagSet",), self.name)
         # An empty (or absent) TagSet is legal: replacing with no tags removes them all.
         return {"TagSet": object_tags(element, "TagSet", self.name)}
 

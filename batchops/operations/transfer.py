@@ -5,8 +5,8 @@
 * same store, larger source (S3 refuses CopyObject above 5 GiB): ``CreateMultipartUpload`` +
   ``UploadPartCopy`` per byte range (a few parts at once) + ``CompleteMultipartUpload``, aborted on failure;
 * target on another store (``[[targets]]``): server-side copy is impossible, so the bytes stream through
-  batchops — ``GetObject`` (ranged) → ``PutObject`` or multipart upload — holding at most one part per
-  part in flight, under a process-wide byte budget.
+  batchops — ``GetObject`` (ranged) → ``PutObject`` or multipart upload — each part in flight held in
+  memory, under a byte budget per process (``TransferLimits.buffer``).
 
 All three take the same CopyObject arguments (what ``copy.parse`` produced) and give the new object the
 same metadata, tags, ACL, encryption, storage class and lock settings: where CopyObject would copy the

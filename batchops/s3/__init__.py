@@ -1,1 +1,1 @@
-"""The only package that talks to the S3 SDK (aiobotocore)."""
+"""The only package that talks to object stores: aiobotocore, and the lean signed-HTTP client for hot calls."""

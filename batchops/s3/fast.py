@@ -14,10 +14,11 @@ from urllib.parse import quote
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
+from botocore.model import ServiceModel
 from botocore.session import get_session
 from botocore.utils import parse_timestamp
 
-from batchops.s3.lean import Answer, LeanSession, key_path, local, parse_xml
+from batchops.s3.lean import Answer, LeanSession, key_path, leaf_fields, local, parse_xml
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -52,7 +53,7 @@ class FastS3:
             return await self._client.get_object_tagging(**kwargs)  # type: ignore[no-any-return]
         answer = await self._lean.send("GetObjectTagging", "GET", _path(kwargs), _query("tagging", kwargs))
         root = parse_xml(answer.body)
-        tags = [] if root is None else [_fields(tag) for tag in root.iter() if local(tag.tag) == "Tag"]
+        tags = [] if root is None else [leaf_fields(tag) for tag in root.iter() if local(tag.tag) == "Tag"]
         return {**_result(answer, "GetObjectTagging"), "TagSet": tags}
 
     async def delete_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
@@ -82,7 +83,7 @@ class FastS3:
         result = _result(answer, "DeleteObjects")
         entries = [] if root is None else list(root)
         deleted = [_deleted(e) for e in entries if local(e.tag) == "Deleted"]
-        errors = [_fields(e) for e in entries if local(e.tag) == "Error"]
+        errors = [leaf_fields(e) for e in entries if local(e.tag) == "Error"]
         return {**result, **({"Deleted": deleted} if deleted else {}), **({"Errors": errors} if errors else {})}
 
     # --- copies and HEAD --------------------------------------------------------------------
@@ -93,7 +94,7 @@ class FastS3:
             return await self._client.copy_object(**kwargs)  # type: ignore[no-any-return]
         answer = await self._lean.send("CopyObject", "PUT", _path(kwargs), headers=headers)
         root = parse_xml(answer.body)
-        copied = {} if root is None else _fields(root)
+        copied = {} if root is None else leaf_fields(root)
         if "LastModified" in copied:
             copied["LastModified"] = parse_timestamp(copied["LastModified"])
         return {**_result(answer, "CopyObject"), "CopyObjectResult": copied}
@@ -168,9 +169,15 @@ def quote_source(text: str) -> str:
 
 
 @cache
+def s3_model() -> ServiceModel:
+    """botocore's S3 service model, loaded once per process."""
+    return get_session().get_service_model("s3")
+
+
+@cache
 def copy_header_names() -> dict[str, str]:
     """CopyObject's string arguments sent as headers → their (lower-case) header names, from botocore's model."""
-    shape = get_session().get_service_model("s3").operation_model("CopyObject").input_shape
+    shape = s3_model().operation_model("CopyObject").input_shape
     return {
         name: member.serialization["name"].lower()
         for name, member in shape.members.items()
@@ -189,10 +196,11 @@ def _result(answer: Answer, operation: str) -> dict[str, Any]:
     """The operation's header fields (from botocore's model) and ResponseMetadata."""
     result: dict[str, Any] = {"ResponseMetadata": answer.metadata()}
     metadata: dict[str, str] = {}
+    fields = output_headers(operation)
     for header, value in answer.headers.items():
         if header.startswith("x-amz-meta-"):
             metadata[header[len("x-amz-meta-") :]] = value
-        elif header in (fields := output_headers(operation)):
+        elif header in fields:
             name, kind = fields[header]
             result[name] = _typed(kind, value)
     if "Metadata" in output_names(operation):
@@ -213,7 +221,7 @@ def _typed(kind: str, value: str) -> Any:
 @cache
 def output_headers(operation: str) -> dict[str, tuple[str, str]]:
     """header (lower-case) → (result field, type) of an S3 operation's answer, from botocore's model."""
-    shape = get_session().get_service_model("s3").operation_model(operation).output_shape
+    shape = s3_model().operation_model(operation).output_shape
     if shape is None:
         return {}
     return {
@@ -225,16 +233,12 @@ def output_headers(operation: str) -> dict[str, tuple[str, str]]:
 
 @cache
 def output_names(operation: str) -> frozenset[str]:
-    shape = get_session().get_service_model("s3").operation_model(operation).output_shape
+    shape = s3_model().operation_model(operation).output_shape
     return frozenset(shape.members) if shape is not None else frozenset()
 
 
-def _fields(element: Element) -> dict[str, str]:
-    return {local(child.tag): child.text or "" for child in element if len(child) == 0}
-
-
 def _deleted(element: Element) -> dict[str, Any]:
-    fields: dict[str, Any] = _fields(element)
+    fields: dict[str, Any] = leaf_fields(element)
     if "DeleteMarker" in fields:
         fields["DeleteMarker"] = fields["DeleteMarker"].lower() == "true"
     return fields

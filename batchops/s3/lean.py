@@ -247,9 +247,7 @@ def retryable(error: ClientError) -> bool:
 
 def _error_fields(body: bytes) -> dict[str, str]:
     root = parse_xml(body)
-    if root is None:
-        return {}
-    return {local(child.tag): child.text or "" for child in root if len(child) == 0}
+    return {} if root is None else leaf_fields(root)
 
 
 # --- XML ---------------------------------------------------------------------------------------
@@ -263,6 +261,11 @@ def parse_xml(body: bytes) -> Element | None:
         return fromstring(body)
     except ParseError:
         return None
+
+
+def leaf_fields(element: Element) -> dict[str, str]:
+    """An element's childless children, name (without namespace) → text."""
+    return {local(child.tag): child.text or "" for child in element if len(child) == 0}
 
 
 def local(tag: str) -> str:

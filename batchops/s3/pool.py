@@ -4,7 +4,7 @@ A job's tasks act on the job's store (``TaskContext.s3``). Copies and replicas m
 that lives on another store, with other credentials (``[[targets]]`` in the config); ``StoreRoutes``
 opens one client per such store, on first use, and hands it to the operation. Server-side copy is
 impossible between stores, so the operation streams the bytes through batchops, one part at a time,
-under a process-wide byte budget (``TransferLimits.buffer``).
+under a byte budget per process (``TransferLimits.buffer``).
 """
 
 from __future__ import annotations

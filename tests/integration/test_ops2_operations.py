@@ -17,13 +17,12 @@ import pytest
 
 from batchops.devstore import LocalSeaweed
 from batchops.domain.task import ObjectRef
-from batchops.errors import TaskError
 from batchops.operations.base import TaskContext
 from batchops.operations.checksum import CHUNK_BYTES
-from batchops.operations.registry import get_operation
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.errors import to_task_error
-from batchops.xmlutil import parse_xml
+from tests.integration.test_operations import failure, run
+from tests.integration.test_operations import tags_of as tags
 
 pytestmark = pytest.mark.integration
 
@@ -62,24 +61,6 @@ def versioned_bucket(s3: Any, new_bucket: Callable[..., str]) -> str:
     name = new_bucket()
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
-
-
-async def run(ctx: TaskContext, xml: str, target: ObjectRef) -> str:
-    element = parse_xml(xml.encode())
-    operation = get_operation(element.tag)
-    params = json.loads(json.dumps(operation.parse(element)))
-    return await operation.run(ctx, params, target)
-
-
-async def failure(ctx: TaskContext, xml: str, target: ObjectRef) -> TaskError:
-    with pytest.raises(Exception) as info:
-        await run(ctx, xml, target)
-    return to_task_error(info.value)
-
-
-def tags(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
-    extra = {"VersionId": version_id} if version_id else {}
-    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key, **extra)["TagSet"]}
 
 
 def merge_xml(pairs: dict[str, str], remove: tuple[str, ...] = ()) -> str:

@@ -6,36 +6,20 @@ import base64
 import json
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import ConfigError, TaskError, ValidationError
-from batchops.operations.base import Operation
 from batchops.operations.checksum import ComputeObjectChecksum, new_digest, result_message
 from batchops.operations.delete import outcome_of
 from batchops.operations.lambda_invoke import LambdaInvoke, invocation_event, task_result
 from batchops.operations.merge_tagging import MergeObjectTagging, merge_tags
 from batchops.operations.registry import get_operation
 from batchops.settings import FunctionTarget, Settings, load_settings
-from batchops.xmlutil import parse_xml
+from tests.unit.test_operation_parse import parse, refusal, tags_xml
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"
-
-
-def parse(operation: Operation, xml: str) -> dict[str, Any]:
-    return operation.parse(parse_xml(xml.encode()))
-
-
-def refusal(operation: Operation, xml: str) -> str:
-    with pytest.raises(ValidationError) as info:
-        parse(operation, xml)
-    return str(info.value)
-
-
-def tags_xml(pairs: list[tuple[str, str]]) -> str:
-    return "".join(f"<member><Key>{key}</Key><Value>{value}</Value></member>" for key, value in pairs)
 
 
 # --- BatchOpsMergeObjectTagging ----------------------------------------------------------------
