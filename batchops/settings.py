@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -124,10 +124,6 @@ class Settings:
     max_unfinished_jobs_per_account: int = 1000
     #: ``[[functions]]``: the functions LambdaInvoke jobs may name, by FunctionArn.
     functions: tuple[FunctionTarget, ...] = ()
-
-    def function(self, arn: str) -> FunctionTarget | None:
-        return next((f for f in self.functions if f.arn == arn), None)
-
     #: Copies of sources larger than this use multipart copy (UploadPartCopy); S3 allows 5 GiB per CopyObject.
     copy_multipart_threshold_bytes: int = 5 * GIB
     #: Part size of multipart copies and of streamed cross-store copies (raised to stay within 10,000 parts).
@@ -142,6 +138,9 @@ class Settings:
     replicas: tuple[Replica, ...] = ()
     #: Signs console session cookies; None: a random one kept in the data dir (sessions survive restarts).
     session_secret: str | None = field(default=None, repr=False)
+
+    def function(self, arn: str) -> FunctionTarget | None:
+        return next((f for f in self.functions if f.arn == arn), None)
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.id == account_id), None)
@@ -239,16 +238,7 @@ def _pick(name: str, flags: Mapping[str, Any], environ: Mapping[str, str], file:
 
 def _convert(values: dict[str, Any]) -> Settings:
     converted = dict(values)
-    for name in (
-        "port",
-        "max_active_jobs",
-        "task_concurrency",
-        "chunk_size",
-        "s3_max_attempts",
-        "retention_days",
-        "max_unfinished_jobs_per_account",
-        "workers",
-    ):
+    for name in (*_POSITIVE, "workers"):
         if name in converted:
             converted[name] = _as_int(name, converted[name])
     if "s3_timeout_seconds" in converted:
@@ -345,7 +335,7 @@ def _account(entry: Mapping[str, Any], keys_required: bool = True) -> Account:
     account_id = str(entry.get("id", ""))
     if not ACCOUNT_ID_PATTERN.match(account_id):
         raise ConfigError(f"account id {account_id!r} must be exactly 12 digits")
-    _check_keys(entry, _ACCOUNT_KEYS, f"account {account_id}")
+    _check_keys(entry, _ACCOUNT_KEYS, f"[[accounts]] {account_id}")
     if keys_required and not (entry.get("access_key_id") and entry.get("secret_access_key")):
         raise ConfigError(f"account {account_id} needs access_key_id and secret_access_key (its API keys)")
     appid = entry.get("appid")
@@ -369,7 +359,7 @@ def _role(account_id: str, entry: Any) -> Role:
     where = f"account {account_id} role"
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where}: each [[accounts.roles]] entry must be a table")
-    _check_keys(entry, _ROLE_KEYS, where)
+    _check_keys(entry, _ROLE_KEYS, f"[[accounts.roles]] of account {account_id}")
     arn = str(entry.get("arn", ""))
     if not _ROLE_ARN.match(arn):
         raise ConfigError(f"{where}: arn {arn!r} must be an IAM role ARN like arn:aws:iam::{account_id}:role/batch")
@@ -384,10 +374,11 @@ def _role(account_id: str, entry: Any) -> Role:
     )
 
 
-def _check_keys(entry: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(entry) - allowed)
+def _check_keys(entry: Mapping[str, Any], allowed: Collection[str], where: str) -> None:
+    """Refuse keys a config table does not know (a misspelt setting must not be silently ignored)."""
+    unknown = sorted(set(entry) - set(allowed))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} in {where}; it accepts {', '.join(sorted(allowed))}")
 
 
 def _check_unique(accounts: tuple[Account, ...]) -> None:
@@ -405,12 +396,11 @@ def _check_unique(accounts: tuple[Account, ...]) -> None:
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
+_FUNCTION_KEYS = ("arn", "url", "entry_point", "timeout_seconds", "max_attempts")
+
+
 def _functions(declared: Any) -> tuple[FunctionTarget, ...]:
-    if not declared:
-        return ()
-    if not isinstance(declared, list) or not all(isinstance(entry, Mapping) for entry in declared):
-        raise ConfigError("[[functions]] must be a list of tables, each with arn and url or entry_point")
-    targets = tuple(_function(entry) for entry in declared)
+    targets = tuple(_function(entry) for entry in _table_list(declared, "functions"))
     arns = [t.arn for t in targets]
     if len(set(arns)) != len(arns):
         raise ConfigError("[[functions]] names the same arn twice; give each FunctionArn once")
@@ -419,11 +409,11 @@ def _functions(declared: Any) -> tuple[FunctionTarget, ...]:
 
 def _function(entry: Mapping[str, Any]) -> FunctionTarget:
     arn = str(entry.get("arn") or "")
-    unknown = set(entry) - {"arn", "url", "entry_point", "timeout_seconds", "max_attempts"}
-    if not arn or unknown:
+    _check_keys(entry, _FUNCTION_KEYS, f"[[functions]] {arn or '(no arn)'}")
+    if not arn:
         raise ConfigError(
-            f"[[functions]] entry {arn or '(no arn)'}: needs arn, one of url / entry_point, optional "
-            f"timeout_seconds and max_attempts" + (f"; unknown key(s) {', '.join(sorted(unknown))}" if unknown else "")
+            "[[functions]] entry (no arn): needs arn, one of url / entry_point, "
+            "optional timeout_seconds and max_attempts"
         )
     url, entry_point = entry.get("url"), entry.get("entry_point")
     if (url is None) == (entry_point is None):
@@ -478,7 +468,7 @@ def _table_list(declared: Any, name: str) -> list[Mapping[str, Any]]:
 
 
 def _target(entry: Mapping[str, Any]) -> TargetStore:
-    _only_keys(entry, ("bucket", "endpoint", "region", "access_key_id", "secret_access_key"), "targets")
+    _check_keys(entry, ("bucket", "endpoint", "region", "access_key_id", "secret_access_key"), "[[targets]]")
     bucket = _required_str(entry, "bucket", "targets")
     if bucket.startswith("arn:"):
         bucket = bucket.rsplit(":", 1)[-1]
@@ -492,18 +482,12 @@ def _target(entry: Mapping[str, Any]) -> TargetStore:
 
 
 def _replica(entry: Mapping[str, Any]) -> Replica:
-    _only_keys(entry, ("source_bucket", "target_bucket", "target_key_prefix"), "replicas")
+    _check_keys(entry, ("source_bucket", "target_bucket", "target_key_prefix"), "[[replicas]]")
     return Replica(
         source_bucket=_required_str(entry, "source_bucket", "replicas"),
         target_bucket=_required_str(entry, "target_bucket", "replicas"),
         target_key_prefix=str(entry.get("target_key_prefix", "")),
     )
-
-
-def _only_keys(entry: Mapping[str, Any], allowed: tuple[str, ...], name: str) -> None:
-    unknown = sorted(set(entry) - set(allowed))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)} in [[{name}]]; it accepts {', '.join(allowed)}")
 
 
 def _required_str(entry: Mapping[str, Any], key: str, name: str) -> str:

@@ -136,14 +136,6 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class StatusChange:
-    at: datetime
-    from_status: JobStatus | None
-    to_status: JobStatus
-    reason: str | None
-
-
-@dataclass(frozen=True)
 class Job:
     id: str
     account_id: str

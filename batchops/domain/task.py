@@ -1,4 +1,7 @@
-"""A task is one manifest row; its outcome is what the report says about it."""
+"""A task is one manifest row (its object, ``ObjectRef``); its outcome is what the report says about it.
+
+Pending tasks are not objects of their own: they are rows of a chunk blob (``manifests/chunks.py``).
+"""
 
 from __future__ import annotations
 
@@ -20,13 +23,6 @@ class ObjectRef:
     bucket: str
     key: str
     version_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Task:
-    job_id: str
-    seq: int
-    target: ObjectRef
 
 
 class TaskOutcome(NamedTuple):

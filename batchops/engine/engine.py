@@ -75,7 +75,7 @@ class Engine:
         self._side_tasks: list[asyncio.Task[None]] = []
         self._functions: FunctionInvoker | None = None
         # Buckets on other stores (copy targets, replicas) and the copy limits every job shares.
-        self._routes = StoreRoutes(settings.targets, settings.replicas, self._open_target_client)
+        self._routes = StoreRoutes(settings.targets, settings.replicas, self._open_client)
         self._transfer = TransferLimits.from_settings(settings)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -89,10 +89,11 @@ class Engine:
         await self.store.release_chunks()
         self._side_tasks = [
             asyncio.create_task(self._loop(self.tick, self._tick_seconds, wakeable=True), name="engine-tick"),
-            asyncio.create_task(self._loop(self._renew_leases, 20.0), name="lease-heartbeat"),
             asyncio.create_task(self._loop(self._purge, 3600.0), name="purge-expired"),
         ]
-        if self.role == "supervisor":
+        if self.role == "all":  # a supervisor runs no task, so it holds no lease to renew
+            self._side_tasks.append(asyncio.create_task(self._loop(self._renew_leases, 20.0), name="lease-heartbeat"))
+        else:
             self._workers = WorkerPool(self.settings, self.store)
             self._workers.start()
             self._side_tasks.append(asyncio.create_task(self._loop(self._workers.supervise, 1.0), name="workers"))
@@ -288,14 +289,7 @@ class Engine:
             role.endpoint, role.region or self.settings.s3_region, role.access_key_id, role.secret_access_key
         )
         if creds not in self._clients:
-            self._clients[creds] = await open_client(
-                self._stack,
-                creds,
-                max_connections=self.settings.task_concurrency,
-                max_attempts=self.settings.s3_max_attempts,
-                timeout=self.settings.s3_timeout_seconds,
-                kind=self.settings.s3_client,
-            )
+            self._clients[creds] = await self._open_client(creds)
         return self._clients[creds]
 
     async def _function_invoker(self) -> FunctionInvoker:
@@ -304,7 +298,8 @@ class Engine:
             self._functions = await self._stack.enter_async_context(FunctionInvoker(self.settings.functions))
         return self._functions
 
-    async def _open_target_client(self, creds: StoreCredentials) -> Any:
+    async def _open_client(self, creds: StoreCredentials) -> Any:
+        """A new S3 client (closed with the engine): for a role's store, or a target/replica store's."""
         return await open_client(
             self._stack,
             creds,

@@ -56,10 +56,6 @@ class WorkerPool:
         self._store = store
         self._slots: list[_Slot] = []
 
-    @property
-    def pids(self) -> list[int | None]:
-        return [slot.process.pid for slot in self._slots]
-
     def start(self) -> None:
         self._slots = [self._launch(index) for index in range(self._settings.workers)]
 

@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote
 from batchops.arns import is_bucket_name
 from batchops.domain.task import ObjectRef
 from batchops.manifests.csv import MAX_KEY_BYTES, RAW_KEEP, OverlongLine, RowError, parse_row
-from batchops.manifests.source import ManifestSource, Position, PreparedChunk, SourceRow
+from batchops.manifests.source import ChunkedSource, ManifestSource, Position, PreparedChunk, SourceRow
 
 #: zlib level: 1 compresses manifest lines about 4 times at hundreds of MB/s.
 LEVEL = 1
@@ -58,7 +58,7 @@ def encode_rows(rows: Sequence[SourceRow]) -> bytes:
 
 async def source_chunks(source: ManifestSource, start: Position, chunk_size: int) -> AsyncIterator[PreparedChunk]:
     """A source's rows after ``start`` as chunks: CSV manifests cut themselves, others are grouped here."""
-    if hasattr(source, "chunks"):
+    if isinstance(source, ChunkedSource):
         async for chunk in source.chunks(start, chunk_size):
             yield chunk
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from batchops.domain.task import ObjectRef
 
@@ -51,6 +51,7 @@ class ManifestSource(Protocol):
         ...
 
 
+@runtime_checkable
 class ChunkedSource(ManifestSource, Protocol):
     """A source that cuts itself into chunk blobs without parsing rows (a CSV manifest)."""
 

@@ -164,8 +164,7 @@ class Store:
         horizon_days: int,
     ) -> tuple[list[Job], str | None]:
         now = time.time()
-        visible = or_(jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400)
-        query = select(jobs).where(jobs.c.account_id == account_id, visible)
+        query = select(jobs).where(jobs.c.account_id == account_id, _visible(now, horizon_days))
         if statuses:
             query = query.where(jobs.c.status.in_([s.value for s in statuses]))
         if token:
@@ -224,11 +223,6 @@ class Store:
         if result.rowcount == 0:
             raise ValidationError(f"job {job_id} is {job.status.value}; the priority of an ended job cannot change")
         return job
-
-    async def count_unfinished(self, account_id: str) -> int:
-        """The account's jobs not yet Complete, Cancelled or Failed."""
-        async with self._read() as conn:
-            return await _count_unfinished(conn, account_id)
 
     async def get_tags(self, account_id: str, job_id: str) -> list[dict[str, str]]:
         query = select(jobs.c.tags).where(jobs.c.id == job_id, jobs.c.account_id == account_id)
@@ -335,7 +329,7 @@ class Store:
 
     async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]:
         """(lines read, next chunk number, next task seq) to resume Preparing after a restart."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             lines = (await conn.execute(select(jobs.c.manifest_lines_read).where(jobs.c.id == job_id))).scalar_one()
             last = (
                 await conn.execute(
@@ -349,7 +343,7 @@ class Store:
 
     async def manifest_cursor(self, job_id: str) -> str | None:
         """Where a seekable manifest source resumes (stored with the last committed chunk)."""
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             query = select(jobs.c.manifest_cursor).where(jobs.c.id == job_id)
             return (await conn.execute(query)).scalar_one()  # type: ignore[no-any-return]
 
@@ -474,18 +468,10 @@ class Store:
                 .order_by(tasks.c.seq)
                 .limit(page)
             )
-            async with self.engine.connect() as conn:
+            async with self._read() as conn:
                 rows = (await conn.execute(query)).all()
             for r in rows:
-                yield ReportRow(
-                    r.bucket,
-                    r.key,
-                    r.version_id,
-                    status,
-                    r.error_code or "",
-                    r.http_status or 0,
-                    r.message or "",
-                )
+                yield _report_row(r)
             if len(rows) < page:
                 return
             after = rows[-1].seq
@@ -499,18 +485,7 @@ class Store:
         )
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
-        return [
-            ReportRow(
-                r.bucket,
-                r.key,
-                r.version_id,
-                TaskStatus.FAILED,
-                r.error_code or "",
-                r.http_status or 0,
-                r.message or "",
-            )
-            for r in rows
-        ]
+        return [_report_row(r) for r in rows]
 
     # --- console: search, sort, count --------------------------------------------------------
 
@@ -572,6 +547,13 @@ SEARCH_SORTS = {
 def _visible(now: float, horizon_days: int) -> Any:
     """Unfinished jobs, and jobs that ended within the listing horizon."""
     return or_(jobs.c.termination_time.is_(None), jobs.c.termination_time >= now - horizon_days * 86400)
+
+
+def _report_row(r: Any) -> ReportRow:
+    """A ``tasks`` row as the report (and the console's recent failures) show it."""
+    return ReportRow(
+        r.bucket, r.key, r.version_id, TaskStatus(r.status), r.error_code or "", r.http_status or 0, r.message or ""
+    )
 
 
 _INSERT_OUTCOME = (

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import ACCOUNT, create_job, describe, put_manifest, wait_for, wait_status
-from tests.integration.test_job_lifecycle import TAGGING, put_objects
+from tests.integration.test_job_lifecycle import TAGGING, put_objects, read_report
 
 pytestmark = pytest.mark.integration
 
@@ -70,11 +67,8 @@ def test_cancel_an_active_job(start_server: Any, s3: Any, new_bucket: Any) -> No
     job = wait_status(control, job_id, "Cancelled")
     done = job["ProgressSummary"]["NumberOfTasksSucceeded"]
     assert 0 < done < 1000
-    index = json.loads(s3.get_object(Bucket=reports, Key=f"reports/job-{job_id}/manifest.json")["Body"].read())
-    rows = sum(
-        len(s3.get_object(Bucket=r["Bucket"], Key=r["Key"])["Body"].read().splitlines()) for r in index["Results"]
-    )
-    assert rows == done
+    _, report = read_report(s3, reports, job_id)
+    assert len(report) == done
 
 
 def test_failure_threshold_fails_the_job(server: Any, control: Any, s3: Any, new_bucket: Any) -> None:
@@ -121,12 +115,7 @@ def test_kill_9_mid_job_loses_no_task_and_counts_none_twice(
         "NumberOfTasksSucceeded": 3000,
         "NumberOfTasksFailed": 100,
     }
-    index = json.loads(s3.get_object(Bucket=reports, Key=f"reports/job-{job_id}/manifest.json")["Body"].read())
-    report: list[list[str]] = []
-    for result in index["Results"]:
-        report += list(
-            csv.reader(io.StringIO(s3.get_object(Bucket=result["Bucket"], Key=result["Key"])["Body"].read().decode()))
-        )
+    _, report = read_report(s3, reports, job_id)
     assert len(report) == 3100
     assert len({row[1] for row in report}) == 3100
     assert sum(row[3] == "failed" for row in report) == 100
