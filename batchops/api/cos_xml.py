@@ -185,18 +185,11 @@ def render_list_jobs(jobs: Sequence[Job], next_token: str | None) -> bytes:
 
 
 def render_update_priority(job_id: str, priority: int) -> bytes:
-    root = Element("UpdateJobPriorityResult")
-    xmlutil.add(root, "JobId", job_id)
-    xmlutil.add(root, "Priority", priority)
-    return jobxml.to_bytes(root)
+    return jobxml.update_priority_result(Element("UpdateJobPriorityResult"), job_id, priority)
 
 
 def render_update_status(job_id: str, status: JobStatus, reason: str | None) -> bytes:
-    root = Element("UpdateJobStatusResult")
-    xmlutil.add(root, "JobId", job_id)
-    xmlutil.add(root, "Status", status.value)
-    jobxml.add_optional(root, "StatusUpdateReason", reason)
-    return jobxml.to_bytes(root)
+    return jobxml.update_status_result(Element("UpdateJobStatusResult"), job_id, status, reason)
 
 
 def render_error(code: str, message: str, request_id: str, resource: str) -> bytes:

@@ -15,6 +15,7 @@ from xml.etree.ElementTree import Element, tostring
 from batchops import xmlutil
 from batchops.arns import parse_bucket_arn
 from batchops.domain.job import FailureReason, FailureThreshold, ManifestSpec, OperationSpec, ReportSpec
+from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
@@ -219,3 +220,18 @@ def add_failure_reasons(parent: Element, reasons: Sequence[FailureReason], child
         failure = xmlutil.add(element, child)
         xmlutil.add(failure, "FailureCode", reason.code)
         xmlutil.add(failure, "FailureReason", reason.reason)
+
+
+def update_priority_result(root: Element, job_id: str, priority: int) -> bytes:
+    """``UpdateJobPriorityResult`` (``root``: the dialect's element, with or without namespace)."""
+    xmlutil.add(root, "JobId", job_id)
+    xmlutil.add(root, "Priority", priority)
+    return to_bytes(root)
+
+
+def update_status_result(root: Element, job_id: str, status: JobStatus, reason: str | None) -> bytes:
+    """``UpdateJobStatusResult`` (``root``: the dialect's element, with or without namespace)."""
+    xmlutil.add(root, "JobId", job_id)
+    xmlutil.add(root, "Status", status.value)
+    add_optional(root, "StatusUpdateReason", reason)
+    return to_bytes(root)
