@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test soak lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(STAMP)
 ## test: the whole test suite (starts its own SeaweedFS and servers on free ports)
 test: $(STAMP)
 	$(BIN)/pytest
+
+## soak: the long adversarial runs (hostile keys, fuzzed requests, injected store faults, abusive clients)
+soak: $(STAMP)
+	BATCHOPS_SOAK=1 $(BIN)/pytest -m soak -p no:cacheprovider
 
 ## lint: ruff and mypy
 lint: $(STAMP)
