@@ -226,7 +226,7 @@ def _add_job(parent: Element, job: Job) -> None:
     jobxml.add_report(parent, spec.report)
     xmlutil.add(parent, "RoleArn", spec.role_arn)
     xmlutil.add(parent, "Status", job.status.value)
-    jobxml.add_optional(parent, "StatusUpdateReason", job.status_update_reason)
+    jobxml.add_optional(parent, "StatusUpdateReason", job.hold_reason or job.status_update_reason)
     jobxml.add_optional(parent, "SuspendedCause", job.suspended_cause)
     jobxml.add_time(parent, "SuspendedDate", job.suspended_time, format_timestamp)
     jobxml.add_time(parent, "TerminationDate", job.termination_time, format_timestamp)

@@ -269,7 +269,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     jobxml.add_operation(parent, spec.operation)
     xmlutil.add(parent, "Priority", job.priority)
     _add_progress(parent, job.progress)
-    jobxml.add_optional(parent, "StatusUpdateReason", job.status_update_reason)
+    jobxml.add_optional(parent, "StatusUpdateReason", job.hold_reason or job.status_update_reason)
     jobxml.add_failure_reasons(parent, job.failure_reasons, "member")
     jobxml.add_report(parent, spec.report)
     _add_time(parent, "CreationTime", job.creation_time)

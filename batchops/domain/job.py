@@ -151,3 +151,5 @@ class Job:
     failure_reasons: tuple[FailureReason, ...] = ()
     manifest_done: bool = False
     generated_manifest: GeneratedManifest | None = None
+    #: Why the job is holding without progress (the object store unreachable, the disk full), or None.
+    hold_reason: str | None = None

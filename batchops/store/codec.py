@@ -114,4 +114,5 @@ def job_from_row(row: Any, now: float) -> Job:
         failure_reasons=tuple(FailureReason(**f) for f in json.loads(row.failure_reasons)),
         manifest_done=bool(row.manifest_done),
         generated_manifest=generated_manifest_from_json(row.generated_manifest),
+        hold_reason=row.hold_reason,
     )

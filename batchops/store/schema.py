@@ -34,6 +34,8 @@ jobs = Table(
     Column("spec", Text, nullable=False),  # JobSpec as JSON
     Column("tags", Text, nullable=False, default="[]"),
     Column("status_update_reason", Text),
+    # Why a running job is holding without progress (store outage, disk full); null when it is not.
+    Column("hold_reason", Text),
     Column("failure_reasons", Text, nullable=False, default="[]"),
     Column("total_tasks", Integer, nullable=False, default=0),
     Column("succeeded", Integer, nullable=False, default=0),

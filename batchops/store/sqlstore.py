@@ -224,6 +224,15 @@ class Store:
             raise ValidationError(f"job {job_id} is {job.status.value}; the priority of an ended job cannot change")
         return job
 
+    async def set_hold_reason(self, job_id: str, reason: str | None) -> None:
+        """Say why the job is holding without progress (None: it no longer is). Written only on change."""
+        async with self._write() as conn:
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.hold_reason.is_distinct_from(reason))
+                .values(hold_reason=reason, updated_time=time.time())
+            )
+
     async def get_tags(self, account_id: str, job_id: str) -> list[dict[str, str]]:
         query = select(jobs.c.tags).where(jobs.c.id == job_id, jobs.c.account_id == account_id)
         row = await self._first(query)

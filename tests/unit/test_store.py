@@ -1023,3 +1023,11 @@ async def test_purge_ended_before_deletes_everything_of_old_jobs(store: Store, c
     assert await store.purge_ended_before(T0 + 50) == 0
     assert await store.purge_ended_before(T0 + 101) == 1
     assert [j.id for j in await store.jobs_in(list(JobStatus))] == [running]
+
+
+async def test_hold_reason_is_set_shown_and_cleared(store: Store) -> None:
+    job_id, _ = await store.create_job(ACCOUNT, make_spec(), [])
+    await store.set_hold_reason(job_id, "holding: the object store is unreachable")
+    assert (await store.get_job(ACCOUNT, job_id)).hold_reason == "holding: the object store is unreachable"
+    await store.set_hold_reason(job_id, None)
+    assert (await store.get_job(ACCOUNT, job_id)).hold_reason is None
