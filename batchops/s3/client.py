@@ -16,6 +16,7 @@ from aiobotocore.session import get_session
 
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import LeanSession
+from batchops.s3.xmlbody import escape_in_botocore
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ async def open_client(
             config=client_config(max_connections, max_attempts, timeout),
         )
     )
+    escape_in_botocore(client)  # the calls botocore serialises keep a "\r" in a key or tag as "\r"
     if kind != "lean" or not (creds.access_key_id and creds.secret_access_key):
         return client
     lean = LeanSession(

@@ -12,13 +12,13 @@ from functools import cache
 from typing import Any
 from urllib.parse import quote
 from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
 
 from botocore.model import ServiceModel
 from botocore.session import get_session
 from botocore.utils import parse_timestamp
 
 from batchops.s3.lean import Answer, LeanSession, key_path, leaf_fields, local, parse_xml
+from batchops.s3.xmlbody import xml_text
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -131,12 +131,12 @@ def _xml(root: str, inner: str) -> bytes:
 
 
 def _tag(tag: dict[str, str]) -> str:
-    return f"<Tag><Key>{escape(tag['Key'])}</Key><Value>{escape(tag['Value'])}</Value></Tag>"
+    return f"<Tag><Key>{xml_text(tag['Key'])}</Key><Value>{xml_text(tag['Value'])}</Value></Tag>"
 
 
 def _object(entry: dict[str, Any]) -> str:
-    version = f"<VersionId>{escape(entry['VersionId'])}</VersionId>" if entry.get("VersionId") else ""
-    return f"<Object><Key>{escape(entry['Key'])}</Key>{version}</Object>"
+    version = f"<VersionId>{xml_text(entry['VersionId'])}</VersionId>" if entry.get("VersionId") else ""
+    return f"<Object><Key>{xml_text(entry['Key'])}</Key>{version}</Object>"
 
 
 def _copy_headers(kwargs: dict[str, Any]) -> dict[str, str] | None:

@@ -1,0 +1,56 @@
+"""Hypothesis strategies for hostile object keys: the whole character space, with its troublemakers made likely."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+#: Pieces a plain character draw would rarely hit: line ends (XML normalises \r), other C0 controls and NUL,
+#: non-characters XML cannot carry, XML and URL specials, % sequences, non-NFC sequences and look-alikes.
+PIECES = (
+    "\r",
+    "\n",
+    "\r\n",
+    "\t",
+    "\x00",
+    "\x01",
+    "\x1b",
+    "\x1f",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\ufeff",
+    "\ufffe",
+    "\uffff",
+    "&",
+    "&amp;",
+    "&#13;",
+    "<",
+    ">",
+    "]]>",
+    '"',
+    "'",
+    "%",
+    "%0D",
+    "%25",
+    "%2F",
+    "%zz",
+    "+",
+    " ",
+    ",",
+    "?",
+    "#",
+    "\\",
+    "~",
+    "e\u0301",
+    "\u00e9",
+    "\u212b",
+    "\u00c5",
+    "\U0001f600",
+    "\U0010ffff",
+)
+
+#: One character from anywhere but the surrogates (no decoded manifest or store answer holds a lone one).
+ANY_CHARACTER = st.characters(exclude_categories=["Cs"])
+
+#: Text with hostile pieces mixed into arbitrary characters.
+hostile_text = st.lists(st.one_of(st.sampled_from(PIECES), ANY_CHARACTER), min_size=1, max_size=12).map("".join)
