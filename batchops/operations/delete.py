@@ -14,6 +14,10 @@ so this operation asks for ``max_in_flight`` = 1,000 tasks at once rather than `
 store sees at most ``MAX_REQUESTS`` DeleteObjects requests per job and bucket from each process that runs
 the job's tasks (the server, or each of its ``--workers``).
 
+A key (or version id) that XML 1.0 cannot carry (a control character, U+FFFE…) would make the whole
+DeleteObjects request malformed, so it is deleted on its own by DeleteObject, the key in the URL path;
+should the store refuse that too, only its own task fails.
+
 S3 deletes are idempotent: a key that is already gone still counts as deleted.
 """
 
@@ -28,6 +32,7 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
 from batchops.s3.errors import status_for_code
+from batchops.s3.xmlbody import xml_can_carry
 from batchops.xmlutil import check_children
 
 #: DeleteObjects accepts at most this many keys per request.
@@ -52,11 +57,23 @@ class DeleteObject(Operation):
         return {}
 
     async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+        if not batchable(target):
+            return await delete_alone(ctx, target)
         key = (ctx.job_id, target.bucket)
         batcher = self._batchers.get(key)
         if batcher is None or batcher.s3 is not ctx.s3:
             batcher = self._batchers[key] = _Batcher(ctx.s3, target.bucket, lambda: self._batchers.pop(key, None))
         return await batcher.submit(target)
+
+
+def batchable(target: ObjectRef) -> bool:
+    """Whether the key and version id fit in a DeleteObjects body (XML 1.0)."""
+    return xml_can_carry(target.key) and (target.version_id is None or xml_can_carry(target.version_id))
+
+
+async def delete_alone(ctx: TaskContext, target: ObjectRef) -> str:
+    response = await ctx.s3.delete_object(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
+    return describe_delete(response, target)
 
 
 @dataclass

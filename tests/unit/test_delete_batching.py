@@ -74,3 +74,38 @@ async def test_batches_fill_while_tasks_trickle_in() -> None:
     assert store.most_in_flight <= MAX_REQUESTS
     assert len(store.batches) <= 25, store.batches
     assert max(store.batches) >= 500, store.batches
+
+
+class RecordingStore:
+    """Records the keys of each DeleteObjects request and of each single DeleteObject."""
+
+    def __init__(self) -> None:
+        self.batched: list[list[str]] = []
+        self.alone: list[tuple[str, str | None]] = []
+
+    async def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        self.batched.append([o["Key"] for o in Delete["Objects"]])
+        return {"Deleted": [{"Key": o["Key"]} for o in Delete["Objects"]]}
+
+    async def delete_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict[str, Any]:
+        self.alone.append((Key, VersionId))
+        return {}
+
+
+async def test_a_key_xml_cannot_carry_is_deleted_alone_and_its_batch_goes_on() -> None:
+    # Given keys XML 1.0 cannot carry (a C0 control, U+FFFE, a version id with one) among ordinary keys
+    store, operation = RecordingStore(), DeleteObject()
+    ctx = TaskContext(s3=store, job_id="job")
+    targets = [
+        ObjectRef("bucket", "ok1"),
+        ObjectRef("bucket", "ctl\x01key"),
+        ObjectRef("bucket", "fffe\ufffekey"),
+        ObjectRef("bucket", "v", "bad\x02version"),
+        ObjectRef("bucket", "crlf\rkey"),
+    ]
+    # When they run together
+    results = await asyncio.gather(*(operation.run(ctx, {}, t) for t in targets))
+    # Then the ordinary keys share one DeleteObjects request and the others go one by one in the URL path
+    assert store.batched == [["ok1", "crlf\rkey"]]
+    assert store.alone == [("ctl\x01key", None), ("fffe\ufffekey", None), ("v", "bad\x02version")]
+    assert results == ["deleted", "deleted", "deleted", "version bad\x02version deleted", "deleted"]
