@@ -10,7 +10,8 @@ and the rows, one per line:
   lists it: ``r <index>:<length>,…``.
 * ``n`` chunks (inventories, listings): rows the source already parsed, normalized as
   ``bucket,key[,version]`` with key and version URL-encoded (surrogates kept), or ``!error,raw``
-  (both URL-encoded) for an entry that names no object.
+  (both URL-encoded) for an entry that names no object. A key or version that was not UTF-8 (lone
+  surrogates) comes back as a failed row, and raw text always comes back storable (``storable_raw``).
 
 Task ``seq`` numbers run from the chunk's first seq, one per line, in order.
 """
@@ -24,7 +25,15 @@ from urllib.parse import quote, unquote
 
 from batchops.arns import is_bucket_name
 from batchops.domain.task import ObjectRef
-from batchops.manifests.csv import MAX_KEY_BYTES, RAW_KEEP, OverlongLine, RowError, parse_row
+from batchops.manifests.csv import (
+    MAX_KEY_BYTES,
+    RAW_KEEP,
+    OverlongLine,
+    RowError,
+    parse_row,
+    require_utf8,
+    storable_raw,
+)
 from batchops.manifests.source import ChunkedSource, ManifestSource, Position, PreparedChunk, SourceRow
 
 #: zlib level: 1 compresses manifest lines about 4 times at hundreds of MB/s.
@@ -144,7 +153,7 @@ def _parse_line(seq: int, line: str, fields: tuple[str, ...]) -> ChunkRow:
     try:
         target = parse_row(line, fields)
     except RowError as exc:
-        return ChunkRow(seq, None, str(exc), line[:RAW_KEEP])
+        return ChunkRow(seq, None, str(exc), storable_raw(line[:RAW_KEEP]))
     if target is None:  # Preparing keeps no blank line; should one come back, it is not an object either
         return ChunkRow(seq, None, "line is blank; remove it from the manifest", "")
     return ChunkRow(seq, target)
@@ -153,7 +162,11 @@ def _parse_line(seq: int, line: str, fields: tuple[str, ...]) -> ChunkRow:
 def _decode_row(seq: int, line: str) -> ChunkRow:
     if line.startswith("!"):
         error, _, raw = line[1:].partition(",")
-        return ChunkRow(seq, None, _unquote(error), _unquote(raw))
+        return ChunkRow(seq, None, storable_raw(_unquote(error)), storable_raw(_unquote(raw)))
     parts = line.split(",")
-    version = _unquote(parts[2]) if len(parts) > 2 else None
-    return ChunkRow(seq, ObjectRef(parts[0], _unquote(parts[1]), version))
+    values = [parts[0], *map(_unquote, parts[1:3])]
+    try:  # a source's row holds no bytes that were not UTF-8; should one, it fails alone, never reaching the store
+        require_utf8(values, ("Bucket", "Key", "VersionId"))
+    except RowError as exc:
+        return ChunkRow(seq, None, str(exc), storable_raw(",".join(values)))
+    return ChunkRow(seq, ObjectRef(values[0], values[1], values[2] if len(values) > 2 else None))

@@ -8,8 +8,10 @@ URL-encoded (``%0A``), as manifests require anyway.
 
 Each line is decoded with ``errors="surrogateescape"`` so that a line with invalid UTF-8 still
 comes out as one line (its bad bytes as lone surrogates) and ``parse_row`` reports that row alone,
-instead of the whole stream failing. Every physical line is yielded, blank ones included, so a
-caller can count lines to resume a manifest where it stopped.
+instead of the whole stream failing. Such a row never reaches the store or the database with its lone
+surrogates: its error names the field, and its raw text (``storable_raw``) shows each bad byte as ``%XX``.
+Every physical line is yielded, blank ones included, so a caller can count lines to resume a manifest
+where it stopped.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ DEFAULT_FIELDS = ("Bucket", "Key")
 _BOM = b"\xef\xbb\xbf"
 _HEAD_BYTES = 64  # how much of an overlong line to keep for the error message
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class RowError(Exception):
@@ -165,8 +168,9 @@ def parse_row(line: str, fields: Sequence[str]) -> ObjectRef | None:
         )
     if not line.strip():
         return None
-    _require_utf8(line)
     values = _split_csv(line)
+    if not line.isascii():
+        require_utf8(values, fields)
     _require_field_count(values, fields)
     bucket = _check_row_bucket(values[fields.index("Bucket")])
     key = decode_key(values[fields.index("Key")])
@@ -174,15 +178,28 @@ def parse_row(line: str, fields: Sequence[str]) -> ObjectRef | None:
     return ObjectRef(bucket, key, version_id)
 
 
-def _require_utf8(line: str) -> None:
-    if line.isascii():
-        return
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise RowError(
-            f"line is not valid UTF-8 (bad byte at character {exc.start}); save the manifest as UTF-8"
-        ) from None
+def require_utf8(values: Sequence[str], names: Sequence[str]) -> None:
+    """RowError naming the first field holding bytes that were not UTF-8 (lone surrogates once decoded)."""
+    for index, value in enumerate(values):
+        if not value.isascii() and _SURROGATE.search(value):
+            name = names[index] if index < len(names) else f"field {index + 1}"
+            raise RowError(
+                f"{name} {storable_raw(value)!r} is not valid UTF-8 (each byte that is not is shown as %XX); "
+                "save the manifest as UTF-8, with each key's UTF-8 bytes URL-encoded (ü is %C3%BC)"
+            )
+
+
+def storable_raw(text: str) -> str:
+    """``text`` with each byte that was not UTF-8 written ``%XX``: valid UTF-8, for the report and the database."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(_percent_byte, text)
+
+
+def _percent_byte(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    # surrogateescape decodes byte 0xXX as U+DCXX; any other lone surrogate has no byte behind it
+    return f"%{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else "\ufffd"
 
 
 def _split_csv(line: str) -> list[str]:
@@ -321,7 +338,7 @@ def _source_row(position: Position, line: str, fields: tuple[str, ...]) -> Sourc
     try:
         target = parse_row(line, fields)
     except RowError as exc:
-        return SourceRow(position, None, error=str(exc), raw=line[:RAW_KEEP])
+        return SourceRow(position, None, error=str(exc), raw=storable_raw(line[:RAW_KEEP]))
     return None if target is None else SourceRow(position, target)
 
 

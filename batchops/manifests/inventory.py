@@ -36,7 +36,7 @@ from batchops.domain.job import ManifestSpec
 from batchops.domain.task import ObjectRef
 from batchops.errors import ManifestError, ValidationError
 from batchops.manifests import columnar
-from batchops.manifests.csv import RAW_KEEP, LineSplitter, RowError, decode_key
+from batchops.manifests.csv import RAW_KEEP, LineSplitter, RowError, decode_key, require_utf8
 from batchops.manifests.objects import body_chunks, get_object, location_object, open_manifest
 from batchops.manifests.source import Position, SourceRow
 
@@ -149,6 +149,12 @@ class CsvColumns:
         assert bucket is not None and key is not None
         return cls(len(schema), bucket, key, find("VersionId"), find("AppID"))
 
+    def used(self, values: list[str]) -> tuple[list[str], list[str]]:
+        """The values of a row that batchops reads, and their column names."""
+        at = {"Bucket": self.bucket, "Key": self.key, "VersionId": self.version_id, "AppID": self.app_id}
+        named = [(name, values[index]) for name, index in at.items() if index is not None]
+        return [value for _, value in named], [name for name, _ in named]
+
     def is_header(self, values: list[str]) -> bool:
         return values[self.bucket].lower() == "bucket" and values[self.key].lower() == "key"
 
@@ -165,6 +171,8 @@ def parse_inventory_line(line: str, columns: CsvColumns) -> ObjectRef | None:
         raise RowError(f"inventory line has {len(values)} fields but fileSchema names {columns.width}")
     if columns.is_header(values):
         return None
+    if not line.isascii():
+        require_utf8(*columns.used(values))
     bucket = values[columns.bucket].strip()
     if columns.app_id is not None:
         bucket = cos_bucket(bucket, values[columns.app_id].strip())
