@@ -6,6 +6,7 @@ parsers match on local names only, whatever namespace (or none) the client used.
 
 from __future__ import annotations
 
+import io
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable
@@ -15,11 +16,18 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from batchops.errors import MalformedXML, ValidationError
+from batchops.wire_numbers import parse_int
+
+#: Deepest element nesting a request may have. CreateJob needs 7 (a generator's filter lists); the bound
+#: stops a deeply nested body before any recursive walk (serialising it) runs out of stack.
+MAX_DEPTH = 32
 
 
 def parse_xml(body: bytes, expected_root: str | None = None) -> Element:
     try:
-        root: Element = SafeET.fromstring(body, forbid_dtd=True)
+        root = _parse_bounded(body)
+    except ValidationError:
+        raise
     except DefusedXmlException as exc:
         raise MalformedXML("the request body uses a DTD or XML entities, which are not accepted") from exc
     except Exception as exc:  # ParseError and friends: any unparsable body
@@ -30,6 +38,29 @@ def parse_xml(body: bytes, expected_root: str | None = None) -> Element:
     return root
 
 
+def _parse_bounded(body: bytes) -> Element:
+    """Parse ``body`` while counting depth, so nesting past MAX_DEPTH is refused as it is read."""
+    depth = 0
+    root: Element | None = None
+    for event, element in SafeET.iterparse(io.BytesIO(body), events=("start", "end"), forbid_dtd=True):
+        if event == "end":
+            depth -= 1
+            continue
+        root = element if root is None else root
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise MalformedXML(
+                f"the request body nests elements more than {MAX_DEPTH} deep (inside <{_local(element.tag)}>); "
+                "no request field needs that: check the XML's structure"
+            )
+    assert root is not None  # iterparse raises ParseError on a body without a root element
+    return root
+
+
+def _local(tag: str) -> str:
+    return tag.split("}", 1)[-1]
+
+
 def _strip_namespaces(root: Element) -> None:
     for el in root.iter():
         if isinstance(el.tag, str) and "}" in el.tag:
@@ -38,12 +69,29 @@ def _strip_namespaces(root: Element) -> None:
 
 def text(parent: Element, path: str, *, required: bool = False, where: str = "") -> str | None:
     """The stripped text of ``parent/path``; None (or ValidationError if required) when absent."""
-    el = parent.find(path)
-    if el is None or el.text is None or el.text.strip() == "":
+    raw = raw_text(parent, path, where=where)
+    if raw is None or raw.strip() == "":
         if required:
             raise ValidationError(f"{_name(where, path)} is required", field=_name(where, path))
-        return None if el is None else ""
-    return el.text.strip()
+        return raw if raw is None else ""
+    return raw.strip()
+
+
+def raw_text(parent: Element, path: str, *, where: str = "") -> str | None:
+    """The text of ``parent/path`` as sent (None when absent); refused if it holds elements."""
+    el = parent.find(path)
+    return None if el is None else own_text(el, _name(where, path))
+
+
+def own_text(el: Element, name: str) -> str:
+    """The text of a field that holds text only: child elements are refused, never silently dropped."""
+    if len(el):
+        raise ValidationError(
+            f"{name} must be text, but it contains the element <{el[0].tag}>; put the value in as text "
+            "(escape < as &lt; and & as &amp;)",
+            field=name,
+        )
+    return el.text or ""
 
 
 def req_text(parent: Element, path: str, where: str = "") -> str:
@@ -63,22 +111,13 @@ def boolean(parent: Element, path: str, *, default: bool | None = None, where: s
 
 
 def integer(parent: Element, path: str, *, lo: int, hi: int, required: bool = False, where: str = "") -> int | None:
-    value = text(parent, path, required=required, where=where)
-    if value in (None, ""):
+    """``parent/path`` as an integer, read as sent: `` 7 `` is refused like ``+7`` (batchops.wire_numbers)."""
+    value = raw_text(parent, path, where=where)
+    if value is None or value.strip() == "":
         if required:
             raise ValidationError(f"{_name(where, path)} is required", field=path)
         return None
     return parse_int(value, _name(where, path), lo, hi)
-
-
-def parse_int(value: str, name: str, lo: int, hi: int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationError(f"{name} must be an integer from {lo} to {hi}, not {value!r}", field=name) from None
-    if not lo <= number <= hi:
-        raise ValidationError(f"{name} must be from {lo} to {hi}, not {number}", field=name)
-    return number
 
 
 def one_of(value: str | None, allowed: Iterable[str], name: str) -> str | None:
@@ -98,6 +137,11 @@ def members(parent: Element, path: str) -> list[Element]:
     """The children of a wrapped list (``<Fields><member>…</member></Fields>``); any child tag is accepted."""
     wrapper = parent.find(path)
     return [] if wrapper is None else list(wrapper)
+
+
+def member_texts(parent: Element, path: str, name: str) -> list[str]:
+    """The texts of a wrapped list of strings (``<Fields><member>Key</member>…``), as sent."""
+    return [own_text(member, f"{name} member") for member in members(parent, path)]
 
 
 def tag_set(parent: Element, path: str, where: str = "") -> list[dict[str, str]]:
