@@ -153,7 +153,7 @@ def _parse_report(root: Element) -> ReportSpec:
         enabled=enabled,
         bucket=jobxml.parse_report_bucket(report, enabled),
         format=jobxml.parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
-        prefix=check_bytes(xmlutil.text(report, "Prefix"), "Report.Prefix", 256) or None,
+        prefix=jobxml.parse_report_prefix(check_bytes(xmlutil.text(report, "Prefix"), "Report.Prefix", 256) or None),
         scope=jobxml.parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
     )
 

@@ -181,10 +181,14 @@ def _parse_report(root: Element) -> ReportSpec:
         enabled=enabled,
         bucket=jobxml.parse_report_bucket(report, enabled),
         format=jobxml.parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
-        prefix=xmlutil.check_length(xmlutil.text(report, "Prefix"), "Report.Prefix", 1, 512),
+        prefix=jobxml.parse_report_prefix(_prefix_text(report)),
         scope=jobxml.parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
         expected_bucket_owner=_parse_expected_bucket_owner(report),
     )
+
+
+def _prefix_text(report: Element) -> str | None:
+    return xmlutil.check_length(xmlutil.text(report, "Prefix"), "Report.Prefix", 1, 512)
 
 
 def _parse_expected_bucket_owner(report: Element) -> str | None:
