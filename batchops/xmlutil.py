@@ -150,7 +150,7 @@ def tag_set(parent: Element, path: str, where: str = "") -> list[dict[str, str]]
     for el in members(parent, path):
         key = req_text(el, "Key", where=f"{_name(where, path)} tag")
         check_length(key, f"{_name(where, path)} tag Key", 1, 128)
-        value = text(el, "Value") or ""
+        value = text(el, "Value", where=f"{_name(where, path)} tag") or ""
         check_length(value, f"{_name(where, path)} tag Value", 0, 256)
         tags.append({"Key": key, "Value": value})
         _check_tag_characters(tags[-1], _name(where, path))

@@ -1,10 +1,11 @@
 """CreateJob's check that a job's report can be written, before any task changes an object.
 
 Without it a job whose report bucket is missing or not writable runs every task and only then ends
-Failed ``ReportWriteFailed``. The check is the report writer's own call with the job's role's keys: an
-empty marker is put under the report prefix (``put_bytes``, as the writer puts its files) and deleted
-again, two round trips. A HeadBucket would prove only that the bucket exists, not that the role may
-write to it. The marker's key is fixed, so a bucket whose role may put but not delete keeps one object.
+Failed ``ReportWriteFailed``. The check uses the job's role's keys and the report writer's own call, in
+three small round trips: HeadBucket (the bucket exists: it must come first, as SeaweedFS creates a missing
+bucket on PutObject), an empty marker put under the report prefix (``put_bytes``, as the writer puts its
+files: proves the role may write there) and its DeleteObject (the bucket is left as it was; a role that
+may put but not delete keeps one empty object under a fixed name).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def _shared_session() -> AioSession:
 
 async def _probe(s3: Any, bucket: str, key: str, role_arn: str) -> None:
     try:
+        await s3.head_bucket(Bucket=bucket)
         await put_bytes(s3, bucket, key, b"", "text/plain")
     except ClientError as exc:
         raise refusal(exc, bucket, key, role_arn) from None
@@ -88,7 +90,7 @@ def refusal(exc: ClientError, bucket: str, key: str, role_arn: str) -> Exception
     said = f"{code or status}: {error.get('Message') or 'no message'}"
     if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
         return unreachable(bucket, exc)
-    if code == "NoSuchBucket":
+    if code in ("NoSuchBucket", "404") or status == 404:  # HeadBucket's 404 has no body, so no code
         message = f"Report.Bucket: bucket {bucket} does not exist in the job's store; create it or name another"
         return ValidationError(message, field="Report.Bucket")
     if code in _KEY_REFUSALS:
