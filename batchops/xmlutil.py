@@ -7,6 +7,7 @@ parsers match on local names only, whatever namespace (or none) the client used.
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable
@@ -212,6 +213,16 @@ def check_children(element: Element, allowed: Collection[str], where: str, unsup
 
 def to_string(el: Element) -> str:
     return tostring(el, encoding="unicode")
+
+
+#: What XML 1.0 cannot carry at all (not even as &#…;): C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(value: str) -> str:
+    """``value`` with each character XML cannot carry written as its Python escape (``\\x1f``), so an
+    answer that quotes a request's path or text stays well-formed."""
+    return _NOT_XML.sub(lambda match: repr(match.group())[1:-1], value)
 
 
 def add(parent: Element, tag: str, value: object | None = None) -> Element:

@@ -76,12 +76,12 @@ def cos_elements(
 
 
 def s3control_body(elements: dict[str, str] | None = None, **parts: str) -> bytes:
-    merged = {**(elements or s3control_elements()), **parts}
+    merged = {**(s3control_elements() if elements is None else elements), **parts}
     return f'<CreateJobRequest xmlns="{S3CONTROL_NAMESPACE}">{"".join(merged.values())}</CreateJobRequest>'.encode()
 
 
 def cos_body(elements: dict[str, str] | None = None, **parts: str) -> bytes:
-    merged = {**(elements or cos_elements()), **parts}
+    merged = {**(cos_elements() if elements is None else elements), **parts}
     return f"<CreateJobRequest>{''.join(merged.values())}</CreateJobRequest>".encode()
 
 

@@ -242,7 +242,7 @@ def render_error(code: str, message: str, request_id: str) -> bytes:
     root = _document("ErrorResponse")
     error = xmlutil.add(root, "Error")
     xmlutil.add(error, "Code", code)
-    xmlutil.add(error, "Message", message)
+    xmlutil.add(error, "Message", xmlutil.xml_safe(message))
     xmlutil.add(root, "RequestId", request_id)
     xmlutil.add(root, "HostId")
     return jobxml.to_bytes(root)

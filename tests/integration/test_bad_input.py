@@ -58,9 +58,7 @@ def with_prefix(elements: dict[str, str], prefix: str) -> dict[str, str]:
 
 def s3control_job_elements(s3: Any, bucket: str, report_bucket: str | None = None) -> dict[str, str]:
     location = put_manifest(s3, bucket, [f"{bucket},a"])
-    return s3control_elements(
-        location["ObjectArn"], location["ETag"], report_bucket or bucket, token=uuid.uuid4().hex
-    )
+    return s3control_elements(location["ObjectArn"], location["ETag"], report_bucket or bucket, token=uuid.uuid4().hex)
 
 
 def cos_job_elements(s3: Any, bucket: str, report_bucket: str | None = None) -> dict[str, str]:
