@@ -151,3 +151,15 @@ def test_every_accepted_prefix_gives_writable_report_keys(segments: list[str]) -
     assert not {".", ".."} & set(key.split("/"))
     assert len(key.encode()) <= MAX_KEY_BYTES
     assert len(key.encode()) - len(prefix.rstrip("/").encode()) <= LONGEST_SUFFIX
+
+
+# --- error answers stay well-formed whatever they quote ------------------------------------------
+
+
+@given(st.text(st.characters(blacklist_categories=()), max_size=20))
+@settings(max_examples=200)
+def test_error_answers_are_well_formed_whatever_path_or_message_they_quote(text: str) -> None:
+    cos_answer = parse_xml(cos_xml.render_error("InvalidRequest", f"bad {text}", "ID", f"/jobs/{text}"))
+    s3_answer = parse_xml(s3control_xml.render_error("BadRequestException", f"bad {text}", "ID"))
+    assert cos_answer.findtext("Code") == "InvalidRequest" and cos_answer.findtext("Resource")
+    assert s3_answer.findtext("Error/Message", "").startswith("bad")
