@@ -10,6 +10,7 @@ from batchops.operations.registry import get_operation
 from batchops.reports.target import check_report_writable
 from batchops.settings import Account, Settings
 from batchops.store.sqlstore import Store
+from batchops.xmlutil import check_xml_chars
 
 #: What a user may ask UpdateJobStatus for (``requestedJobStatus``).
 REQUESTABLE = tuple(s.value for s in USER_REQUESTS)
@@ -39,6 +40,7 @@ async def request_status(store: Store, account_id: str, job_id: str, requested: 
         raise ValidationError(
             f"requestedJobStatus must be Ready or Cancelled, not {requested!r}", field="requestedJobStatus"
         )
+    check_xml_chars(reason, "statusUpdateReason")  # DescribeJob answers it in XML
     job = await store.get_job(account_id, job_id)
     target, allowed_from = USER_REQUESTS[JobStatus(requested)]
     if job.status is not target:

@@ -225,6 +225,20 @@ def xml_safe(value: str) -> str:
     return _NOT_XML.sub(lambda match: repr(match.group())[1:-1], value)
 
 
+def non_xml_char(value: str) -> str | None:
+    """The first character of ``value`` that XML cannot carry, if any."""
+    found = _NOT_XML.search(value)
+    return found.group() if found else None
+
+
+def check_xml_chars(value: str | None, name: str) -> str | None:
+    """Refuse text that will be answered in XML but holds a character XML cannot carry (e.g. U+0001)."""
+    bad = None if value is None else non_xml_char(value)
+    if bad is not None:
+        raise ValidationError(f"{name} has the character {bad!r}, which XML cannot carry; remove it", field=name)
+    return value
+
+
 def add(parent: Element, tag: str, value: object | None = None) -> Element:
     """Append ``<tag>value</tag>``; booleans as lowercase ``true``/``false``; None leaves it empty."""
     child = SubElement(parent, tag)

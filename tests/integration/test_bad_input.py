@@ -207,3 +207,41 @@ def test_console_pages_out_of_reason_are_a_400_page(server: Server, page: str) -
         assert answer.status_code == 400, (path, answer.status_code)
         assert "page must be" in answer.text and "Traceback" not in answer.text
     assert client.get("/jobs", params={"page": "1"}).status_code == 200
+
+
+# --- text that XML cannot carry is refused where it comes in, not answered as broken XML ---------------
+
+
+def test_a_status_reason_xml_cannot_carry_is_refused_in_both_dialects(server: Server, s3: Any, new_bucket: Any) -> None:
+    bucket = new_bucket()
+    status, body = s3control_create(server, s3control_body(s3control_job_elements(s3, bucket)))
+    job_id = re.search(rb"<JobId>(.*?)</JobId>", body).group(1).decode()  # type: ignore[union-attr]
+    wait_status(server.client(), job_id, "Suspended")
+    path = f"/v20180820/jobs/{job_id}/status?requestedJobStatus=Cancelled&statusUpdateReason=%01"
+    status, body = signed_request(server.url, "POST", path)
+    assert (status, error_code(body)) == (400, "BadRequestException"), body
+    assert "statusUpdateReason has the character" in message_of(body)
+    params = {"requestedJobStatus": "Cancelled", "statusUpdateReason": "why\x08"}
+    answer = cos_request(server, "POST", f"/jobs/{job_id}/status", params=params)
+    assert (answer.status, answer.text("Code")) == (400, "InvalidArgument")
+    assert server.client().describe_job(AccountId=ACCOUNT, JobId=job_id)["Job"]["Status"] == "Suspended"
+
+
+def test_a_console_field_xml_cannot_carry_is_named(server: Server, s3: Any, new_bucket: Any) -> None:
+    bucket = new_bucket()
+    location = put_manifest(s3, bucket, [f"{bucket},a"])
+    client, token = console_session(server)
+    form = {
+        "csrf_token": token,
+        "manifest_source": "existing",
+        "manifest_arn": location["ObjectArn"],
+        "manifest_etag": location["ETag"],
+        "operation": "S3DeleteObjectTagging",
+        "priority": "10",
+        "role_arn": f"arn:aws:iam::{ACCOUNT}:role/batch",
+        "description": "nightly\x01run",
+    }
+    answer = client.post("/jobs/new", data=form)
+    assert answer.status_code == 400
+    error = re.search(r'data-testid="error-description"[^>]*>([^<]*)<', answer.text)
+    assert error and "which a job cannot store" in html.unescape(error.group(1)), answer.text[-3000:]
