@@ -40,6 +40,10 @@ class IdempotencyConflict(BatchOpsError):
     """The ClientRequestToken was already used for a different request."""
 
 
+class StoreUnavailable(BatchOpsError):
+    """The object store did not answer a call a request needs now (e.g. CreateJob's report check); retry later."""
+
+
 class ConfigError(BatchOpsError):
     """A setting (flag, environment variable or config file) is invalid."""
 

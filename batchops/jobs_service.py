@@ -7,8 +7,10 @@ from batchops.domain.job import Job, JobSpec
 from batchops.domain.status import USER_REQUESTS, JobStatus
 from batchops.errors import JobStatusRefused, ValidationError
 from batchops.operations.registry import get_operation
+from batchops.reports.target import check_report_writable
 from batchops.settings import Account, Settings
 from batchops.store.sqlstore import Store
+from batchops.xmlutil import check_xml_chars
 
 #: What a user may ask UpdateJobStatus for (``requestedJobStatus``).
 REQUESTABLE = tuple(s.value for s in USER_REQUESTS)
@@ -17,12 +19,14 @@ REQUESTABLE = tuple(s.value for s in USER_REQUESTS)
 async def create_job(
     settings: Settings, store: Store, account: Account, spec: JobSpec, tags: list[dict[str, str]]
 ) -> tuple[str, bool]:
-    """CreateJob's rules past parsing: a declared RoleArn, the operation's settings, the account's job quota.
+    """CreateJob's rules past parsing: a declared RoleArn, the operation's settings, a report the role can
+    write, the account's job quota.
 
     Returns (job id, created); a replayed ClientRequestToken returns the first job's id.
     """
     check_role(settings, account.id, spec.role_arn)
     get_operation(spec.operation.name).check_settings(spec.operation.params, settings)
+    await check_report_writable(settings, account.id, spec)
     limit = settings.max_unfinished_jobs(account)
     return await store.create_job(account.id, spec, tags, max_unfinished=limit)
 
@@ -36,6 +40,7 @@ async def request_status(store: Store, account_id: str, job_id: str, requested: 
         raise ValidationError(
             f"requestedJobStatus must be Ready or Cancelled, not {requested!r}", field="requestedJobStatus"
         )
+    check_xml_chars(reason, "statusUpdateReason")  # DescribeJob answers it in XML
     job = await store.get_job(account_id, job_id)
     target, allowed_from = USER_REQUESTS[JobStatus(requested)]
     if job.status is not target:

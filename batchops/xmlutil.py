@@ -6,6 +6,8 @@ parsers match on local names only, whatever namespace (or none) the client used.
 
 from __future__ import annotations
 
+import io
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable
@@ -15,11 +17,18 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from batchops.errors import MalformedXML, ValidationError
+from batchops.wire_numbers import parse_int
+
+#: Deepest element nesting a request may have. CreateJob needs 7 (a generator's filter lists); the bound
+#: stops a deeply nested body before any recursive walk (serialising it) runs out of stack.
+MAX_DEPTH = 32
 
 
 def parse_xml(body: bytes, expected_root: str | None = None) -> Element:
     try:
-        root: Element = SafeET.fromstring(body, forbid_dtd=True)
+        root = _parse_bounded(body)
+    except ValidationError:
+        raise
     except DefusedXmlException as exc:
         raise MalformedXML("the request body uses a DTD or XML entities, which are not accepted") from exc
     except Exception as exc:  # ParseError and friends: any unparsable body
@@ -30,6 +39,29 @@ def parse_xml(body: bytes, expected_root: str | None = None) -> Element:
     return root
 
 
+def _parse_bounded(body: bytes) -> Element:
+    """Parse ``body`` while counting depth, so nesting past MAX_DEPTH is refused as it is read."""
+    depth = 0
+    root: Element | None = None
+    for event, element in SafeET.iterparse(io.BytesIO(body), events=("start", "end"), forbid_dtd=True):
+        if event == "end":
+            depth -= 1
+            continue
+        root = element if root is None else root
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise MalformedXML(
+                f"the request body nests elements more than {MAX_DEPTH} deep (inside <{_local(element.tag)}>); "
+                "no request field needs that: check the XML's structure"
+            )
+    assert root is not None  # iterparse raises ParseError on a body without a root element
+    return root
+
+
+def _local(tag: str) -> str:
+    return tag.split("}", 1)[-1]
+
+
 def _strip_namespaces(root: Element) -> None:
     for el in root.iter():
         if isinstance(el.tag, str) and "}" in el.tag:
@@ -38,12 +70,29 @@ def _strip_namespaces(root: Element) -> None:
 
 def text(parent: Element, path: str, *, required: bool = False, where: str = "") -> str | None:
     """The stripped text of ``parent/path``; None (or ValidationError if required) when absent."""
-    el = parent.find(path)
-    if el is None or el.text is None or el.text.strip() == "":
+    raw = raw_text(parent, path, where=where)
+    if raw is None or raw.strip() == "":
         if required:
             raise ValidationError(f"{_name(where, path)} is required", field=_name(where, path))
-        return None if el is None else ""
-    return el.text.strip()
+        return raw if raw is None else ""
+    return raw.strip()
+
+
+def raw_text(parent: Element, path: str, *, where: str = "") -> str | None:
+    """The text of ``parent/path`` as sent (None when absent); refused if it holds elements."""
+    el = parent.find(path)
+    return None if el is None else own_text(el, _name(where, path))
+
+
+def own_text(el: Element, name: str) -> str:
+    """The text of a field that holds text only: child elements are refused, never silently dropped."""
+    if len(el):
+        raise ValidationError(
+            f"{name} must be text, but it contains the element <{el[0].tag}>; put the value in as text "
+            "(escape < as &lt; and & as &amp;)",
+            field=name,
+        )
+    return el.text or ""
 
 
 def req_text(parent: Element, path: str, where: str = "") -> str:
@@ -63,22 +112,13 @@ def boolean(parent: Element, path: str, *, default: bool | None = None, where: s
 
 
 def integer(parent: Element, path: str, *, lo: int, hi: int, required: bool = False, where: str = "") -> int | None:
-    value = text(parent, path, required=required, where=where)
-    if value in (None, ""):
+    """``parent/path`` as an integer, read as sent: `` 7 `` is refused like ``+7`` (batchops.wire_numbers)."""
+    value = raw_text(parent, path, where=where)
+    if value is None or value.strip() == "":
         if required:
             raise ValidationError(f"{_name(where, path)} is required", field=path)
         return None
     return parse_int(value, _name(where, path), lo, hi)
-
-
-def parse_int(value: str, name: str, lo: int, hi: int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationError(f"{name} must be an integer from {lo} to {hi}, not {value!r}", field=name) from None
-    if not lo <= number <= hi:
-        raise ValidationError(f"{name} must be from {lo} to {hi}, not {number}", field=name)
-    return number
 
 
 def one_of(value: str | None, allowed: Iterable[str], name: str) -> str | None:
@@ -100,13 +140,18 @@ def members(parent: Element, path: str) -> list[Element]:
     return [] if wrapper is None else list(wrapper)
 
 
+def member_texts(parent: Element, path: str, name: str) -> list[str]:
+    """The texts of a wrapped list of strings (``<Fields><member>Key</member>…``), as sent."""
+    return [own_text(member, f"{name} member") for member in members(parent, path)]
+
+
 def tag_set(parent: Element, path: str, where: str = "") -> list[dict[str, str]]:
     """An S3 tag list: ``<path><member><Key/><Value/></member>…</path>`` → [{"Key":…, "Value":…}]."""
     tags = []
     for el in members(parent, path):
         key = req_text(el, "Key", where=f"{_name(where, path)} tag")
         check_length(key, f"{_name(where, path)} tag Key", 1, 128)
-        value = text(el, "Value") or ""
+        value = text(el, "Value", where=f"{_name(where, path)} tag") or ""
         check_length(value, f"{_name(where, path)} tag Value", 0, 256)
         tags.append({"Key": key, "Value": value})
         _check_tag_characters(tags[-1], _name(where, path))
@@ -168,6 +213,30 @@ def check_children(element: Element, allowed: Collection[str], where: str, unsup
 
 def to_string(el: Element) -> str:
     return tostring(el, encoding="unicode")
+
+
+#: What XML 1.0 cannot carry at all (not even as &#…;): C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(value: str) -> str:
+    """``value`` with each character XML cannot carry written as its Python escape (``\\x1f``), so an
+    answer that quotes a request's path or text stays well-formed."""
+    return _NOT_XML.sub(lambda match: repr(match.group())[1:-1], value)
+
+
+def non_xml_char(value: str) -> str | None:
+    """The first character of ``value`` that XML cannot carry, if any."""
+    found = _NOT_XML.search(value)
+    return found.group() if found else None
+
+
+def check_xml_chars(value: str | None, name: str) -> str | None:
+    """Refuse text that will be answered in XML but holds a character XML cannot carry (e.g. U+0001)."""
+    bad = None if value is None else non_xml_char(value)
+    if bad is not None:
+        raise ValidationError(f"{name} has the character {bad!r}, which XML cannot carry; remove it", field=name)
+    return value
 
 
 def add(parent: Element, tag: str, value: object | None = None) -> Element:

@@ -20,7 +20,7 @@ from batchops.api.s3control import xml_response
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import ValidationError
 from batchops.settings import Account
-from batchops.xmlutil import parse_int
+from batchops.wire_numbers import parse_int
 
 MAX_JOB_ID_BYTES = 64
 

@@ -153,7 +153,7 @@ def _parse_report(root: Element) -> ReportSpec:
         enabled=enabled,
         bucket=jobxml.parse_report_bucket(report, enabled),
         format=jobxml.parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
-        prefix=check_bytes(xmlutil.text(report, "Prefix"), "Report.Prefix", 256) or None,
+        prefix=jobxml.parse_report_prefix(check_bytes(xmlutil.text(report, "Prefix"), "Report.Prefix", 256) or None),
         scope=jobxml.parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
     )
 
@@ -195,8 +195,8 @@ def render_update_status(job_id: str, status: JobStatus, reason: str | None) -> 
 def render_error(code: str, message: str, request_id: str, resource: str) -> bytes:
     root = Element("Error")
     xmlutil.add(root, "Code", code)
-    xmlutil.add(root, "Message", message)
-    xmlutil.add(root, "Resource", resource)
+    xmlutil.add(root, "Message", xmlutil.xml_safe(message))
+    xmlutil.add(root, "Resource", xmlutil.xml_safe(resource))
     xmlutil.add(root, "RequestId", request_id)
     xmlutil.add(root, "TraceId", request_id)
     return jobxml.to_bytes(root)

@@ -11,6 +11,7 @@ from batchops.errors import (
     JobNotFound,
     JobStatusRefused,
     MalformedXML,
+    StoreUnavailable,
     TooManyTags,
     TooManyUnfinishedJobs,
     ValidationError,
@@ -38,6 +39,7 @@ S3CONTROL_CODES: CodeTable = (
     (JobStatusRefused, "JobStatusException", 400),
     (TooManyUnfinishedJobs, "TooManyRequestsException", 400),
     (TooManyTags, "TooManyTagsException", 400),
+    (StoreUnavailable, "ServiceUnavailable", 503),
     (ValidationError, "BadRequestException", 400),
 )
 
@@ -50,6 +52,7 @@ COS_CODES: CodeTable = (
     (JobStatusRefused, "InvalidRequest", 400),
     (MalformedXML, "MalformedXML", 400),
     (TooManyUnfinishedJobs, "TooManyJobs", 500),  # reference b.6: the job quota is a 500 on the COS wire
+    (StoreUnavailable, "ServiceUnavailable", 503),
     (ValidationError, "InvalidArgument", 400),
 )
 

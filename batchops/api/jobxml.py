@@ -6,7 +6,6 @@ Everything here is dialect-neutral: the same element names and rules on both wir
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -19,6 +18,8 @@ from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
+from batchops.reports.writer import check_prefix
+from batchops.wire_numbers import parse_decimal
 
 MAX_PRIORITY = 2_147_483_647
 THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
@@ -65,7 +66,7 @@ def parse_manifest_fields(spec: Element) -> tuple[str, ...]:
     # Only an absent <Fields> means "the usual two columns"; an empty <Fields/> is a mistake.
     if spec.find("Fields") is None:
         return DEFAULT_FIELDS
-    fields = tuple((member.text or "").strip() for member in xmlutil.members(spec, "Fields"))
+    fields = tuple(name.strip() for name in xmlutil.member_texts(spec, "Fields", "Manifest.Spec.Fields"))
     for name in fields:
         xmlutil.one_of(name, FIELD_NAMES, "Manifest.Spec.Fields member")
     check_field_counts(fields)
@@ -136,6 +137,12 @@ def parse_report_bucket(report: Element, enabled: bool) -> str | None:
     return bucket
 
 
+def parse_report_prefix(prefix: str | None) -> str | None:
+    """``Report.Prefix`` after the dialect's length rule: one the report writer can write under."""
+    check_prefix(prefix)
+    return prefix
+
+
 def parse_threshold(root: Element, default: FailureThreshold) -> FailureThreshold:
     """``<BatchOpsFailureThreshold>`` (our extension, on both dialects), else the server's default."""
     element = root.find(THRESHOLD_ELEMENT)
@@ -152,16 +159,10 @@ def parse_threshold(root: Element, default: FailureThreshold) -> FailureThreshol
 
 def _parse_percent(element: Element) -> float | None:
     name = f"{THRESHOLD_ELEMENT}.Percent"
-    value = xmlutil.text(element, "Percent")
-    if not value:
+    value = xmlutil.raw_text(element, "Percent", where=THRESHOLD_ELEMENT)
+    if value is None or not value.strip():
         return None
-    try:
-        percent = float(value)
-    except ValueError:
-        percent = math.nan
-    if not 0 <= percent <= 100:  # also false for NaN
-        raise ValidationError(f"{name} must be a number from 0 to 100, not {value!r}", field=name)
-    return percent
+    return parse_decimal(value, name, 0, 100)
 
 
 # --- responses -------------------------------------------------------------------------------

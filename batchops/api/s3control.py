@@ -17,7 +17,8 @@ from batchops.auth.accounts import check_account_header
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 from batchops.settings import ACCOUNT_ID_PATTERN, Account
-from batchops.xmlutil import check_length, parse_int
+from batchops.wire_numbers import parse_int
+from batchops.xmlutil import check_length
 
 _JOB_ID = re.compile(r"^[a-zA-Z0-9\-_]{5,36}$")
 

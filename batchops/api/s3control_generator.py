@@ -144,7 +144,7 @@ def _parse_filter(generator: Element) -> GeneratorFilter:
 def _strings(parent: Element | None, path: str, where: str) -> tuple[str, ...]:
     if parent is None:
         return ()
-    values = tuple(member.text or "" for member in xmlutil.members(parent, path))
+    values = tuple(xmlutil.member_texts(parent, path, f"{where}.{path}"))
     for value in values:
         xmlutil.check_length(value, f"{where}.{path} member", 1, 1024)
     if parent.find(path) is not None and not values:
@@ -153,7 +153,8 @@ def _strings(parent: Element | None, path: str, where: str) -> tuple[str, ...]:
 
 
 def _storage_classes(element: Element, where: str) -> tuple[str, ...]:
-    classes = tuple((member.text or "").strip() for member in xmlutil.members(element, "MatchAnyStorageClass"))
+    texts = xmlutil.member_texts(element, "MatchAnyStorageClass", f"{where}.MatchAnyStorageClass")
+    classes = tuple(value.strip() for value in texts)
     for value in classes:
         xmlutil.one_of(value, STORAGE_CLASSES, f"{where}.MatchAnyStorageClass member")
     return classes

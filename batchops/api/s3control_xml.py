@@ -181,10 +181,14 @@ def _parse_report(root: Element) -> ReportSpec:
         enabled=enabled,
         bucket=jobxml.parse_report_bucket(report, enabled),
         format=jobxml.parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
-        prefix=xmlutil.check_length(xmlutil.text(report, "Prefix"), "Report.Prefix", 1, 512),
+        prefix=jobxml.parse_report_prefix(_prefix_text(report)),
         scope=jobxml.parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
         expected_bucket_owner=_parse_expected_bucket_owner(report),
     )
+
+
+def _prefix_text(report: Element) -> str | None:
+    return xmlutil.check_length(xmlutil.text(report, "Prefix"), "Report.Prefix", 1, 512)
 
 
 def _parse_expected_bucket_owner(report: Element) -> str | None:
@@ -238,7 +242,7 @@ def render_error(code: str, message: str, request_id: str) -> bytes:
     root = _document("ErrorResponse")
     error = xmlutil.add(root, "Error")
     xmlutil.add(error, "Code", code)
-    xmlutil.add(error, "Message", message)
+    xmlutil.add(error, "Message", xmlutil.xml_safe(message))
     xmlutil.add(root, "RequestId", request_id)
     xmlutil.add(root, "HostId")
     return jobxml.to_bytes(root)

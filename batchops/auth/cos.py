@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from batchops.auth.request import SecretLookup, SignedRequest
 from batchops.errors import AuthError
+from batchops.wire_numbers import is_digits
 
 #: How far in the future a signature's start time may be (client clocks differ).
 MAX_SKEW_SECONDS = 15 * 60
@@ -108,7 +109,7 @@ def _names(value: str) -> tuple[str, ...]:
 
 def _check_window(name: str, window: str, now: float) -> None:
     start, _, end = window.partition(";")
-    if not (start.isdigit() and end.isdigit() and int(start) <= int(end)):
+    if not (is_digits(start) and is_digits(end) and int(start) <= int(end)):  # not isdigit: it takes '²'
         raise AuthError("AccessDenied", 403, f"{name} must be <start>;<end> in Unix seconds, not {window!r}")
     if now > int(end):
         raise AuthError("AccessDenied", 403, f"Request has expired: {name} ended at {end} (now {int(now)})")

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 from batchops.auth.request import SecretLookup, SignedRequest
 from batchops.errors import AuthError
+from batchops.wire_numbers import is_digits
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "s3"
@@ -113,7 +114,7 @@ def _from_query(params: dict[str, str]) -> Credential:
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise _malformed("AuthorizationQueryParametersError", f"X-Amz-Algorithm must be {ALGORITHM}")
     expires = params["X-Amz-Expires"]
-    if not expires.isdigit() or not 1 <= int(expires) <= MAX_PRESIGN_EXPIRES:
+    if not is_digits(expires) or not 1 <= int(expires) <= MAX_PRESIGN_EXPIRES:  # not isdigit: it takes '²'
         raise _malformed(
             "AuthorizationQueryParametersError", f"X-Amz-Expires must be 1 to {MAX_PRESIGN_EXPIRES} seconds"
         )

@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element, tostring
 from batchops.api.s3control_xml import MANIFEST_FORMAT, NAMESPACE, REPORT_FORMAT, parse_create_job
 from batchops.domain.job import FailureThreshold, JobSpec
 from batchops.errors import ValidationError
-from batchops.xmlutil import add
+from batchops.xmlutil import add, non_xml_char
 
 #: Operations offered by the form, with a label for people.
 OPERATIONS = {
@@ -139,6 +139,7 @@ def build_request(form: JobForm, object_arn: str, etag: str) -> bytes:
 def validate(form: JobForm, object_arn: str, etag: str, threshold: FailureThreshold) -> JobSpec | None:
     """Parse the form's request as the API would; on refusal, record the error by field and return None."""
     try:
+        _check_characters(form)
         spec, _tags = parse_create_job(build_request(form, object_arn, etag), default_threshold=threshold)
     except FormError as exc:
         form.add_error(exc.field, exc.message)
@@ -147,6 +148,14 @@ def validate(form: JobForm, object_arn: str, etag: str, threshold: FailureThresh
         form.add_error(form.error_field(exc.field), str(exc))
         return None
     return spec
+
+
+def _check_characters(form: JobForm) -> None:
+    """A field with a character XML cannot carry is named here, not refused later as malformed XML."""
+    for name, value in form.values.items():
+        bad = non_xml_char(value)
+        if bad is not None:
+            raise FormError(name, f"this field has the character {bad!r}, which a job cannot store; remove it")
 
 
 def _add_manifest(root: Element, form: JobForm, object_arn: str, etag: str) -> None:

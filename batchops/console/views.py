@@ -24,11 +24,14 @@ from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, ValidationError
 from batchops.operations.acl import CANNED_ACLS
 from batchops.store.sqlstore import SEARCH_SORTS
-from batchops.xmlutil import check_length, parse_int
+from batchops.wire_numbers import parse_int
+from batchops.xmlutil import check_length
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+#: Far past any real list (50 million jobs), and small enough that the page's row offset fits SQLite's integers.
+MAX_PAGE = 1_000_000
 MAX_MANIFEST_UPLOAD = 512 * 1024 * 1024
 
 
@@ -128,13 +131,12 @@ class ListQuery:
         known = {s.value: s for s in JobStatus}
         statuses = [known[v] for v in params.getlist("status") if v in known]
         sort = params.get("sort", "created")
-        page = params.get("page", "1")
         return cls(
             statuses=statuses,
             text=params.get("q", "").strip()[:256],
             sort=sort if sort in SEARCH_SORTS else "created",
             descending=params.get("dir", "desc") != "asc",
-            page=max(int(page), 1) if page.isdigit() else 1,
+            page=parse_int(params.get("page") or "1", "page", 1, MAX_PAGE),
         )
 
     def url(self, path: str, **changes: Any) -> str:
@@ -180,16 +182,27 @@ async def _list_context(request: Request) -> dict[str, Any]:
     }
 
 
+def bad_query(request: Request, exc: ValidationError) -> Response:
+    """A list URL with a bad parameter (e.g. ``?page=²``): say which, on the page, as a 400."""
+    return render(request, "error.html", {"title": "Bad request", "message": str(exc)}, status_code=400)
+
+
 @protected
 async def jobs_page(request: Request) -> Response:
-    context = await _list_context(request)
+    try:
+        context = await _list_context(request)
+    except ValidationError as exc:
+        return bad_query(request, exc)
     context["live_url"] = context["query"].url(base(request) + "/api/jobs")
     return render(request, "jobs.html", context)
 
 
 @protected
 async def jobs_live(request: Request) -> Response:
-    context = await _list_context(request)
+    try:
+        context = await _list_context(request)
+    except ValidationError as exc:
+        return bad_query(request, exc)
     return JSONResponse(
         {
             "total": context["total"],
@@ -309,6 +322,7 @@ async def priority(request: Request) -> Response:
     job_id = str(request.path_params["job_id"])
     form = await request.form()
     try:
+        # Spaces around a typed value are trimmed, as in every console form; the rest is read strictly.
         value = parse_int(str(form.get("priority") or "").strip(), "priority", 0, MAX_PRIORITY)
         job = await request.app.state.store.update_priority(account_of(request), job_id, value)
     except ValidationError as exc:

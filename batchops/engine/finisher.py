@@ -9,6 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import JobStatus
+from batchops.errors import ValidationError
 from batchops.reports.writer import write_report
 from batchops.s3.errors import to_task_error
 from batchops.store.sqlstore import Store
@@ -49,6 +50,8 @@ async def _write_report(store: Store, s3: Any, job: Job) -> FailureReason | None
         return None
     try:
         keys = await write_report(s3, job.id, report, lambda status: store.report_rows(job.id, status))
+    except ValidationError as exc:  # the report's own settings (e.g. its prefix) cannot be written
+        return FailureReason("ReportWriteFailed", f"the completion report was not written: {exc}"[:256])
     except (ClientError, BotoCoreError) as exc:
         error = to_task_error(exc)
         log.warning("report for job %s not written: %s", job.id, error.message, extra={"action": "report_failed"})

@@ -33,6 +33,7 @@ from batchops.operations.fields import (
 )
 from batchops.operations.merge_tagging import merge_tags
 from batchops.operations.transfer import source_metadata, tag_query
+from batchops.wire_numbers import is_digits
 from batchops.xmlutil import boolean, check_children, members, req_text, text
 
 DIRECTIVES = ("Copy", "Replaced", "Add")
@@ -188,7 +189,7 @@ def _time(element: Element, path: str, where: str) -> str | None:
     value = text(element, path)
     if not value:
         return None
-    if value.isdigit():
+    if is_digits(value):  # not str.isdigit, which also takes '²' and '٣'
         try:
             return datetime.fromtimestamp(int(value), UTC).isoformat().replace("+00:00", "Z")
         except (OverflowError, ValueError, OSError):

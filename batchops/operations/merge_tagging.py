@@ -20,7 +20,7 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
 from batchops.operations.fields import MAX_OBJECT_TAGS, object_tags
-from batchops.xmlutil import check_children, check_length, members
+from batchops.xmlutil import check_children, check_length, member_texts
 
 NAME = "BatchOpsMergeObjectTagging"
 
@@ -73,7 +73,7 @@ def merge_tags(
 
 def _remove_keys(element: Element) -> list[str]:
     name = f"{NAME}.RemoveKeys"
-    keys = [(member.text or "").strip() for member in members(element, "RemoveKeys")]
+    keys = [key.strip() for key in member_texts(element, "RemoveKeys", name)]
     for key in keys:
         check_length(key, f"{name} member", 1, 128)
     if len(set(keys)) != len(keys):

@@ -27,6 +27,7 @@ import base64
 import csv
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from batchops.domain.job import ReportSpec
 from batchops.domain.task import TaskStatus
 from batchops.errors import ValidationError
 from batchops.manifests.csv import encode_key
+from batchops.wire_numbers import shown
 
 DEFAULT_FORMAT = "Report_CSV_20180820"
 REPORT_SCHEMA = "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"
@@ -81,6 +83,7 @@ async def write_report(
     if rows_per_file < 1:
         raise ValueError(f"rows_per_file must be at least 1, not {rows_per_file}")
     bucket = report_bucket(spec)
+    check_prefix(spec.prefix)  # a job created before CreateJob checked it fails here, before any file is written
     folder = job_folder(spec.prefix, job_id)
     files: list[ResultFile] = []
     for status in report_statuses(spec.scope):
@@ -100,6 +103,38 @@ def job_folder(prefix: str | None, job_id: str) -> str:
     """``<prefix>/job-<id>``, or ``job-<id>`` without a prefix; a trailing ``/`` on the prefix is dropped."""
     prefix = (prefix or "").rstrip("/")
     return f"{prefix}/job-{job_id}" if prefix else f"job-{job_id}"
+
+
+#: The longest key the report adds after its prefix: ``/job-<uuid>/results/<sha1>.csv``.
+LONGEST_SUFFIX = len(f"/job-{'0' * 36}/results/{'0' * 40}.csv")
+#: S3's limit on a key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+MAX_PREFIX_BYTES = MAX_KEY_BYTES - LONGEST_SUFFIX
+
+
+def check_prefix(prefix: str | None, name: str = "Report.Prefix") -> None:
+    """The one rule for a report prefix, checked at CreateJob and again before writing.
+
+    A ``.`` or ``..`` path segment (between ``/``, or ``\\``, which some stores also split on) is a
+    directory step to the stores that keep objects as files: SeaweedFS refuses such keys, others move
+    them. And every report key must fit S3's 1,024 bytes.
+    """
+    given = prefix or ""
+    prefix = given.rstrip("/")
+    steps = sorted({part for part in re.split(r"[/\\]", prefix) if part in (".", "..")})
+    if steps:
+        raise ValidationError(
+            f"{name} {shown(given)} has the path segment {steps[-1]!r}; object stores take . and .. as "
+            "directory steps and refuse or move such keys: write the prefix without them (e.g. reports/2024)",
+            field=name,
+        )
+    size = len(prefix.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_PREFIX_BYTES:
+        raise ValidationError(
+            f"{name} is {size} bytes in UTF-8; report keys add up to {LONGEST_SUFFIX} bytes to it and S3 keys "
+            f"end at {MAX_KEY_BYTES}: use at most {MAX_PREFIX_BYTES} bytes",
+            field=name,
+        )
 
 
 def report_statuses(scope: str | None) -> tuple[TaskStatus, ...]:

@@ -1,0 +1,110 @@
+"""CreateJob's check that a job's report can be written, before any task changes an object.
+
+Without it a job whose report bucket is missing or not writable runs every task and only then ends
+Failed ``ReportWriteFailed``. The check uses the job's role's keys and the report writer's own call, in
+three small round trips: HeadBucket (the bucket exists: it must come first, as SeaweedFS creates a missing
+bucket on PutObject), an empty marker put under the report prefix (``put_bytes``, as the writer puts its
+files: proves the role may write there) and its DeleteObject (the bucket is left as it was; a role that
+may put but not delete keeps one empty object under a fixed name).
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack, suppress
+from typing import Any
+
+from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from batchops.domain.job import JobSpec
+from batchops.errors import StoreUnavailable, ValidationError
+from batchops.reports.writer import put_bytes, report_bucket
+from batchops.s3.client import client_config
+from batchops.settings import Settings
+
+MARKER_NAME = "batchops-write-check"
+#: A CreateJob waits at most this long for the store (per attempt; two attempts).
+TIMEOUT_SECONDS = 10.0
+#: Codes for a key the store will not take: the prefix is at fault, not the bucket.
+_KEY_REFUSALS = frozenset({"KeyTooLongError", "InvalidRequest", "InvalidArgument", "InvalidObjectName"})
+
+_session: AioSession | None = None
+
+
+def marker_key(prefix: str | None) -> str:
+    prefix = (prefix or "").rstrip("/")
+    return f"{prefix}/{MARKER_NAME}" if prefix else MARKER_NAME
+
+
+async def check_report_writable(settings: Settings, account_id: str, spec: JobSpec) -> None:
+    """Refuse (ValidationError naming Report.Bucket or Report.Prefix) a report the job's role cannot write;
+    StoreUnavailable when the store does not answer. Call after ``check_role``."""
+    if not spec.report.enabled:
+        return
+    role = settings.role(account_id, spec.role_arn)
+    if role is None:  # check_role refuses this first; nothing to probe with
+        return
+    bucket = report_bucket(spec.report)
+    key = marker_key(spec.report.prefix)
+    async with AsyncExitStack() as stack:
+        s3 = await stack.enter_async_context(
+            _shared_session().create_client(
+                "s3",
+                endpoint_url=role.endpoint,
+                region_name=role.region or settings.s3_region,
+                aws_access_key_id=role.access_key_id,
+                aws_secret_access_key=role.secret_access_key,
+                config=client_config(2, 2, min(settings.s3_timeout_seconds, TIMEOUT_SECONDS)),
+            )
+        )
+        await _probe(s3, bucket, key, spec.role_arn)
+
+
+def _shared_session() -> AioSession:
+    # One session for every check: a new one reloads botocore's service models (~50 ms); a client from
+    # a warm session takes ~3 ms.
+    global _session
+    if _session is None:
+        _session = get_session()
+    return _session
+
+
+async def _probe(s3: Any, bucket: str, key: str, role_arn: str) -> None:
+    try:
+        await s3.head_bucket(Bucket=bucket)
+        await put_bytes(s3, bucket, key, b"", "text/plain")
+    except ClientError as exc:
+        raise refusal(exc, bucket, key, role_arn) from None
+    except (TimeoutError, BotoCoreError, OSError) as exc:
+        raise unreachable(bucket, exc) from None
+    # The write is proven; a role that may not delete leaves the (empty, fixed-name) marker.
+    with suppress(TimeoutError, ClientError, BotoCoreError, OSError):
+        await s3.delete_object(Bucket=bucket, Key=key)
+
+
+def refusal(exc: ClientError, bucket: str, key: str, role_arn: str) -> Exception:
+    """The store's answer to the test write, as the CreateJob error a user can act on."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code") or "")
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    said = f"{code or status}: {error.get('Message') or 'no message'}"
+    if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
+        return unreachable(bucket, exc)
+    if code in ("NoSuchBucket", "404") or status == 404:  # HeadBucket's 404 has no body, so no code
+        message = f"Report.Bucket: bucket {bucket} does not exist in the job's store; create it or name another"
+        return ValidationError(message, field="Report.Bucket")
+    if code in _KEY_REFUSALS:
+        message = f"Report.Prefix: the store refused a test write of {key!r} to bucket {bucket} ({said}); change it"
+        return ValidationError(message, field="Report.Prefix")
+    message = (
+        f"Report.Bucket: the job's role {role_arn} cannot write to bucket {bucket} ({said}); "
+        "allow it s3:PutObject there, or name a bucket it can write to"
+    )
+    return ValidationError(message, field="Report.Bucket")
+
+
+def unreachable(bucket: str, exc: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(
+        f"the object store did not answer a test write to the report bucket {bucket} ({type(exc).__name__}: "
+        f"{exc}); the job was not created: try again when the store is back"
+    )
