@@ -60,6 +60,8 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    #: Run in the child before the server starts (e.g. ``resource.setrlimit`` for a lower open-file limit).
+    preexec: Callable[[], None] | None = None
 
     @property
     def url(self) -> str:
@@ -91,7 +93,9 @@ class Server:
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=self.preexec
+        )
         self._wait_healthy()
         return self
 
@@ -139,10 +143,11 @@ def start_server(seaweed: LocalSeaweed, tmp_path: Path) -> Iterator[Callable[...
         env: dict[str, str] | None = None,
         data_dir: Path | None = None,
         s3_endpoint: str | None = None,
+        preexec: Callable[[], None] | None = None,
     ) -> Server:
         """A server on the test SeaweedFS, or on ``s3_endpoint`` (e.g. moto's server for archive restores)."""
         directory = data_dir or tmp_path / f"server-{len(servers)}"
-        server = Server(directory, s3_endpoint or seaweed.endpoint, list(extra_args), env or {})
+        server = Server(directory, s3_endpoint or seaweed.endpoint, list(extra_args), env or {}, preexec=preexec)
         servers.append(server.start())
         return server
 
