@@ -146,6 +146,8 @@ class Settings:
     body_timeout_seconds: float = 30.0
     #: Connections open at once; None: derived from the open-file limit (RLIMIT_NOFILE) at start.
     max_connections: int | None = None
+    #: Console sign-in: the first delay after too many failures (it doubles with each further failure).
+    login_delay_seconds: float = 1.0
 
     def function(self, arn: str) -> FunctionTarget | None:
         return next((f for f in self.functions if f.arn == arn), None)
@@ -209,6 +211,7 @@ _ENV = {
     "head_timeout_seconds": "BATCHOPS_HEAD_TIMEOUT_SECONDS",
     "body_timeout_seconds": "BATCHOPS_BODY_TIMEOUT_SECONDS",
     "max_connections": "BATCHOPS_MAX_CONNECTIONS",
+    "login_delay_seconds": "BATCHOPS_LOGIN_DELAY_SECONDS",
 }
 S3_CLIENTS = ("lean", "botocore")
 _POSITIVE = (
@@ -221,7 +224,7 @@ _POSITIVE = (
     "max_unfinished_jobs_per_account",
     "max_connections",
 )
-_SECONDS = ("s3_timeout_seconds", "head_timeout_seconds", "body_timeout_seconds")
+_SECONDS = ("s3_timeout_seconds", "head_timeout_seconds", "body_timeout_seconds", "login_delay_seconds")
 
 
 def load_settings(

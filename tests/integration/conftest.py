@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -65,7 +66,8 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--tls-cert" in self.extra_args else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
         self.port = self.port or free_port()
@@ -106,7 +108,9 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"batchops server exited: {self.log_tail()}")
             try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=1).close()
+                # A test's self-signed certificate: readiness only, the test itself checks the certificate.
+                context = ssl._create_unverified_context() if self.url.startswith("https") else None
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1, context=context).close()
                 return
             except OSError:
                 time.sleep(0.1)
