@@ -20,6 +20,8 @@ FREE_PER_IDENTITY = 5
 FREE_PER_ADDRESS = 20
 MAX_DELAY_SECONDS = 15 * 60
 MAX_KEYS = 10_000
+#: Refusals are logged at most this often (with how many there were), so a flood of guesses is no log flood.
+REPORT_EVERY_SECONDS = 10.0
 
 
 @dataclass
@@ -34,6 +36,8 @@ class LoginThrottle:
         self.base_delay = base_delay
         self.clock = clock
         self._failures: OrderedDict[str, Failures] = OrderedDict()
+        self._refused_unreported = 0
+        self._reported_at = float("-inf")
 
     @staticmethod
     def keys(identity: str, address: str) -> list[tuple[str, int]]:
@@ -57,6 +61,15 @@ class LoginThrottle:
             self._failures[key] = entry  # most recent last
         while len(self._failures) > MAX_KEYS:
             self._failures.popitem(last=False)
+
+    def refused(self) -> int:
+        """Count a refused attempt; how many to log now (0: not yet, the next report will include it)."""
+        self._refused_unreported += 1
+        now = self.clock()
+        if now - self._reported_at < REPORT_EVERY_SECONDS:
+            return 0
+        count, self._refused_unreported, self._reported_at = self._refused_unreported, 0, now
+        return count
 
     def succeeded(self, keys: Iterable[tuple[str, int]]) -> None:
         """A right answer clears the identity (not the address: one account's success says nothing of others)."""

@@ -99,7 +99,13 @@ async def login(request: Request) -> Response:
     keys = throttle.keys(identity, address)
     wait = throttle.wait_seconds(keys)
     if wait:
-        log.warning("console sign-in refused: too many failed attempts (identity %.64r from %s)", identity, address)
+        if refused := throttle.refused():
+            log.warning(
+                "console sign-in refused: too many failed attempts (%d refused; latest identity %.64r from %s)",
+                refused,
+                identity,
+                address,
+            )
         error = f"Too many failed sign-ins for this account or from this address. Try again in {wait} s."
         refused = render(request, "login.html", {"identity": identity, "error": error}, status_code=429)
         refused.headers["Retry-After"] = str(wait)

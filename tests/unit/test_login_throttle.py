@@ -55,3 +55,12 @@ def test_any_identity_text_is_throttled_and_memory_stays_bounded(identities: lis
             throttle.failed(keys)
         assert throttle.wait_seconds(keys) >= 1
     assert len(throttle._failures) <= min(MAX_KEYS, len(identities) + 1)
+
+
+def test_refusals_are_reported_in_batches() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(1.0, clock)
+    assert throttle.refused() == 1
+    assert [throttle.refused() for _ in range(99)] == [0] * 99
+    clock.now += 10
+    assert throttle.refused() == 100
