@@ -45,6 +45,14 @@ def main() -> None:
     help="Worker processes that run the tasks; 0: the server process runs them [default 0; env BATCHOPS_WORKERS]. "
     "Recommended: the number of CPU cores (at least 2) for jobs of many small tasks.",
 )
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Serve HTTPS with this PEM certificate (chain); needs --tls-key [env BATCHOPS_TLS_CERT].",
+)
+@click.option(
+    "--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="The PEM private key [env BATCHOPS_TLS_KEY]."
+)
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML config file.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def server(config: Path | None, log_level: str, **flags: Any) -> None:
@@ -57,6 +65,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     import uvicorn
 
     from batchops.api.app import create_app
+    from batchops.api.connections import bounded_protocol, connection_bounds
     from batchops.engine.engine import Engine
     from batchops.store.sqlstore import Store
 
@@ -64,10 +73,23 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = asyncio.run(Store.open_sqlite(str(settings.database_path)))
     app = create_app(settings, store, Engine(settings, store))
-    # server_header=False: the COS dialect names its own Server (tencent-cos), as COS clients expect.
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=log_level, access_log=False, server_header=False
+    bounds = connection_bounds(settings)
+    logging.getLogger(__name__).info(
+        "serving at most %d connections at once (listen backlog %d)", bounds.limit, bounds.backlog
     )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,  # the COS dialect names its own Server (tencent-cos), as COS clients expect
+        http=bounded_protocol(bounds.limit, settings.head_timeout_seconds),
+        backlog=bounds.backlog,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+    )
+    uvicorn.Server(config).run()
 
 
 @main.command()

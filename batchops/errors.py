@@ -92,6 +92,10 @@ class RequestTooLarge(ValidationError):
     """The request body is over the 1 MiB limit."""
 
 
+class BodyNotReceived(ValidationError):
+    """The request body did not arrive in time, or the client went away while sending it."""
+
+
 class FunctionError(BatchOpsError):
     """Invoking a LambdaInvoke function failed: its own error (``transient=False``: the function raised,
     timed out, answered HTTP 4xx/500 or an unreadable response) or no answer worth trusting yet

@@ -138,6 +138,16 @@ class Settings:
     replicas: tuple[Replica, ...] = ()
     #: Signs console session cookies; None: a random one kept in the data dir (sessions survive restarts).
     session_secret: str | None = field(default=None, repr=False)
+    #: Serve HTTPS with this certificate chain and private key (PEM files); the console cookie is then Secure.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Seconds a client has to send a request's head, and then (once signed) its body.
+    head_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    #: Connections open at once; None: derived from the open-file limit (RLIMIT_NOFILE) at start.
+    max_connections: int | None = None
+    #: Console sign-in: the first delay after too many failures (it doubles with each further failure).
+    login_delay_seconds: float = 1.0
 
     def function(self, arn: str) -> FunctionTarget | None:
         return next((f for f in self.functions if f.arn == arn), None)
@@ -196,6 +206,12 @@ _ENV = {
     "session_secret": "BATCHOPS_SESSION_SECRET",
     "s3_client": "BATCHOPS_S3_CLIENT",
     "workers": "BATCHOPS_WORKERS",
+    "tls_cert": "BATCHOPS_TLS_CERT",
+    "tls_key": "BATCHOPS_TLS_KEY",
+    "head_timeout_seconds": "BATCHOPS_HEAD_TIMEOUT_SECONDS",
+    "body_timeout_seconds": "BATCHOPS_BODY_TIMEOUT_SECONDS",
+    "max_connections": "BATCHOPS_MAX_CONNECTIONS",
+    "login_delay_seconds": "BATCHOPS_LOGIN_DELAY_SECONDS",
 }
 S3_CLIENTS = ("lean", "botocore")
 _POSITIVE = (
@@ -206,7 +222,9 @@ _POSITIVE = (
     "s3_max_attempts",
     "retention_days",
     "max_unfinished_jobs_per_account",
+    "max_connections",
 )
+_SECONDS = ("s3_timeout_seconds", "head_timeout_seconds", "body_timeout_seconds", "login_delay_seconds")
 
 
 def load_settings(
@@ -241,10 +259,13 @@ def _convert(values: dict[str, Any]) -> Settings:
     for name in (*_POSITIVE, "workers"):
         if name in converted:
             converted[name] = _as_int(name, converted[name])
-    if "s3_timeout_seconds" in converted:
-        converted["s3_timeout_seconds"] = float(converted["s3_timeout_seconds"])
-    if "data_dir" in converted:
-        converted["data_dir"] = Path(converted["data_dir"])
+    for name in _SECONDS:
+        if name in converted:
+            converted[name] = _seconds(name, converted[name])
+    for name in ("data_dir", "tls_cert", "tls_key"):
+        if name in converted:
+            converted[name] = Path(converted[name])
+    _check_tls(converted.get("tls_cert"), converted.get("tls_key"))
     if converted.get("s3_client", "lean") not in S3_CLIENTS:
         raise ConfigError(f"setting s3_client must be one of {', '.join(S3_CLIENTS)}, not {converted['s3_client']!r}")
     if "threshold" in converted:
@@ -258,6 +279,24 @@ def _convert(values: dict[str, Any]) -> Settings:
             f"not {converted['workers']}"
         )
     return Settings(**converted)
+
+
+def _seconds(name: str, value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name} must be a number of seconds, not {value!r}") from None
+    if not seconds > 0:
+        raise ConfigError(f"setting {name} must be more than 0 seconds, not {value!r}")
+    return seconds
+
+
+def _check_tls(cert: Path | None, key: Path | None) -> None:
+    if (cert is None) != (key is None):
+        raise ConfigError("give both tls_cert and tls_key (--tls-cert, --tls-key) to serve HTTPS, or neither")
+    for path in (cert, key):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"TLS file {path} does not exist or is not a file; give the PEM file's path")
 
 
 def _as_int(name: str, value: Any) -> int:

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from batchops.api import cos, cos_xml, s3control, s3control_xml
 from batchops.api.auth import cos_authenticated, s3control_authenticated
+from batchops.api.body_guard import BodyGuard
 from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, CodeTable, to_api_error
 from batchops.console import create_console
 from batchops.engine.engine import Engine
@@ -120,6 +122,7 @@ def create_app(settings: Settings, store: Store, engine: Engine) -> Starlette:
             Mount("/console", create_console(settings, store, engine)),
         ],
         exception_handlers={HTTPException: _http_error},
+        middleware=[Middleware(BodyGuard, idle_seconds=settings.body_timeout_seconds)],
         lifespan=lifespan,
     )
     app.state.settings = settings

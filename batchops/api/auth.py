@@ -1,46 +1,68 @@
-"""Authentication at the API edge: read the body once, verify the signature, remember the account.
+"""Authentication at the API edge: verify the signature over the headers, then read the body and check it.
 
 ``s3control_authenticated(endpoint)`` wraps every S3 Control route (SigV4). ``cos_account(request)`` is
 what COS routes call first (or wrap them with ``cos_authenticated``): it verifies the COS signature and
 ``x-cos-appid`` and returns the Account. Both leave the body in ``request.state.body`` (``read_body``
 returns it) and the Account in ``request.state.account``.
+
+The order matters: the signature covers the headers (SigV4's include ``x-amz-content-sha256``), so a
+request that is not signed by an account is refused before one byte of its body is read, and a body is
+read only under a size bound and a deadline (``Settings.body_timeout_seconds``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, quote
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from batchops.auth import SignedRequest, authenticate_cos, authenticate_s3control
-from batchops.errors import RequestTooLarge
+from batchops.auth import SignedRequest, cos
+from batchops.auth.accounts import authenticate_cos, s3control_headers
+from batchops.errors import BodyNotReceived, RequestTooLarge
 from batchops.settings import Account
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = f"the request body is over {MAX_BODY_BYTES} bytes (1 MiB); send a smaller one"
 
 
 async def read_body(request: Request) -> bytes:
-    """The request body, read once (refused early past 1 MiB by Content-Length, else while reading)."""
+    """The request body, read once: refused past 1 MiB (early by Content-Length) or past the deadline."""
     cached: bytes | None = getattr(request.state, "body", None)
     if cached is not None:
         return cached
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"the request body is over {MAX_BODY_BYTES} bytes (1 MiB); send a smaller one")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"the request body is over {MAX_BODY_BYTES} bytes (1 MiB); send a smaller one")
+        raise RequestTooLarge(TOO_LARGE)
+    seconds = request.app.state.settings.body_timeout_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            body = await _bounded_body(request)
+    except TimeoutError:
+        raise BodyNotReceived(
+            f"the request body did not arrive within {seconds:g} s; send it at once after the headers"
+        ) from None
+    except ClientDisconnect:
+        raise BodyNotReceived("the client closed the connection before the whole request body arrived") from None
     request.state.body = body
     return body
 
 
-async def signed_parts(request: Request) -> SignedRequest:
+async def _bounded_body(request: Request) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise RequestTooLarge(TOO_LARGE)
+    return bytes(body)
+
+
+def signed_parts(request: Request) -> SignedRequest:
+    """What the signature covers, without the body (not read yet)."""
     scope = request.scope
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else quote(scope["path"], safe="/~")
@@ -49,22 +71,23 @@ async def signed_parts(request: Request) -> SignedRequest:
         raw_path=path.split("?", 1)[0],
         query=scope.get("query_string", b"").decode("latin-1"),
         headers=[(k.decode("latin-1").lower(), v.decode("utf-8", "replace")) for k, v in scope["headers"]],
-        body=await read_body(request),
     )
 
 
 async def s3control_account(request: Request) -> Account:
-    """Verify the request's SigV4 signature; the signer's Account (also kept in ``request.state.account``)."""
-    account = authenticate_s3control(await signed_parts(request), request.app.state.settings)
+    """Verify the request's SigV4 signature, then its body; the signer's Account (also in ``request.state``)."""
+    account, check = s3control_headers(signed_parts(request), request.app.state.settings)
+    check.body(await read_body(request))
     request.state.account = account
     return account
 
 
 async def cos_account(request: Request) -> Account:
-    """Verify the request's COS signature and ``x-cos-appid``; the signer's Account (also in request.state)."""
-    parts = await signed_parts(request)
+    """Verify the request's COS signature and ``x-cos-appid``, then its body; the signer's Account."""
+    parts = signed_parts(request)
     params = parse_qsl(parts.query, keep_blank_values=True)
     account = authenticate_cos(parts, request.app.state.settings, request.scope["path"], params)
+    cos.check_content_md5(parts, await read_body(request))
     request.state.account = account
     return account
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from batchops.errors import (
     AuthError,
+    BodyNotReceived,
     IdempotencyConflict,
     InvalidTransition,
     JobNotFound,
@@ -34,6 +35,7 @@ CodeTable = tuple[tuple[type[BaseException], str, int], ...]
 
 S3CONTROL_CODES: CodeTable = (
     (JobNotFound, "NotFoundException", 404),
+    (BodyNotReceived, "RequestTimeout", 400),
     (IdempotencyConflict, "IdempotencyException", 400),
     (InvalidTransition, "JobStatusException", 400),
     (JobStatusRefused, "JobStatusException", 400),
@@ -47,6 +49,7 @@ S3CONTROL_CODES: CodeTable = (
 #: The same errors on the COS wire (reference b.6): refused status moves and replayed tokens are InvalidRequest.
 COS_CODES: CodeTable = (
     (JobNotFound, "NoSuchJob", 404),
+    (BodyNotReceived, "RequestTimeout", 400),
     (IdempotencyConflict, "InvalidRequest", 400),
     (InvalidTransition, "InvalidRequest", 400),
     (JobStatusRefused, "InvalidRequest", 400),

@@ -21,11 +21,20 @@ def secrets_of(settings: Settings) -> SecretLookup:
 
 
 def authenticate_s3control(request: SignedRequest, settings: Settings, now: float | None = None) -> Account:
-    """Verify the SigV4 signature; the signer's account (the caller then checks ``x-amz-account-id``)."""
-    account_id = sigv4.verify(request, secrets_of(settings), now)
-    account = settings.account(account_id)
-    assert account is not None  # secrets_of only finds keys of declared accounts
+    """Verify the SigV4 signature and body; the signer's account (the caller then checks ``x-amz-account-id``)."""
+    account, check = s3control_headers(request, settings, now)
+    check.body(request.body)
     return account
+
+
+def s3control_headers(
+    request: SignedRequest, settings: Settings, now: float | None = None
+) -> tuple[Account, sigv4.BodyCheck]:
+    """Verify the SigV4 signature over the headers; the signer's account and the check its body must pass."""
+    check = sigv4.verify_headers(request, secrets_of(settings), now)
+    account = settings.account(check.account_id)
+    assert account is not None  # secrets_of only finds keys of declared accounts
+    return account, check
 
 
 def authenticate_cos(
@@ -35,8 +44,11 @@ def authenticate_cos(
     params: Sequence[tuple[str, str]],
     now: float | None = None,
 ) -> Account:
-    """Verify the COS signature and that ``x-cos-appid`` is the signer's APPID; the signer's account."""
-    account_id = cos.verify(request, path, params, secrets_of(settings), now)
+    """Verify the COS signature and that ``x-cos-appid`` is the signer's APPID; the signer's account.
+
+    The body is not looked at: the caller reads it after this and checks it with ``cos.check_content_md5``.
+    """
+    account_id = cos.verify_headers(request, path, params, secrets_of(settings), now)
     account = settings.account(account_id)
     assert account is not None
     appid = request.header("x-cos-appid")

@@ -55,6 +55,22 @@ def verify(
     now: float | None = None,
 ) -> str:
     """Check a COS-signed request (``path`` decoded, ``params`` decoded); return the account id or raise."""
+    account_id = verify_headers(request, path, params, secret_for, now)
+    check_content_md5(request, request.body)
+    return account_id
+
+
+def verify_headers(
+    request: SignedRequest,
+    path: str,
+    params: Sequence[tuple[str, str]],
+    secret_for: SecretLookup,
+    now: float | None = None,
+) -> str:
+    """Check the signature, which covers the headers and parameters (not the body); return the account id.
+
+    Callers read the body only after this, then call ``check_content_md5``.
+    """
     now = time.time() if now is None else now
     credential = parse_authorization(request.header("authorization"))
     found = secret_for(credential.access_key_id)
@@ -80,7 +96,6 @@ def verify(
             "the request signature we calculated does not match the signature you provided; check the "
             "SecretKey and that no signed header or parameter changed after signing",
         )
-    _check_content_md5(request)
     return account_id
 
 
@@ -164,10 +179,11 @@ def signature(secret: str, credential: CosCredential, http: str) -> str:
     return hmac.new(sign_key.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha1).hexdigest()
 
 
-def _check_content_md5(request: SignedRequest) -> None:
+def check_content_md5(request: SignedRequest, body: bytes) -> None:
+    """The body against the request's Content-MD5 (covered by the signature when the client listed it)."""
     declared = request.header("content-md5")
     if declared is None:
         return
-    actual = base64.b64encode(hashlib.md5(request.body).digest()).decode()
+    actual = base64.b64encode(hashlib.md5(body).digest()).decode()
     if declared.strip() != actual:
         raise AuthError("BadDigest", 400, "the Content-MD5 you specified does not match the body we received")

@@ -12,7 +12,7 @@ import calendar
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_tz
 from urllib.parse import quote, unquote
 
@@ -48,10 +48,39 @@ class Credential:
 
 
 def verify(request: SignedRequest, secret_for: SecretLookup, now: float | None = None) -> str:
-    """Check the request's SigV4 signature; return the signing key's account id or raise AuthError."""
+    """Check the request's SigV4 signature and body; return the signing key's account id or raise AuthError."""
+    check = verify_headers(request, secret_for, now)
+    check.body(request.body)
+    return check.account_id
+
+
+@dataclass(frozen=True)
+class BodyCheck:
+    """What is left to check once the headers are verified: the body, which the caller reads only then."""
+
+    account_id: str
+    request: SignedRequest
+    credential: Credential
+    #: Set only when the signature itself covers the body (no ``x-amz-content-sha256`` header was sent).
+    secret: str | None = field(default=None, repr=False)
+
+    def body(self, body: bytes) -> None:
+        """Raise AuthError unless ``body`` is what the client signed."""
+        if self.secret is None:
+            _check_body(self.request, self.credential, body)
+            return
+        _check_signature(replace(self.request, body=body), self.credential, self.secret, _sha256(body))
+
+
+def verify_headers(request: SignedRequest, secret_for: SecretLookup, now: float | None = None) -> BodyCheck:
+    """Check everything but the body: who signed, when, and the signature over the headers.
+
+    The headers carry ``x-amz-content-sha256``, so an unsigned or forged request is refused before its body
+    is read. A request without that header (generic SigV4) has the body's hash in its signature: its
+    signature is checked by ``BodyCheck.body`` after the key and the clock are checked here.
+    """
     now = time.time() if now is None else now
-    query = parse_query(request.query)
-    credential = _credential(request, query)
+    credential = _credential(request, parse_query(request.query))
     found = secret_for(credential.access_key_id)
     if found is None:
         raise AuthError(
@@ -63,9 +92,15 @@ def verify(request: SignedRequest, secret_for: SecretLookup, now: float | None =
     account_id, secret = found
     _check_time(credential, now)
     payload = _payload_hash(request, credential)
-    canonical = canonical_request(request, query, credential, payload)
-    expected = signature(secret, credential, canonical)
-    if not hmac.compare_digest(expected, credential.signature):
+    if payload is None:
+        return BodyCheck(account_id, request, credential, secret)
+    _check_signature(request, credential, secret, payload)
+    return BodyCheck(account_id, request, credential)
+
+
+def _check_signature(request: SignedRequest, credential: Credential, secret: str, payload: str) -> None:
+    canonical = canonical_request(request, parse_query(request.query), credential, payload)
+    if not hmac.compare_digest(signature(secret, credential, canonical), credential.signature):
         raise AuthError(
             "SignatureDoesNotMatch",
             403,
@@ -73,8 +108,10 @@ def verify(request: SignedRequest, secret_for: SecretLookup, now: float | None =
             "check the secret key and that nothing changed the request after signing (method, path, query, "
             "signed headers, body)",
         )
-    _check_body(request, credential)
-    return account_id
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 # --- what the client claims ------------------------------------------------------------------
@@ -193,12 +230,13 @@ def _check_time(credential: Credential, now: float) -> None:
         )
 
 
-def _payload_hash(request: SignedRequest, credential: Credential) -> str:
+def _payload_hash(request: SignedRequest, credential: Credential) -> str | None:
+    """The payload hash the signature covers; None when it is the body's own (not known before reading it)."""
     if credential.expires is not None:
         return UNSIGNED_PAYLOAD
     declared = request.header("x-amz-content-sha256")
     if declared is None:
-        return hashlib.sha256(request.body).hexdigest()
+        return None
     if "x-amz-content-sha256" not in credential.signed_headers:
         raise _malformed("AuthorizationHeaderMalformed", "x-amz-content-sha256 is sent but not in SignedHeaders")
     if declared.startswith("STREAMING-"):
@@ -206,11 +244,11 @@ def _payload_hash(request: SignedRequest, credential: Credential) -> str:
     return declared
 
 
-def _check_body(request: SignedRequest, credential: Credential) -> None:
+def _check_body(request: SignedRequest, credential: Credential, body: bytes) -> None:
     declared = request.header("x-amz-content-sha256")
     if credential.expires is not None or declared in (None, UNSIGNED_PAYLOAD):
         return
-    if declared != hashlib.sha256(request.body).hexdigest():
+    if declared != _sha256(body):
         raise AuthError(
             "XAmzContentSHA256Mismatch",
             400,

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -17,6 +17,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchops.console import auth, present, views
+from batchops.console.throttle import LoginThrottle
 from batchops.engine.engine import Engine
 from batchops.errors import JobNotFound
 from batchops.settings import Settings
@@ -78,6 +79,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return views.render(request, "error.html", {"title": "Request refused", "message": exc.detail}, exc.status_code)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The browser went away (or stalled) mid-request: nothing failed here, and no one reads the answer."""
+    log.info("console request %s: the client went away before sending the whole request", request.url.path)
+    message = "The request did not arrive in full; send it again."
+    return views.render(request, "error.html", {"title": "Request incomplete", "message": message}, 400)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.error("console request %s failed", request.url.path, exc_info=exc, extra={"action": "console_failed"})
     message = "The console could not handle this request; it has been logged. Try again, or go back to the jobs."
@@ -88,21 +96,32 @@ def create_console(settings: Settings, store: Store, engine: Engine) -> Starlett
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(present.FILTERS)
     templates.env.globals.update(present.GLOBALS)
+    session_key = auth.session_secret(settings)
     session = Middleware(
         SessionMiddleware,
-        secret_key=auth.session_secret(settings),
+        secret_key=session_key,
         session_cookie="batchops_console",
         max_age=SESSION_HOURS * 3600,
         path="/console",
         same_site="strict",
+        https_only=settings.tls_cert is not None,  # the cookie is Secure when the server speaks HTTPS
     )
+    verified = Middleware(auth.VerifiedSession, settings=settings, store=store, session_key=session_key)
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(SecurityHeaders), session],
-        exception_handlers={JobNotFound: _not_found, HTTPException: _http_error, Exception: _server_error},
+        middleware=[Middleware(SecurityHeaders), session, verified],
+        exception_handlers={
+            JobNotFound: _not_found,
+            HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
+            Exception: _server_error,
+        },
     )
     app.state.settings = settings
     app.state.store = store
     app.state.engine = engine
     app.state.templates = templates
+    app.state.login_throttle = LoginThrottle(settings.login_delay_seconds)
+    app.state.session_key = session_key
+    app.state.session_lifetime = SESSION_HOURS * 3600
     return app

@@ -1,17 +1,27 @@
-"""Console sign-in, signed session cookies and the per-session CSRF token."""
+"""Console sign-in, signed session cookies and the per-session CSRF token.
+
+A session cookie carries the account id, a session id and the account's credentials fingerprint. The
+session id must still be in the store (logout deletes it, so a copied cookie ends with the session), and the
+fingerprint must match the account's current keys and console password (changing either ends every session
+of that account, also across restarts). ``VerifiedSession`` checks both once per request.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from batchops.settings import Account, Settings
+from batchops.store.sqlstore import Store
 
 Handler = Callable[[Request], Awaitable[Response]]
 SECRET_FILE = "console-session-secret"
@@ -67,10 +77,52 @@ def signed_in(request: Request) -> str | None:
     return None
 
 
-def sign_in(request: Request, account: Account) -> None:
+def credentials_fingerprint(session_key: str, account: Account) -> str:
+    """A keyed hash of the account's keys and console password: it changes when any of them changes."""
+    parts = (account.id, account.access_key_id or "", account.secret_access_key or "", account.console_password or "")
+    return hmac.new(session_key.encode(), "\0".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+async def sign_in(request: Request, account: Account, lifetime_seconds: float) -> None:
+    session_id = secrets.token_urlsafe(32)
+    await request.app.state.store.start_console_session(session_id, account.id, time.time() - lifetime_seconds)
     request.session.clear()
     request.session["account"] = account.id
+    request.session["sid"] = session_id
+    request.session["creds"] = credentials_fingerprint(request.app.state.session_key, account)
     request.session["csrf"] = secrets.token_urlsafe(32)  # a new token for the new session
+
+
+async def sign_out(request: Request) -> None:
+    session_id = request.session.get("sid")
+    if session_id:
+        await request.app.state.store.end_console_session(str(session_id))
+    request.session.clear()
+
+
+class VerifiedSession:
+    """Clears a session whose id was ended (logout) or whose account's credentials changed since sign-in."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, store: Store, session_key: str) -> None:
+        self.app = app
+        self.settings = settings
+        self.store = store
+        self.session_key = session_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session")
+        if session and session.get("account") and not await self._still_valid(session):
+            session.clear()
+        await self.app(scope, receive, send)
+
+    async def _still_valid(self, session: dict[str, object]) -> bool:
+        account = self.settings.account(str(session.get("account")))
+        if account is None or not session.get("sid"):
+            return False
+        expected = credentials_fingerprint(self.session_key, account)
+        if not hmac.compare_digest(str(session.get("creds", "")), expected):
+            return False
+        return await self.store.console_session_account(str(session["sid"])) == account.id
 
 
 async def csrf_ok(request: Request) -> bool:

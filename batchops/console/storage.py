@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -16,6 +16,9 @@ from batchops.errors import BatchOpsError
 from batchops.reports.writer import job_folder
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.settings import Settings
+
+#: A manifest upload goes to the store in parts of this size (S3's smallest part is 5 MiB): memory holds one.
+UPLOAD_PART_BYTES = 5 * 1024 * 1024
 
 
 class StoreCallFailed(BatchOpsError):
@@ -54,14 +57,38 @@ def describe_failure(exc: Exception, bucket: str) -> str:
     return f"the object store could not be reached: {exc}"
 
 
-async def upload(settings: Settings, account_id: str, bucket: str, key: str, body: bytes) -> str:
-    """Put a manifest into the store; returns its ETag."""
+class Readable(Protocol):
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+async def upload(settings: Settings, account_id: str, bucket: str, key: str, source: Readable, size: int) -> str:
+    """Put a manifest of ``size`` bytes into the store from ``source``, one part in memory at a time; its ETag."""
     try:
         async with account_store(settings, account_id) as s3:
-            answer = await s3.put_object(Bucket=bucket, Key=key, Body=body)
+            if size <= UPLOAD_PART_BYTES:
+                answer = await s3.put_object(Bucket=bucket, Key=key, Body=await source.read())
+                return str(answer["ETag"])
+            return await _multipart_upload(s3, bucket, key, source)
     except (ClientError, BotoCoreError) as exc:
         raise StoreCallFailed(describe_failure(exc, bucket)) from None
-    return str(answer["ETag"])
+
+
+async def _multipart_upload(s3: Any, bucket: str, key: str, source: Readable) -> str:
+    upload_id = (await s3.create_multipart_upload(Bucket=bucket, Key=key))["UploadId"]
+    try:
+        parts: list[dict[str, Any]] = []
+        while body := await source.read(UPLOAD_PART_BYTES):
+            number = len(parts) + 1
+            answer = await s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        done = await s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    except BaseException:
+        with suppress(ClientError, BotoCoreError):
+            await s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        raise
+    return str(done["ETag"])
 
 
 async def etag_of(settings: Settings, account_id: str, bucket: str, key: str, what: str = "the manifest") -> str:

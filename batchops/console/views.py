@@ -97,20 +97,39 @@ async def login(request: Request) -> Response:
         return csrf_refused(request)
     form = await request.form()
     identity = str(form.get("identity") or "").strip()
+    address = request.client.host if request.client else "unknown"
+    throttle = request.app.state.login_throttle
+    keys = throttle.keys(identity, address)
+    wait = throttle.wait_seconds(keys)
+    if wait:
+        if refused := throttle.refused():
+            log.warning(
+                "console sign-in refused: too many failed attempts (%d refused; latest identity %.64r from %s)",
+                refused,
+                identity,
+                address,
+            )
+        error = f"Too many failed sign-ins for this account or from this address. Try again in {wait} s."
+        refused = render(request, "login.html", {"identity": identity, "error": error}, status_code=429)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     account = auth.authenticate(request.app.state.settings, identity, str(form.get("secret") or ""))
     if account is None:
+        throttle.failed(keys)
+        log.warning("console sign-in failed: wrong credentials (identity %.64r from %s)", identity, address)
         error = (
             "Those credentials match no account on this server. Use your access key ID and secret access key, "
             "or your account ID and console password."
         )
         return render(request, "login.html", {"identity": identity, "error": error}, status_code=401)
-    auth.sign_in(request, account)
+    throttle.succeeded(keys)
+    await auth.sign_in(request, account, request.app.state.session_lifetime)
     return RedirectResponse(base(request) + "/jobs", status_code=303)
 
 
 @protected
 async def logout(request: Request) -> Response:
-    request.session.clear()
+    await auth.sign_out(request)
     return RedirectResponse(base(request) + "/login", status_code=303)
 
 
@@ -414,7 +433,18 @@ async def _place_manifest(
     settings = request.app.state.settings
     if not form.uploading:
         return form.get("manifest_etag") or await storage.etag_of(settings, account_id, bucket, key)
-    body = await upload.read()
-    if not body.strip():
+    if not await _has_content(upload):
         raise forms.FormError("manifest_file", "the file is empty; a manifest lists one bucket,key per line")
-    return await storage.upload(settings, account_id, bucket, key, body)
+    size = upload.size if upload.size is not None else storage.UPLOAD_PART_BYTES + 1
+    return await storage.upload(settings, account_id, bucket, key, upload, size)
+
+
+async def _has_content(upload: UploadFile) -> bool:
+    """Whether the (spooled) file has anything but white space; read in blocks, then rewound for the upload."""
+    try:
+        while block := await upload.read(1024 * 1024):
+            if block.strip():
+                return True
+        return False
+    finally:
+        await upload.seek(0)

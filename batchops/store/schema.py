@@ -106,3 +106,13 @@ chunks = Table(
     Column("data", LargeBinary, nullable=False, server_default=text("x''")),
 )
 Index("ix_chunks_claim", chunks.c.job_id, chunks.c.done, chunks.c.chunk_no)
+
+# Console sessions that are signed in: the cookie carries the id; logout deletes the row, so a copied cookie
+# ends with its session (migration 0006). Rows older than the session lifetime are purged at sign-in.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)

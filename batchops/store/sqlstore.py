@@ -26,7 +26,7 @@ from batchops.domain.task import TaskOutcome, TaskStatus
 from batchops.errors import IdempotencyConflict, JobNotFound, TooManyUnfinishedJobs, ValidationError
 from batchops.reports.writer import ReportRow
 from batchops.store import codec, migrate
-from batchops.store.schema import chunks, job_events, jobs, tasks
+from batchops.store.schema import chunks, console_sessions, job_events, jobs, tasks
 
 
 @dataclass(frozen=True)
@@ -542,6 +542,24 @@ class Store:
             rows = (await conn.execute(query)).all()
         return {JobStatus(status): int(n) for status, n in rows}
 
+
+    # --- console sessions -------------------------------------------------------------------
+
+    async def start_console_session(self, session_id: str, account_id: str, expired_before: float) -> None:
+        """Record a signed-in session (and forget those that expired)."""
+        async with self._write() as conn:
+            await conn.execute(delete(console_sessions).where(console_sessions.c.created_at < expired_before))
+            values = {"id": session_id, "account_id": account_id, "created_at": time.time()}
+            await conn.execute(insert(console_sessions).values(**values))
+
+    async def console_session_account(self, session_id: str) -> str | None:
+        """The account of a session still signed in; None once it was ended (or never was)."""
+        row = await self._first(select(console_sessions.c.account_id).where(console_sessions.c.id == session_id))
+        return None if row is None else str(row.account_id)
+
+    async def end_console_session(self, session_id: str) -> None:
+        async with self._write() as conn:
+            await conn.execute(delete(console_sessions).where(console_sessions.c.id == session_id))
 
 #: Console sort keys → jobs columns.
 SEARCH_SORTS = {

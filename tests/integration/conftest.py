@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -60,10 +61,13 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    #: Run in the child before the server starts (e.g. ``resource.setrlimit`` for a lower open-file limit).
+    preexec: Callable[[], None] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--tls-cert" in self.extra_args else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
         self.port = self.port or free_port()
@@ -91,7 +95,9 @@ class Server:
         }
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "server.log").open("ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=self.preexec
+        )
         self._wait_healthy()
         return self
 
@@ -102,7 +108,9 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"batchops server exited: {self.log_tail()}")
             try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=1).close()
+                # A test's self-signed certificate: readiness only, the test itself checks the certificate.
+                context = ssl._create_unverified_context() if self.url.startswith("https") else None
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1, context=context).close()
                 return
             except OSError:
                 time.sleep(0.1)
@@ -139,10 +147,11 @@ def start_server(seaweed: LocalSeaweed, tmp_path: Path) -> Iterator[Callable[...
         env: dict[str, str] | None = None,
         data_dir: Path | None = None,
         s3_endpoint: str | None = None,
+        preexec: Callable[[], None] | None = None,
     ) -> Server:
         """A server on the test SeaweedFS, or on ``s3_endpoint`` (e.g. moto's server for archive restores)."""
         directory = data_dir or tmp_path / f"server-{len(servers)}"
-        server = Server(directory, s3_endpoint or seaweed.endpoint, list(extra_args), env or {})
+        server = Server(directory, s3_endpoint or seaweed.endpoint, list(extra_args), env or {}, preexec=preexec)
         servers.append(server.start())
         return server
 

@@ -130,3 +130,24 @@ def test_bad_accounts_say_what_is_wrong(tmp_path: Path, text: str, message: str)
 def test_unfinished_limit_from_the_environment() -> None:
     settings = load_settings(environ={"BATCHOPS_MAX_UNFINISHED_JOBS": "3"})
     assert settings.max_unfinished_jobs_per_account == 3
+
+
+def test_tls_files_come_as_a_pair_and_must_exist(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("x")
+    key.write_text("y")
+    settings = load_settings(flags={"tls_cert": cert, "tls_key": key}, environ={})
+    assert (settings.tls_cert, settings.tls_key) == (cert, key)
+    with pytest.raises(ConfigError, match="give both tls_cert and tls_key"):
+        load_settings(flags={"tls_cert": cert}, environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(environ={"BATCHOPS_TLS_CERT": str(cert), "BATCHOPS_TLS_KEY": str(tmp_path / "none.pem")})
+
+
+def test_deadlines_and_connection_bound_from_the_environment() -> None:
+    environ = {"BATCHOPS_BODY_TIMEOUT_SECONDS": "2.5", "BATCHOPS_MAX_CONNECTIONS": "50"}
+    settings = load_settings(environ=environ)
+    assert (settings.body_timeout_seconds, settings.head_timeout_seconds, settings.max_connections) == (2.5, 10.0, 50)
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(ConfigError, match="head_timeout_seconds"):
+            load_settings(environ={"BATCHOPS_HEAD_TIMEOUT_SECONDS": bad})

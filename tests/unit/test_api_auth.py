@@ -72,3 +72,20 @@ async def test_cos_account_refusals() -> None:
     huge = b"x" * (1024 * 1024 + 1)
     reply = await client.post("/jobs/j/priority", content=huge, headers=signed("POST", "/jobs/j/priority", {}, huge))
     assert reply.status_code == 400
+
+
+async def test_an_unsigned_or_forged_request_is_refused_before_its_body_is_read() -> None:
+    client = app()
+    pulled: list[bytes] = []
+
+    async def body() -> Any:
+        for piece in (b"<CreateJobRequest>", b" " * 1000, b"</CreateJobRequest>"):
+            pulled.append(piece)
+            yield piece
+
+    forged = signed("POST", "/jobs/j/priority", {"priority": 5}, secret="guessed")
+    for headers in ({"x-cos-appid": APPID}, forged):
+        headers = {k: v for k, v in headers.items() if k != "Content-Length"}
+        reply = await client.post("/jobs/j/priority", params={"priority": "5"}, content=body(), headers=headers)
+        assert reply.status_code == 403
+    assert pulled == []

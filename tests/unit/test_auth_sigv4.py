@@ -13,6 +13,8 @@ import pytest
 from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batchops.auth import SignedRequest, sigv4
 from batchops.errors import AuthError
@@ -211,3 +213,46 @@ def test_presigned_url_from_the_future_and_tampered() -> None:
     parts = presigned()
     tampered = SignedRequest(**{**parts.__dict__, "query": parts.query.replace("maxResults=2", "maxResults=3")})
     assert refused(tampered).code == "SignatureDoesNotMatch"
+
+
+# --- the headers first, the body after (an unsigned client's body is never read) -----------------------------
+
+
+def test_headers_are_verified_without_the_body_and_the_body_after() -> None:
+    headers_only = to_parts(signed(), body=b"")  # what the server knows before it reads the body
+    check = sigv4.verify_headers(headers_only, lookup)
+    assert check.account_id == ACCOUNT
+    check.body(BODY)
+    with pytest.raises(AuthError) as caught:
+        check.body(BODY + b"<x/>")
+    assert (caught.value.code, caught.value.status) == ("XAmzContentSHA256Mismatch", 400)
+
+
+def test_a_forged_or_unsigned_request_is_refused_from_its_headers() -> None:
+    for parts in (to_parts(signed(secret="guessed"), body=b""), to_parts(signed(key="AKIDNOBODY"), body=b"")):
+        with pytest.raises(AuthError):
+            sigv4.verify_headers(parts, lookup)
+    unsigned = [(k, v) for k, v in to_parts(signed()).headers if k != "authorization"]
+    with pytest.raises(AuthError) as caught:
+        sigv4.verify_headers(SignedRequest("POST", "/v20180820/jobs", "", unsigned), lookup)
+    assert caught.value.code == "AccessDenied"
+
+
+def test_generic_sigv4_checks_key_and_clock_first_and_the_signature_with_the_body() -> None:
+    request = signed(signer=SigV4Auth)
+    check = sigv4.verify_headers(to_parts(request, body=b""), lookup)
+    check.body(BODY)
+    with pytest.raises(AuthError) as caught:
+        check.body(BODY + b"x")
+    assert caught.value.code == "SignatureDoesNotMatch"
+    with pytest.raises(AuthError) as caught:
+        sigv4.verify_headers(to_parts(signed(signer=SigV4Auth, key="AKIDNOBODY"), body=b""), lookup)
+    assert caught.value.code == "InvalidAccessKeyId"
+
+
+@settings(max_examples=200, deadline=None)
+@given(authorization=st.text(), date=st.text(), sha=st.text())
+def test_any_header_text_is_an_auth_error_and_never_needs_the_body(authorization: str, date: str, sha: str) -> None:
+    headers = [("host", "h"), ("authorization", authorization), ("x-amz-date", date), ("x-amz-content-sha256", sha)]
+    with pytest.raises(AuthError):
+        sigv4.verify_headers(SignedRequest("POST", "/v20180820/jobs", "", headers), lookup)

@@ -1,0 +1,52 @@
+"""An ASGI middleware for request bodies: a deadline between body chunks, and no connection left half-read.
+
+A client that stops sending its body mid-way gets ``http.disconnect`` after ``idle_seconds`` without a byte
+(the application then refuses it as it would a client that went away). A response that goes out before the
+body was read to its end (a refusal) says ``Connection: close``, so uvicorn closes the connection instead of
+waiting, for ever, for the rest of a body no one will read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CLOSE = (b"connection", b"close")
+
+
+class BodyGuard:
+    def __init__(self, app: ASGIApp, idle_seconds: float) -> None:
+        self.app = app
+        self.idle_seconds = idle_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_done = not _has_body(scope)
+
+        async def guarded_receive() -> Message:
+            nonlocal body_done
+            if body_done:  # afterwards only a disconnect can come, whenever it comes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.idle_seconds)
+            except TimeoutError:
+                body_done = True
+                return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def closing_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not body_done:
+                message["headers"] = [*message.get("headers", []), CLOSE]
+            await send(message)
+
+        await self.app(scope, guarded_receive, closing_send)
+
+
+def _has_body(scope: Scope) -> bool:
+    headers = dict(scope["headers"])
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0") not in (b"", b"0")
