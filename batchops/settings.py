@@ -136,6 +136,9 @@ class Settings:
     targets: tuple[TargetStore, ...] = ()
     #: Where S3ReplicateObject copies each source bucket's objects.
     replicas: tuple[Replica, ...] = ()
+    #: Attempts to record a batch of task outcomes (waits doubling from 0.25 s to 30 s, about 6.5 minutes for
+    #: 20) before the job goes Failing with OutcomeRecordFailed; its tasks never run again meanwhile.
+    outcome_record_attempts: int = 20
     #: Signs console session cookies; None: a random one kept in the data dir (sessions survive restarts).
     session_secret: str | None = field(default=None, repr=False)
 
@@ -196,6 +199,7 @@ _ENV = {
     "session_secret": "BATCHOPS_SESSION_SECRET",
     "s3_client": "BATCHOPS_S3_CLIENT",
     "workers": "BATCHOPS_WORKERS",
+    "outcome_record_attempts": "BATCHOPS_OUTCOME_RECORD_ATTEMPTS",
 }
 S3_CLIENTS = ("lean", "botocore")
 _POSITIVE = (
@@ -206,6 +210,7 @@ _POSITIVE = (
     "s3_max_attempts",
     "retention_days",
     "max_unfinished_jobs_per_account",
+    "outcome_record_attempts",
 )
 
 

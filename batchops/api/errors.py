@@ -11,6 +11,7 @@ from batchops.errors import (
     JobNotFound,
     JobStatusRefused,
     MalformedXML,
+    StoreFull,
     TooManyTags,
     TooManyUnfinishedJobs,
     ValidationError,
@@ -32,6 +33,7 @@ __all__ = ["COS_CODES", "S3CONTROL_CODES", "ApiError", "CodeTable", "to_api_erro
 CodeTable = tuple[tuple[type[BaseException], str, int], ...]
 
 S3CONTROL_CODES: CodeTable = (
+    (StoreFull, "ServiceUnavailable", 503),
     (JobNotFound, "NotFoundException", 404),
     (IdempotencyConflict, "IdempotencyException", 400),
     (InvalidTransition, "JobStatusException", 400),
@@ -44,6 +46,7 @@ S3CONTROL_CODES: CodeTable = (
 
 #: The same errors on the COS wire (reference b.6): refused status moves and replayed tokens are InvalidRequest.
 COS_CODES: CodeTable = (
+    (StoreFull, "ServiceUnavailable", 503),
     (JobNotFound, "NoSuchJob", 404),
     (IdempotencyConflict, "InvalidRequest", 400),
     (InvalidTransition, "InvalidRequest", 400),
