@@ -372,7 +372,10 @@ class Store:
         async with self._write() as conn:
             row = (await conn.execute(select(jobs.c.failure_reasons).where(jobs.c.id == job_id))).first()
             reasons = json.loads(row.failure_reasons) if row else []
-            reasons.append({"code": failure.code, "reason": failure.reason})
+            entry = {"code": failure.code, "reason": failure.reason}
+            if entry in reasons:  # an ending retried (its last write failed) adds its reason once
+                return
+            reasons.append(entry)
             await conn.execute(update(jobs).where(jobs.c.id == job_id).values(failure_reasons=json.dumps(reasons)))
 
     async def status_history(self, job_id: str) -> list[tuple[float, str | None, str, str | None]]:
