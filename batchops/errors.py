@@ -128,3 +128,18 @@ class RequestRefused(ClientError):
     def __init__(self, message: str, code: str = "") -> None:
         super().__init__(message)
         self.code = code
+
+
+class StoreFull(BatchOpsError):
+    """The job store cannot write: the disk under the server's data directory is full (SQLite's SQLITE_FULL).
+
+    Nothing written before is lost; every write fails until space is freed. The API answers 503, the engine
+    waits and tries again, ``/healthz`` is not ready.
+    """
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(
+            f"the server's disk is full ({cause}): it cannot record anything new; free space where the server "
+            "keeps its data (--data-dir) and send the request again"
+        )
+        self.cause = cause

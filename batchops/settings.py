@@ -136,6 +136,9 @@ class Settings:
     targets: tuple[TargetStore, ...] = ()
     #: Where S3ReplicateObject copies each source bucket's objects.
     replicas: tuple[Replica, ...] = ()
+    #: Attempts to record a batch of task outcomes (waits doubling from 0.25 s to 30 s, about 6.5 minutes for
+    #: 20) before the job goes Failing with OutcomeRecordFailed; its tasks never run again meanwhile.
+    outcome_record_attempts: int = 20
     #: Signs console session cookies; None: a random one kept in the data dir (sessions survive restarts).
     session_secret: str | None = field(default=None, repr=False)
     #: Serve HTTPS with this certificate chain and private key (PEM files); the console cookie is then Secure.
@@ -212,6 +215,7 @@ _ENV = {
     "body_timeout_seconds": "BATCHOPS_BODY_TIMEOUT_SECONDS",
     "max_connections": "BATCHOPS_MAX_CONNECTIONS",
     "login_delay_seconds": "BATCHOPS_LOGIN_DELAY_SECONDS",
+    "outcome_record_attempts": "BATCHOPS_OUTCOME_RECORD_ATTEMPTS",
 }
 S3_CLIENTS = ("lean", "botocore")
 _POSITIVE = (
@@ -223,6 +227,7 @@ _POSITIVE = (
     "retention_days",
     "max_unfinished_jobs_per_account",
     "max_connections",
+    "outcome_record_attempts",
 )
 _SECONDS = ("s3_timeout_seconds", "head_timeout_seconds", "body_timeout_seconds", "login_delay_seconds")
 

@@ -21,6 +21,7 @@ from batchops.api.body_guard import BodyGuard
 from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, CodeTable, to_api_error
 from batchops.console import create_console
 from batchops.engine.engine import Engine
+from batchops.errors import StoreFull
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 
@@ -75,7 +76,7 @@ def guarded(endpoint: Endpoint, dialect: Dialect = S3CONTROL) -> Endpoint:
 
 def _error_response(exc: Exception, request_id: str, dialect: Dialect, resource: str) -> Response:
     error = to_api_error(exc, dialect.codes, dialect.internal_code)
-    if error.status >= 500:
+    if error.status >= 500 and not isinstance(exc, StoreFull):  # a full disk is logged once, by the store
         log.error("request %s failed", request_id, exc_info=exc, extra={"action": "request_failed"})
     body = dialect.render_error(error.code, error.message, request_id, resource)
     return Response(body, error.status, media_type="application/xml", headers=dialect.headers(request_id))
@@ -97,6 +98,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Ready (200) unless the store cannot write: then 503 with why, until a write succeeds again."""
+    fault = request.app.state.store.write_fault
+    if fault is not None:
+        return JSONResponse({"status": "not ready", "reason": fault.hold_reason}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

@@ -12,6 +12,7 @@ from batchops.errors import (
     JobNotFound,
     JobStatusRefused,
     MalformedXML,
+    StoreFull,
     StoreUnavailable,
     TooManyTags,
     TooManyUnfinishedJobs,
@@ -34,6 +35,7 @@ __all__ = ["COS_CODES", "S3CONTROL_CODES", "ApiError", "CodeTable", "to_api_erro
 CodeTable = tuple[tuple[type[BaseException], str, int], ...]
 
 S3CONTROL_CODES: CodeTable = (
+    (StoreFull, "ServiceUnavailable", 503),
     (JobNotFound, "NotFoundException", 404),
     (BodyNotReceived, "RequestTimeout", 400),
     (IdempotencyConflict, "IdempotencyException", 400),
@@ -48,6 +50,7 @@ S3CONTROL_CODES: CodeTable = (
 
 #: The same errors on the COS wire (reference b.6): refused status moves and replayed tokens are InvalidRequest.
 COS_CODES: CodeTable = (
+    (StoreFull, "ServiceUnavailable", 503),
     (JobNotFound, "NoSuchJob", 404),
     (BodyNotReceived, "RequestTimeout", 400),
     (IdempotencyConflict, "InvalidRequest", 400),

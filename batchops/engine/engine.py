@@ -27,11 +27,12 @@ from typing import Any, Literal
 from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import JobStatus
 from batchops.engine import scheduler
+from batchops.engine.backoff import Backoff
 from batchops.engine.finisher import ENDINGS, finish
 from batchops.engine.preparer import prepare
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.engine.worker import WorkerPool
-from batchops.errors import ManifestError
+from batchops.errors import ManifestError, StoreFull
 from batchops.functions import FunctionInvoker
 from batchops.operations.registry import get_operation
 from batchops.s3.client import StoreCredentials, open_client
@@ -45,6 +46,11 @@ S = JobStatus
 EngineRole = Literal["all", "supervisor", "worker"]
 #: A worker that found nothing to claim in an Active job (other workers hold the rest) looks again after this.
 IDLE_BACKOFF_SECONDS = 1.0
+#: Failed steps and failed work on a job are retried after waits that double up to this.
+STEP_RETRY_MOST_SECONDS = 30.0
+#: How often the server looks at whether its store can write, and after how long without a write it probes one.
+STORE_PROBE_SECONDS = 1.0
+STORE_QUIET_SECONDS = 5.0
 _WATCHED = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.COMPLETING, S.CANCELLING, S.FAILING)
 
 
@@ -63,7 +69,8 @@ class Engine:
         self.role: EngineRole = role or ("supervisor" if settings.workers else "all")
         self.owner = owner or f"worker-{uuid.uuid4()}"
         self._workers: WorkerPool | None = None
-        self._idle_until: dict[str, float] = {}  # worker role: job id → when to try claiming again
+        self._idle_until: dict[str, float] = {}  # job id → when to try its work again
+        self._retries: dict[str, Backoff] = {}  # job id → waits after its work failed
         self._tick_seconds = tick_seconds
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.task_concurrency)
@@ -90,6 +97,7 @@ class Engine:
         self._side_tasks = [
             asyncio.create_task(self._loop(self.tick, self._tick_seconds, wakeable=True), name="engine-tick"),
             asyncio.create_task(self._loop(self._purge, 3600.0), name="purge-expired"),
+            asyncio.create_task(self._loop(self._watch_store, STORE_PROBE_SECONDS), name="store-watch"),
         ]
         if self.role == "all":  # a supervisor runs no task, so it holds no lease to renew
             self._side_tasks.append(asyncio.create_task(self._loop(self._renew_leases, 20.0), name="lease-heartbeat"))
@@ -122,13 +130,19 @@ class Engine:
         self._wake.set()
 
     async def _loop(self, step: Any, every: float, wakeable: bool = False) -> None:
+        retry = Backoff(every, STEP_RETRY_MOST_SECONDS)
         while True:
             try:
                 await step()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a failed tick is logged and retried; it must not stop the engine
-                log.exception("engine step %s failed", step.__name__, extra={"action": "engine_step_failed"})
+            except Exception as exc:  # a failed step is logged and retried, later each time; the engine goes on
+                wait = retry.failed()
+                name = step.__name__
+                _log_failure(exc, "engine step %s failed (%d in a row; next in %.1fs)", name, retry.failures, wait)
+                await self.store.rest(wait)
+                continue
+            retry.succeeded()
             if wakeable:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), every)
@@ -148,6 +162,8 @@ class Engine:
             await self._drive(job)
 
     async def _drive(self, job: Job) -> None:
+        if self._idle_until.get(job.id, 0.0) > time.monotonic():
+            return  # its last work failed (or found nothing to claim): not yet
         if job.status is S.NEW:
             if await self.store.transition(job.id, S.PREPARING, "reading the manifest"):
                 self._spawn(job.id, self._prepare(job))
@@ -198,14 +214,14 @@ class Engine:
         task = self._work.pop(job_id, None)
         self._runners.pop(job_id, None)
         self._finishing.discard(job_id)
-        if task is not None and not task.cancelled() and task.exception() is not None:
-            log.error(
-                "work on job %s failed",
-                job_id,
-                exc_info=task.exception(),
-                extra={"action": "job_work_failed"},
-            )
-            self._idle_until[job_id] = time.monotonic() + IDLE_BACKOFF_SECONDS
+        error = task.exception() if task is not None and not task.cancelled() else None
+        if error is not None:  # the job's work is tried again after a wait that grows while it keeps failing
+            retry = self._retries.setdefault(job_id, Backoff(IDLE_BACKOFF_SECONDS, STEP_RETRY_MOST_SECONDS))
+            wait = retry.failed()
+            _log_failure(error, "work on job %s failed (%d in a row; next in %.1fs)", job_id, retry.failures, wait)
+            self._idle_until[job_id] = time.monotonic() + wait
+        else:
+            self._retries.pop(job_id, None)
         self.wake()
 
     def _stop_work(self, job_id: str) -> None:
@@ -241,7 +257,7 @@ class Engine:
             s3,
             operation,
             self._slots,
-            RunnerConfig(owner=self.owner),
+            RunnerConfig(owner=self.owner, record_attempts=self.settings.outcome_record_attempts),
             self._check_threshold,
             functions=await self._function_invoker(),
             stores=self._routes,
@@ -309,6 +325,16 @@ class Engine:
             kind=self.settings.s3_client,
         )
 
+    async def _watch_store(self) -> None:
+        """Notice a full disk even when nothing else writes (and when space returns): a one-page write while the
+        store is faulted, or has been quiet a while. /healthz, CreateJob and the job views read the outcome."""
+        faulted = self.store.write_fault is not None
+        quiet = time.monotonic() - self.store.last_write_ok > STORE_QUIET_SECONDS
+        if (faulted or quiet) and await self.store.probe_write() and faulted:
+            log.info("the store can write again", extra={"action": "disk_space_back"})
+            self._idle_until.clear()  # jobs whose work failed on the full disk go on now
+            self.wake()
+
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, 60.0)
 
@@ -316,3 +342,11 @@ class Engine:
         purged = await self.store.purge_ended_before(time.time() - self.settings.retention_days * 86400)
         if purged:
             log.info("purged %d jobs that ended over %d days ago", purged, self.settings.retention_days)
+
+
+def _log_failure(exc: BaseException, message: str, *args: Any) -> None:
+    """A full disk is one line (it is expected, and says what to do); anything else keeps its traceback."""
+    if isinstance(exc, StoreFull):
+        log.warning(message + ": %s", *args, exc, extra={"action": "disk_full"})
+    else:
+        log.error(message, *args, exc_info=exc, extra={"action": "engine_step_failed"})

@@ -13,12 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchops.domain.job import Job
+from sqlalchemy.exc import DBAPIError
+
+from batchops.domain.job import FailureReason, Job
+from batchops.domain.status import TERMINAL, JobStatus
 from batchops.domain.task import TaskOutcome, TaskStatus
+from batchops.engine.backoff import Backoff
+from batchops.errors import StoreFull
 from batchops.functions import FunctionInvoker
 from batchops.manifests.chunks import ChunkRow, decode
 from batchops.operations.base import Operation, TaskContext
@@ -38,12 +43,20 @@ class RunnerConfig:
     lease_seconds: float = 60.0
     flush_interval: float = 0.1
     flush_max: int = 10_000  # outcomes that make a flush start before its interval is up
+    #: Attempts to record a batch of outcomes before the job goes Failing (``OutcomeRecordFailed``).
+    record_attempts: int = 20
+    #: The waits between those attempts (and between failed claims) double from ``retry_first`` to ``retry_most``.
+    retry_first: float = 0.25
+    retry_most: float = 30.0
 
 
 @dataclass
 class _Pending:
     outcomes: list[TaskOutcome] = field(default_factory=list)
     finished_chunks: list[int] = field(default_factory=list)
+
+    def __add__(self, later: _Pending) -> _Pending:
+        return _Pending(self.outcomes + later.outcomes, self.finished_chunks + later.finished_chunks)
 
 
 class JobRunner:
@@ -77,6 +90,13 @@ class JobRunner:
         self._left_in_chunk: dict[int, int] = {}
         self._pending = _Pending()
         self._flush_now = asyncio.Event()
+        # Set while outcomes get recorded: no new chunk is claimed while they cannot be (its tasks would only
+        # pile up unrecorded outcomes in memory).
+        self._recording = asyncio.Event()
+        self._recording.set()
+        self._record_retry = Backoff(config.retry_first, config.retry_most)
+        self._claim_retry = Backoff(config.retry_first, config.retry_most)
+        self._holding = False  # this runner set the job's hold reason
 
     def stop(self) -> None:
         """Stop claiming and cancel running tasks; ``run`` then flushes and returns."""
@@ -101,15 +121,27 @@ class JobRunner:
             await asyncio.gather(*self._inflight, return_exceptions=True)
             done.set()
             self._flush_now.set()
-            await flusher  # its last flush writes every outcome gathered so far
-            # Chunks still unfinished (tasks cancelled or lost) go back to the pool for the next claim.
-            await self._store.release_chunks(job_id=self.job.id, owner=self._config.owner)
+            await flusher  # its last flush records every outcome gathered so far (or the job has been failed)
+            await self._release()
         log.debug("job %s: runner ends, stopped=%s", self.job.id, self.stopped)
         return not self.stopped
 
+    async def _release(self) -> None:
+        """Chunks still unfinished (tasks cancelled or lost) go back to the pool for the next claim; if the store
+        cannot write now, their leases expire instead."""
+        try:
+            await self._store.release_chunks(job_id=self.job.id, owner=self._config.owner)
+        except Exception as exc:
+            log.warning("job %s: leases not given back (%s); they expire by themselves", self.job.id, _cause(exc))
+
     async def _claim_loop(self) -> None:
-        while not self.stopped:
-            claim = await self._store.claim_chunk(self.job.id, self._config.owner, self._config.lease_seconds)
+        while await self._until_recording():
+            try:
+                claim = await self._store.claim_chunk(self.job.id, self._config.owner, self._config.lease_seconds)
+            except Exception as exc:  # the store cannot write: tasks already running go on, claims wait
+                await self._claim_failed(exc)
+                continue
+            self._claim_retry.succeeded()
             if claim is None:
                 return
             rows = self._rows(claim)
@@ -119,6 +151,24 @@ class JobRunner:
                 continue
             self._left_in_chunk[claim.chunk_no] = len(rows)
             await self._spawn_all(claim.chunk_no, rows)
+
+    async def _until_recording(self) -> bool:
+        """Wait while outcomes cannot be recorded; False once the runner is stopped."""
+        if not self._recording.is_set() and not self.stopped:
+            await _first_of(self._recording.wait(), self._stopping.wait())
+        return not self.stopped
+
+    async def _claim_failed(self, exc: Exception) -> None:
+        wait = self._claim_retry.failed()
+        log.warning(
+            "job %s: claiming work failed (%s); trying again in %.2fs",
+            self.job.id,
+            _cause(exc),
+            wait,
+            exc_info=None if isinstance(exc, StoreFull) else exc,
+            extra={"action": "claim_failed"},
+        )
+        await _first_of(self._store.rest(wait), self._stopping.wait())
 
     def _rows(self, claim: ClaimedChunk) -> list[ChunkRow]:
         rows = decode(claim.data, claim.first_seq, self._fields)
@@ -199,20 +249,129 @@ class JobRunner:
 
     async def _flush_loop(self, done: asyncio.Event) -> None:
         # Never cancelled mid-write: a cancelled transaction would drop the outcomes it held.
-        while not done.is_set():
+        while True:
+            ending = done.is_set()  # then this flush is the last one, unless it could not record
+            wait = await self._flush()
+            if wait is not None:  # not recorded: kept, and tried again after this wait
+                await self._store.rest(wait)
+                continue
+            if ending:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flush_now.wait(), self._config.flush_interval)
             self._flush_now.clear()
-            await self._flush()
-        await self._flush()  # outcomes that arrived while the last flush was writing
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> float | None:
+        """Record the pending outcomes; None once they are recorded (or the job was failed for it), else the wait
+        before the next attempt. Outcomes that could not be recorded are kept: their chunks are never given back
+        for their tasks to run again because the bookkeeping failed."""
         pending, self._pending = self._pending, _Pending()
         if not pending.outcomes and not pending.finished_chunks:
+            return None
+        try:
+            succeeded, failed = await self._store.record_outcomes(
+                self.job.id, pending.outcomes, pending.finished_chunks
+            )
+        except Exception as exc:
+            self._pending = pending + self._pending
+            return await self._record_failed(exc)
+        await self._recorded()
+        await self._check_progress(succeeded, failed)
+        return None
+
+    async def _recorded(self) -> None:
+        if self._record_retry.failures:
+            log.info("job %s: outcomes recorded again", self.job.id, extra={"action": "outcomes_recorded"})
+        self._record_retry.succeeded()
+        self._recording.set()
+        if self._holding:
+            with contextlib.suppress(Exception):  # best effort: the reason is only informative
+                await self._store.set_hold_reason(self.job.id, None)
+                self._holding = False
+
+    async def _check_progress(self, succeeded: int, failed: int) -> None:
+        try:
+            stop = await self._on_progress(self.job, succeeded, failed)
+        except Exception as exc:  # the threshold is checked again after the next flush
+            log.warning("job %s: failure threshold not checked: %s", self.job.id, _cause(exc))
             return
-        succeeded, failed = await self._store.record_outcomes(self.job.id, pending.outcomes, pending.finished_chunks)
-        if await self._on_progress(self.job, succeeded, failed):
+        if stop:
             self.stop()
+
+    async def _record_failed(self, exc: Exception) -> float | None:
+        self._recording.clear()
+        wait = self._record_retry.failed()
+        attempt, cause = self._record_retry.failures, _cause(exc)
+        log.warning(
+            "job %s: recording %d task outcomes failed (attempt %d of %d): %s",
+            self.job.id,
+            len(self._pending.outcomes),
+            attempt,
+            self._config.record_attempts,
+            cause,
+            exc_info=exc if attempt == 1 and not isinstance(exc, StoreFull) else None,
+            extra={"action": "record_failed"},
+        )
+        if attempt >= self._config.record_attempts and await self._give_up(cause):
+            return None
+        await self._hold(f"task outcomes cannot be recorded ({cause}); retrying, the job fails if this lasts")
+        return wait
+
+    async def _hold(self, reason: str) -> None:
+        with contextlib.suppress(Exception):  # best effort: a full disk cannot take this write either
+            await self._store.set_hold_reason(self.job.id, reason[:256])
+            self._holding = True
+
+    async def _give_up(self, cause: str) -> bool:
+        """Fail the job for it; True once the job can never run these tasks again (so the outcomes may go)."""
+        attempts = self._record_retry.failures
+        reason = f"task outcomes could not be recorded after {attempts} attempts: {cause}"[:256]
+        try:
+            moved = await self._store.transition(
+                self.job.id, JobStatus.FAILING, reason, FailureReason("OutcomeRecordFailed", reason)
+            )
+            status = (await self._store.get_job(None, self.job.id)).status
+        except Exception as failing:  # the store cannot take that either: keep the outcomes, try again later
+            log.warning("job %s: cannot be failed yet: %s", self.job.id, _cause(failing))
+            return False
+        if not moved and status not in _NEVER_RUNS_AGAIN:
+            return False  # e.g. Pausing: it may run again, so its outcomes must be recorded first
+        log.error("job %s: %s; the job fails", self.job.id, reason, extra={"action": "record_gave_up"})
+        await self._record_last_time()
+        self.stop()
+        return True
+
+    async def _record_last_time(self) -> None:
+        """The failed job's report should list the tasks that ran: one more try, now that the store wrote."""
+        pending, self._pending = self._pending, _Pending()
+        try:
+            await self._store.record_outcomes(self.job.id, pending.outcomes, pending.finished_chunks)
+        except Exception as exc:
+            log.warning(
+                "job %s: %d task outcomes left out of its report: %s", self.job.id, len(pending.outcomes), _cause(exc)
+            )
+
+
+#: A job in these statuses never runs a task again, so outcomes it could not record may be dropped.
+_NEVER_RUNS_AGAIN = frozenset({JobStatus.FAILING, JobStatus.CANCELLING, *TERMINAL})
+
+
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in one line: the database's own message, never the statement and its parameters."""
+    if isinstance(exc, StoreFull):
+        return exc.cause
+    if isinstance(exc, DBAPIError):
+        return str(exc.orig)[:200]
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _malformed(row: ChunkRow) -> TaskOutcome:

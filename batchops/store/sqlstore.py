@@ -9,24 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from time import monotonic  # not through ``time``: the store's tests replace that module with a clock
 from typing import Any
 
 from sqlalchemy import Engine, and_, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.domain.task import TaskOutcome, TaskStatus
-from batchops.errors import IdempotencyConflict, JobNotFound, TooManyUnfinishedJobs, ValidationError
+from batchops.errors import IdempotencyConflict, JobNotFound, StoreFull, TooManyUnfinishedJobs, ValidationError
 from batchops.reports.writer import ReportRow
 from batchops.store import codec, migrate
+from batchops.store.outcomes import OutcomeRow, loaded, outcome_rows
 from batchops.store.schema import chunks, console_sessions, job_events, jobs, tasks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,22 @@ class ClaimedChunk:
     ended: frozenset[int]
 
 
+@dataclass(frozen=True)
+class WriteFault:
+    """Why the store cannot write now (SQLite's message) and since when (epoch seconds)."""
+
+    cause: str
+    since: float
+
+    @property
+    def hold_reason(self) -> str:
+        since = datetime.fromtimestamp(self.since, UTC).strftime("%H:%M:%S UTC")
+        return (
+            f"holding since {since}: the server's disk is full ({self.cause}); free space where the server keeps "
+            "its data (--data-dir) and the job resumes by itself"
+        )
+
+
 class Store:
     def __init__(self, engine: AsyncEngine, reader: AsyncEngine | None = None, point: Engine | None = None) -> None:
         self.engine = engine
@@ -60,6 +85,13 @@ class Store:
         # One writer at a time inside this process: SQLite allows one anyway (across processes too:
         # write transactions begin IMMEDIATE, so lock waits happen at BEGIN, under busy_timeout).
         self._write_lock = asyncio.Lock()
+        #: Set while the store cannot write (its disk is full), cleared by the next write that commits. Read by
+        #: /healthz, CreateJob and the job views (``_job``); kept in memory because it cannot be written.
+        self.write_fault: WriteFault | None = None
+        #: ``monotonic()`` of the last write that committed (the engine probes a store that has been quiet).
+        self.last_write_ok = monotonic()
+        self._writable = asyncio.Event()  # cleared with a write fault, set by the next write that commits
+        self._writable.set()
 
     @classmethod
     async def open_sqlite(cls, path: str, *, migrate_schema: bool = True) -> Store:
@@ -89,10 +121,56 @@ class Store:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._write_lock, self.engine.connect() as conn:
-            await conn.execution_options(**{_WRITE_OPTION: True})
-            async with conn.begin():
-                yield conn
+        """One write transaction (BEGIN IMMEDIATE). A full disk raises StoreFull and is remembered as the store's
+        ``write_fault`` until a write commits again."""
+        async with self._write_lock:
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.execution_options(**{_WRITE_OPTION: True})
+                    async with conn.begin():
+                        yield conn
+            except DBAPIError as exc:
+                if not _is_disk_full(exc):
+                    raise
+                self._fault_seen(str(exc.orig))
+                raise StoreFull(str(exc.orig)) from exc
+            self.write_fault = None
+            self.last_write_ok = monotonic()
+            self._writable.set()
+
+    def _fault_seen(self, cause: str) -> None:
+        self._writable.clear()
+        if self.write_fault is None:
+            self.write_fault = WriteFault(cause, time.time())
+            log.warning(
+                "the store cannot write: %s; free space under the data directory", cause, extra={"action": "disk_full"}
+            )
+
+    async def rest(self, seconds: float) -> None:
+        """Wait ``seconds`` before trying a failed write again, or less if the store can write again meanwhile
+        (the engine's probe found room): work held by a full disk resumes as soon as space returns."""
+        if self.write_fault is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._writable.wait(), seconds)
+
+    def check_writable(self) -> None:
+        """Refuse new work at once (StoreFull) while the last write found the disk full."""
+        if self.write_fault is not None:
+            raise StoreFull(self.write_fault.cause)
+
+    async def probe_write(self) -> bool:
+        """Write one page (the database header's user_version, set to itself): True if the store has room again.
+
+        Clears ``write_fault`` on success, sets it on a full disk; another write error is raised."""
+        try:
+            async with self._write() as conn:
+                version = int((await conn.exec_driver_sql("PRAGMA user_version")).scalar() or 0)
+                await conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+        except StoreFull:
+            return False
+        return True
 
     def _read(self) -> AsyncConnection:
         """A read connection (``async with self._read() as conn``), from the read-only pool."""
@@ -118,6 +196,7 @@ class Store:
         With ``max_unfinished``, a new job is refused (TooManyUnfinishedJobs) while the account already
         has that many unfinished jobs; counted in the same transaction as the insert.
         """
+        self.check_writable()  # refused at once while the disk is full, rather than tried and failed
         now = time.time()
         fingerprint = codec.fingerprint(spec, tags)
         job_id = str(uuid.uuid4())
@@ -153,7 +232,15 @@ class Store:
         row = await self._first(query)
         if row is None:
             raise JobNotFound(job_id)
-        return codec.job_from_row(row, time.time())
+        return self._job(row, time.time())
+
+    def _job(self, row: Any, now: float) -> Job:
+        """A job as users see it: while the store cannot write, an unfinished job says it is holding, and why."""
+        job = codec.job_from_row(row, now)
+        fault = self.write_fault
+        if fault is None or job.status in TERMINAL:
+            return job
+        return replace(job, hold_reason=fault.hold_reason)
 
     async def list_jobs(
         self,
@@ -175,7 +262,7 @@ class Store:
         query = query.order_by(jobs.c.creation_time.desc(), jobs.c.id.desc()).limit(limit + 1)
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
-        page = [codec.job_from_row(r, now) for r in rows[:limit]]
+        page = [self._job(r, now) for r in rows[:limit]]
         more = len(rows) > limit
         return page, (_encode_token(rows[limit - 1].creation_time, rows[limit - 1].id) if more and page else None)
 
@@ -285,7 +372,10 @@ class Store:
         async with self._write() as conn:
             row = (await conn.execute(select(jobs.c.failure_reasons).where(jobs.c.id == job_id))).first()
             reasons = json.loads(row.failure_reasons) if row else []
-            reasons.append({"code": failure.code, "reason": failure.reason})
+            entry = {"code": failure.code, "reason": failure.reason}
+            if entry in reasons:  # an ending retried (its last write failed) adds its reason once
+                return
+            reasons.append(entry)
             await conn.execute(update(jobs).where(jobs.c.id == job_id).values(failure_reasons=json.dumps(reasons)))
 
     async def status_history(self, job_id: str) -> list[tuple[float, str | None, str, str | None]]:
@@ -428,9 +518,10 @@ class Store:
         counted. ``finished_chunks`` (every seq of which now has an outcome) are marked done.
         Returns the job's (succeeded, failed) after the write.
         """
+        rows = outcome_rows(job_id, outcomes)  # never raises on what a key or message holds
         async with self._write() as conn:
-            ok = await _insert_outcomes(conn, job_id, [o for o in outcomes if o.status is TaskStatus.SUCCEEDED])
-            bad = await _insert_outcomes(conn, job_id, [o for o in outcomes if o.status is TaskStatus.FAILED])
+            ok = await _insert_outcomes(conn, [r for r in rows if r[_STATUS] == TaskStatus.SUCCEEDED])
+            bad = await _insert_outcomes(conn, [r for r in rows if r[_STATUS] == TaskStatus.FAILED])
             finished = list(finished_chunks)
             if finished:
                 await conn.execute(
@@ -529,7 +620,7 @@ class Store:
         async with self._read() as conn:
             rows = (await conn.execute(query)).all()
             total = int((await conn.execute(count)).scalar_one())
-        return [codec.job_from_row(r, now) for r in rows], total
+        return [self._job(r, now) for r in rows], total
 
     async def status_counts(self, account_id: str, horizon_days: int = 90) -> dict[JobStatus, int]:
         """How many of an account's visible jobs are in each status (statuses with none are left out)."""
@@ -579,35 +670,29 @@ def _visible(now: float, horizon_days: int) -> Any:
 def _report_row(r: Any) -> ReportRow:
     """A ``tasks`` row as the report (and the console's recent failures) show it."""
     return ReportRow(
-        r.bucket, r.key, r.version_id, TaskStatus(r.status), r.error_code or "", r.http_status or 0, r.message or ""
+        loaded(r.bucket),
+        loaded(r.key),
+        None if r.version_id is None else loaded(r.version_id),
+        TaskStatus(r.status),
+        r.error_code or "",
+        r.http_status or 0,
+        r.message or "",
     )
 
 
+#: Where an outcome row holds its status.
+_STATUS = 5
 _INSERT_OUTCOME = (
     "INSERT OR IGNORE INTO tasks (job_id, seq, bucket, key, version_id, status, error_code, http_status, message) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-async def _insert_outcomes(conn: AsyncConnection, job_id: str, outcomes: Sequence[TaskOutcome]) -> int:
+async def _insert_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow]) -> int:
     """One executemany; returns how many rows were inserted (the driver sums rowcount over the batch)."""
-    if not outcomes:
+    if not rows:
         return 0
-    rows = [
-        (
-            job_id,
-            o.seq,
-            o.target.bucket if o.target is not None else "",
-            o.target.key if o.target is not None else o.raw,
-            o.target.version_id if o.target is not None else None,
-            int(o.status),
-            o.error_code or None,
-            o.http_status,
-            o.message or None,
-        )
-        for o in outcomes
-    ]
-    result = await conn.exec_driver_sql(_INSERT_OUTCOME, rows)
+    result = await conn.exec_driver_sql(_INSERT_OUTCOME, list(rows))
     return int(result.rowcount)
 
 
@@ -702,6 +787,12 @@ def _decode_token(token: str) -> tuple[float, str]:
             "nextToken is not one this server issued; pass the NextToken of the previous ListJobs page unchanged",
             field="nextToken",
         ) from None
+
+
+def _is_disk_full(exc: DBAPIError) -> bool:
+    """SQLITE_FULL: the real engine found no room to write (in the database, its WAL, or under max_page_count)."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or (code is None and "database or disk is full" in str(exc.orig))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
