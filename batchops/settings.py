@@ -114,6 +114,9 @@ class Settings:
     #: Attempts per S3 call (retries throttling, 5xx, timeouts, connection errors with backoff).
     s3_max_attempts: int = 6
     s3_timeout_seconds: float = 30.0
+    #: A job whose object store stays unreachable (or answers 5xx/throttling to most requests) holds, without
+    #: failing tasks, for up to this long; then it fails with StoreUnavailable.
+    store_outage_max_seconds: float = 3600.0
     #: The client of the hot S3 calls: "lean" (signed HTTP, adaptive concurrency) or "botocore" (the SDK only).
     s3_client: str = "lean"
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
@@ -196,6 +199,7 @@ _ENV = {
     "session_secret": "BATCHOPS_SESSION_SECRET",
     "s3_client": "BATCHOPS_S3_CLIENT",
     "workers": "BATCHOPS_WORKERS",
+    "store_outage_max_seconds": "BATCHOPS_STORE_OUTAGE_MAX_SECONDS",
 }
 S3_CLIENTS = ("lean", "botocore")
 _POSITIVE = (
@@ -243,6 +247,9 @@ def _convert(values: dict[str, Any]) -> Settings:
             converted[name] = _as_int(name, converted[name])
     if "s3_timeout_seconds" in converted:
         converted["s3_timeout_seconds"] = float(converted["s3_timeout_seconds"])
+    for name in ("store_outage_max_seconds",):
+        if name in converted:
+            converted[name] = _seconds(name, converted[name])
     if "data_dir" in converted:
         converted["data_dir"] = Path(converted["data_dir"])
     if converted.get("s3_client", "lean") not in S3_CLIENTS:
@@ -258,6 +265,16 @@ def _convert(values: dict[str, Any]) -> Settings:
             f"not {converted['workers']}"
         )
     return Settings(**converted)
+
+
+def _seconds(name: str, value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name} must be a number of seconds, not {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"setting {name} must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def _as_int(name: str, value: Any) -> int:

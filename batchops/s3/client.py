@@ -3,6 +3,7 @@
 ``open_client`` gives a FastS3 (batchops.s3.fast): the lean signed-HTTP client for the hot calls, over the
 aiobotocore client for the rest. ``kind="botocore"`` (setting ``s3_client``) gives the bare aiobotocore
 client, for comparison; so does a store without explicit keys (the SDK's credential chain resolves those).
+Both kinds send every request through one circuit breaker per store (batchops.s3.breaker).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
+from batchops.s3.breaker import BotocoreGuard, CircuitBreaker, policy_for
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import LeanSession
 
@@ -51,8 +53,10 @@ async def open_client(
     max_attempts: int = 6,
     timeout: float = 30.0,
     kind: str = "lean",
+    breaker: CircuitBreaker | None = None,
 ) -> Any:
-    """An S3 client living as long as ``stack``."""
+    """An S3 client living as long as ``stack``; every request it sends (lean or SDK) passes ``breaker``."""
+    breaker = breaker or CircuitBreaker(creds.endpoint_url or creds.region, policy_for(max_attempts, timeout))
     session = get_session()
     client = await stack.enter_async_context(
         session.create_client(
@@ -64,6 +68,7 @@ async def open_client(
             config=client_config(max_connections, max_attempts, timeout),
         )
     )
+    BotocoreGuard(breaker).install(client)
     if kind != "lean" or not (creds.access_key_id and creds.secret_access_key):
         return client
     lean = LeanSession(
@@ -74,5 +79,6 @@ async def open_client(
         max_connections=max_connections,
         max_attempts=max_attempts,
         timeout=timeout,
+        breaker=breaker,
     )
     return FastS3(client, await stack.enter_async_context(lean))
