@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -69,6 +70,10 @@ class BreakerPolicy:
     max_probe_interval: float = 2.0
     #: A probe whose outcome never came (its request was cancelled) lets another probe go after this long.
     probe_timeout: float = 60.0
+
+
+#: A breaker that only watches and never opens: for clients that must fail fast (the console's), as before.
+WATCH_ONLY = BreakerPolicy(failure_ratio=math.inf)
 
 
 def policy_for(max_attempts: int, timeout: float) -> BreakerPolicy:

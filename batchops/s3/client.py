@@ -3,7 +3,8 @@
 ``open_client`` gives a FastS3 (batchops.s3.fast): the lean signed-HTTP client for the hot calls, over the
 aiobotocore client for the rest. ``kind="botocore"`` (setting ``s3_client``) gives the bare aiobotocore
 client, for comparison; so does a store without explicit keys (the SDK's credential chain resolves those).
-Both kinds send every request through one circuit breaker per store (batchops.s3.breaker).
+Both kinds send every request through the circuit breaker given (batchops.s3.breaker; the engine gives one
+per store, so an outage holds its jobs).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from batchops.s3.breaker import BotocoreGuard, CircuitBreaker, policy_for
+from batchops.s3.breaker import WATCH_ONLY, BotocoreGuard, CircuitBreaker
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import LeanSession
 
@@ -55,8 +56,9 @@ async def open_client(
     kind: str = "lean",
     breaker: CircuitBreaker | None = None,
 ) -> Any:
-    """An S3 client living as long as ``stack``; every request it sends (lean or SDK) passes ``breaker``."""
-    breaker = breaker or CircuitBreaker(creds.endpoint_url or creds.region, policy_for(max_attempts, timeout))
+    """An S3 client living as long as ``stack``. Every request it sends (lean or SDK) passes ``breaker``; without
+    one, a breaker that never opens: an outage fails the calls after their attempts (the console's uploads)."""
+    breaker = breaker or CircuitBreaker(creds.endpoint_url or creds.region, WATCH_ONLY)
     session = get_session()
     client = await stack.enter_async_context(
         session.create_client(

@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from yarl import URL
 
 from batchops.s3.adaptive import AdaptiveLimit
-from batchops.s3.breaker import CircuitBreaker, answer_outage, outage_of
+from batchops.s3.breaker import WATCH_ONLY, CircuitBreaker, answer_outage, outage_of
 from batchops.s3.signer import EMPTY_SHA256, Signer
 
 #: Answers retried like botocore retries them (besides every 500, 502, 503 and 504).
@@ -122,7 +122,7 @@ class LeanSession:
             self.host += f":{endpoint.port}"
         self.signer = Signer(access_key_id, secret_access_key, region)
         self.limit = AdaptiveLimit(max_connections)
-        self.breaker = breaker or CircuitBreaker(self.endpoint)
+        self.breaker = breaker or CircuitBreaker(self.endpoint, WATCH_ONLY)
         self.max_attempts = max(1, max_attempts)
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         self._connections = max_connections

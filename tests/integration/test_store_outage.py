@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from batchops.devstore import LocalSeaweed
+from batchops.s3.breaker import CircuitBreaker, policy_for
 from batchops.s3.client import StoreCredentials, open_client
 from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
 from tests.integration.conftest import Server, create_job, describe, put_manifest, wait_for, wait_status
@@ -91,9 +92,9 @@ def assert_all_tagged_once(
 
 
 def run_through_faults(
-    start_server: Callable[..., Server], proxy: FaultyProxy, s3: Any, bucket: str, keys: list[str]
+    start_server: Callable[..., Server], proxy: FaultyProxy, s3: Any, bucket: str, keys: list[str], *args: str
 ) -> tuple[Any, str, str, str, dict[str, str]]:
-    server = start_server(s3_endpoint=proxy.endpoint)
+    server = start_server(*args, s3_endpoint=proxy.endpoint)
     control = server.client()
     reports = f"t-reports-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=reports)
@@ -112,9 +113,9 @@ async def test_a_request_during_an_outage_waits_for_the_store_and_keeps_its_atte
     bucket = new_bucket()
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     async with AsyncExitStack() as stack:
-        fast = await open_client(
-            stack, StoreCredentials(proxy.endpoint, REGION, ACCESS_KEY, SECRET_KEY), max_attempts=2
-        )
+        creds = StoreCredentials(proxy.endpoint, REGION, ACCESS_KEY, SECRET_KEY)
+        breaker = CircuitBreaker(proxy.endpoint, policy_for(max_attempts=2, timeout=30.0))
+        fast = await open_client(stack, creds, max_attempts=2, breaker=breaker)
         proxy.outage(after=0, seconds=3)
         # When a lean call and an SDK call are made during it
         tags = {"TagSet": [{"Key": "t", "Value": "1"}]}
@@ -158,8 +159,10 @@ def test_a_burst_of_503_and_500_among_mixed_faults_fails_no_task(
     # after 600 requests, every request 503 SlowDown or 500 InternalError for 8 s
     bucket, keys = objects
     proxy.mixed(0.05, seed=10).burst(after=600, seconds=8)
-    # When a 2,000-task tagging job runs through it
-    control, job_id, value, reports, before = run_through_faults(start_server, proxy, s3, bucket, keys)
+    # When a 2,000-task tagging job runs through it, its tasks in two worker processes
+    control, job_id, value, reports, before = run_through_faults(
+        start_server, proxy, s3, bucket, keys, "--workers", "2"
+    )
     assert proxy.down.wait(60), "the job never reached the burst"
     held = wait_holding(control, job_id, "Active")
     assert "HTTP 50" in held["StatusUpdateReason"]

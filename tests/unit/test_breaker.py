@@ -11,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchops.errors import ManifestError
-from batchops.s3.breaker import BreakerPolicy, Breakers, CircuitBreaker, Ticket, answer_outage, outage_of
+from batchops.s3.breaker import (
+    WATCH_ONLY,
+    BreakerPolicy,
+    Breakers,
+    CircuitBreaker,
+    Ticket,
+    answer_outage,
+    outage_of,
+    policy_for,
+)
 
 REFUSED = "ClientConnectorError: Cannot connect to host 127.0.0.1:9"
 
@@ -242,3 +251,16 @@ def test_an_outage_wrapped_by_a_manifest_error_is_still_an_outage() -> None:
         read()
     assert outage_of(caught.value) == "HTTP 503 SlowDown"
     assert outage_of(ManifestError("ManifestETagMismatch", "changed")) is None
+
+
+def test_a_watch_only_breaker_never_opens() -> None:
+    b = CircuitBreaker("http://store:8333", WATCH_ONLY)
+    fail(b, 50)
+    assert not b.is_open and b.try_admit() == Ticket() and b.last_error == REFUSED
+
+
+def test_a_lone_call_opens_the_breaker_before_its_last_attempt_fails() -> None:
+    for attempts in (1, 2, 3, 6):
+        b = CircuitBreaker("http://store:8333", policy_for(attempts, 30.0))
+        fail(b, min(attempts, 3))
+        assert b.is_open, attempts
