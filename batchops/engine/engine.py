@@ -34,7 +34,7 @@ from batchops.engine.worker import WorkerPool
 from batchops.errors import ManifestError
 from batchops.functions import FunctionInvoker
 from batchops.operations.registry import get_operation
-from batchops.s3.breaker import BREAKERS, CircuitBreaker, outage_of, policy_for
+from batchops.s3.breaker import BREAKERS, HOLD_PREFIX, CircuitBreaker, outage_of, policy_for
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.pool import StoreRoutes, TransferLimits
 from batchops.settings import Settings
@@ -319,6 +319,8 @@ class Engine:
         if creds not in self._clients:
             self._clients[creds] = await self._open_client(creds)
         self._job_breakers[job.id] = self._breakers[creds]
+        if job.hold_reason and job.hold_reason.startswith(HOLD_PREFIX):
+            self._hold_shown.setdefault(job.id, job.hold_reason)  # left by a process that stopped: cleared if not held
         return self._clients[creds]
 
     async def _function_invoker(self) -> FunctionInvoker:

@@ -56,6 +56,8 @@ THROTTLE_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
+#: How every hold reason of a breaker begins (DescribeJob's StatusUpdateReason while a job holds).
+HOLD_PREFIX = "holding: object store"
 #: A cause chain is followed this deep looking for an outage (ManifestError wraps the SDK's error).
 _CHAIN_DEPTH = 6
 
@@ -169,7 +171,7 @@ class CircuitBreaker:
     def hold_reason(self) -> str:
         since = datetime.fromtimestamp(self._down_since_wall or self._wall_clock(), UTC).strftime("%Y-%m-%d %H:%M:%S")
         return (
-            f"holding: object store {self.endpoint} unreachable since {since} UTC "
+            f"{HOLD_PREFIX} {self.endpoint} unreachable since {since} UTC "
             f"(last error: {self.last_error}), probing every {self.probe_interval:g} s"
         )
 
