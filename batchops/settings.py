@@ -114,6 +114,9 @@ class Settings:
     #: Attempts per S3 call (retries throttling, 5xx, timeouts, connection errors with backoff).
     s3_max_attempts: int = 6
     s3_timeout_seconds: float = 30.0
+    #: A job whose object store stays unreachable (or answers 5xx/throttling to most requests) holds, without
+    #: failing tasks, for up to this long; then it fails with StoreUnavailable.
+    store_outage_max_seconds: float = 3600.0
     #: The client of the hot S3 calls: "lean" (signed HTTP, adaptive concurrency) or "botocore" (the SDK only).
     s3_client: str = "lean"
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
@@ -216,6 +219,7 @@ _ENV = {
     "max_connections": "BATCHOPS_MAX_CONNECTIONS",
     "login_delay_seconds": "BATCHOPS_LOGIN_DELAY_SECONDS",
     "outcome_record_attempts": "BATCHOPS_OUTCOME_RECORD_ATTEMPTS",
+    "store_outage_max_seconds": "BATCHOPS_STORE_OUTAGE_MAX_SECONDS",
 }
 S3_CLIENTS = ("lean", "botocore")
 _POSITIVE = (
@@ -229,7 +233,13 @@ _POSITIVE = (
     "max_connections",
     "outcome_record_attempts",
 )
-_SECONDS = ("s3_timeout_seconds", "head_timeout_seconds", "body_timeout_seconds", "login_delay_seconds")
+_SECONDS = (
+    "s3_timeout_seconds",
+    "head_timeout_seconds",
+    "body_timeout_seconds",
+    "login_delay_seconds",
+    "store_outage_max_seconds",
+)
 
 
 def load_settings(
@@ -291,8 +301,8 @@ def _seconds(name: str, value: Any) -> float:
         seconds = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"setting {name} must be a number of seconds, not {value!r}") from None
-    if not seconds > 0:
-        raise ConfigError(f"setting {name} must be more than 0 seconds, not {value!r}")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"setting {name} must be a positive number of seconds, not {value!r}")
     return seconds
 
 

@@ -35,6 +35,7 @@ from batchops.engine.worker import WorkerPool
 from batchops.errors import ManifestError, StoreFull
 from batchops.functions import FunctionInvoker
 from batchops.operations.registry import get_operation
+from batchops.s3.breaker import BREAKERS, HOLD_PREFIX, CircuitBreaker, outage_of, policy_for
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.pool import StoreRoutes, TransferLimits
 from batchops.settings import Settings
@@ -51,6 +52,10 @@ STEP_RETRY_MOST_SECONDS = 30.0
 #: How often the server looks at whether its store can write, and after how long without a write it probes one.
 STORE_PROBE_SECONDS = 1.0
 STORE_QUIET_SECONDS = 5.0
+#: How often the jobs with work here are checked for a store outage (hold reason shown, bound applied).
+OUTAGE_WATCH_SECONDS = 0.5
+#: The statuses a store outage holds (and, past the bound, fails): the ones whose work reads or acts on objects.
+_HOLDABLE = frozenset({S.PREPARING, S.ACTIVE})
 _WATCHED = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.COMPLETING, S.CANCELLING, S.FAILING)
 
 
@@ -75,6 +80,9 @@ class Engine:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(settings.task_concurrency)
         self._clients: dict[StoreCredentials, Any] = {}
+        self._breakers: dict[StoreCredentials, CircuitBreaker] = {}  # one per store client
+        self._job_breakers: dict[str, CircuitBreaker] = {}  # job with work here → its store's breaker
+        self._hold_shown: dict[str, str] = {}  # job → the hold reason this process last wrote
         self._stack = AsyncExitStack()
         self._work: dict[str, asyncio.Task[Any]] = {}  # job id → its preparer, runner or finisher
         self._finishing: set[str] = set()
@@ -98,6 +106,7 @@ class Engine:
             asyncio.create_task(self._loop(self.tick, self._tick_seconds, wakeable=True), name="engine-tick"),
             asyncio.create_task(self._loop(self._purge, 3600.0), name="purge-expired"),
             asyncio.create_task(self._loop(self._watch_store, STORE_PROBE_SECONDS), name="store-watch"),
+            asyncio.create_task(self._loop(self._watch_outages, OUTAGE_WATCH_SECONDS), name="outage-watch"),
         ]
         if self.role == "all":  # a supervisor runs no task, so it holds no lease to renew
             self._side_tasks.append(asyncio.create_task(self._loop(self._renew_leases, 20.0), name="lease-heartbeat"))
@@ -110,6 +119,7 @@ class Engine:
         self._side_tasks = [
             asyncio.create_task(self._loop(self._worker_tick, self._tick_seconds), name="worker-tick"),
             asyncio.create_task(self._loop(self._renew_leases, 20.0), name="lease-heartbeat"),
+            asyncio.create_task(self._loop(self._watch_outages, OUTAGE_WATCH_SECONDS), name="outage-watch"),
         ]
 
     async def stop(self) -> None:
@@ -213,6 +223,7 @@ class Engine:
     def _work_done(self, job_id: str) -> None:
         task = self._work.pop(job_id, None)
         self._runners.pop(job_id, None)
+        self._job_breakers.pop(job_id, None)
         self._finishing.discard(job_id)
         error = task.exception() if task is not None and not task.cancelled() else None
         if error is not None:  # the job's work is tried again after a wait that grows while it keeps failing
@@ -235,7 +246,7 @@ class Engine:
 
     async def _prepare(self, job: Job) -> None:
         try:
-            await prepare(self.store, await self._client(job), job, self.settings.chunk_size)
+            await self._read_manifest(job)
         except ManifestError as exc:
             failure = FailureReason(exc.code, str(exc)[:256])
             await self.store.transition(job.id, S.FAILING, str(exc)[:256], failure)
@@ -243,6 +254,23 @@ class Engine:
         fresh = await self.store.get_job(None, job.id)
         target = S.SUSPENDED if fresh.spec.confirmation_required else S.READY
         await self.store.transition(job.id, target, f"manifest read: {fresh.progress.total} tasks")
+
+    async def _read_manifest(self, job: Job) -> None:
+        """Preparing; a store outage holds it (it resumes from its checkpoint once the store answers again)
+        instead of failing the job; ``_watch_outages`` shows why and fails the job past the bound."""
+        s3 = await self._client(job)
+        breaker = self._job_breakers[job.id]
+        while True:
+            try:
+                await prepare(self.store, s3, job, self.settings.chunk_size)
+                return
+            except Exception as exc:
+                outage = outage_of(exc)
+                if outage is None:
+                    raise
+                log.warning("job %s: reading the manifest waits for the store: %s", job.id, outage)
+                breaker.note_outage(outage)  # a body read that broke midway is no answer of the store
+                await breaker.wait_closed()
 
     async def _run(self, job: Job) -> None:
         operation = get_operation(job.spec.operation.name)
@@ -306,6 +334,9 @@ class Engine:
         )
         if creds not in self._clients:
             self._clients[creds] = await self._open_client(creds)
+        self._job_breakers[job.id] = self._breakers[creds]
+        if job.hold_reason and job.hold_reason.startswith(HOLD_PREFIX):
+            self._hold_shown.setdefault(job.id, job.hold_reason)  # left by a process that stopped: cleared if not held
         return self._clients[creds]
 
     async def _function_invoker(self) -> FunctionInvoker:
@@ -316,6 +347,8 @@ class Engine:
 
     async def _open_client(self, creds: StoreCredentials) -> Any:
         """A new S3 client (closed with the engine): for a role's store, or a target/replica store's."""
+        policy = policy_for(self.settings.s3_max_attempts, self.settings.s3_timeout_seconds)
+        self._breakers[creds] = breaker = BREAKERS.new(creds.endpoint_url or f"s3.{creds.region}.amazonaws.com", policy)
         return await open_client(
             self._stack,
             creds,
@@ -323,6 +356,7 @@ class Engine:
             max_attempts=self.settings.s3_max_attempts,
             timeout=self.settings.s3_timeout_seconds,
             kind=self.settings.s3_client,
+            breaker=breaker,
         )
 
     async def _watch_store(self) -> None:
@@ -334,6 +368,49 @@ class Engine:
             log.info("the store can write again", extra={"action": "disk_space_back"})
             self._idle_until.clear()  # jobs whose work failed on the full disk go on now
             self.wake()
+
+    # --- store outages ----------------------------------------------------------------------
+
+    async def _watch_outages(self) -> None:
+        """Show why a job holds while its store is down (cleared when it answers again); past
+        ``store_outage_max_seconds`` the job fails with StoreUnavailable."""
+        for job_id, breaker in list(self._job_breakers.items()):
+            if not breaker.is_open:
+                continue
+            if breaker.down_for() >= self.settings.store_outage_max_seconds and await self._give_up(job_id, breaker):
+                continue
+            await self._show_hold(job_id, breaker.hold_reason())
+        for job_id in [j for j in self._hold_shown if not self._held(j)]:
+            await self._show_hold(job_id, None)
+
+    def _held(self, job_id: str) -> bool:
+        breaker = self._job_breakers.get(job_id)
+        return breaker is not None and breaker.is_open
+
+    async def _show_hold(self, job_id: str, reason: str | None) -> None:
+        if self._hold_shown.get(job_id) == reason:
+            return
+        await self.store.set_hold_reason(job_id, reason)
+        if reason is None:
+            self._hold_shown.pop(job_id, None)
+        else:
+            self._hold_shown[job_id] = reason
+
+    async def _give_up(self, job_id: str, breaker: CircuitBreaker) -> bool:
+        """Fail a Preparing or Active job whose store has been down past the bound; False if it is in neither."""
+        reason = (
+            f"the object store at {breaker.endpoint} has not answered for {breaker.down_for():.0f} s "
+            f"(last error: {breaker.last_error}); check the store and create the job again"
+        )[:256]
+        failure = FailureReason("StoreUnavailable", reason)
+        moved = await self.store.transition(job_id, S.FAILING, reason, failure, only_from=_HOLDABLE)
+        if moved:
+            log.error("job %s fails: %s", job_id, reason, extra={"action": "store_unavailable"})
+            self._job_breakers.pop(job_id, None)
+            await self._show_hold(job_id, None)
+            self._stop_work(job_id)
+            self.wake()
+        return moved
 
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, 60.0)

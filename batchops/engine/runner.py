@@ -27,6 +27,7 @@ from batchops.errors import StoreFull
 from batchops.functions import FunctionInvoker
 from batchops.manifests.chunks import ChunkRow, decode
 from batchops.operations.base import Operation, TaskContext
+from batchops.s3.breaker import BREAKERS, outage_of
 from batchops.s3.errors import to_task_error
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
 from batchops.store.sqlstore import ClaimedChunk, Store
@@ -238,14 +239,18 @@ class JobRunner:
     async def _execute(self, row: ChunkRow) -> TaskOutcome:
         target = row.target
         assert target is not None
-        try:
-            message = await self._operation.run(self._ctx, self._params, target)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # any failure of one task is that task's outcome, never the job's crash
-            error = to_task_error(exc)
-            return TaskOutcome(row.seq, TaskStatus.FAILED, error.http_status, error.code, error.message, target)
-        return TaskOutcome(row.seq, TaskStatus.SUCCEEDED, 200, "", message, target)
+        while True:
+            trips = BREAKERS.trips
+            try:
+                message = await self._operation.run(self._ctx, self._params, target)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure of one task is that task's outcome, never the job's crash
+                if outage_of(exc) is not None and await BREAKERS.held_since(trips):
+                    continue  # the store went down under it, not the task failed: run it again, the store is back
+                error = to_task_error(exc)
+                return TaskOutcome(row.seq, TaskStatus.FAILED, error.http_status, error.code, error.message, target)
+            return TaskOutcome(row.seq, TaskStatus.SUCCEEDED, 200, "", message, target)
 
     async def _flush_loop(self, done: asyncio.Event) -> None:
         # Never cancelled mid-write: a cancelled transaction would drop the outcomes it held.

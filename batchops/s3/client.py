@@ -3,6 +3,8 @@
 ``open_client`` gives a FastS3 (batchops.s3.fast): the lean signed-HTTP client for the hot calls, over the
 aiobotocore client for the rest. ``kind="botocore"`` (setting ``s3_client``) gives the bare aiobotocore
 client, for comparison; so does a store without explicit keys (the SDK's credential chain resolves those).
+Both kinds send every request through the circuit breaker given (batchops.s3.breaker; the engine gives one
+per store, so an outage holds its jobs).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
+from batchops.s3.breaker import WATCH_ONLY, BotocoreGuard, CircuitBreaker
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import LeanSession
 from batchops.s3.xmlbody import escape_in_botocore
@@ -52,8 +55,11 @@ async def open_client(
     max_attempts: int = 6,
     timeout: float = 30.0,
     kind: str = "lean",
+    breaker: CircuitBreaker | None = None,
 ) -> Any:
-    """An S3 client living as long as ``stack``."""
+    """An S3 client living as long as ``stack``. Every request it sends (lean or SDK) passes ``breaker``; without
+    one, a breaker that never opens: an outage fails the calls after their attempts (the console's uploads)."""
+    breaker = breaker or CircuitBreaker(creds.endpoint_url or creds.region, WATCH_ONLY)
     session = get_session()
     client = await stack.enter_async_context(
         session.create_client(
@@ -66,6 +72,7 @@ async def open_client(
         )
     )
     escape_in_botocore(client)  # the calls botocore serialises keep a "\r" in a key or tag as "\r"
+    BotocoreGuard(breaker).install(client)
     if kind != "lean" or not (creds.access_key_id and creds.secret_access_key):
         return client
     lean = LeanSession(
@@ -76,5 +83,6 @@ async def open_client(
         max_connections=max_connections,
         max_attempts=max_attempts,
         timeout=timeout,
+        breaker=breaker,
     )
     return FastS3(client, await stack.enter_async_context(lean))

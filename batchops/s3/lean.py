@@ -5,9 +5,10 @@ agent and signing; for the few calls the hot operations make (batchops.s3.fast) 
 request itself, signs it (batchops.s3.signer) and sends it here. This module gives those calls what the
 SDK gave them: retries with exponential backoff and full jitter of 5xx, 503 SlowDown and other
 throttling answers, timeouts and connection errors (``max_attempts`` tries in all), an adaptive
-in-flight limit per store (batchops.s3.adaptive), and failures raised as botocore's exceptions with the
-same ``response`` structure (``Error.Code``/``Message``, ``ResponseMetadata.HTTPStatusCode``), so
-batchops.s3.errors maps them exactly as before.
+in-flight limit per store (batchops.s3.adaptive), a circuit breaker per store (batchops.s3.breaker: while
+the store is down, requests wait for it and the attempts that failed from the outage do not count), and
+failures raised as botocore's exceptions with the same ``response`` structure (``Error.Code``/``Message``,
+``ResponseMetadata.HTTPStatusCode``), so batchops.s3.errors maps them exactly as before.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from yarl import URL
 
 from batchops.s3.adaptive import AdaptiveLimit
+from batchops.s3.breaker import WATCH_ONLY, CircuitBreaker, answer_outage, outage_of
 from batchops.s3.signer import EMPTY_SHA256, Signer
 
 #: Answers retried like botocore retries them (besides every 500, 502, 503 and 504).
@@ -111,6 +113,7 @@ class LeanSession:
         max_connections: int = 64,
         max_attempts: int = 6,
         timeout: float = 30.0,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         endpoint = URL(endpoint_url or f"https://s3.{region}.amazonaws.com")
         self.endpoint = str(endpoint.origin())
@@ -119,6 +122,7 @@ class LeanSession:
             self.host += f":{endpoint.port}"
         self.signer = Signer(access_key_id, secret_access_key, region)
         self.limit = AdaptiveLimit(max_connections)
+        self.breaker = breaker or CircuitBreaker(self.endpoint, WATCH_ONLY)
         self.max_attempts = max(1, max_attempts)
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         self._connections = max_connections
@@ -160,20 +164,30 @@ class LeanSession:
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         qs = query_string(query)
         url = URL(f"{self.endpoint}{path}{'?' + qs if qs else ''}", encoded=True)
-        attempt = 0
+        attempt = tries = 0
         while True:
-            attempt += 1
-            answer, failure = await self._attempt(method, url, path, query, headers, payload_hash, body, attempt)
-            if answer is not None:
-                error = error_of(answer, operation, method)
-                if error is None:
-                    return answer
-                if attempt >= self.max_attempts or not retryable(error):
-                    error.response["ResponseMetadata"]["MaxAttemptsReached"] = attempt >= self.max_attempts
-                    raise error
-            elif attempt >= self.max_attempts:
-                assert failure is not None
-                raise failure
+            ticket = await self.breaker.admit()
+            attempt, tries = attempt + 1, tries + 1
+            try:
+                answer, failure = await self._attempt(method, url, path, query, headers, payload_hash, body, tries)
+            except BaseException:
+                self.breaker.abandon(ticket)
+                raise
+            outage = outage_in(answer, failure)
+            self.breaker.record(ticket, outage)
+            error = error_of(answer, operation, method) if answer is not None else failure
+            if error is None:
+                assert answer is not None
+                return answer
+            if outage is not None and self.breaker.is_open:
+                attempt -= 1  # the store is down, not this request: it waits for the store and keeps its tries
+                continue
+            final = attempt >= self.max_attempts
+            if isinstance(error, ClientError) and (final or not retryable(error)):
+                error.response["ResponseMetadata"]["MaxAttemptsReached"] = final
+                raise error
+            if final:
+                raise error
             await asyncio.sleep(random.uniform(0, min(MAX_BACKOFF, BASE_BACKOFF * 2 ** (attempt - 1))))
 
     async def _attempt(
@@ -234,6 +248,13 @@ def error_of(answer: Answer, operation: str, method: str) -> ClientError | None:
     meta = answer.metadata()
     meta["HTTPStatusCode"] = status
     return ClientError({"Error": error, "ResponseMetadata": meta}, operation)
+
+
+def outage_in(answer: Answer | None, failure: Exception | None) -> str | None:
+    """What the breaker is told of one attempt: an outage's description, or None (the store answered)."""
+    if answer is None:
+        return outage_of(failure) if failure is not None else None
+    return answer_outage(answer.status, error_code(answer)) if answer.status >= 400 else None
 
 
 def error_code(answer: Answer) -> str | None:
