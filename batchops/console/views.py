@@ -92,7 +92,22 @@ async def login_page(request: Request) -> Response:
     return render(request, "login.html", {"identity": "", "error": None})
 
 
+#: A sign-in form is a few hundred bytes, URL-encoded: anything else is refused before it is read.
+MAX_LOGIN_BODY = 16 * 1024
+
+
+def _login_body_refused(request: Request) -> Response | None:
+    kind = request.headers.get("content-type", "")
+    length = request.headers.get("content-length", "")
+    if kind.startswith("application/x-www-form-urlencoded") and length.isdigit() and int(length) <= MAX_LOGIN_BODY:
+        return None
+    message = f"A sign-in is a URL-encoded form of at most {MAX_LOGIN_BODY} bytes; use the sign-in page's form."
+    return render(request, "error.html", {"title": "Request refused", "message": message}, status_code=400)
+
+
 async def login(request: Request) -> Response:
+    if refused := _login_body_refused(request):
+        return refused
     if not await auth.csrf_ok(request):
         return csrf_refused(request)
     form = await request.form()

@@ -250,3 +250,41 @@ def test_an_upload_cut_off_mid_way_is_no_error(server: Server) -> None:
     wait_for(lambda: "went away" in server_log(server), timeout=10, what="the server to see the client leave")
     log = server_log(server)
     assert "ERROR" not in log and "Traceback" not in log, log[-3000:]
+
+
+# --- slow or oversized sign-in bodies from anyone --------------------------------------------------------------
+
+
+def test_a_sign_in_body_trickled_a_byte_at_a_time_is_cut_off(start_server: Any) -> None:
+    server = start_server(env={"BATCHOPS_BODY_TIMEOUT_SECONDS": "1"})
+    head = (
+        f"POST /console/login HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head)
+        sock.settimeout(0.2)  # the pace of the trickle: one byte, then up to 0.2 s listening for the server
+        ended, sent = None, 0
+        while ended is None and sent < 60:  # 60 bytes in about 12 s, unless the server ends it first
+            try:
+                sock.sendall(b"x")
+                sent += 1
+                ended = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                ended = b""
+    assert ended is not None, "a body trickled at 5 bytes a second holds its connection for ever"
+    assert sent < 25, f"the trickle went on for {sent} bytes (~{sent * 0.2:.0f} s)"
+
+
+def test_a_sign_in_that_is_not_a_small_url_encoded_form_is_refused_unread(server: Server) -> None:
+    client = console(server)
+    token = csrf_of(client.get("/login").text)
+    files = {"identity": (None, ACCESS_KEY), "secret": (None, SECRET_KEY), "csrf_token": (None, token)}
+    multipart = client.post("/login", files={**files, "blob": ("x.bin", b"\0" * 100_000)})
+    large = client.post("/login", data={"identity": ACCESS_KEY, "secret": "x" * 20_000, "csrf_token": token})
+    for answer in (multipart, large):
+        assert answer.status_code == 400
+        assert "URL-encoded form of at most 16384 bytes" in answer.text
+    assert try_login(client, ACCESS_KEY, SECRET_KEY).status_code == 303

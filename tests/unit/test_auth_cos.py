@@ -8,6 +8,9 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from batchops.auth import SignedRequest, authenticate_cos, cos
 from batchops.errors import AuthError
@@ -161,3 +164,22 @@ def test_a_different_host_name_is_not_accepted() -> None:
     with pytest.raises(AuthError) as caught:
         cos.verify(SignedRequest("GET", "/jobs", "", sent, b""), "/jobs", [], lookup)
     assert caught.value.code == "SignatureDoesNotMatch"
+
+
+def test_the_signature_is_verified_without_the_body_and_content_md5_after() -> None:
+    body = b"<CreateJobRequest><Priority>1</Priority></CreateJobRequest>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    parts, pairs = request(path="/jobs", params={}, body=b"", extra={"Content-MD5": md5})
+    assert cos.verify_headers(parts, "/jobs", pairs, lookup) == ACCOUNT  # no body needed
+    cos.check_content_md5(parts, body)
+    with pytest.raises(AuthError) as caught:
+        cos.check_content_md5(parts, body + b" ")
+    assert caught.value.code == "BadDigest"
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(authorization=st.text(), appid=st.text())
+def test_any_authorization_text_is_an_auth_error_before_any_body(authorization: str, appid: str) -> None:
+    headers = [("host", HOST), ("authorization", authorization), ("x-cos-appid", appid)]
+    with pytest.raises(AuthError):
+        cos.verify_headers(SignedRequest("POST", "/jobs", "", headers), "/jobs", [], lookup)
