@@ -101,7 +101,7 @@ async def healthz(request: Request) -> Response:
     """Ready (200) unless the store cannot write: then 503 with why, until a write succeeds again."""
     fault = request.app.state.store.write_fault
     if fault is not None:
-        return JSONResponse({"status": "not ready", "reason": fault.hold_reason}, status_code=503)
+        return JSONResponse({"status": "not ready", "reason": fault.message}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

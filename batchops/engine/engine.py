@@ -424,6 +424,6 @@ class Engine:
 def _log_failure(exc: BaseException, message: str, *args: Any) -> None:
     """A full disk is one line (it is expected, and says what to do); anything else keeps its traceback."""
     if isinstance(exc, StoreFull):
-        log.warning(message + ": %s", *args, exc, extra={"action": "disk_full"})
+        log.warning(message + ": %s", *args, exc.cause, extra={"action": "disk_full"})
     else:
         log.error(message, *args, exc_info=exc, extra={"action": "engine_step_failed"})

@@ -67,12 +67,16 @@ class WriteFault:
     since: float
 
     @property
-    def hold_reason(self) -> str:
+    def message(self) -> str:
         since = datetime.fromtimestamp(self.since, UTC).strftime("%H:%M:%S UTC")
         return (
-            f"holding since {since}: the server's disk is full ({self.cause}); free space where the server keeps "
-            "its data (--data-dir) and the job resumes by itself"
+            f"the server's disk is full since {since} ({self.cause}); free space where the server keeps its data "
+            "(--data-dir)"
         )
+
+    @property
+    def hold_reason(self) -> str:
+        return f"holding: {self.message}; the job resumes by itself"
 
 
 class Store:

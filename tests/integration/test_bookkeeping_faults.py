@@ -6,8 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from tests.integration.conftest import create_job, wait_status
 from tests.integration.test_job_lifecycle import read_report
+
+pytestmark = pytest.mark.integration
 
 
 def versions_per_key(s3: Any, bucket: str) -> Counter[str]:
