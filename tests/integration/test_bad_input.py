@@ -5,8 +5,10 @@ Against real server processes and SeaweedFS; S3 Control requests signed by botoc
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,11 @@ from urllib.parse import quote
 
 import pytest
 
+from batchops.api.s3control_xml import parse_create_job
 from batchops.devstore import free_port
+from batchops.errors import StoreUnavailable
+from batchops.reports import target
+from batchops.settings import Account, Settings
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.integration.conftest import ACCOUNT, Server, error_code, put_manifest, signed_request, wait_status
 from tests.integration.test_console import console_session
@@ -245,3 +251,24 @@ def test_a_console_field_xml_cannot_carry_is_named(server: Server, s3: Any, new_
     assert answer.status_code == 400
     error = re.search(r'data-testid="error-description"[^>]*>([^<]*)<', answer.text)
     assert error and "which a job cannot store" in html.unescape(error.group(1)), answer.text[-3000:]
+
+
+async def test_a_store_that_accepts_but_never_answers_is_a_503_within_the_bound(monkeypatch: Any) -> None:
+    """A black-holed store: CreateJob's report check gives up after TOTAL_SECONDS, it does not hang."""
+    silent: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)  # never answer, never close
+
+    store = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = store.sockets[0].getsockname()[1]
+    monkeypatch.setattr(target, "TOTAL_SECONDS", 1.0)
+    settings = Settings(s3_endpoint=f"http://127.0.0.1:{port}", accounts=(Account(ACCOUNT, "k", "s", any_role=True),))
+    spec, _ = parse_create_job(s3control_body(), default_threshold=settings.threshold)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreUnavailable, match=r"no answer within 1 s"):
+            await target.check_report_writable(settings, ACCOUNT, spec)
+    finally:
+        store.close()
+    assert time.monotonic() - started < 3
