@@ -15,11 +15,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batchops.api.s3control_xml import parse_create_job
 from batchops.devstore import free_port
-from batchops.errors import StoreUnavailable
+from batchops.domain.task import TaskStatus
+from batchops.errors import StoreUnavailable, ValidationError
 from batchops.reports import target
+from batchops.reports.writer import check_prefix, job_folder, result_file_key
 from batchops.settings import Account, Settings
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.integration.conftest import ACCOUNT, Server, error_code, put_manifest, signed_request, wait_status
@@ -272,3 +276,35 @@ async def test_a_store_that_accepts_but_never_answers_is_a_503_within_the_bound(
     finally:
         store.close()
     assert time.monotonic() - started < 3
+
+
+PREFIX_SEGMENT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+PREFIXES = st.lists(st.one_of(PREFIX_SEGMENT, st.sampled_from([".", "..", "", "\\..", ". "])), min_size=1, max_size=5)
+
+
+def check_prefixes_against_the_store(s3: Any, examples: int) -> None:
+    bucket = f"t-prefix-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+
+    @settings(max_examples=examples, deadline=None, database=None)
+    @given(PREFIXES)
+    def write_under(segments: list[str]) -> None:
+        prefix = "/".join(segments)
+        try:
+            check_prefix(prefix)
+        except ValidationError:
+            return
+        key = result_file_key(job_folder(prefix, str(uuid.uuid4())), "job", TaskStatus.SUCCEEDED, 0)
+        s3.put_object(Bucket=bucket, Key=key, Body=b"row\n")  # the store takes every prefix the rule accepts
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"row\n"
+
+    write_under()
+
+
+def test_every_report_prefix_the_rule_accepts_can_be_written_to_the_store(s3: Any) -> None:
+    check_prefixes_against_the_store(s3, 40)
+
+
+@pytest.mark.soak
+def test_report_prefixes_against_the_store_soak(s3: Any) -> None:
+    check_prefixes_against_the_store(s3, 2000)
