@@ -209,13 +209,13 @@ def test_a_store_that_does_not_answer_is_a_503_not_a_missing_bucket(start_server
 # --- item 12: the console's page number -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", ["²", "99999999999999999999", "9" * 5000, "-1", "0", " 2"])
-def test_console_pages_out_of_reason_are_a_400_page(server: Server, page: str) -> None:
+def test_console_pages_out_of_reason_are_a_400_page(server: Server) -> None:
     client, _ = console_session(server)
-    for path in ("/jobs", "/api/jobs"):
-        answer = client.get(path, params={"page": page})
-        assert answer.status_code == 400, (path, answer.status_code)
-        assert "page must be" in answer.text and "Traceback" not in answer.text
+    for page in ["²", "99999999999999999999", "9" * 5000, "-1", "0", " 2"]:
+        for path in ("/jobs", "/api/jobs"):
+            answer = client.get(path, params={"page": page})
+            assert answer.status_code == 400, (page[:20], path, answer.status_code)
+            assert "page must be" in answer.text and "Traceback" not in answer.text
     assert client.get("/jobs", params={"page": "1"}).status_code == 200
 
 
