@@ -88,3 +88,26 @@ def cos_body(elements: dict[str, str] | None = None, **parts: str) -> bytes:
 def nested(depth: int, inner: str = "x") -> str:
     """``depth`` elements, each inside the last, around ``inner``."""
     return "<a>" * depth + inner + "</a>" * depth
+
+
+def generator(bucket: str) -> str:
+    """A ManifestGenerator element listing ``bucket`` with every kind of filter."""
+    return (
+        "<ManifestGenerator><S3JobManifestGenerator>"
+        f"<ExpectedBucketOwner>{ACCOUNT}</ExpectedBucketOwner><SourceBucket>arn:aws:s3:::{bucket}</SourceBucket>"
+        "<EnableManifestOutput>false</EnableManifestOutput><Filter>"
+        "<CreatedAfter>2024-01-02T03:04:05Z</CreatedAfter><CreatedBefore>2099-01-02T03:04:05Z</CreatedBefore>"
+        "<KeyNameConstraint><MatchAnyPrefix><member>logs/</member></MatchAnyPrefix>"
+        "<MatchAnySuffix><member>.gz</member></MatchAnySuffix></KeyNameConstraint>"
+        "<ObjectSizeGreaterThanBytes>10</ObjectSizeGreaterThanBytes>"
+        "<ObjectSizeLessThanBytes>5000000000</ObjectSizeLessThanBytes>"
+        "<MatchAnyStorageClass><member>STANDARD</member></MatchAnyStorageClass>"
+        "</Filter></S3JobManifestGenerator></ManifestGenerator>"
+    )
+
+
+def job_tagging(elements: dict[str, str] | None = None) -> bytes:
+    """A PutJobTaggingRequest; ``elements`` replaces its children (default: two tags)."""
+    children = {"Tags": "<Tags><member><Key>a</Key><Value>b</Value></member><member><Key>c</Key></member></Tags>"}
+    inner = "".join((children if elements is None else elements).values())
+    return f'<PutJobTaggingRequest xmlns="{S3CONTROL_NAMESPACE}">{inner}</PutJobTaggingRequest>'.encode()

@@ -10,6 +10,7 @@ may put but not delete keeps one empty object under a fixed name).
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack, suppress
 from typing import Any
 
@@ -20,11 +21,12 @@ from batchops.domain.job import JobSpec
 from batchops.errors import StoreUnavailable, ValidationError
 from batchops.reports.writer import put_bytes, report_bucket
 from batchops.s3.client import client_config
-from batchops.settings import Settings
+from batchops.settings import Role, Settings
 
 MARKER_NAME = "batchops-write-check"
-#: A CreateJob waits at most this long for the store (per attempt; two attempts).
-TIMEOUT_SECONDS = 10.0
+#: A CreateJob waits at most this long for one answer of the store, and for the whole check.
+TIMEOUT_SECONDS = 5.0
+TOTAL_SECONDS = 10.0
 #: Codes for a key the store will not take: the prefix is at fault, not the bucket.
 _KEY_REFUSALS = frozenset({"KeyTooLongError", "InvalidRequest", "InvalidArgument", "InvalidObjectName"})
 
@@ -45,19 +47,25 @@ async def check_report_writable(settings: Settings, account_id: str, spec: JobSp
     if role is None:  # check_role refuses this first; nothing to probe with
         return
     bucket = report_bucket(spec.report)
-    key = marker_key(spec.report.prefix)
     async with AsyncExitStack() as stack:
-        s3 = await stack.enter_async_context(
-            _shared_session().create_client(
-                "s3",
-                endpoint_url=role.endpoint,
-                region_name=role.region or settings.s3_region,
-                aws_access_key_id=role.access_key_id,
-                aws_secret_access_key=role.secret_access_key,
-                config=client_config(2, 2, min(settings.s3_timeout_seconds, TIMEOUT_SECONDS)),
-            )
-        )
-        await _probe(s3, bucket, key, spec.role_arn)
+        s3 = await stack.enter_async_context(_client(settings, role))
+        try:
+            async with asyncio.timeout(TOTAL_SECONDS):
+                await _probe(s3, bucket, marker_key(spec.report.prefix), spec.role_arn)
+        except TimeoutError:
+            raise unreachable(bucket, f"no answer within {TOTAL_SECONDS:g} s") from None
+
+
+def _client(settings: Settings, role: Role) -> Any:
+    """An S3 client for the role's store that gives up quickly: a CreateJob is waiting."""
+    return _shared_session().create_client(
+        "s3",
+        endpoint_url=role.endpoint,
+        region_name=role.region or settings.s3_region,
+        aws_access_key_id=role.access_key_id,
+        aws_secret_access_key=role.secret_access_key,
+        config=client_config(2, 2, min(settings.s3_timeout_seconds, TIMEOUT_SECONDS)),
+    )
 
 
 def _shared_session() -> AioSession:
@@ -76,7 +84,7 @@ async def _probe(s3: Any, bucket: str, key: str, role_arn: str) -> None:
     except ClientError as exc:
         raise refusal(exc, bucket, key, role_arn) from None
     except (TimeoutError, BotoCoreError, OSError) as exc:
-        raise unreachable(bucket, exc) from None
+        raise unreachable(bucket, f"{type(exc).__name__}: {exc}") from None
     # The write is proven; a role that may not delete leaves the (empty, fixed-name) marker.
     with suppress(TimeoutError, ClientError, BotoCoreError, OSError):
         await s3.delete_object(Bucket=bucket, Key=key)
@@ -89,7 +97,7 @@ def refusal(exc: ClientError, bucket: str, key: str, role_arn: str) -> Exception
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     said = f"{code or status}: {error.get('Message') or 'no message'}"
     if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError"):
-        return unreachable(bucket, exc)
+        return unreachable(bucket, said)
     if code in ("NoSuchBucket", "404") or status == 404:  # HeadBucket's 404 has no body, so no code
         message = f"Report.Bucket: bucket {bucket} does not exist in the job's store; create it or name another"
         return ValidationError(message, field="Report.Bucket")
@@ -103,8 +111,8 @@ def refusal(exc: ClientError, bucket: str, key: str, role_arn: str) -> Exception
     return ValidationError(message, field="Report.Bucket")
 
 
-def unreachable(bucket: str, exc: BaseException) -> StoreUnavailable:
+def unreachable(bucket: str, why: str) -> StoreUnavailable:
     return StoreUnavailable(
-        f"the object store did not answer a test write to the report bucket {bucket} ({type(exc).__name__}: "
-        f"{exc}); the job was not created: try again when the store is back"
+        f"the object store did not answer a test write to the report bucket {bucket} ({why}); "
+        "the job was not created: try again when the store is back"
     )

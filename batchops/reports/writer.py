@@ -40,6 +40,7 @@ from batchops.domain.task import TaskStatus
 from batchops.errors import ValidationError
 from batchops.manifests.csv import encode_key
 from batchops.wire_numbers import shown
+from batchops.xmlutil import non_xml_char
 
 DEFAULT_FORMAT = "Report_CSV_20180820"
 REPORT_SCHEMA = "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"
@@ -117,7 +118,8 @@ def check_prefix(prefix: str | None, name: str = "Report.Prefix") -> None:
 
     A ``.`` or ``..`` path segment (between ``/``, or ``\\``, which some stores also split on) is a
     directory step to the stores that keep objects as files: SeaweedFS refuses such keys, others move
-    them. And every report key must fit S3's 1,024 bytes.
+    them. NUL (and what else XML cannot carry) is refused by stores or by the answers that echo the prefix.
+    And every report key must fit S3's 1,024 bytes.
     """
     given = prefix or ""
     prefix = given.rstrip("/")
@@ -127,6 +129,11 @@ def check_prefix(prefix: str | None, name: str = "Report.Prefix") -> None:
             f"{name} {shown(given)} has the path segment {steps[-1]!r}; object stores take . and .. as "
             "directory steps and refuse or move such keys: write the prefix without them (e.g. reports/2024)",
             field=name,
+        )
+    bad = non_xml_char(prefix)
+    if bad is not None:  # NUL among them, which stores refuse in keys
+        raise ValidationError(
+            f"{name} has the character {bad!r}, which object keys and XML cannot carry; remove it", field=name
         )
     size = len(prefix.encode("utf-8", errors="surrogatepass"))
     if size > MAX_PREFIX_BYTES:

@@ -5,16 +5,26 @@ Against real server processes and SeaweedFS; S3 Control requests signed by botoc
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from batchops.api.s3control_xml import parse_create_job
 from batchops.devstore import free_port
+from batchops.domain.task import TaskStatus
+from batchops.errors import StoreUnavailable, ValidationError
+from batchops.reports import target
+from batchops.reports.writer import check_prefix, job_folder, result_file_key
+from batchops.settings import Account, Settings
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.integration.conftest import ACCOUNT, Server, error_code, put_manifest, signed_request, wait_status
 from tests.integration.test_console import console_session
@@ -199,13 +209,13 @@ def test_a_store_that_does_not_answer_is_a_503_not_a_missing_bucket(start_server
 # --- item 12: the console's page number -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", ["²", "99999999999999999999", "9" * 5000, "-1", "0", " 2"])
-def test_console_pages_out_of_reason_are_a_400_page(server: Server, page: str) -> None:
+def test_console_pages_out_of_reason_are_a_400_page(server: Server) -> None:
     client, _ = console_session(server)
-    for path in ("/jobs", "/api/jobs"):
-        answer = client.get(path, params={"page": page})
-        assert answer.status_code == 400, (path, answer.status_code)
-        assert "page must be" in answer.text and "Traceback" not in answer.text
+    for page in ["²", "99999999999999999999", "9" * 5000, "-1", "0", " 2"]:
+        for path in ("/jobs", "/api/jobs"):
+            answer = client.get(path, params={"page": page})
+            assert answer.status_code == 400, (page[:20], path, answer.status_code)
+            assert "page must be" in answer.text and "Traceback" not in answer.text
     assert client.get("/jobs", params={"page": "1"}).status_code == 200
 
 
@@ -245,3 +255,56 @@ def test_a_console_field_xml_cannot_carry_is_named(server: Server, s3: Any, new_
     assert answer.status_code == 400
     error = re.search(r'data-testid="error-description"[^>]*>([^<]*)<', answer.text)
     assert error and "which a job cannot store" in html.unescape(error.group(1)), answer.text[-3000:]
+
+
+async def test_a_store_that_accepts_but_never_answers_is_a_503_within_the_bound(monkeypatch: Any) -> None:
+    """A black-holed store: CreateJob's report check gives up after TOTAL_SECONDS, it does not hang."""
+    silent: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)  # never answer, never close
+
+    store = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = store.sockets[0].getsockname()[1]
+    monkeypatch.setattr(target, "TOTAL_SECONDS", 1.0)
+    settings = Settings(s3_endpoint=f"http://127.0.0.1:{port}", accounts=(Account(ACCOUNT, "k", "s", any_role=True),))
+    spec, _ = parse_create_job(s3control_body(), default_threshold=settings.threshold)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreUnavailable, match=r"no answer within 1 s"):
+            await target.check_report_writable(settings, ACCOUNT, spec)
+    finally:
+        store.close()
+    assert time.monotonic() - started < 3
+
+
+PREFIX_SEGMENT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+PREFIXES = st.lists(st.one_of(PREFIX_SEGMENT, st.sampled_from([".", "..", "", "\\..", ". "])), min_size=1, max_size=5)
+
+
+def check_prefixes_against_the_store(s3: Any, examples: int) -> None:
+    bucket = f"t-prefix-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+
+    @settings(max_examples=examples, deadline=None, database=None)
+    @given(PREFIXES)
+    def write_under(segments: list[str]) -> None:
+        prefix = "/".join(segments)
+        try:
+            check_prefix(prefix)
+        except ValidationError:
+            return
+        key = result_file_key(job_folder(prefix, str(uuid.uuid4())), "job", TaskStatus.SUCCEEDED, 0)
+        s3.put_object(Bucket=bucket, Key=key, Body=b"row\n")  # the store takes every prefix the rule accepts
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"row\n"
+
+    write_under()
+
+
+def test_every_report_prefix_the_rule_accepts_can_be_written_to_the_store(s3: Any) -> None:
+    check_prefixes_against_the_store(s3, 40)
+
+
+@pytest.mark.soak
+def test_report_prefixes_against_the_store_soak(s3: Any) -> None:
+    check_prefixes_against_the_store(s3, 2000)

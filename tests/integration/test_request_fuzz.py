@@ -37,7 +37,15 @@ from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.integration.conftest import ACCOUNT, Server, put_manifest, signed_request, wait_status
 from tests.integration.test_console import console_session
 from tests.integration.test_cos_api import cos_request
-from tests.wire_bodies import cos_body, cos_elements, nested, s3control_body, s3control_elements
+from tests.wire_bodies import (
+    cos_body,
+    cos_elements,
+    generator,
+    job_tagging,
+    nested,
+    s3control_body,
+    s3control_elements,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -213,9 +221,22 @@ def bent_bytes(draw: st.DrawFn, body: str) -> bytes:
     return bytes(data)
 
 
-def s3control_bodies(target: Target) -> st.SearchStrategy[bytes]:
-    return bent_elements(target.s3control).flatmap(
-        lambda parts: bent_bytes(s3control_body(parts).decode("utf-8", errors="surrogatepass"))
+def s3control_requests(target: Target) -> st.SearchStrategy[tuple[str, str, bytes]]:
+    """(method, path, body): CreateJob from a manifest or a ManifestGenerator, or PutJobTagging, bent."""
+    generated = {k: v for k, v in target.s3control.items() if k != "Manifest"}
+    generated["ManifestGenerator"] = generator(target.bucket)
+    tagging = {"Tags": job_tagging().decode().split(">", 1)[1].rsplit("<", 1)[0]}
+    bases = [
+        ("POST", "/v20180820/jobs", target.s3control, s3control_body),
+        ("POST", "/v20180820/jobs", generated, s3control_body),
+        ("PUT", f"/v20180820/jobs/{target.job_id}/tagging", tagging, job_tagging),
+    ]
+    return st.sampled_from(bases).flatmap(
+        lambda base: bent_elements(base[2]).flatmap(
+            lambda parts: bent_bytes(base[3](parts).decode("utf-8", errors="surrogatepass")).map(
+                lambda body: (base[0], base[1], body)
+            )
+        )
     )
 
 
@@ -227,11 +248,10 @@ def cos_bodies(target: Target) -> st.SearchStrategy[bytes]:
 
 def fuzz_s3control_bodies(target: Target, examples: int) -> None:
     @settings(FUZZ, max_examples=examples)
-    @given(body=s3control_bodies(target))
-    def send(body: bytes) -> None:
-        status, answer = timed(
-            "s3control-body", lambda: signed_request(target.server.url, "POST", "/v20180820/jobs", body)
-        )
+    @given(request=s3control_requests(target))
+    def send(request: tuple[str, str, bytes]) -> None:
+        method, path, body = request
+        status, answer = timed("s3control-body", lambda: signed_request(target.server.url, method, path, body))
         check_s3control_answer(status, answer, "s3control-body")
 
     send()
