@@ -371,7 +371,8 @@ class Engine:
             self._hold_shown[job_id] = reason
 
     async def _give_up(self, job_id: str, breaker: CircuitBreaker) -> bool:
-        """Fail a Preparing or Active job whose store has been down past the bound; False if it is in neither."""
+        """A job whose store has been down past the bound: Preparing or Active fails, an ending job ends without
+        its report. False if the job is in none of these (it holds on)."""
         reason = (
             f"the object store at {breaker.endpoint} has not answered for {breaker.down_for():.0f} s "
             f"(last error: {breaker.last_error}); check the store and create the job again"
@@ -379,12 +380,30 @@ class Engine:
         failure = FailureReason("StoreUnavailable", reason)
         moved = await self.store.transition(job_id, S.FAILING, reason, failure, only_from=_HOLDABLE)
         if moved:
-            log.error("job %s fails: %s", job_id, reason, extra={"action": "store_unavailable"})
+            self._stop_work(job_id)
+        else:
+            moved = await self._end_without_report(job_id, failure)
+        if moved:
+            log.error("job %s: %s", job_id, reason, extra={"action": "store_unavailable"})
             self._job_breakers.pop(job_id, None)
             await self._show_hold(job_id, None)
-            self._stop_work(job_id)
             self.wake()
         return moved
+
+    async def _end_without_report(self, job_id: str, failure: FailureReason) -> bool:
+        """Stop writing an ending job's report to a store that does not answer, and end the job without it."""
+        work = self._work.get(job_id)
+        if work is None or job_id not in self._finishing:
+            return False
+        job = await self.store.get_job(None, job_id)
+        if job.status not in ENDINGS:
+            return False
+        report_failure = FailureReason("ReportWriteFailed", f"the completion report was not written: {failure.reason}")
+        await self.store.add_failure(job_id, FailureReason(report_failure.code, report_failure.reason[:256]))
+        ended = await self.store.transition(job_id, ENDINGS[job.status], f"ended without a report: {failure.reason}")
+        work.cancel()  # after the move: a terminal job gets no new finisher
+        await asyncio.gather(work, return_exceptions=True)
+        return ended
 
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, 60.0)

@@ -173,7 +173,7 @@ class CircuitBreaker:
         return (
             f"{HOLD_PREFIX} {self.endpoint} unreachable since {since} UTC "
             f"(last error: {self.last_error}), probing every {self.probe_interval:g} s"
-        )
+        )[:256]
 
     def _tripped(self, now: float) -> bool:
         while self._recent and now - self._recent[0][0] > self.policy.window_seconds:
