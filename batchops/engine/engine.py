@@ -48,6 +48,8 @@ EngineRole = Literal["all", "supervisor", "worker"]
 IDLE_BACKOFF_SECONDS = 1.0
 #: How often the jobs with work here are checked for a store outage (hold reason shown, bound applied).
 OUTAGE_WATCH_SECONDS = 0.5
+#: Preparing's reads broken by an outage in a row without a chunk committed, before the job fails as before.
+MAX_STALLED_READS = 20
 #: The statuses a store outage holds (and, past the bound, fails): the ones whose work reads or acts on objects.
 _HOLDABLE = frozenset({S.PREPARING, S.ACTIVE})
 _WATCHED = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.COMPLETING, S.CANCELLING, S.FAILING)
@@ -241,16 +243,20 @@ class Engine:
 
     async def _read_manifest(self, job: Job) -> None:
         """Preparing; a store outage holds it (it resumes from its checkpoint once the store answers again)
-        instead of failing the job; ``_watch_outages`` shows why and fails the job past the bound."""
+        instead of failing the job; ``_watch_outages`` shows why and fails the job past the bound. A read that
+        keeps breaking while the store answers fails as before, after ``MAX_STALLED_READS`` tries."""
         s3 = await self._client(job)
         breaker = self._job_breakers[job.id]
+        stalled, checkpoint = 0, await self.store.prepare_checkpoint(job.id)
         while True:
             try:
                 await prepare(self.store, s3, job, self.settings.chunk_size)
                 return
             except Exception as exc:
                 outage = outage_of(exc)
-                if outage is None:
+                reached = await self.store.prepare_checkpoint(job.id)
+                stalled, checkpoint = (stalled + 1 if reached == checkpoint else 0), reached
+                if outage is None or stalled > MAX_STALLED_READS:
                     raise
                 log.warning("job %s: reading the manifest waits for the store: %s", job.id, outage)
                 breaker.note_outage(outage)  # a body read that broke midway is no answer of the store

@@ -254,7 +254,7 @@ def test_soak_outages_in_preparing_and_mid_job_and_mixed_faults_over_20000_tasks
     assert proxy.down.wait(300)
     wait_holding(control, job_id, "Active", timeout=60)
     assert proxy.back.wait(90)
-    outage_resume = wait_for(lambda: proxy.first_forward_after_back, 60) - proxy.last_window()[1]
+    outage_resume = resume_seconds(proxy)
     proxy.burst(after=proxy.forwarded + 6000, seconds=20)
     assert proxy.down.wait(300)
     job = wait_status(control, job_id, {"Complete"}, timeout=900)
