@@ -54,6 +54,8 @@ STORE_PROBE_SECONDS = 1.0
 STORE_QUIET_SECONDS = 5.0
 #: How often the jobs with work here are checked for a store outage (hold reason shown, bound applied).
 OUTAGE_WATCH_SECONDS = 0.5
+#: Preparing's reads broken by an outage in a row without a chunk committed, before the job fails as before.
+MAX_STALLED_READS = 20
 #: The statuses a store outage holds (and, past the bound, fails): the ones whose work reads or acts on objects.
 _HOLDABLE = frozenset({S.PREPARING, S.ACTIVE})
 _WATCHED = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.COMPLETING, S.CANCELLING, S.FAILING)
@@ -257,16 +259,20 @@ class Engine:
 
     async def _read_manifest(self, job: Job) -> None:
         """Preparing; a store outage holds it (it resumes from its checkpoint once the store answers again)
-        instead of failing the job; ``_watch_outages`` shows why and fails the job past the bound."""
+        instead of failing the job; ``_watch_outages`` shows why and fails the job past the bound. A read that
+        keeps breaking while the store answers fails as before, after ``MAX_STALLED_READS`` tries."""
         s3 = await self._client(job)
         breaker = self._job_breakers[job.id]
+        stalled, checkpoint = 0, await self.store.prepare_checkpoint(job.id)
         while True:
             try:
                 await prepare(self.store, s3, job, self.settings.chunk_size)
                 return
             except Exception as exc:
                 outage = outage_of(exc)
-                if outage is None:
+                reached = await self.store.prepare_checkpoint(job.id)
+                stalled, checkpoint = (stalled + 1 if reached == checkpoint else 0), reached
+                if outage is None or stalled > MAX_STALLED_READS:
                     raise
                 log.warning("job %s: reading the manifest waits for the store: %s", job.id, outage)
                 breaker.note_outage(outage)  # a body read that broke midway is no answer of the store
@@ -397,7 +403,8 @@ class Engine:
             self._hold_shown[job_id] = reason
 
     async def _give_up(self, job_id: str, breaker: CircuitBreaker) -> bool:
-        """Fail a Preparing or Active job whose store has been down past the bound; False if it is in neither."""
+        """A job whose store has been down past the bound: Preparing or Active fails, an ending job ends without
+        its report. False if the job is in none of these (it holds on)."""
         reason = (
             f"the object store at {breaker.endpoint} has not answered for {breaker.down_for():.0f} s "
             f"(last error: {breaker.last_error}); check the store and create the job again"
@@ -405,12 +412,30 @@ class Engine:
         failure = FailureReason("StoreUnavailable", reason)
         moved = await self.store.transition(job_id, S.FAILING, reason, failure, only_from=_HOLDABLE)
         if moved:
-            log.error("job %s fails: %s", job_id, reason, extra={"action": "store_unavailable"})
+            self._stop_work(job_id)
+        else:
+            moved = await self._end_without_report(job_id, failure)
+        if moved:
+            log.error("job %s: %s", job_id, reason, extra={"action": "store_unavailable"})
             self._job_breakers.pop(job_id, None)
             await self._show_hold(job_id, None)
-            self._stop_work(job_id)
             self.wake()
         return moved
+
+    async def _end_without_report(self, job_id: str, failure: FailureReason) -> bool:
+        """Stop writing an ending job's report to a store that does not answer, and end the job without it."""
+        work = self._work.get(job_id)
+        if work is None or job_id not in self._finishing:
+            return False
+        job = await self.store.get_job(None, job_id)
+        if job.status not in ENDINGS:
+            return False
+        report_failure = FailureReason("ReportWriteFailed", f"the completion report was not written: {failure.reason}")
+        await self.store.add_failure(job_id, FailureReason(report_failure.code, report_failure.reason[:256]))
+        ended = await self.store.transition(job_id, ENDINGS[job.status], f"ended without a report: {failure.reason}")
+        work.cancel()  # after the move: a terminal job gets no new finisher
+        await asyncio.gather(work, return_exceptions=True)
+        return ended
 
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, 60.0)

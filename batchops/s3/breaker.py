@@ -87,9 +87,10 @@ def policy_for(max_attempts: int, timeout: float) -> BreakerPolicy:
 
 @dataclass(frozen=True)
 class Ticket:
-    """Leave to send one request; ``probe`` if it is the one request sent while the breaker is open."""
+    """Leave to send one request; ``probe`` (numbered) if it is the one request sent while the breaker is open."""
 
     probe: bool = False
+    number: int = 0
 
 
 class CircuitBreaker:
@@ -114,6 +115,7 @@ class CircuitBreaker:
         self._down_since_wall: float | None = None
         self._next_probe_at = 0.0
         self._probe_started: float | None = None
+        self._probes = 0  # the number of the probe out (a late report of an earlier one is ignored)
         self._changed: asyncio.Event | None = None
 
     # --- the state machine (no waiting) ------------------------------------------------------
@@ -128,7 +130,8 @@ class CircuitBreaker:
         if now < self._next_probe_at:
             return self._next_probe_at - now
         self._probe_started = now
-        return Ticket(probe=True)
+        self._probes += 1
+        return Ticket(probe=True, number=self._probes)
 
     def record(self, ticket: Ticket, error: str | None) -> None:
         """The outcome of an admitted request: ``error`` describes an outage failure, None any answer."""
@@ -137,7 +140,7 @@ class CircuitBreaker:
             self.last_error = error[:120]
             if self._down_since is None:
                 self._down_since, self._down_since_wall = now, self._wall_clock()
-        if ticket.probe:
+        if self._is_current_probe(ticket):
             self._probe_started = None
             if error is None:
                 self._close()
@@ -156,7 +159,7 @@ class CircuitBreaker:
 
     def abandon(self, ticket: Ticket) -> None:
         """The admitted request was cancelled before its outcome: a probe's turn passes to the next one."""
-        if ticket.probe:
+        if self._is_current_probe(ticket):
             self._probe_started = None
             self._notify()
 
@@ -173,7 +176,10 @@ class CircuitBreaker:
         return (
             f"{HOLD_PREFIX} {self.endpoint} unreachable since {since} UTC "
             f"(last error: {self.last_error}), probing every {self.probe_interval:g} s"
-        )
+        )[:256]
+
+    def _is_current_probe(self, ticket: Ticket) -> bool:
+        return ticket.probe and ticket.number == self._probes and self._probe_started is not None
 
     def _tripped(self, now: float) -> bool:
         while self._recent and now - self._recent[0][0] > self.policy.window_seconds:

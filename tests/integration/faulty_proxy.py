@@ -205,10 +205,13 @@ class FaultyProxy:
         return web.Response(status=upstream.status, body=payload, headers=headers)
 
 
-def resume_seconds(proxy: FaultyProxy) -> float:
-    """From the end of the last fault window to the first request the store served after it."""
+def resume_seconds(proxy: FaultyProxy, timeout: float = 60.0) -> float:
+    """From the end of the last fault window to the first request the store served after it (waited for)."""
+    deadline = time.monotonic() + timeout
+    while proxy.first_forward_after_back is None:
+        assert time.monotonic() < deadline, "no request reached the store after the fault"
+        time.sleep(0.05)
     _, ended = proxy.last_window()
-    assert proxy.first_forward_after_back is not None, "no request reached the store after the fault"
     return proxy.first_forward_after_back - ended
 
 

@@ -205,16 +205,21 @@ def test_a_store_down_past_the_bound_fails_the_job_with_a_clear_reason(
     bucket, keys = objects
     server = start_server(s3_endpoint=proxy.endpoint, env={"BATCHOPS_STORE_OUTAGE_MAX_SECONDS": "2"})
     control = server.client()
+    reports = f"t-reports-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=reports)
     proxy.outage(after=after, seconds=3600)
-    job_id = tag_job(control, s3, bucket, keys, uuid.uuid4().hex)
+    job_id = tag_job(control, s3, bucket, keys, uuid.uuid4().hex, reports)
     # When the outage outlasts the bound, the job fails saying why and what to do; no task counts as failed
     started = time.monotonic()
     job = wait_status(control, job_id, {"Failed"}, timeout=60)
     assert time.monotonic() - started < 30
-    (failure,) = job["FailureReasons"]
+    failure, report_failure = job["FailureReasons"]
     assert failure["FailureCode"] == "StoreUnavailable"
     assert f"the object store at {proxy.endpoint} has not answered for" in failure["FailureReason"]
     assert "check the store and create the job again" in failure["FailureReason"]
+    # and its report, which the store cannot take either, is given up rather than waited for forever
+    assert report_failure["FailureCode"] == "ReportWriteFailed"
+    assert "the completion report was not written: the object store at" in report_failure["FailureReason"]
     assert job["ProgressSummary"]["NumberOfTasksFailed"] == 0
     assert (job["ProgressSummary"]["NumberOfTasksSucceeded"] > 0) is (after > 0)
     assert job["ProgressSummary"]["NumberOfTasksSucceeded"] < len(keys)
@@ -249,7 +254,7 @@ def test_soak_outages_in_preparing_and_mid_job_and_mixed_faults_over_20000_tasks
     assert proxy.down.wait(300)
     wait_holding(control, job_id, "Active", timeout=60)
     assert proxy.back.wait(90)
-    outage_resume = wait_for(lambda: proxy.first_forward_after_back, 60) - proxy.last_window()[1]
+    outage_resume = resume_seconds(proxy)
     proxy.burst(after=proxy.forwarded + 6000, seconds=20)
     assert proxy.down.wait(300)
     job = wait_status(control, job_id, {"Complete"}, timeout=900)

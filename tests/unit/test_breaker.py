@@ -58,7 +58,7 @@ def test_failures_open_it_and_then_nothing_goes_but_a_probe() -> None:
     assert b.try_admit() == pytest.approx(0.5)  # no request before the first probe time
     clock.now += 0.5
     probe = b.try_admit()
-    assert probe == Ticket(probe=True)
+    assert probe == Ticket(probe=True, number=1)
     assert isinstance(b.try_admit(), float)  # one probe at a time
 
 
@@ -70,7 +70,7 @@ def test_a_failed_probe_waits_twice_as_long_up_to_the_cap() -> None:
     for _ in range(4):
         clock.now += b.try_admit()  # type: ignore[operator]
         probe = b.try_admit()
-        assert probe == Ticket(probe=True)
+        assert isinstance(probe, Ticket) and probe.probe
         b.record(probe, "HTTP 503 SlowDown")
         waits.append(b.try_admit())
     assert waits == pytest.approx([1.0, 2.0, 3.0, 3.0])
@@ -136,7 +136,7 @@ def test_an_abandoned_probe_lets_the_next_request_probe() -> None:
     probe = b.try_admit()
     assert isinstance(probe, Ticket)
     b.abandon(probe)
-    assert b.try_admit() == Ticket(probe=True)
+    assert b.try_admit() == Ticket(probe=True, number=2)
 
 
 def test_a_probe_that_never_reports_frees_the_way_after_its_timeout() -> None:
@@ -144,37 +144,81 @@ def test_a_probe_that_never_reports_frees_the_way_after_its_timeout() -> None:
     b = breaker(clock, probe_timeout=60.0)
     fail(b, 3)
     clock.now += 0.5
-    assert b.try_admit() == Ticket(probe=True)
+    assert b.try_admit() == Ticket(probe=True, number=1)
     clock.now += 59
     assert b.try_admit() == pytest.approx(1.0)
     clock.now += 1
-    assert b.try_admit() == Ticket(probe=True)
+    assert b.try_admit() == Ticket(probe=True, number=2)
 
 
-@settings(max_examples=200)
-@given(st.lists(st.tuples(st.sampled_from(["send", "tick"]), st.booleans(), st.floats(0, 10)), max_size=60))
-def test_at_most_one_probe_is_out_and_it_opens_only_on_failures(steps: list[tuple[str, bool, float]]) -> None:
+def test_the_late_report_of_a_timed_out_probe_is_ignored() -> None:
+    clock = Clock()
+    b = breaker(clock, probe_timeout=60.0)
+    fail(b, 3)
+    clock.now += 0.5
+    first = b.try_admit()
+    clock.now += 60
+    second = b.try_admit()
+    assert first == Ticket(probe=True, number=1) and second == Ticket(probe=True, number=2)
+    b.record(first, "HTTP 503 SlowDown")  # the first one's answer comes at last
+    assert isinstance(b.try_admit(), float)  # the second probe is still the only one out
+    b.record(second, None)
+    assert not b.is_open
+
+
+STEPS = st.lists(
+    st.one_of(
+        st.just(("send", 0)),
+        st.tuples(st.sampled_from(["answer", "fail", "cancel"]), st.integers(0, 7)),
+        st.tuples(st.just("tick"), st.integers(0, 4000)),  # milliseconds
+    ),
+    max_size=80,
+)
+
+
+def check_breaker_model(steps: list[tuple[str, int]]) -> None:
+    """Requests sent, answered, failed or cancelled in any order and timing: never a second probe while one is
+    out (unless the first outlived its timeout), a closed breaker admits everyone, it opens only on a failure
+    and closes only on a probe's answer."""
     clock = Clock()
     b = breaker(clock)
-    probes_out: list[Ticket] = []
-    for action, failed, seconds in steps:
+    out: list[tuple[Ticket, float]] = []  # admitted, not yet reported: (ticket, when)
+    for action, n in steps:
         if action == "tick":
-            clock.now += seconds
-            continue
-        ticket = b.try_admit()
-        if isinstance(ticket, float):
-            assert b.is_open and ticket > 0
-            continue
-        assert not probes_out  # never a second probe while one is out
-        if ticket.probe:
-            probes_out.append(ticket)
-        trips = b.trips
-        b.record(ticket, REFUSED if failed else None)
-        probes_out.clear()
-        if not failed:
-            assert b.trips == trips  # an answer never opens it
-        if ticket.probe:
-            assert b.is_open == failed
+            clock.now += n / 1000
+        elif action == "send":
+            decision = b.try_admit()
+            assert isinstance(decision, Ticket) or b.is_open  # a closed breaker admits everyone
+            if isinstance(decision, Ticket):
+                if decision.probe:
+                    live = [t for t, when in out if t.probe and clock.now - when < b.policy.probe_timeout]
+                    assert not live, "a second probe while one is out"
+                out.append((decision, clock.now))
+        elif out:
+            ticket, _ = out.pop(n % len(out))
+            was_open, trips = b.is_open, b.trips
+            if action == "cancel":
+                b.abandon(ticket)
+                assert (b.is_open, b.trips) == (was_open, trips)
+            else:
+                b.record(ticket, REFUSED if action == "fail" else None)
+                if action == "answer":
+                    assert b.trips == trips and (not b.is_open or (was_open and not ticket.probe))
+                if ticket.probe:
+                    assert b.is_open is (action == "fail")
+
+
+@settings(max_examples=300, deadline=None)
+@given(STEPS)
+def test_the_breaker_holds_its_rules_under_any_interleaving(steps: list[tuple[str, int]]) -> None:
+    check_breaker_model(steps)
+
+
+@pytest.mark.soak
+@settings(max_examples=20_000, deadline=None)
+@given(STEPS)
+def test_soak_the_breaker_holds_its_rules_under_any_interleaving(steps: list[tuple[str, int]]) -> None:
+    check_breaker_model(steps)
 
 
 async def test_held_requests_go_on_as_soon_as_a_probe_succeeds() -> None:
