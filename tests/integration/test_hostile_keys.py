@@ -500,6 +500,7 @@ def test_hostile_keys_through_every_operation(keys_server: Server, s3: Any, draw
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)  # 25 batches of 13 jobs
 def test_hostile_keys_soak(keys_server: Server, s3: Any) -> None:
     """``make soak``: the same property over ``SOAK_EXAMPLES`` drawn batches (the test above, with SOAK set)."""
     assert SOAK, "run through make soak (BATCHOPS_SOAK=1)"
