@@ -38,6 +38,7 @@ _BOM = b"\xef\xbb\xbf"
 _HEAD_BYTES = 64  # how much of an overlong line to keep for the error message
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SHOWN_CHARS = 200  # how much of a field an error message quotes
 
 
 class RowError(Exception):
@@ -183,8 +184,9 @@ def require_utf8(values: Sequence[str], names: Sequence[str]) -> None:
     for index, value in enumerate(values):
         if not value.isascii() and _SURROGATE.search(value):
             name = names[index] if index < len(names) else f"field {index + 1}"
+            shown = storable_raw(value[:_SHOWN_CHARS]) + ("…" if len(value) > _SHOWN_CHARS else "")
             raise RowError(
-                f"{name} {storable_raw(value)!r} is not valid UTF-8 (each byte that is not is shown as %XX); "
+                f"{name} {shown!r} is not valid UTF-8 (each byte that is not is shown as %XX); "
                 "save the manifest as UTF-8, with each key's UTF-8 bytes URL-encoded (ü is %C3%BC)"
             )
 

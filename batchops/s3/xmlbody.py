@@ -35,12 +35,6 @@ def xml_can_carry(text: str) -> bool:
     return _NOT_XML_CHAR.search(text) is None
 
 
-def first_uncarried(text: str) -> str | None:
-    """The first character of ``text`` XML 1.0 cannot carry, as ``U+XXXX``; None if there is none."""
-    found = _NOT_XML_CHAR.search(text)
-    return None if found is None else f"U+{ord(found.group()):04X}"
-
-
 def escape_carriage_returns(params: dict[str, Any], model: OperationModel, **_: Any) -> None:
     """botocore ``before-call`` handler: ``\\r`` → ``&#13;`` in an XML request body.
 

@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 from batchops.devstore import LocalSeaweed
 from tests.integration.conftest import ACCOUNT, Server, signed_request, wait_status
 from tests.integration.test_cos_api import cos_request
+from tests.integration.test_manifest_sources import generator_job
 from tests.strategies import hostile_text
 
 pytestmark = pytest.mark.integration
@@ -354,6 +355,15 @@ def check_run(s3: Any, run: Run) -> None:
     assert not failed_existing, f"{case.name}: existing objects failed: {[by_key[k] for k in failed_existing]}"
 
 
+def check_generated_run(s3: Any, bucket: str, before: dict[str, State], report: list[list[str]]) -> None:
+    """A tagging job over the bucket's listing tagged every object once, under its own key, and nothing else."""
+    assert sorted(unquote(row[1]) for row in report) == sorted(before), "generated: report keys differ from the bucket"
+    assert all(row[3] == "succeeded" for row in report), [row for row in report if row[3] != "succeeded"]
+    after = snapshot(s3, bucket, None)
+    assert {key: state.etag for key, state in after.items()} == {key: state.etag for key, state in before.items()}
+    assert all(state.tags == frozenset({("project", "batchops")}) for state in after.values())
+
+
 @dataclass
 class Tally:
     keys: int = 0
@@ -400,17 +410,24 @@ def run_every_operation(server: Server, s3: Any, listed: list[str]) -> None:
         else:
             run.job_id = create_s3_job(server, run.case, run.target, reports, etag, key)
     control = server.client()
+    listing_bucket = new_bucket(s3)  # the same keys reached through a ManifestGenerator's listing
+    create_objects(s3, listing_bucket, set(listed) | bystanders)
+    listed_before = snapshot(s3, listing_bucket, None)
+    generated_job = generator_job(control, listing_bucket, reports)
     for run in runs:
         wait_status(control, run.job_id, "Complete")
         run.report = read_report(s3, reports, run.job_id)
-    TALLY.keys += len(listed) * len(CASES)
-    TALLY.tasks += sum(len(run.report) for run in runs)
-    TALLY.jobs += len(runs)
+    wait_status(control, generated_job, "Complete")
+    generated_report = read_report(s3, reports, generated_job)
+    TALLY.keys += len(listed) * len(CASES) + len(listed_before)
+    TALLY.tasks += sum(len(run.report) for run in runs) + len(generated_report)
+    TALLY.jobs += len(runs) + 1
     TALLY.failed.update(
         f"{run.case.name} {row[4]}" for run in runs for row in run.report if row[0] and row[3] == "failed"
     )
     for run in runs:
         check_run(s3, run)
+    check_generated_run(s3, listing_bucket, listed_before, generated_report)
 
 
 # --- items 1 and 2 exactly as reported -----------------------------------------------------------
@@ -483,6 +500,7 @@ def test_hostile_keys_through_every_operation(keys_server: Server, s3: Any, draw
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)  # 25 batches of 13 jobs
 def test_hostile_keys_soak(keys_server: Server, s3: Any) -> None:
     """``make soak``: the same property over ``SOAK_EXAMPLES`` drawn batches (the test above, with SOAK set)."""
     assert SOAK, "run through make soak (BATCHOPS_SOAK=1)"

@@ -87,3 +87,9 @@ def test_an_inventory_line_that_is_not_utf8_is_a_row_error(line: str, named: str
     columns = CsvColumns.from_schema(("Bucket", "Key", "VersionId"))
     with pytest.raises(RowError, match=f"^{named} '.*' is not valid UTF-8"):
         parse_inventory_line(line, columns)
+
+
+def test_the_error_quotes_a_long_field_only_in_part() -> None:
+    [row] = decode(encode_lines([b"bkt," + b"\xff" * 20000]), 0, BK)
+    assert row.error.startswith("Key '" + "%FF" * 200 + "…'") and len(row.error) < 1000
+    assert row.raw == "bkt," + "%FF" * 1020  # the stored raw line keeps its first RAW_KEEP characters
