@@ -28,6 +28,8 @@ from tests.integration.test_job_lifecycle import read_report
 
 TASKS = 2000
 HOLDING = "holding: object store"
+#: CreateJob's report-bucket check (batchops.reports.target): HeadBucket, a marker PutObject, its DeleteObject.
+REPORT_CHECK_REQUESTS = 3
 
 
 @pytest.fixture(scope="module")
@@ -177,15 +179,15 @@ def test_a_burst_of_503_and_500_among_mixed_faults_fails_no_task(
 def test_an_outage_during_preparing_holds_it_until_the_store_is_back(
     start_server: Callable[..., Server], proxy: FaultyProxy, s3: Any, objects: tuple[str, list[str]]
 ) -> None:
-    # Given a store that is down for 8 s from the moment the job is created
+    # Given a store that goes down for 8 s once CreateJob has checked the report bucket
     bucket, keys = objects
     server = start_server(s3_endpoint=proxy.endpoint)
     control = server.client()
     value = uuid.uuid4().hex
     before = etags(s3, bucket)
-    proxy.outage(after=0, seconds=8)
     reports = f"t-reports-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=reports)
+    proxy.outage(after=proxy.forwarded + REPORT_CHECK_REQUESTS, seconds=8)
     job_id = tag_job(control, s3, bucket, keys, value, reports)
     # Then reading the manifest holds (Preparing, the reason shown) instead of failing the job
     wait_holding(control, job_id, "Preparing")
@@ -207,7 +209,7 @@ def test_a_store_down_past_the_bound_fails_the_job_with_a_clear_reason(
     control = server.client()
     reports = f"t-reports-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=reports)
-    proxy.outage(after=after, seconds=3600)
+    proxy.outage(after=proxy.forwarded + REPORT_CHECK_REQUESTS + after, seconds=3600)
     job_id = tag_job(control, s3, bucket, keys, uuid.uuid4().hex, reports)
     # When the outage outlasts the bound, the job fails saying why and what to do; no task counts as failed
     started = time.monotonic()
@@ -244,7 +246,7 @@ def test_soak_outages_in_preparing_and_mid_job_and_mixed_faults_over_20000_tasks
     reports = f"t-reports-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=reports)
     # A 60 s outage from the job's creation (Preparing), with 5 % mixed faults throughout
-    proxy.mixed(0.05, seed=20).outage(after=0, seconds=60)
+    proxy.mixed(0.05, seed=20).outage(after=proxy.forwarded + REPORT_CHECK_REQUESTS, seconds=60)
     job_id = tag_job(control, s3, bucket, keys, value, reports)
     wait_holding(control, job_id, "Preparing", timeout=60)
     assert proxy.back.wait(90)
