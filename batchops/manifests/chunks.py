@@ -11,7 +11,8 @@ and the rows, one per line:
 * ``n`` chunks (inventories, listings): rows the source already parsed, normalized as
   ``bucket,key[,version]`` with key and version URL-encoded (surrogates kept), or ``!error,raw``
   (both URL-encoded) for an entry that names no object. A key or version that was not UTF-8 (lone
-  surrogates) comes back as a failed row, and raw text always comes back storable (``storable_raw``).
+  surrogates) comes back as a failed row; its raw text keeps the bytes (the store records them as bytes,
+  batchops.store.outcomes, so the report shows them URL-encoded as the manifest had them).
 
 Task ``seq`` numbers run from the chunk's first seq, one per line, in order.
 """
@@ -153,7 +154,7 @@ def _parse_line(seq: int, line: str, fields: tuple[str, ...]) -> ChunkRow:
     try:
         target = parse_row(line, fields)
     except RowError as exc:
-        return ChunkRow(seq, None, str(exc), storable_raw(line[:RAW_KEEP]))
+        return ChunkRow(seq, None, str(exc), line[:RAW_KEEP])
     if target is None:  # Preparing keeps no blank line; should one come back, it is not an object either
         return ChunkRow(seq, None, "line is blank; remove it from the manifest", "")
     return ChunkRow(seq, target)
@@ -162,11 +163,11 @@ def _parse_line(seq: int, line: str, fields: tuple[str, ...]) -> ChunkRow:
 def _decode_row(seq: int, line: str) -> ChunkRow:
     if line.startswith("!"):
         error, _, raw = line[1:].partition(",")
-        return ChunkRow(seq, None, storable_raw(_unquote(error)), storable_raw(_unquote(raw)))
+        return ChunkRow(seq, None, storable_raw(_unquote(error)), _unquote(raw))
     parts = line.split(",")
     values = [parts[0], *map(_unquote, parts[1:3])]
     try:  # a source's row holds no bytes that were not UTF-8; should one, it fails alone, never reaching the store
         require_utf8(values, ("Bucket", "Key", "VersionId"))
     except RowError as exc:
-        return ChunkRow(seq, None, str(exc), storable_raw(",".join(values)))
+        return ChunkRow(seq, None, str(exc), ",".join(values))
     return ChunkRow(seq, ObjectRef(values[0], values[1], values[2] if len(values) > 2 else None))

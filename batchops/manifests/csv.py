@@ -8,8 +8,9 @@ URL-encoded (``%0A``), as manifests require anyway.
 
 Each line is decoded with ``errors="surrogateescape"`` so that a line with invalid UTF-8 still
 comes out as one line (its bad bytes as lone surrogates) and ``parse_row`` reports that row alone,
-instead of the whole stream failing. Such a row never reaches the store or the database with its lone
-surrogates: its error names the field, and its raw text (``storable_raw``) shows each bad byte as ``%XX``.
+instead of the whole stream failing. Such a row is never sent to the object store: its error names the field
+(``storable_raw`` shows each bad byte as ``%XX`` there), and its raw text keeps the bytes, which the job store
+records as bytes (batchops.store.outcomes), so the report shows them URL-encoded as the manifest had them.
 Every physical line is yielded, blank ones included, so a caller can count lines to resume a manifest
 where it stopped.
 """
@@ -340,7 +341,7 @@ def _source_row(position: Position, line: str, fields: tuple[str, ...]) -> Sourc
     try:
         target = parse_row(line, fields)
     except RowError as exc:
-        return SourceRow(position, None, error=str(exc), raw=storable_raw(line[:RAW_KEEP]))
+        return SourceRow(position, None, error=str(exc), raw=line[:RAW_KEEP])
     return None if target is None else SourceRow(position, target)
 
 

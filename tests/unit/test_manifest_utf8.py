@@ -1,5 +1,5 @@
-"""A manifest entry that is not valid UTF-8 fails its own row at decode and never reaches the store or the
-database as lone surrogates: its key is recorded URL-encoded (ASCII) and the error names the field."""
+"""A manifest entry that is not valid UTF-8 fails its own row at decode and never reaches the object store:
+the error names the field, and the row's raw text keeps the bytes (the job store records them as bytes)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ KEY_NOT_UTF8 = "Key '%FF%FEbad' is not valid UTF-8 (each byte that is not is sho
 
 
 def storable(text: str | None) -> bool:
-    """Whether SQLite (and the store) can take the text: it encodes to UTF-8 with no lone surrogate."""
+    """Whether the text can go to the object store or a text column: UTF-8 with no lone surrogate."""
     try:
         (text or "").encode("utf-8")
     except UnicodeEncodeError:
@@ -29,21 +29,22 @@ def storable(text: str | None) -> bool:
 
 
 def row_is_storable(row: ChunkRow) -> bool:
-    strings: list[Any] = [row.error, row.raw]
+    """A task names only UTF-8; a failed row's error is UTF-8 (its raw text may keep bytes: stored as bytes)."""
+    strings: list[Any] = [row.error]
     if row.target is not None:
         strings += [row.target.bucket, row.target.key, row.target.version_id]
     return all(storable(text) for text in strings)
 
 
-def test_the_issue_row_fails_alone_with_its_key_url_encoded() -> None:
+def test_the_issue_row_fails_alone_keeping_its_bytes() -> None:
     # Given the issue's manifest: a line with invalid UTF-8 among good ones
     blob = encode_lines([b"data,good1", b"data,\xff\xfebad", b"data,good2"])
     # When the chunk is decoded into tasks
     rows = decode(blob, 0, BK)
-    # Then the good rows are tasks and the bad one is a failed row naming the Key, recorded in ASCII
+    # Then the good rows are tasks and the bad one is a failed row naming the Key, its bytes kept
     assert rows[0] == ChunkRow(0, ObjectRef("data", "good1"))
     assert rows[2] == ChunkRow(2, ObjectRef("data", "good2"))
-    assert rows[1].target is None and rows[1].raw == "data,%FF%FEbad"
+    assert rows[1].target is None and rows[1].raw == "data,\udcff\udcfebad"
     assert rows[1].error.startswith(KEY_NOT_UTF8) and "save the manifest as UTF-8" in rows[1].error
 
 
@@ -54,7 +55,7 @@ def test_the_issue_row_fails_alone_with_its_key_url_encoded() -> None:
 def test_the_error_names_the_field_that_is_not_utf8(line: bytes, named: str) -> None:
     [row] = decode(encode_lines([line]), 0, BKV)
     assert row.target is None and row.error.startswith(f"{named} '") and "not valid UTF-8" in row.error
-    assert row.raw.isascii() and "%" in row.raw
+    assert row.raw == line.decode("utf-8", "surrogateescape")
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
@@ -75,7 +76,7 @@ def test_a_normalized_row_whose_key_is_not_utf8_fails_alone() -> None:
     # A source row carrying a key that was not UTF-8 (should one ever) is a failed row, not a task.
     rows = [SourceRow(Position(1), ObjectRef("bkt", "\udcff\udcfebad")), SourceRow(Position(2), ObjectRef("bkt", "k"))]
     bad, good = decode(encode_rows(rows), 0, ())
-    assert bad.target is None and bad.error.startswith(KEY_NOT_UTF8) and bad.raw == "bkt,%FF%FEbad"
+    assert bad.target is None and bad.error.startswith(KEY_NOT_UTF8) and bad.raw == "bkt,\udcff\udcfebad"
     assert good == ChunkRow(1, ObjectRef("bkt", "k"))
 
 
@@ -92,4 +93,4 @@ def test_an_inventory_line_that_is_not_utf8_is_a_row_error(line: str, named: str
 def test_the_error_quotes_a_long_field_only_in_part() -> None:
     [row] = decode(encode_lines([b"bkt," + b"\xff" * 20000]), 0, BK)
     assert row.error.startswith("Key '" + "%FF" * 200 + "…'") and len(row.error) < 1000
-    assert row.raw == "bkt," + "%FF" * 1020  # the stored raw line keeps its first RAW_KEEP characters
+    assert row.raw == "bkt," + "\udcff" * 1020  # the stored raw line keeps its first RAW_KEEP characters
