@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from batchops.api.body_guard import STALLED
 from batchops.auth import SignedRequest, cos
 from batchops.auth.accounts import authenticate_cos, s3control_headers
 from batchops.errors import BodyNotReceived, RequestTooLarge
@@ -43,13 +44,17 @@ async def read_body(request: Request) -> bytes:
         async with asyncio.timeout(seconds):
             body = await _bounded_body(request)
     except TimeoutError:
-        raise BodyNotReceived(
-            f"the request body did not arrive within {seconds:g} s; send it at once after the headers"
-        ) from None
+        raise _stalled(seconds) from None
     except ClientDisconnect:
+        if request.scope.get(STALLED):  # the body guard cut it off, the client did not leave
+            raise _stalled(seconds) from None
         raise BodyNotReceived("the client closed the connection before the whole request body arrived") from None
     request.state.body = body
     return body
+
+
+def _stalled(seconds: float) -> BodyNotReceived:
+    return BodyNotReceived(f"the request body did not arrive within {seconds:g} s; send it at once after the headers")
 
 
 async def _bounded_body(request: Request) -> bytes:

@@ -15,6 +15,8 @@ import asyncio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CLOSE = (b"connection", b"close")
+#: Set in the scope when the guard, not the client, ended the body: the application says it stalled.
+STALLED = "batchops.body_stalled"
 #: Any real client sends faster; a 200 MiB manifest upload at this rate takes 3.5 hours.
 MIN_BYTES_PER_SECOND = 16 * 1024
 
@@ -41,6 +43,7 @@ class BodyGuard:
                 message = await asyncio.wait_for(receive(), max(0.0, min(self.idle_seconds, behind)))
             except TimeoutError:
                 body_done = True
+                scope[STALLED] = True
                 return {"type": "http.disconnect"}
             received += len(message.get("body", b""))
             if message["type"] != "http.request" or not message.get("more_body", False):
@@ -48,7 +51,7 @@ class BodyGuard:
             return message
 
         async def closing_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and not body_done:
+            if message["type"] == "http.response.start" and (not body_done or scope.get(STALLED)):
                 message["headers"] = [*message.get("headers", []), CLOSE]
             await send(message)
 

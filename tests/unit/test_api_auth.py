@@ -3,6 +3,7 @@ are wrapped by ``s3control_authenticated``. Driven through Starlette's ASGI stac
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -12,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from batchops.api.auth import cos_account, cos_authenticated, read_body
-from batchops.errors import AuthError, RequestTooLarge
+from batchops.api.body_guard import BodyGuard
+from batchops.errors import AuthError, BodyNotReceived, RequestTooLarge
 from batchops.settings import Account, Settings
 from tests.cos_signing import cos_headers
 
@@ -89,3 +91,39 @@ async def test_an_unsigned_or_forged_request_is_refused_before_its_body_is_read(
         reply = await client.post("/jobs/j/priority", params={"priority": "5"}, content=body(), headers=headers)
         assert reply.status_code == 403
     assert pulled == []
+
+
+async def test_a_body_the_guard_cuts_off_is_said_to_have_stalled_not_to_have_been_abandoned() -> None:
+    # Given the body guard's deadline (0.05 s) shorter than the body read's own (5 s), and a client that sends
+    # half its body and then nothing more, without closing
+    async def body_error(request: Request) -> Response:
+        try:
+            await read_body(request)
+        except BodyNotReceived as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"error": None})
+
+    inner = Starlette(routes=[Route("/", body_error, methods=["POST"])])
+    inner.state.settings = Settings(body_timeout_seconds=5.0)
+    guarded = BodyGuard(inner, idle_seconds=0.05)
+    chunks = [{"type": "http.request", "body": b"half", "more_body": True}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            return chunks.pop()
+        await asyncio.Event().wait()  # the rest never comes
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
+             "headers": [(b"content-length", b"8")], "http_version": "1.1", "scheme": "http",
+             "server": ("testserver", 80), "client": ("127.0.0.1", 1), "app": inner}
+    # When the guard cuts it off
+    await asyncio.wait_for(guarded(scope, receive, send), 5)
+    # Then the refusal says the body did not arrive in time (the client did not go away), on a closing connection
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    assert start["status"] == 400 and (b"connection", b"close") in start["headers"]
+    assert b"did not arrive within 5 s" in body, body
