@@ -12,10 +12,12 @@ from batchops.operations.delete import MAX_KEYS, MAX_REQUESTS, DeleteObject
 
 
 class FakeStore:
-    """Answers DeleteObjects after ``latency`` seconds; records each request's key count."""
+    """Answers DeleteObjects after ``latency`` seconds, or after ``turns`` event-loop turns (a latency that does not
+    depend on how fast the machine is); records each request's key count."""
 
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float = 0.0, turns: int = 0) -> None:
         self.latency = latency
+        self.turns = turns
         self.batches: list[int] = []
         self.most_in_flight = 0
         self._in_flight = 0
@@ -25,6 +27,8 @@ class FakeStore:
         self._in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self._in_flight)
         await asyncio.sleep(self.latency)
+        for _ in range(self.turns):
+            await asyncio.sleep(0)
         self._in_flight -= 1
         return {"Deleted": [{"Key": o["Key"]} for o in Delete["Objects"]]}
 
@@ -65,8 +69,8 @@ async def test_tasks_started_together_share_one_full_request() -> None:
 
 async def test_batches_fill_while_tasks_trickle_in() -> None:
     # Given tasks started one per event-loop turn (as a runner starts them: each waits for its slot) and a
-    # store taking 50 ms per request
-    store = FakeStore(latency=0.05)
+    # store taking 1,500 loop turns per request (counted in turns, so a loaded machine does not change it)
+    store = FakeStore(turns=1500)
     results = await run_tasks(DeleteObject(), store, 5000, start_gap=0)
     # Then keys gather while requests are in flight: requests carry hundreds of keys on average (with the
     # old limit of task_concurrency = 64 tasks in flight, at most 64), at most MAX_REQUESTS at once
