@@ -1,4 +1,8 @@
-"""The console's object-store calls, made with the signed-in account's own store credentials."""
+"""The console's object-store calls, made where a job acts: on the store, with the keys, its RoleArn names.
+
+The engine reads a job's manifest and writes its report through the same resolver (``s3/resolver.py``), so a
+report is read where it was written and an uploaded manifest lands where the job's role will read it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from batchops.arns import parse_bucket_arn
 from batchops.domain.job import Job
 from batchops.errors import BatchOpsError
 from batchops.reports.writer import job_folder
-from batchops.s3.client import StoreCredentials, open_client
+from batchops.s3.client import open_client
+from batchops.s3.resolver import credentials_for
 from batchops.settings import Settings
 
 #: A manifest upload goes to the store in parts of this size (S3's smallest part is 5 MiB): memory holds one.
@@ -32,15 +37,10 @@ class ReportFile:
 
 
 @asynccontextmanager
-async def account_store(settings: Settings, account_id: str) -> AsyncIterator[Any]:
-    """An S3 client for one account, open for the ``async with`` block."""
-    account = settings.account(account_id)
-    creds = StoreCredentials(
-        settings.s3_endpoint,
-        settings.s3_region,
-        account.access_key_id if account else None,
-        account.secret_access_key if account else None,
-    )
+async def role_store(settings: Settings, account_id: str, role_arn: str) -> AsyncIterator[Any]:
+    """An S3 client on the store of the account's RoleArn, with its keys, open for the ``async with`` block.
+    ManifestError ``RoleNotDeclared`` if the config file no longer declares the role."""
+    creds = credentials_for(settings, account_id, role_arn)
     async with AsyncExitStack() as stack:
         yield await open_client(stack, creds, max_connections=4, max_attempts=3, timeout=settings.s3_timeout_seconds)
 
@@ -61,10 +61,13 @@ class Readable(Protocol):
     async def read(self, size: int = -1) -> bytes: ...
 
 
-async def upload(settings: Settings, account_id: str, bucket: str, key: str, source: Readable, size: int) -> str:
-    """Put a manifest of ``size`` bytes into the store from ``source``, one part in memory at a time; its ETag."""
+async def upload(
+    settings: Settings, account_id: str, role_arn: str, bucket: str, key: str, source: Readable, size: int
+) -> str:
+    """Put a manifest of ``size`` bytes into the role's store from ``source``, one part in memory at a time; its
+    ETag."""
     try:
-        async with account_store(settings, account_id) as s3:
+        async with role_store(settings, account_id, role_arn) as s3:
             if size <= UPLOAD_PART_BYTES:
                 answer = await s3.put_object(Bucket=bucket, Key=key, Body=await source.read())
                 return str(answer["ETag"])
@@ -91,9 +94,11 @@ async def _multipart_upload(s3: Any, bucket: str, key: str, source: Readable) ->
     return str(done["ETag"])
 
 
-async def etag_of(settings: Settings, account_id: str, bucket: str, key: str, what: str = "the manifest") -> str:
+async def etag_of(
+    settings: Settings, account_id: str, role_arn: str, bucket: str, key: str, what: str = "the manifest"
+) -> str:
     try:
-        async with account_store(settings, account_id) as s3:
+        async with role_store(settings, account_id, role_arn) as s3:
             answer = await s3.head_object(Bucket=bucket, Key=key)
     except (ClientError, BotoCoreError) as exc:
         raise StoreCallFailed(f"cannot read {what} s3://{bucket}/{key}: {describe_failure(exc, bucket)}") from None
@@ -109,7 +114,7 @@ async def report_files(settings: Settings, job: Job) -> list[ReportFile]:
     """The files of a written report, from its manifest.json (which is written last)."""
     bucket, folder = report_location(job)
     try:
-        async with account_store(settings, job.account_id) as s3:
+        async with role_store(settings, job.account_id, job.spec.role_arn) as s3:
             answer = await s3.get_object(Bucket=bucket, Key=f"{folder}/manifest.json")
             index = json.loads(await answer["Body"].read())
     except (ClientError, BotoCoreError) as exc:
@@ -120,8 +125,9 @@ async def report_files(settings: Settings, job: Job) -> list[ReportFile]:
     return files
 
 
-async def stream_object(settings: Settings, account_id: str, bucket: str, key: str) -> AsyncIterator[bytes]:
-    async with account_store(settings, account_id) as s3:
+async def stream_object(settings: Settings, job: Job, bucket: str, key: str) -> AsyncIterator[bytes]:
+    """One of a job's objects (a report file), read from the job's role's store."""
+    async with role_store(settings, job.account_id, job.spec.role_arn) as s3:
         answer = await s3.get_object(Bucket=bucket, Key=key)
         async with answer["Body"] as body:
             while chunk := await body.read(64 * 1024):

@@ -16,12 +16,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from batchops import jobs_service
 from batchops.api.jobxml import MAX_PRIORITY
 from batchops.api.s3control_xml import job_arn
+from batchops.auth.accounts import check_role
 from batchops.console import auth, forms, storage
 from batchops.console.auth import Handler, account_of, login_required
 from batchops.console.present import job_summary
 from batchops.domain.job import Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus
-from batchops.errors import BatchOpsError, JobNotFound, ValidationError
+from batchops.errors import BatchOpsError, JobNotFound, RoleNotDeclared, ValidationError
 from batchops.operations.acl import CANNED_ACLS
 from batchops.store.sqlstore import SEARCH_SORTS
 from batchops.wire_numbers import parse_int
@@ -300,14 +301,14 @@ async def report_file(request: Request) -> Response:
         return render(request, "error.html", {"title": "Not a report file", "message": key}, status_code=404)
     settings = request.app.state.settings
     try:
-        await storage.etag_of(settings, job.account_id, bucket, key, "the report file")
+        await storage.etag_of(settings, job.account_id, job.spec.role_arn, bucket, key, "the report file")
     except BatchOpsError as exc:
         return render(request, "error.html", {"title": "Report file not available", "message": str(exc)}, 404)
     name = key.rsplit("/", 1)[-1]
     media = "application/json" if name.endswith(".json") else "text/csv"
     disposition = "inline" if media == "application/json" else f'attachment; filename="{name}"'
     return StreamingResponse(
-        storage.stream_object(settings, job.account_id, bucket, key),
+        storage.stream_object(settings, job, bucket, key),
         media_type=media,
         headers={"Content-Disposition": disposition},
     )
@@ -445,13 +446,19 @@ def _manifest_target(form: forms.JobForm, upload: Any) -> tuple[str, str]:
 async def _place_manifest(
     request: Request, form: forms.JobForm, account_id: str, bucket: str, key: str, upload: Any
 ) -> str:
+    """The manifest's ETag, read (or uploaded) where the job's role will read it: its store, with its keys."""
     settings = request.app.state.settings
+    role_arn = form.get("role_arn")
+    try:
+        check_role(settings, account_id, role_arn)
+    except RoleNotDeclared as exc:
+        raise forms.FormError("role_arn", str(exc)) from None
     if not form.uploading:
-        return form.get("manifest_etag") or await storage.etag_of(settings, account_id, bucket, key)
+        return form.get("manifest_etag") or await storage.etag_of(settings, account_id, role_arn, bucket, key)
     if not await _has_content(upload):
         raise forms.FormError("manifest_file", "the file is empty; a manifest lists one bucket,key per line")
     size = upload.size if upload.size is not None else storage.UPLOAD_PART_BYTES + 1
-    return await storage.upload(settings, account_id, bucket, key, upload, size)
+    return await storage.upload(settings, account_id, role_arn, bucket, key, upload, size)
 
 
 async def _has_content(upload: UploadFile) -> bool:

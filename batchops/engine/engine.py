@@ -38,6 +38,7 @@ from batchops.operations.registry import get_operation
 from batchops.s3.breaker import BREAKERS, HOLD_PREFIX, CircuitBreaker, outage_of, policy_for
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.pool import StoreRoutes, TransferLimits
+from batchops.s3.resolver import credentials_for
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 
@@ -328,16 +329,7 @@ class Engine:
 
     async def _client(self, job: Job) -> Any:
         """The S3 client for the job's RoleArn: one per (endpoint, region, keys), shared by its jobs."""
-        role = self.settings.role(job.account_id, job.spec.role_arn)
-        if role is None:
-            raise ManifestError(
-                "RoleNotDeclared",
-                f"RoleArn {job.spec.role_arn} is no longer declared for account {job.account_id} in the "
-                "server's config file; declare it again and create the job again",
-            )
-        creds = StoreCredentials(
-            role.endpoint, role.region or self.settings.s3_region, role.access_key_id, role.secret_access_key
-        )
+        creds = credentials_for(self.settings, job.account_id, job.spec.role_arn)
         if creds not in self._clients:
             self._clients[creds] = await self._open_client(creds)
         self._job_breakers[job.id] = self._breakers[creds]

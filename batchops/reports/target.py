@@ -1,11 +1,11 @@
 """CreateJob's check that a job's report can be written, before any task changes an object.
 
 Without it a job whose report bucket is missing or not writable runs every task and only then ends
-Failed ``ReportWriteFailed``. The check uses the job's role's keys and the report writer's own call, in
-three small round trips: HeadBucket (the bucket exists: it must come first, as SeaweedFS creates a missing
-bucket on PutObject), an empty marker put under the report prefix (``put_bytes``, as the writer puts its
-files: proves the role may write there) and its DeleteObject (the bucket is left as it was; a role that
-may put but not delete keeps one empty object under a fixed name).
+Failed ``ReportWriteFailed``. The check uses the job's role's store and keys (``s3/resolver.py``) and the
+report writer's own call, in three small round trips: HeadBucket (the bucket exists: it must come first, as
+SeaweedFS creates a missing bucket on PutObject), an empty marker put under the report prefix (``put_bytes``,
+as the writer puts its files: proves the role may write there) and its DeleteObject (the bucket is left as it
+was; a role that may put but not delete keeps one empty object under a fixed name).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batchops.domain.job import JobSpec
 from batchops.errors import StoreUnavailable, ValidationError
 from batchops.reports.writer import put_bytes, report_bucket
-from batchops.s3.client import client_config
-from batchops.settings import Role, Settings
+from batchops.s3.client import StoreCredentials, client_config
+from batchops.s3.resolver import resolve
+from batchops.settings import Settings
 
 MARKER_NAME = "batchops-write-check"
 #: A CreateJob waits at most this long for one answer of the store, and for the whole check.
@@ -43,12 +44,12 @@ async def check_report_writable(settings: Settings, account_id: str, spec: JobSp
     StoreUnavailable when the store does not answer. Call after ``check_role``."""
     if not spec.report.enabled:
         return
-    role = settings.role(account_id, spec.role_arn)
-    if role is None:  # check_role refuses this first; nothing to probe with
+    creds = resolve(settings, account_id, spec.role_arn)
+    if creds is None:  # check_role refuses this first; nothing to probe with
         return
     bucket = report_bucket(spec.report)
     async with AsyncExitStack() as stack:
-        s3 = await stack.enter_async_context(_client(settings, role))
+        s3 = await stack.enter_async_context(_client(settings, creds))
         try:
             async with asyncio.timeout(TOTAL_SECONDS):
                 await _probe(s3, bucket, marker_key(spec.report.prefix), spec.role_arn)
@@ -56,14 +57,14 @@ async def check_report_writable(settings: Settings, account_id: str, spec: JobSp
             raise unreachable(bucket, f"no answer within {TOTAL_SECONDS:g} s") from None
 
 
-def _client(settings: Settings, role: Role) -> Any:
+def _client(settings: Settings, creds: StoreCredentials) -> Any:
     """An S3 client for the role's store that gives up quickly: a CreateJob is waiting."""
     return _shared_session().create_client(
         "s3",
-        endpoint_url=role.endpoint,
-        region_name=role.region or settings.s3_region,
-        aws_access_key_id=role.access_key_id,
-        aws_secret_access_key=role.secret_access_key,
+        endpoint_url=creds.endpoint_url,
+        region_name=creds.region,
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
         config=client_config(2, 2, min(settings.s3_timeout_seconds, TIMEOUT_SECONDS)),
     )
 

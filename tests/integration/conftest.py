@@ -30,6 +30,8 @@ from batchops.devstore import LocalSeaweed, free_port
 from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
 
 ACCOUNT = "123456789012"
+#: The second store's own keys (the first store's are ACCESS_KEY / SECRET_KEY).
+OTHER_KEY, OTHER_SECRET = "other-store-key", "other-store-secret"
 TERMINAL = {"Complete", "Cancelled", "Failed"}
 
 
@@ -136,6 +138,27 @@ class Server:
 
     def client(self) -> Any:
         return s3control_client(self.url)
+
+
+@pytest.fixture(scope="module")
+def other_seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSeaweed]:
+    """A second store with credentials of its own: cross-store copies and replicas, roles on another store."""
+    store = LocalSeaweed(tmp_path_factory.mktemp("other-seaweed"), OTHER_KEY, OTHER_SECRET).start()
+    yield store
+    store.stop()
+
+
+@pytest.fixture(scope="module")
+def other_s3(other_seaweed: LocalSeaweed) -> Any:
+    """A plain boto3 S3 client on the second store."""
+    return boto3.client(
+        "s3",
+        endpoint_url=other_seaweed.endpoint,
+        aws_access_key_id=OTHER_KEY,
+        aws_secret_access_key=OTHER_SECRET,
+        region_name=REGION,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}),
+    )
 
 
 @pytest.fixture

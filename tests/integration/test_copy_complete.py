@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from batchops.devstore import LocalSeaweed
 from batchops.domain.task import ObjectRef
@@ -28,38 +26,17 @@ from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.pool import StoreRoutes, TransferLimits
 from batchops.settings import Replica, TargetStore
 from tests.conftest import REGION
-from tests.integration.conftest import create_job, put_manifest, wait_status
+from tests.integration.conftest import OTHER_KEY, OTHER_SECRET, create_job, put_manifest, wait_status
 from tests.integration.test_job_lifecycle import read_report
 from tests.integration.test_operations import copy_xml, failure, run, tags_of, text_of
 
 pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
-OTHER_KEY, OTHER_SECRET = "other-store-key", "other-store-secret"
 SMALL_PARTS = TransferLimits(multipart_threshold=5 * MIB, part_size=5 * MIB, part_concurrency=2)
 
 
 # --- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def other_seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSeaweed]:
-    """A second store with credentials of its own: the target of cross-store copies and replicas."""
-    store = LocalSeaweed(tmp_path_factory.mktemp("other-seaweed"), OTHER_KEY, OTHER_SECRET).start()
-    yield store
-    store.stop()
-
-
-@pytest.fixture(scope="module")
-def other_s3(other_seaweed: LocalSeaweed) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=other_seaweed.endpoint,
-        aws_access_key_id=OTHER_KEY,
-        aws_secret_access_key=OTHER_SECRET,
-        region_name=REGION,
-        config=Config(retries={"mode": "standard", "max_attempts": 5}),
-    )
 
 
 @pytest.fixture
