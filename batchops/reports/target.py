@@ -21,7 +21,8 @@ from batchops.domain.job import JobSpec
 from batchops.errors import StoreUnavailable, ValidationError
 from batchops.reports.writer import put_bytes, report_bucket
 from batchops.s3.client import client_config
-from batchops.settings import Role, Settings
+from batchops.settings import Settings
+from batchops.tenancy import Role
 
 MARKER_NAME = "batchops-write-check"
 #: A CreateJob waits at most this long for one answer of the store, and for the whole check.
