@@ -59,7 +59,7 @@ class Settings:
             flag=True,
         ),
     )
-    s3_region: str = field(default="us-east-1", metadata=text("Region of that store", env="AWS_REGION"))
+    s3_region: str = field(default="us-east-1", metadata=text("Region of the store at s3_endpoint", env="AWS_REGION"))
     max_active_jobs: int = field(
         default=1,
         metadata=whole(
