@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import click
 
 from batchops.cli_jobs import job
 from batchops.errors import BatchOpsError
-from batchops.settings import Settings, load_settings
+from batchops.knobs import Kind, Knob, flag_name
+from batchops.settings import KNOBS, Settings, load_settings
 
 
 def _settings(flags: dict[str, Any], config: Path | None) -> Settings:
@@ -28,31 +30,34 @@ def main() -> None:
     """batchops: COS / S3 Batch Operations for any S3-compatible store."""
 
 
+def _option_type(knob: Knob) -> click.ParamType[Any, Any] | None:
+    """The click type of a knob's option; bounds are checked by the loader, so its refusals read the same."""
+    types: dict[Kind, click.ParamType[Any, Any]] = {
+        Kind.WHOLE: click.INT,
+        Kind.SECONDS: click.FLOAT,
+        Kind.CHOICE: click.Choice(knob.choices),
+        Kind.DIRECTORY: click.Path(path_type=Path),
+        Kind.FILE: click.Path(path_type=Path, dir_okay=False),
+    }
+    return types.get(knob.kind)
+
+
+def _option_help(name: str, knob: Knob) -> str:
+    default = getattr(Settings(), name)
+    where = [] if default is None else [f"default {default}"]
+    where += [] if knob.env is None else [f"env {knob.env}"]
+    return f"{knob.help} [{'; '.join(where)}]." if where else f"{knob.help}."
+
+
+def knob_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``batchops server``'s setting options: one per knob declared with ``flag=True``, in declaration order."""
+    for name, knob in reversed([(name, knob) for name, knob in KNOBS.items() if knob.flag]):
+        command = click.option(flag_name(name), type=_option_type(knob), help=_option_help(name, knob))(command)
+    return command
+
+
 @main.command()
-@click.option("--host", help="Address to listen on [default 127.0.0.1; env BATCHOPS_HOST].")
-@click.option("--port", type=int, help="Port to listen on [default 8080; env BATCHOPS_PORT].")
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    help="Where the SQLite state lives [env BATCHOPS_DATA_DIR].",
-)
-@click.option("--s3-endpoint", help="URL of the S3-compatible store tasks act on [env BATCHOPS_S3_ENDPOINT].")
-@click.option("--max-active-jobs", type=int, help="Jobs Active at once [default 1; env BATCHOPS_MAX_ACTIVE_JOBS].")
-@click.option("--task-concurrency", type=int, help="Tasks in flight at once [default 64].")
-@click.option(
-    "--workers",
-    type=int,
-    help="Worker processes that run the tasks; 0: the server process runs them [default 0; env BATCHOPS_WORKERS]. "
-    "Recommended: the number of CPU cores (at least 2) for jobs of many small tasks.",
-)
-@click.option(
-    "--tls-cert",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Serve HTTPS with this PEM certificate (chain); needs --tls-key [env BATCHOPS_TLS_CERT].",
-)
-@click.option(
-    "--tls-key", type=click.Path(path_type=Path, dir_okay=False), help="The PEM private key [env BATCHOPS_TLS_KEY]."
-)
+@knob_options
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML config file.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def server(config: Path | None, log_level: str, **flags: Any) -> None:

@@ -1,6 +1,6 @@
 """Invoking the functions of LambdaInvoke jobs: an HTTP endpoint (webhook) or a Python entry point.
 
-``[[functions]]`` in the config maps each FunctionArn to one of them (batchops.settings.FunctionTarget).
+``[[functions]]`` in the config maps each FunctionArn to one of them (batchops.tenancy.FunctionTarget).
 A webhook receives the invocation event as the JSON body of a POST and answers the response JSON; an
 entry point (``package.module:callable``, sync or async) is called with the event dict and returns the
 response dict (or its JSON text). Sync callables run in a worker thread so they never block the engine.
@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from batchops.errors import FunctionError
-from batchops.settings import FunctionTarget
+from batchops.tenancy import FunctionTarget
 
 #: Answers that mean "the endpoint is busy or restarting", not "the function failed": retried.
 TRANSIENT_HTTP = frozenset({429, 502, 503, 504})

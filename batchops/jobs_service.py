@@ -8,8 +8,9 @@ from batchops.domain.status import USER_REQUESTS, JobStatus
 from batchops.errors import JobStatusRefused, ValidationError
 from batchops.operations.registry import get_operation
 from batchops.reports.target import check_report_writable
-from batchops.settings import Account, Settings
+from batchops.settings import Settings
 from batchops.store.sqlstore import Store
+from batchops.tenancy import Account
 from batchops.xmlutil import check_xml_chars
 
 #: What a user may ask UpdateJobStatus for (``requestedJobStatus``).

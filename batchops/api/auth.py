@@ -23,7 +23,7 @@ from batchops.api.body_guard import STALLED
 from batchops.auth import SignedRequest, cos
 from batchops.auth.accounts import authenticate_cos, s3control_headers
 from batchops.errors import BodyNotReceived, RequestTooLarge
-from batchops.settings import Account
+from batchops.tenancy import Account
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

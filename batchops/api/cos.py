@@ -19,7 +19,7 @@ from batchops.api.jobxml import MAX_PRIORITY
 from batchops.api.s3control import xml_response
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import ValidationError
-from batchops.settings import Account
+from batchops.tenancy import Account
 from batchops.wire_numbers import parse_int
 
 MAX_JOB_ID_BYTES = 64

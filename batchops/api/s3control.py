@@ -16,7 +16,7 @@ from batchops.api.jobxml import MAX_PRIORITY
 from batchops.auth.accounts import check_account_header
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
-from batchops.settings import ACCOUNT_ID_PATTERN, Account
+from batchops.tenancy import ACCOUNT_ID_PATTERN, Account
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from batchops.auth import cos, sigv4
 from batchops.auth.request import SecretLookup, SignedRequest
 from batchops.errors import AuthError, RoleNotDeclared
-from batchops.settings import Account, Settings
+from batchops.settings import Settings
+from batchops.tenancy import Account
 
 
 def secrets_of(settings: Settings) -> SecretLookup:

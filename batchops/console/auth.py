@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from batchops.settings import Account, Settings
+from batchops.settings import Settings
 from batchops.store.sqlstore import Store
+from batchops.tenancy import Account
 
 Handler = Callable[[Request], Awaitable[Response]]
 SECRET_FILE = "console-session-secret"

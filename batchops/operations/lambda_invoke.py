@@ -30,7 +30,8 @@ from batchops.errors import FunctionError, TaskError, ValidationError
 from batchops.manifests.csv import encode_key
 from batchops.operations.base import Operation, TaskContext
 from batchops.operations.fields import choice
-from batchops.settings import FunctionTarget, Settings
+from batchops.settings import Settings
+from batchops.tenancy import FunctionTarget
 from batchops.xmlutil import check_children, check_length, members, req_text, string_map
 
 NAME = "LambdaInvoke"

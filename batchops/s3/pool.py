@@ -16,7 +16,8 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from batchops.s3.client import StoreCredentials
-from batchops.settings import Replica, Settings, TargetStore
+from batchops.settings import Settings
+from batchops.tenancy import Replica, TargetStore
 
 #: Opens an S3 client for a store (it lives as long as the engine).
 ClientOpener = Callable[[StoreCredentials], Awaitable[Any]]

@@ -24,7 +24,8 @@ from batchops.domain.task import TaskStatus
 from batchops.errors import StoreUnavailable, ValidationError
 from batchops.reports import target
 from batchops.reports.writer import check_prefix, job_folder, result_file_key
-from batchops.settings import Account, Settings
+from batchops.settings import Settings
+from batchops.tenancy import Account
 from tests.conftest import ACCESS_KEY, SECRET_KEY
 from tests.integration.conftest import ACCOUNT, Server, error_code, put_manifest, signed_request, wait_status
 from tests.integration.test_console import console_session

@@ -24,7 +24,7 @@ from batchops.operations.base import TaskContext
 from batchops.operations.replicate import SOURCE_VERSION_KEY
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.pool import StoreRoutes, TransferLimits
-from batchops.settings import Replica, TargetStore
+from batchops.tenancy import Replica, TargetStore
 from tests.conftest import REGION
 from tests.integration.conftest import OTHER_KEY, OTHER_SECRET, create_job, put_manifest, wait_status
 from tests.integration.test_job_lifecycle import read_report

@@ -28,7 +28,8 @@ from batchops.operations.transfer import (
     write_arguments,
 )
 from batchops.s3.pool import StoreRoutes, TransferLimits
-from batchops.settings import Replica, TargetStore, load_settings
+from batchops.settings import load_settings
+from batchops.tenancy import Replica, TargetStore
 from batchops.xmlutil import parse_xml
 
 OWNER = "0123456789abcdef"

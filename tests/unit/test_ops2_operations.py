@@ -16,7 +16,8 @@ from batchops.operations.delete import outcome_of
 from batchops.operations.lambda_invoke import LambdaInvoke, invocation_event, task_result
 from batchops.operations.merge_tagging import MergeObjectTagging, merge_tags
 from batchops.operations.registry import get_operation
-from batchops.settings import FunctionTarget, Settings, load_settings
+from batchops.settings import Settings, load_settings
+from batchops.tenancy import FunctionTarget
 from tests.unit.test_operation_parse import parse, refusal, tags_xml
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"
