@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchops.domain.job import Job
-from batchops.domain.status import TERMINAL, JobStatus
-from batchops.jobs_service import allowed_requests
+from batchops.domain.status import TERMINAL, JobStatus, allowed_requests, priority_is_final
 
 #: Badge colour family per status (CSS classes in console.css).
 BADGES = {
@@ -71,7 +70,11 @@ def when(moment: datetime | float | None) -> str:
 def actions(job: Job) -> dict[str, bool]:
     """Which buttons the console shows for a job in its current status."""
     requests = allowed_requests(job.status)
-    return {"confirm": "Ready" in requests, "cancel": "Cancelled" in requests, "priority": job.status not in TERMINAL}
+    return {
+        "confirm": "Ready" in requests,
+        "cancel": "Cancelled" in requests,
+        "priority": not priority_is_final(job.status),
+    }
 
 
 def pretty_json(value: Any) -> str:
