@@ -5,7 +5,7 @@ after each change (and only then).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,9 +178,7 @@ async def test_a_status_a_user_may_not_request_is_refused(
     assert wakes.count == 1
 
 
-async def test_cancel_moves_the_job_records_the_reason_and_wakes_the_engine(
-    service: JobService, wakes: Wakes
-) -> None:
+async def test_cancel_moves_the_job_records_the_reason_and_wakes_the_engine(service: JobService, wakes: Wakes) -> None:
     job_id = await new_job(service)
     job = await service.request_status(ACCOUNT, job_id, "Cancelled", "not needed")
     assert (job.status, job.status_update_reason) == (S.CANCELLING, "not needed")
@@ -206,7 +204,7 @@ async def test_confirm_moves_a_suspended_job_to_ready(service: JobService, store
 
 async def test_another_accounts_job_is_not_found_by_any_use_case(service: JobService, wakes: Wakes) -> None:
     job_id = await new_job(service, account_id=OTHER)
-    calls = {
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
         "describe": lambda: service.describe(ACCOUNT, job_id),
         "detail": lambda: service.detail(ACCOUNT, job_id),
         "priority": lambda: service.update_priority(ACCOUNT, job_id, "99"),
