@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from batchops.domain.job import Job
+from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job
 from batchops.domain.status import TERMINAL, JobStatus, allowed_requests, priority_is_final
 
 #: Badge colour family per status (CSS classes in console.css).
@@ -99,4 +99,11 @@ def job_summary(job: Job) -> dict[str, Any]:
 
 
 FILTERS = {"duration": duration, "when": when, "pretty_json": pretty_json}
-GLOBALS = {"percent": percent, "rate": rate, "eta_seconds": eta_seconds, "actions": actions, "badges": BADGES}
+GLOBALS = {
+    "percent": percent,
+    "rate": rate,
+    "eta_seconds": eta_seconds,
+    "actions": actions,
+    "badges": BADGES,
+    "priority_range": (MIN_PRIORITY, MAX_PRIORITY),
+}
