@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, to_api_error
 from batchops.domain.job import (
     MAX_PRIORITY,
     FailureThreshold,
@@ -261,3 +262,15 @@ async def test_search_counts_every_status_and_detail_shows_the_history(service: 
         ("Cancelling", "Cancelled"),
     ]
     assert detail.failures == []
+
+
+# --- how each dialect answers the service's refusals -----------------------------------------------
+
+
+def test_each_dialect_answers_the_service_refusals_with_its_own_code() -> None:
+    final = PriorityFinal("job-1", "Complete")
+    not_requestable = StatusNotRequestable("Active", ("Ready", "Cancelled"))
+    assert to_api_error(final, S3CONTROL_CODES) == ApiError("BadRequestException", 400, str(final))
+    assert to_api_error(final, COS_CODES) == ApiError("NoSuchJob", 404, str(final))
+    assert to_api_error(not_requestable, S3CONTROL_CODES).code == "BadRequestException"
+    assert to_api_error(not_requestable, COS_CODES).code == "InvalidArgument"
