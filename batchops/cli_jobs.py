@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from batchops.domain.status import JobStatus
+from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
+from batchops.domain.status import USER_REQUESTS, JobStatus
 from batchops.errors import BatchOpsError
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def job() -> None:
 @click.option("--report-bucket", help="Bucket (name or ARN) for the completion report; none: no report.")
 @click.option("--report-prefix", help="Key prefix of the report.")
 @click.option("--report-scope", type=click.Choice(["AllTasks", "FailedTasksOnly"]), default="AllTasks")
-@click.option("--priority", type=click.IntRange(0, 2_147_483_647), default=10, show_default=True)
+@click.option("--priority", type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY), default=10, show_default=True)
 @click.option("--description", help="Up to 256 characters.")
 @click.option("--role-arn", help="[default arn:aws:iam::<account>:role/batchops]")
 @click.option("--confirmation-required/--no-confirmation-required", default=False, show_default=True)
@@ -254,7 +255,7 @@ def describe_rows(found: dict[str, Any]) -> list[tuple[str, str]]:
 
 @job.command("update-priority")
 @click.argument("job_id")
-@click.argument("priority", type=click.IntRange(0, 2_147_483_647))
+@click.argument("priority", type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY))
 @with_client
 def update_priority(client: Client, output: str, job_id: str, priority: int) -> None:
     """Change a job's priority (higher runs first)."""
@@ -267,7 +268,7 @@ def update_priority(client: Client, output: str, job_id: str, priority: int) -> 
 @click.option(
     "--requested-job-status",
     required=True,
-    type=click.Choice(["Ready", "Cancelled"]),
+    type=click.Choice([requested.value for requested in USER_REQUESTS]),
     help="Ready confirms a Suspended job; Cancelled cancels an unfinished one.",
 )
 @click.option("--status-update-reason", help="Why (up to 256 characters).")

@@ -84,6 +84,23 @@ class RoleNotDeclared(ValidationError):
     """CreateJob names a RoleArn the account has not declared in the config file."""
 
 
+class StatusNotRequestable(ValidationError):
+    """UpdateJobStatus asks for a status no user may request (only those in ``USER_REQUESTS``: Ready, Cancelled)."""
+
+    def __init__(self, requested: str | None, choices: tuple[str, ...]) -> None:
+        super().__init__(f"requestedJobStatus must be {' or '.join(choices)}, not {requested!r}", "requestedJobStatus")
+        self.requested = requested
+        self.choices = choices
+
+
+class PriorityFinal(ValidationError):
+    """UpdateJobPriority on a job that has ended: its priority is final."""
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job {job_id} has already ended ({status}); its priority is final", "priority")
+        self.job_id = job_id
+
+
 class TooManyUnfinishedJobs(BatchOpsError):
     """The account already has its maximum of unfinished jobs; CreateJob must wait until some end."""
 

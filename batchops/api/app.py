@@ -22,6 +22,7 @@ from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, CodeTable,
 from batchops.console import create_console
 from batchops.engine.engine import Engine
 from batchops.errors import StoreFull
+from batchops.service import JobService, Services
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 
@@ -115,6 +116,7 @@ def create_app(settings: Settings, store: Store, engine: Engine) -> Starlette:
             await engine.stop()
             await store.close()
 
+    app_services = Services(jobs=JobService(store, engine.wake, settings), settings=settings)
     routes = [
         Route(r.path, guarded(s3control_authenticated(r.endpoint)), methods=r.methods) for r in s3control.ROUTES
     ]
@@ -124,13 +126,13 @@ def create_app(settings: Settings, store: Store, engine: Engine) -> Starlette:
             *routes,
             *cos_routes,
             Route("/healthz", healthz),
-            Mount("/console", create_console(settings, store, engine)),
+            Mount("/console", create_console(settings, store, app_services)),
         ],
         exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(BodyGuard, idle_seconds=settings.body_timeout_seconds)],
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = store
-    app.state.engine = engine
+    app.state.store = store  # /healthz reads its write fault
+    app.state.services = app_services
     return app

@@ -11,14 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from batchops import jobs_service
 from batchops.api import cos_xml as wire
 from batchops.api.auth import read_body
 from batchops.api.errors import ApiError
-from batchops.api.jobxml import MAX_PRIORITY
 from batchops.api.s3control import xml_response
-from batchops.domain.status import TERMINAL, JobStatus
-from batchops.errors import ValidationError
+from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
+from batchops.domain.status import JobStatus
+from batchops.errors import StatusNotRequestable, ValidationError
+from batchops.service import services
 from batchops.tenancy import Account
 from batchops.wire_numbers import parse_int
 
@@ -45,15 +45,14 @@ async def create_job(request: Request) -> Response:
     body = await read_body(request)
     if not body.strip():
         raise ApiError("InvalidRequest", 400, "the request body is empty; send a CreateJobRequest XML document")
-    settings = request.app.state.settings
-    spec = wire.parse_create_job(body, default_threshold=settings.threshold)
-    job_id, _created = await jobs_service.create_job(settings, request.app.state.store, request.state.account, spec, [])
-    request.app.state.engine.wake()
+    app = services(request)
+    spec = wire.parse_create_job(body, default_threshold=app.settings.threshold)
+    job_id, _created = await app.jobs.create(request.state.account, spec, [])
     return xml_response(wire.render_create_job(job_id))
 
 
 async def describe_job(request: Request) -> Response:
-    job = await request.app.state.store.get_job(account_of(request), job_id_of(request))
+    job = await services(request).jobs.describe(account_of(request), job_id_of(request))
     return xml_response(wire.render_describe_job(job))
 
 
@@ -64,10 +63,7 @@ async def list_jobs(request: Request) -> Response:
     after = request.query_params.get("nextToken") or None
     if after is not None and len(after.encode()) > MAX_JOB_ID_BYTES:
         raise ApiError("InvalidArgument", 400, "nextToken is the last JobId of the previous page (at most 64 bytes)")
-    settings = request.app.state.settings
-    jobs, next_token = await request.app.state.store.list_jobs_after(
-        account_id, statuses, limit, after, settings.retention_days
-    )
+    jobs, next_token = await services(request).jobs.list_jobs_after(account_id, statuses, limit, after)
     return xml_response(wire.render_list_jobs(jobs, next_token))
 
 
@@ -88,37 +84,32 @@ async def update_priority(request: Request) -> Response:
     job_id = job_id_of(request)
     raw = request.query_params.get("priority")
     if raw is None or raw == "":
-        raise ApiError("InvalidRequest", 400, "the priority query parameter is required (0-2147483647)")
-    priority = parse_int(raw, "priority", 0, MAX_PRIORITY)
-    store = request.app.state.store
-    job = await store.get_job(account_id, job_id)
-    if job.status in TERMINAL:
-        raise ApiError("NoSuchJob", 404, f"job {job_id} has already ended ({job.status.value}); its priority is final")
-    job = await store.update_priority(account_id, job_id, priority)
-    request.app.state.engine.wake()
+        raise ApiError(
+            "InvalidRequest", 400, f"the priority query parameter is required ({MIN_PRIORITY}-{MAX_PRIORITY})"
+        )
+    job = await services(request).jobs.update_priority(account_id, job_id, raw)
     return xml_response(wire.render_update_priority(job.id, job.priority))
 
 
 async def update_status(request: Request) -> Response:
     account_id = account_of(request)
     job_id = job_id_of(request)
-    requested = _requested_status(request.query_params.get("requestedJobStatus"))
+    value = request.query_params.get("requestedJobStatus")
     reason = wire.check_bytes(request.query_params.get("statusUpdateReason"), "statusUpdateReason", 256)
-    job = await jobs_service.request_status(
-        request.app.state.store, account_id, job_id, requested.value, reason or None
-    )
-    request.app.state.engine.wake()
+    try:
+        job = await services(request).jobs.request_status(account_id, job_id, _api_spelling(value), reason or None)
+    except StatusNotRequestable as exc:  # COS's wording: the choices in alphabetical order, the value as sent
+        choices = " or ".join(sorted(exc.choices))
+        raise ApiError("InvalidArgument", 400, f"requestedJobStatus must be {choices}, not {value!r}") from None
     return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
 
 
-def _requested_status(value: str | None) -> JobStatus:
+def _api_spelling(value: str | None) -> str | None:
+    """A status as the API spells it (a COS client may write ``Canceled``); an unknown one is passed on as sent."""
     try:
-        status = wire.parse_status(value or "", "requestedJobStatus")
+        return wire.parse_status(value or "", "requestedJobStatus").value
     except ValidationError:
-        status = None
-    if status not in (JobStatus.READY, JobStatus.CANCELLED):
-        raise ApiError("InvalidArgument", 400, f"requestedJobStatus must be Cancelled or Ready, not {value!r}")
-    return status
+        return value
 
 
 ROUTES = [

@@ -12,6 +12,7 @@ from batchops.errors import (
     JobNotFound,
     JobStatusRefused,
     MalformedXML,
+    PriorityFinal,
     StoreFull,
     StoreUnavailable,
     TooManyTags,
@@ -57,6 +58,7 @@ COS_CODES: CodeTable = (
     (InvalidTransition, "InvalidRequest", 400),
     (JobStatusRefused, "InvalidRequest", 400),
     (MalformedXML, "MalformedXML", 400),
+    (PriorityFinal, "NoSuchJob", 404),  # COS answers an ended job's priority change as no such job
     (TooManyUnfinishedJobs, "TooManyJobs", 500),  # reference b.6: the job quota is a 500 on the COS wire
     (StoreUnavailable, "ServiceUnavailable", 503),
     (ValidationError, "InvalidArgument", 400),

@@ -13,7 +13,15 @@ from xml.etree.ElementTree import Element, tostring
 
 from batchops import xmlutil
 from batchops.arns import parse_bucket_arn
-from batchops.domain.job import FailureReason, FailureThreshold, ManifestSpec, OperationSpec, ReportSpec
+from batchops.domain.job import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    FailureReason,
+    FailureThreshold,
+    ManifestSpec,
+    OperationSpec,
+    ReportSpec,
+)
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
@@ -21,7 +29,6 @@ from batchops.operations.registry import get_operation
 from batchops.reports.writer import check_prefix
 from batchops.wire_numbers import parse_decimal
 
-MAX_PRIORITY = 2_147_483_647
 THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _MAX_LONG = 2**63 - 1
@@ -53,7 +60,7 @@ def parse_client_request_token(root: Element) -> str:
 
 
 def parse_priority(root: Element) -> int:
-    priority = xmlutil.integer(root, "Priority", lo=0, hi=MAX_PRIORITY, required=True)
+    priority = xmlutil.integer(root, "Priority", lo=MIN_PRIORITY, hi=MAX_PRIORITY, required=True)
     assert priority is not None  # required=True raises instead of returning None
     return priority
 

@@ -8,14 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from batchops import jobs_service
 from batchops.api import s3control_xml as wire
 from batchops.api.auth import read_body
 from batchops.api.errors import ApiError
-from batchops.api.jobxml import MAX_PRIORITY
 from batchops.auth.accounts import check_account_header
+from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
+from batchops.service import services
 from batchops.tenancy import ACCOUNT_ID_PATTERN, Account
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
@@ -50,16 +50,16 @@ def job_id_of(request: Request) -> str:
 async def create_job(request: Request) -> Response:
     account_of(request)  # x-amz-account-id must name the signer's account
     signer: Account = request.state.account
-    settings = request.app.state.settings
-    spec, tags = wire.parse_create_job(await read_body(request), default_threshold=settings.threshold)
-    job_id, _created = await jobs_service.create_job(settings, request.app.state.store, signer, spec, tags)
-    request.app.state.engine.wake()
+    app = services(request)
+    spec, tags = wire.parse_create_job(await read_body(request), default_threshold=app.settings.threshold)
+    job_id, _created = await app.jobs.create(signer, spec, tags)
     return xml_response(wire.render_create_job(job_id))
 
 
 async def describe_job(request: Request) -> Response:
-    job = await request.app.state.store.get_job(account_of(request), job_id_of(request))
-    return xml_response(wire.render_describe_job(job, region=request.app.state.settings.s3_region))
+    app = services(request)
+    job = await app.jobs.describe(account_of(request), job_id_of(request))
+    return xml_response(wire.render_describe_job(job, region=app.settings.s3_region))
 
 
 async def list_jobs(request: Request) -> Response:
@@ -69,9 +69,7 @@ async def list_jobs(request: Request) -> Response:
     token = request.query_params.get("nextToken") or None
     try:
         check_length(token, "nextToken", 1, 1024)
-        jobs, next_token = await request.app.state.store.list_jobs(
-            account_id, statuses, limit, token, request.app.state.settings.retention_days
-        )
+        jobs, next_token = await services(request).jobs.list_jobs(account_id, statuses, limit, token)
     except ValidationError as exc:
         raise ApiError("InvalidNextTokenException", 400, str(exc)) from None
     return xml_response(wire.render_list_jobs(jobs, next_token))
@@ -105,10 +103,10 @@ async def update_priority(request: Request) -> Response:
     job_id = job_id_of(request)
     raw = request.query_params.get("priority")
     if raw is None:
-        raise ApiError("BadRequestException", 400, "the priority query parameter is required (0-2147483647)")
-    priority = parse_int(raw, "priority", 0, MAX_PRIORITY)
-    job = await request.app.state.store.update_priority(account_id, job_id, priority)
-    request.app.state.engine.wake()
+        raise ApiError(
+            "BadRequestException", 400, f"the priority query parameter is required ({MIN_PRIORITY}-{MAX_PRIORITY})"
+        )
+    job = await services(request).jobs.update_priority(account_id, job_id, raw)
     return xml_response(wire.render_update_priority(job.id, job.priority))
 
 
@@ -117,15 +115,12 @@ async def update_status(request: Request) -> Response:
     job_id = job_id_of(request)
     requested = request.query_params.get("requestedJobStatus")
     reason = check_length(request.query_params.get("statusUpdateReason"), "statusUpdateReason", 1, 256)
-    if requested not in jobs_service.REQUESTABLE:
-        raise ApiError("BadRequestException", 400, f"requestedJobStatus must be Ready or Cancelled, not {requested!r}")
-    job = await jobs_service.request_status(request.app.state.store, account_id, job_id, requested, reason)
-    request.app.state.engine.wake()
+    job = await services(request).jobs.request_status(account_id, job_id, requested, reason)
     return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
 
 
 async def get_job_tagging(request: Request) -> Response:
-    tags = await request.app.state.store.get_tags(account_of(request), job_id_of(request))
+    tags = await services(request).jobs.tags(account_of(request), job_id_of(request))
     return xml_response(wire.render_job_tagging(tags))
 
 
@@ -133,12 +128,12 @@ async def put_job_tagging(request: Request) -> Response:
     account_id = account_of(request)
     job_id = job_id_of(request)
     tags = wire.parse_job_tagging(await read_body(request))
-    await request.app.state.store.put_tags(account_id, job_id, tags)
+    await services(request).jobs.put_tags(account_id, job_id, tags)
     return Response(status_code=200)
 
 
 async def delete_job_tagging(request: Request) -> Response:
-    await request.app.state.store.put_tags(account_of(request), job_id_of(request), [])
+    await services(request).jobs.delete_tags(account_of(request), job_id_of(request))
     return Response(status_code=204)
 
 

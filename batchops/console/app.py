@@ -1,4 +1,4 @@
-"""The web console: a Starlette app mounted at ``/console/`` by the API app, sharing its store and engine."""
+"""The web console: a Starlette app mounted at ``/console/`` by the API app, sharing its services and store."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchops.console import auth, present, views
 from batchops.console.throttle import LoginThrottle
-from batchops.engine.engine import Engine
 from batchops.errors import JobNotFound
+from batchops.service import Services
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 
@@ -92,7 +92,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return views.render(request, "error.html", {"title": "Something went wrong", "message": message}, 500)
 
 
-def create_console(settings: Settings, store: Store, engine: Engine) -> Starlette:
+def create_console(settings: Settings, store: Store, services: Services) -> Starlette:
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(present.FILTERS)
     templates.env.globals.update(present.GLOBALS)
@@ -118,8 +118,8 @@ def create_console(settings: Settings, store: Store, engine: Engine) -> Starlett
         },
     )
     app.state.settings = settings
-    app.state.store = store
-    app.state.engine = engine
+    app.state.store = store  # sign-in sessions and report files
+    app.state.services = services
     app.state.templates = templates
     app.state.login_throttle = LoginThrottle(settings.login_delay_seconds)
     app.state.session_key = session_key

@@ -6,9 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from batchops.domain.job import Job
-from batchops.domain.status import TERMINAL, JobStatus
-from batchops.jobs_service import allowed_requests
+from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job
+from batchops.domain.status import TERMINAL, JobStatus, allowed_requests, priority_is_final
 
 #: Badge colour family per status (CSS classes in console.css).
 BADGES = {
@@ -71,7 +70,11 @@ def when(moment: datetime | float | None) -> str:
 def actions(job: Job) -> dict[str, bool]:
     """Which buttons the console shows for a job in its current status."""
     requests = allowed_requests(job.status)
-    return {"confirm": "Ready" in requests, "cancel": "Cancelled" in requests, "priority": job.status not in TERMINAL}
+    return {
+        "confirm": "Ready" in requests,
+        "cancel": "Cancelled" in requests,
+        "priority": not priority_is_final(job.status),
+    }
 
 
 def pretty_json(value: Any) -> str:
@@ -96,4 +99,11 @@ def job_summary(job: Job) -> dict[str, Any]:
 
 
 FILTERS = {"duration": duration, "when": when, "pretty_json": pretty_json}
-GLOBALS = {"percent": percent, "rate": rate, "eta_seconds": eta_seconds, "actions": actions, "badges": BADGES}
+GLOBALS = {
+    "percent": percent,
+    "rate": rate,
+    "eta_seconds": eta_seconds,
+    "actions": actions,
+    "badges": BADGES,
+    "priority_range": (MIN_PRIORITY, MAX_PRIORITY),
+}

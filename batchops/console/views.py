@@ -1,4 +1,4 @@
-"""Console pages and actions. They use the job store and engine in-process, through the API's own rules."""
+"""Console pages and actions. They go through the same JobService as the API, in-process."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from batchops import jobs_service
-from batchops.api.jobxml import MAX_PRIORITY
 from batchops.api.s3control_xml import job_arn
 from batchops.auth.accounts import check_role
 from batchops.console import auth, forms, storage
@@ -24,6 +22,7 @@ from batchops.domain.job import Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, RoleNotDeclared, ValidationError
 from batchops.operations.acl import CANNED_ACLS
+from batchops.service import JobSearch, services
 from batchops.store.sqlstore import SEARCH_SORTS
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
@@ -185,6 +184,9 @@ class ListQuery:
         }
         return f"{path}?{urlencode({k: v for k, v in values.items() if v not in ('', [])}, doseq=True)}"
 
+    def search(self) -> JobSearch:
+        return JobSearch(self.statuses, self.text, self.sort, self.descending, PAGE_SIZE, (self.page - 1) * PAGE_SIZE)
+
     def sort_url(self, path: str, column: str) -> str:
         descending = not self.descending if column == self.sort else column != "description"
         return self.url(path, sort=column, dir="desc" if descending else "asc", page=1)
@@ -192,26 +194,14 @@ class ListQuery:
 
 async def _list_context(request: Request) -> dict[str, Any]:
     query = ListQuery.of(request)
-    store = request.app.state.store
-    account_id = account_of(request)
-    horizon = request.app.state.settings.retention_days
-    jobs, total = await store.search_jobs(
-        account_id,
-        query.statuses,
-        query.text,
-        query.sort,
-        query.descending,
-        PAGE_SIZE,
-        (query.page - 1) * PAGE_SIZE,
-        horizon,
-    )
+    found = await services(request).jobs.search(account_of(request), query.search())
     return {
-        "jobs": jobs,
-        "total": total,
+        "jobs": found.jobs,
+        "total": found.total,
         "query": query,
-        "pages": max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        "pages": max((found.total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         "page_size": PAGE_SIZE,
-        "counts": await store.status_counts(account_id, horizon),
+        "counts": found.counts,
         "statuses": list(JobStatus),
         "list_path": base(request) + "/jobs",
     }
@@ -254,12 +244,12 @@ async def jobs_live(request: Request) -> Response:
 
 
 async def _job_context(request: Request) -> dict[str, Any]:
-    store = request.app.state.store
-    job: Job = await store.get_job(account_of(request), str(request.path_params["job_id"]))
+    detail = await services(request).jobs.detail(account_of(request), str(request.path_params["job_id"]))
+    job: Job = detail.job
     context: dict[str, Any] = {
         "job": job,
-        "history": await store.status_history(job.id),
-        "failures": await store.recent_failures(job.id, 20),
+        "history": detail.history,
+        "failures": detail.failures,
         "report_files": [],
         "report_error": None,
         "job_arn": job_arn(job.account_id, job.id, request.app.state.settings.s3_region),
@@ -331,13 +321,12 @@ async def _status_action(request: Request, requested: str, done: str) -> Respons
     reason = str(form.get("reason") or "").strip() or None
     try:
         check_length(reason, "reason", 1, 256)
-        job = await jobs_service.request_status(request.app.state.store, account_of(request), job_id, requested, reason)
+        job = await services(request).jobs.request_status(account_of(request), job_id, requested, reason)
     except BatchOpsError as exc:
         if isinstance(exc, JobNotFound):
             raise
         flash(request, "error", f"Refused: {exc}")
     else:
-        request.app.state.engine.wake()
         flash(request, "ok", done.format(status=job.status.value))
     return _back(request, job_id, form)
 
@@ -358,12 +347,11 @@ async def priority(request: Request) -> Response:
     form = await request.form()
     try:
         # Spaces around a typed value are trimmed, as in every console form; the rest is read strictly.
-        value = parse_int(str(form.get("priority") or "").strip(), "priority", 0, MAX_PRIORITY)
-        job = await request.app.state.store.update_priority(account_of(request), job_id, value)
+        value = str(form.get("priority") or "").strip()
+        job = await services(request).jobs.update_priority(account_of(request), job_id, value)
     except ValidationError as exc:
         flash(request, "error", f"Refused: {exc}")
     else:
-        request.app.state.engine.wake()
         flash(request, "ok", f"Priority of job {job.id} is now {job.priority}.")
     return _back(request, job_id, form)
 
@@ -391,18 +379,17 @@ async def create_job(request: Request) -> Response:
         context = {"form": form, **_create_choices()}
         return render(request, "create.html", context, status_code=400)
     job_id, created = made
-    request.app.state.engine.wake()
     flash(request, "ok", f"Job {job_id} created." if created else f"Job {job_id} was already created by this form.")
     return RedirectResponse(f"{base(request)}/jobs/{job_id}", status_code=303)
 
 
 async def _create(request: Request, form: forms.JobForm, account_id: str, spec: JobSpec) -> tuple[str, bool] | None:
     """CreateJob's rules past the form (declared RoleArn, job quota, request token); a refusal goes to the form."""
-    settings = request.app.state.settings
+    app = services(request)
+    account = app.settings.account(account_id)
+    assert account is not None  # VerifiedSession ended any session whose account is no longer configured
     try:
-        made: tuple[str, bool] = await jobs_service.create_job(
-            settings, request.app.state.store, settings.account(account_id), spec, []
-        )
+        made: tuple[str, bool] = await app.jobs.create(account, spec, [])
     except BatchOpsError as exc:
         form.add_error(form.error_field(getattr(exc, "field", None)), str(exc))
         return None

@@ -8,6 +8,10 @@ from typing import Any
 
 from batchops.domain.status import JobStatus
 
+#: A job's priority (CreateJob, UpdateJobPriority, the console, the CLI): higher runs first.
+MIN_PRIORITY = 0
+MAX_PRIORITY = 2_147_483_647
+
 
 @dataclass(frozen=True)
 class ManifestLocation:

@@ -74,3 +74,13 @@ USER_REQUESTS: Mapping[JobStatus, tuple[JobStatus, frozenset[JobStatus]]] = {
     S.READY: (S.READY, frozenset({S.SUSPENDED})),
     S.CANCELLED: (S.CANCELLING, CANCELLABLE),
 }
+
+
+def allowed_requests(status: JobStatus) -> list[str]:
+    """The ``requestedJobStatus`` values a job in ``status`` accepts now (the console shows only these)."""
+    return [requested.value for requested, (_, sources) in USER_REQUESTS.items() if status in sources]
+
+
+def priority_is_final(status: JobStatus) -> bool:
+    """An ended job's priority no longer changes (UpdateJobPriority is refused, the console hides the field)."""
+    return status in TERMINAL

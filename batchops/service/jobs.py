@@ -1,0 +1,175 @@
+"""JobService: every job use case the edges offer (both API dialects and the console), each rule written once.
+
+The edges decode their wire (XML, query strings, forms), call one method here, and encode the answer; the
+dialects' error tables (batchops.api.errors) translate the errors raised here. The engine learns of a change
+through ``wake``, which only this class calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from batchops.auth.accounts import check_role
+from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
+from batchops.domain.status import USER_REQUESTS, JobStatus, priority_is_final
+from batchops.errors import JobStatusRefused, PriorityFinal, StatusNotRequestable
+from batchops.operations.registry import get_operation
+from batchops.reports.target import check_report_writable
+from batchops.reports.writer import ReportRow
+from batchops.settings import Settings
+from batchops.store.sqlstore import Store
+from batchops.tenancy import Account
+from batchops.wire_numbers import parse_int
+from batchops.xmlutil import check_xml_chars
+
+#: The ``requestedJobStatus`` spellings a user may send, in the order messages list them.
+_REQUESTABLE = {status.value: status for status in USER_REQUESTS}
+
+Tags = list[dict[str, str]]
+#: (when, from status or None for the first event, to status, reason)
+StatusEvent = tuple[float, str | None, str, str | None]
+
+
+@dataclass(frozen=True)
+class JobSearch:
+    """One console list page: filters, order and window."""
+
+    statuses: Sequence[JobStatus] = ()
+    text: str = ""
+    sort: str = "created"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    jobs: list[Job]
+    total: int  # jobs matching the search, over every page
+    counts: dict[JobStatus, int]  # the account's visible jobs per status (not filtered)
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: Job
+    history: list[StatusEvent]
+    failures: list[ReportRow]  # the most recent failed tasks, newest first
+
+
+class JobService:
+    """The job use cases, scoped by account: another account's job is not found."""
+
+    def __init__(self, store: Store, wake: Callable[[], None], settings: Settings) -> None:
+        self._store = store
+        self._wake = wake  # tells the engine to look at the jobs now, not at its next tick
+        self._settings = settings
+
+    # --- create ---------------------------------------------------------------------------------
+
+    async def create(self, account: Account, spec: JobSpec, tags: Tags) -> tuple[str, bool]:
+        """CreateJob's rules past parsing: a declared RoleArn, the operation's settings, a report the role can
+        write, the account's job quota.
+
+        Returns (job id, created); a replayed ClientRequestToken returns the first job's id.
+        """
+        check_role(self._settings, account.id, spec.role_arn)
+        get_operation(spec.operation.name).check_settings(spec.operation.params, self._settings)
+        await check_report_writable(self._settings, account.id, spec)
+        limit = self._settings.max_unfinished_jobs(account)
+        made = await self._store.create_job(account.id, spec, tags, max_unfinished=limit)
+        self._wake()
+        return made
+
+    # --- read -----------------------------------------------------------------------------------
+
+    async def describe(self, account_id: str, job_id: str) -> Job:
+        return await self._store.get_job(account_id, job_id)
+
+    async def detail(self, account_id: str, job_id: str) -> JobDetail:
+        """The job with its status history and its latest failures (the console's job page)."""
+        job = await self._store.get_job(account_id, job_id)
+        history = await self._store.status_history(job.id)
+        return JobDetail(job, history, await self._store.recent_failures(job.id, 20))
+
+    async def list_jobs(
+        self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None
+    ) -> tuple[list[Job], str | None]:
+        """A page of the account's visible jobs, newest first; the token is opaque (S3 Control)."""
+        horizon = self._settings.retention_days
+        return await self._store.list_jobs(account_id, statuses, limit, token, horizon)
+
+    async def list_jobs_after(
+        self, account_id: str, statuses: Sequence[JobStatus], limit: int, after_job_id: str | None
+    ) -> tuple[list[Job], str | None]:
+        """``list_jobs`` paged the COS way: the token is the last job id of the previous page."""
+        horizon = self._settings.retention_days
+        return await self._store.list_jobs_after(account_id, statuses, limit, after_job_id, horizon)
+
+    async def search(self, account_id: str, query: JobSearch) -> SearchPage:
+        """The console's list: filtered, sorted and counted."""
+        horizon = self._settings.retention_days
+        jobs, total = await self._store.search_jobs(
+            account_id, query.statuses, query.text, query.sort, query.descending, query.limit, query.offset, horizon
+        )
+        return SearchPage(jobs, total, await self._store.status_counts(account_id, horizon))
+
+    # --- change ---------------------------------------------------------------------------------
+
+    async def update_priority(self, account_id: str, job_id: str, priority: str) -> Job:
+        """Set the priority of a job that has not ended; ``priority`` is the integer as the user wrote it.
+
+        Raises ValidationError (not an integer in range), JobNotFound, PriorityFinal (the job has ended).
+        """
+        value = parse_int(priority, "priority", MIN_PRIORITY, MAX_PRIORITY)
+        job = await self._store.get_job(account_id, job_id)
+        if priority_is_final(job.status):
+            raise PriorityFinal(job.id, job.status.value)
+        job = await self._store.update_priority(account_id, job_id, value)  # guarded again in SQL, for races
+        self._wake()
+        return job
+
+    async def request_status(self, account_id: str, job_id: str, requested: str | None, reason: str | None) -> Job:
+        """Confirm (``Ready``) or cancel (``Cancelled``) a job, if its status allows; returns the job afterwards.
+
+        Raises StatusNotRequestable, JobNotFound or JobStatusRefused (the job's status does not allow it now).
+        """
+        wanted = _REQUESTABLE.get(requested) if requested is not None else None
+        if wanted is None:
+            raise StatusNotRequestable(requested, tuple(_REQUESTABLE))
+        check_xml_chars(reason, "statusUpdateReason")  # DescribeJob answers it in XML
+        job = await self._store.get_job(account_id, job_id)
+        target, allowed_from = USER_REQUESTS[wanted]
+        if job.status is not target:
+            moved = await self._store.transition(
+                job_id, target, reason or _default_reason(target), user_reason=True, only_from=allowed_from
+            )
+            if not moved:
+                raise _refusal(await self._store.get_job(account_id, job_id), wanted, allowed_from)
+        job = await self._store.get_job(account_id, job_id)
+        self._wake()
+        return job
+
+    # --- tags -----------------------------------------------------------------------------------
+
+    async def tags(self, account_id: str, job_id: str) -> Tags:
+        return await self._store.get_tags(account_id, job_id)
+
+    async def put_tags(self, account_id: str, job_id: str, tags: Tags) -> None:
+        """Replace the job's whole tag set."""
+        await self._store.put_tags(account_id, job_id, tags)
+
+    async def delete_tags(self, account_id: str, job_id: str) -> None:
+        await self._store.put_tags(account_id, job_id, [])
+
+
+def _default_reason(target: JobStatus) -> str:
+    return "confirmed by the user" if target is JobStatus.READY else "cancelled by the user"
+
+
+def _refusal(job: Job, requested: JobStatus, allowed_from: frozenset[JobStatus]) -> JobStatusRefused:
+    allowed = ", ".join(sorted(s.value for s in allowed_from))
+    return JobStatusRefused(
+        f"job {job.id} is {job.status.value}; requestedJobStatus={requested.value} is accepted only while the job is "
+        f"one of: {allowed}"
+    )
