@@ -76,8 +76,8 @@ async def test_batches_fill_while_tasks_trickle_in() -> None:
     # old limit of task_concurrency = 64 tasks in flight, at most 64), at most MAX_REQUESTS at once
     assert len(results) == 5000 and sum(store.batches) == 5000
     assert store.most_in_flight <= MAX_REQUESTS
-    assert len(store.batches) <= 25, store.batches
-    assert max(store.batches) >= 500, store.batches
+    assert len(store.batches) <= 25, store.batches  # 200 keys a request on average, not 64
+    assert max(store.batches) >= 250, store.batches
 
 
 class RecordingStore:
