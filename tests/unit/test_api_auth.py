@@ -16,7 +16,7 @@ from batchops.api.auth import cos_account, cos_authenticated, read_body
 from batchops.api.body_guard import BodyGuard
 from batchops.errors import AuthError, BodyNotReceived, RequestTooLarge
 from batchops.settings import Account, Settings
-from tests.cos_signing import cos_headers
+from tests.support.cos_signing import cos_headers
 
 SECRET_ID, SECRET_KEY, ACCOUNT, APPID = "AKIDcos", "cos-secret", "111122223333", "1250000000"
 

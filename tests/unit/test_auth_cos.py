@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from batchops.auth import SignedRequest, authenticate_cos, cos
 from batchops.errors import AuthError
 from batchops.settings import Account, Settings
-from tests.cos_signing import cos_headers
+from tests.support.cos_signing import cos_headers
 
 SECRET_ID, SECRET_KEY, ACCOUNT, APPID = "AKIDcosexample", "cos-secret-key", "111122223333", "1250000000"
 HOST = "127.0.0.1:8080"

@@ -19,7 +19,7 @@ from batchops.engine.engine import Engine
 from batchops.errors import StoreFull
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
-from tests.unit.test_runner import active_job
+from tests.support.runner import active_job
 
 
 @pytest.fixture

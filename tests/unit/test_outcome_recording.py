@@ -29,7 +29,7 @@ from batchops.errors import StoreFull
 from batchops.manifests.csv import encode_key
 from batchops.store.outcomes import KEY_NOT_UTF8
 from batchops.store.sqlstore import ReportRow, Store
-from tests.unit.test_runner import Recording, active_job, spec
+from tests.support.runner import Recording, active_job, spec
 
 #: Every code point, surrogates included, and what a manifest line that is not UTF-8 decodes to.
 ANY_TEXT = st.one_of(

@@ -14,7 +14,7 @@ from batchops.errors import ValidationError
 from batchops.store import codec, sqlstore
 from batchops.store.schema import jobs
 from batchops.store.sqlstore import Store
-from tests.unit.test_store import make_spec
+from tests.support.job_store import make_spec
 
 S = JobStatus
 ACCOUNT = "111111111111"
