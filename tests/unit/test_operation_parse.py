@@ -370,7 +370,7 @@ def test_copy_names_unknown_elements() -> None:
 
 
 def test_copy_accepts_the_members_it_used_to_refuse() -> None:
-    # Grants, annotations and event holds map to CopyObject now (tests/unit/test_copy_fields.py has the details).
+    # Grants, annotations and event holds map to CopyObject now (tests/unit/test_operation_copy.py has the details).
     body = "<AccessControlGrants /><AnnotationDirective>EXCLUDE</AnnotationDirective>"
     body += "<ObjectLockEventHold>OFF</ObjectLockEventHold>"
     assert parse(CopyObject(), copy_xml(body))["CopyArguments"] == {
