@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -36,15 +35,6 @@ ANY_TEXT = st.one_of(
     st.text(st.characters(codec=None, exclude_categories=()), max_size=40),
     st.binary(max_size=40).map(lambda raw: raw.decode("utf-8", "surrogateescape")),
 )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def utf8(text: str) -> bool:

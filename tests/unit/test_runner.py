@@ -5,11 +5,7 @@ operation's own ``max_in_flight`` replaces the shared slots."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, ClassVar
-
-import pytest
 
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
@@ -24,15 +20,6 @@ S = JobStatus
 
 class Wide(Recording):
     max_in_flight: ClassVar[int | None] = 5
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def run(store: Store, job_id: str, operation: Operation, slots: int = 4) -> bool:
