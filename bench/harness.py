@@ -1,7 +1,7 @@
 """What every benchmark workload shares: one SeaweedFS, fresh batchops servers, objects, jobs, peers, timing.
 
 A run starts ONE SeaweedFS (the "same store" every client is measured against) and, per workload, a
-fresh ``batchops server`` process (``tests.integration.conftest.Server``), so no workload inherits
+fresh ``batchops server`` process (``tests.support.server.Server``), so no workload inherits
 another's task tables or memory peak. Job times come from the job's status history, read from the
 server's SQLite (``job_events.at``, the server's wall clock on this same machine), so the client's
 polling interval never shows in a figure.
@@ -28,8 +28,9 @@ import boto3
 from botocore.config import Config
 
 from batchops.devstore import LocalSeaweed
-from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
-from tests.integration.conftest import TERMINAL, Server, create_job, describe, put_manifest, wait_for
+from tests.support.jobs import TERMINAL, create_job, describe, put_manifest, wait_for
+from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support.server import Server
 
 #: batchops' task concurrency in every workload, and s5cmd's --numworkers (same concurrency).
 CONCURRENCY = 64

@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from bench.harness import Bench, Row, in_parallel, time_row
-from tests.integration.conftest import Server, describe
+from tests.support.jobs import describe
+from tests.support.server import Server
 
 ID = "P2"
 SOURCE = "bench-src"

@@ -7,15 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
-from batchops.devstore import LocalSeaweed
+# The helpers assert too: rewrite their asserts as pytest does test modules', so a failure shows its values.
+pytest.register_assert_rewrite("tests.support")
 
-ACCESS_KEY = "batchops-test-key"
-SECRET_KEY = "batchops-test-secret"
-REGION = "us-east-1"
+from batchops.devstore import LocalSeaweed  # noqa: E402
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY, s3_client  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -28,14 +26,7 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSeaweed]:
 @pytest.fixture(scope="session")
 def s3(seaweed: LocalSeaweed) -> Any:
     """A plain boto3 S3 client on the test store (to arrange objects and check effects)."""
-    return boto3.client(
-        "s3",
-        endpoint_url=seaweed.endpoint,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name=REGION,
-        config=Config(retries={"mode": "standard", "max_attempts": 5}),
-    )
+    return s3_client(seaweed.endpoint)
 
 
 @pytest.fixture

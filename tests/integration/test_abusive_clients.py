@@ -21,8 +21,9 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
-from tests.integration.conftest import ACCOUNT, Server, wait_for
+from tests.support.jobs import wait_for
+from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support.server import ACCOUNT, Server
 
 MIB = 1024 * 1024
 JOBS = "/v20180820/jobs"

@@ -12,15 +12,10 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
-from tests.integration.conftest import (
-    ACCOUNT,
-    error_code,
-    raw_request,
-    s3control_client,
-    signed_request,
-    wait_for,
-)
+from tests.support.http import error_code, raw_request, signed_request
+from tests.support.jobs import wait_for
+from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support.server import ACCOUNT, s3control_client
 
 pytestmark = pytest.mark.integration
 

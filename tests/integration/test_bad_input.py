@@ -26,11 +26,13 @@ from batchops.reports import target
 from batchops.reports.writer import check_prefix, job_folder, result_file_key
 from batchops.settings import Settings
 from batchops.tenancy import Account
-from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.integration.conftest import ACCOUNT, Server, error_code, put_manifest, signed_request, wait_status
-from tests.integration.test_console import console_session
-from tests.integration.test_cos_api import cos_request
-from tests.wire_bodies import (
+from tests.support.console import console_session
+from tests.support.cos import cos_request
+from tests.support.http import error_code, signed_request
+from tests.support.jobs import put_manifest, wait_status
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT, Server
+from tests.support.wire_bodies import (
     cos_body,
     cos_elements,
     cos_tag_value,

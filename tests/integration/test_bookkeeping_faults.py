@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import create_job, wait_status
-from tests.integration.test_job_lifecycle import read_report
+from tests.support.jobs import create_job, read_report, wait_status
 
 pytestmark = pytest.mark.integration
 

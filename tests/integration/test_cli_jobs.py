@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from batchops.devstore import LocalSeaweed, free_port
-from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.integration.conftest import ACCOUNT, Server, describe, wait_status
+from tests.support.jobs import describe, wait_status
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT, Server
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ import pytest
 import batchops
 from batchops.client import CredentialsRefused, RequestRefused, ServerUnreachable
 from batchops.devstore import LocalSeaweed, free_port
-from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.integration.conftest import ACCOUNT, Server, put_manifest, wait_status
+from tests.support.jobs import put_manifest, wait_status
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT, Server
 
 pytestmark = pytest.mark.integration
 

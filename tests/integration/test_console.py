@@ -6,7 +6,6 @@ Every page visited is saved as a screenshot under test-artifacts/console/ (paths
 from __future__ import annotations
 
 import os
-import re
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.integration.conftest import ACCOUNT, Server, create_job, describe, put_manifest, wait_for, wait_status
+from tests.support.console import console_session
+from tests.support.jobs import create_job, describe, put_manifest, wait_for, wait_status
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT, Server
 
 pytestmark = pytest.mark.integration
 
@@ -304,21 +305,6 @@ def test_cancel_a_running_job_and_a_stale_page_shows_the_refusal(
 
 
 # --- CSRF and account isolation (plain HTTP, one helper) ----------------------------------------
-
-
-def console_session(server: Server, identity: str = ACCESS_KEY, secret: str = SECRET_KEY) -> tuple[httpx.Client, str]:
-    """A signed-in console session over plain HTTP, and its CSRF token."""
-    client = httpx.Client(base_url=f"{server.url}/console", follow_redirects=False, timeout=10)
-    token = csrf_of(client.get("/login").text)
-    answer = client.post("/login", data={"identity": identity, "secret": secret, "csrf_token": token})
-    assert answer.status_code == 303, answer.text
-    return client, csrf_of(client.get("/jobs").text)
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def test_every_post_needs_the_session_csrf_token(server: Server, s3: Any, new_bucket: Any) -> None:

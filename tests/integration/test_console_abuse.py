@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.integration.conftest import ACCOUNT, Server, describe, wait_for, wait_status
+from tests.support.jobs import describe, wait_for, wait_status
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT, Server
 
 MIB = 1024 * 1024
 

@@ -18,16 +18,9 @@ import httpx
 import pytest
 
 from batchops.devstore import LocalSeaweed
-from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.integration.conftest import (
-    OTHER_KEY,
-    OTHER_SECRET,
-    Server,
-    describe,
-    put_manifest,
-    s3control_client,
-    wait_status,
-)
+from tests.support.jobs import describe, put_manifest, wait_status
+from tests.support.s3 import ACCESS_KEY, OTHER_KEY, OTHER_SECRET, SECRET_KEY
+from tests.support.server import Server, s3control_client
 
 pytestmark = pytest.mark.integration
 

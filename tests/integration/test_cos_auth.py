@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.conftest import Server, put_manifest
-from tests.integration.test_cos_api import assert_cos_error, cos_request
-from tests.integration.test_job_lifecycle import put_objects
-from tests.integration.test_tenancy import CONFIG, KEYS, A, B, client, create
+from tests.support.cos import assert_cos_error, cos_request
+from tests.support.jobs import put_manifest, put_objects
+from tests.support.server import Server
+from tests.support.tenancy import CONFIG, KEYS, A, B, client, create
 
 pytestmark = pytest.mark.integration
 

@@ -24,9 +24,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from batchops.devstore import free_port
-from tests.integration.conftest import Server, create_job, describe, put_manifest, raw_request, wait_for, wait_status
-from tests.integration.test_cos_api import TAGGING, assert_cos_error, cos_request, create_body, put_cos_manifest
-from tests.integration.test_ops2_jobs import REPO, WEBHOOK_ARN
+from tests.support.batch_functions import REPO, WEBHOOK_ARN
+from tests.support.cos import TAGGING, assert_cos_error, cos_request, create_body, put_cos_manifest
+from tests.support.http import raw_request
+from tests.support.jobs import create_job, describe, put_manifest, wait_for, wait_status
+from tests.support.server import Server
 
 pytestmark = pytest.mark.integration
 

@@ -39,10 +39,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from batchops.devstore import LocalSeaweed
-from tests.integration.conftest import ACCOUNT, Server, signed_request, wait_status
-from tests.integration.test_cos_api import cos_request
-from tests.integration.test_manifest_sources import generator_job
-from tests.strategies import hostile_text
+from tests.support.cos import cos_request
+from tests.support.http import signed_request
+from tests.support.jobs import wait_status
+from tests.support.manifests import generator_job
+from tests.support.server import ACCOUNT, Server
+from tests.support.strategies import hostile_text
 
 pytestmark = pytest.mark.integration
 

@@ -10,15 +10,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.integration.conftest import (
-    ACCOUNT,
-    create_job,
-    describe,
-    put_manifest,
-    signed_request,
-    wait_for,
-    wait_status,
-)
+from tests.support.http import signed_request
+from tests.support.jobs import create_job, describe, put_manifest, wait_for, wait_status
+from tests.support.server import ACCOUNT
 
 pytestmark = pytest.mark.integration
 

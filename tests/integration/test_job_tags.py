@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import ACCOUNT, create_job, error_code, put_manifest, signed_request
-from tests.integration.test_job_lifecycle import TAGGING
+from tests.support.http import error_code, signed_request
+from tests.support.jobs import TAGGING, create_job, put_manifest
+from tests.support.server import ACCOUNT
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ from batchops.devstore import LocalSeaweed
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.errors import to_task_error
 from batchops.s3.fast import FastS3
-from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
-from tests.integration.faulty_proxy import FaultyProxy
+from tests.support.faulty_proxy import FaultyProxy
+from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
 
 #: Keys that need path encoding: spaces, unicode, '+', '%', '~', '*', '?', '#', '&', '=', double slashes.
 ODD_KEYS = ["plain.txt", "a b/+%ü~*.txt", "q?x#y&z=1", "dir//x", "été/日本語 (1).csv"]

@@ -33,11 +33,13 @@ from hypothesis import strategies as st
 
 from batchops.devstore import LocalSeaweed
 from batchops.xmlutil import parse_xml
-from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.integration.conftest import ACCOUNT, Server, put_manifest, signed_request, wait_status
-from tests.integration.test_console import console_session
-from tests.integration.test_cos_api import cos_request
-from tests.wire_bodies import (
+from tests.support.console import console_session
+from tests.support.cos import cos_request
+from tests.support.http import signed_request
+from tests.support.jobs import put_manifest, wait_status
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT, Server
+from tests.support.wire_bodies import (
     cos_body,
     cos_elements,
     generator,

@@ -20,9 +20,10 @@ import boto3
 import pytest
 
 from batchops.devstore import free_port
-from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
-from tests.integration.conftest import Server, create_job, put_manifest, wait_for, wait_status
-from tests.integration.test_cos_api import cos_request, create_body, create_cos_job, put_cos_manifest
+from tests.support.cos import cos_request, create_body, create_cos_job, put_cos_manifest
+from tests.support.jobs import create_job, put_manifest, wait_for, wait_status
+from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support.server import Server
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,17 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ACCOUNT, create_job, describe, put_manifest, wait_for, wait_status
-from tests.integration.test_job_lifecycle import TAGGING, put_objects, read_report
+from tests.support.jobs import (
+    TAGGING,
+    create_job,
+    describe,
+    put_manifest,
+    put_objects,
+    read_report,
+    wait_for,
+    wait_status,
+)
+from tests.support.server import ACCOUNT
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,10 @@ import pytest
 from batchops.devstore import LocalSeaweed
 from batchops.s3.breaker import CircuitBreaker, policy_for
 from batchops.s3.client import StoreCredentials, open_client
-from tests.conftest import ACCESS_KEY, REGION, SECRET_KEY
-from tests.integration.conftest import Server, create_job, describe, put_manifest, wait_for, wait_status
-from tests.integration.faulty_proxy import FaultyProxy, counts, resume_seconds
-from tests.integration.test_job_lifecycle import read_report
+from tests.support.faulty_proxy import FaultyProxy, counts, resume_seconds
+from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_for, wait_status
+from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support.server import Server
 
 TASKS = 2000
 HOLDING = "holding: object store"

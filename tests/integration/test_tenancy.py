@@ -12,64 +12,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCESS_KEY, SECRET_KEY
-from tests.integration.conftest import put_manifest, s3control_client, wait_status
-from tests.integration.test_job_lifecycle import TAGGING, put_objects
+from tests.support.jobs import put_manifest, put_objects, wait_status
+from tests.support.s3 import SECRET_KEY
+from tests.support.server import s3control_client
+from tests.support.tenancy import CONFIG, KEYS, A, B, client, create
 
 pytestmark = pytest.mark.integration
-
-A, B = "111111111111", "222222222222"
-KEYS = {A: ("AKID-ACCOUNT-A", "secret-of-account-a-7f3e1c"), B: ("AKID-ACCOUNT-B", "secret-of-account-b-9c1d2e")}
-CONFIG = f"""
-[[accounts]]
-id = "{A}"
-appid = "1250000001"
-access_key_id = "{KEYS[A][0]}"
-secret_access_key = "{KEYS[A][1]}"
-[[accounts.roles]]
-arn = "arn:aws:iam::{A}:role/batch"
-access_key_id = "{ACCESS_KEY}"
-secret_access_key = "{SECRET_KEY}"
-
-[[accounts]]
-id = "{B}"
-access_key_id = "{KEYS[B][0]}"
-secret_access_key = "{KEYS[B][1]}"
-max_unfinished_jobs = 1
-[[accounts.roles]]
-arn = "arn:aws:iam::{B}:role/batch"
-access_key_id = "{ACCESS_KEY}"
-secret_access_key = "{SECRET_KEY}"
-"""
-
 
 @pytest.fixture
 def tenants(start_server: Any, tmp_path: Path) -> Any:
     config = tmp_path / "accounts.toml"
     config.write_text(CONFIG)
     return start_server("--config", str(config), "--log-level", "debug")
-
-
-def client(server: Any, account: str) -> Any:
-    return s3control_client(server.url, *KEYS[account])
-
-
-def create(control: Any, account: str, location: dict[str, str], role: str = "batch", **extra: Any) -> str:
-    return str(
-        control.create_job(
-            AccountId=account,
-            Operation=TAGGING,
-            Report=extra.pop("Report", {"Enabled": False}),
-            Manifest={
-                "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
-                "Location": location,
-            },
-            Priority=10,
-            RoleArn=f"arn:aws:iam::{account}:role/{role}",
-            ConfirmationRequired=extra.pop("ConfirmationRequired", True),
-            **extra,
-        )["JobId"]
-    )
 
 
 def error_of(call: Any) -> tuple[str, str]:

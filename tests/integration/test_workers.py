@@ -14,9 +14,18 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ACCOUNT, Server, create_job, describe, put_manifest, wait_for, wait_status
-from tests.integration.test_job_lifecycle import TAGGING, put_objects, read_report
-from tests.integration.test_scheduling_and_recovery import slow_rows
+from tests.support.jobs import (
+    TAGGING,
+    create_job,
+    describe,
+    put_manifest,
+    put_objects,
+    read_report,
+    slow_rows,
+    wait_for,
+    wait_status,
+)
+from tests.support.server import ACCOUNT, Server
 
 pytestmark = pytest.mark.integration
 

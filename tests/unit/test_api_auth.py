@@ -17,7 +17,7 @@ from batchops.api.body_guard import BodyGuard
 from batchops.errors import AuthError, BodyNotReceived, RequestTooLarge
 from batchops.settings import Settings
 from batchops.tenancy import Account
-from tests.cos_signing import cos_headers
+from tests.support.cos_signing import cos_headers
 
 SECRET_ID, SECRET_KEY, ACCOUNT, APPID = "AKIDcos", "cos-secret", "111122223333", "1250000000"
 

@@ -16,7 +16,7 @@ from batchops.auth import SignedRequest, authenticate_cos, cos
 from batchops.errors import AuthError
 from batchops.settings import Settings
 from batchops.tenancy import Account
-from tests.cos_signing import cos_headers
+from tests.support.cos_signing import cos_headers
 
 SECRET_ID, SECRET_KEY, ACCOUNT, APPID = "AKIDcosexample", "cos-secret-key", "111122223333", "1250000000"
 HOST = "127.0.0.1:8080"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,7 @@ from batchops.engine.engine import Engine
 from batchops.errors import StoreFull
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
-from tests.unit.test_runner import active_job
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
+from tests.support.runner import active_job
 
 
 class FailingEnds:

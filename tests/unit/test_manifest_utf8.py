@@ -14,7 +14,7 @@ from batchops.manifests.chunks import ChunkRow, decode, encode_lines, encode_row
 from batchops.manifests.csv import RowError
 from batchops.manifests.inventory import CsvColumns, parse_inventory_line
 from batchops.manifests.source import Position, SourceRow
-from tests.unit.test_chunks import BK, BKV, all_chunks, as_rows, csv_source
+from tests.support.chunks import BK, BKV, all_chunks, as_rows, csv_source
 
 KEY_NOT_UTF8 = "Key '%FF%FEbad' is not valid UTF-8 (each byte that is not is shown as %XX)"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -26,23 +25,9 @@ from batchops.operations.replicate import ReplicateObject
 from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject
 from batchops.operations.retention import PutObjectRetention
 from batchops.operations.tagging import PutObjectTagging
-from batchops.xmlutil import parse_xml
+from tests.support.operation_xml import parse, refusal, tags_xml
 
 NS = 'xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/"'
-
-
-def parse(operation: Operation, xml: str) -> dict[str, Any]:
-    return operation.parse(parse_xml(xml.encode()))
-
-
-def refusal(operation: Operation, xml: str) -> str:
-    with pytest.raises(ValidationError) as info:
-        parse(operation, xml)
-    return str(info.value)
-
-
-def tags_xml(pairs: list[tuple[str, str]]) -> str:
-    return "".join(f"<member><Key>{key}</Key><Value>{value}</Value></member>" for key, value in pairs)
 
 
 def copy_xml(body: str, target: str = "<TargetResource>arn:aws:s3:::dest</TargetResource>") -> str:
@@ -385,7 +370,7 @@ def test_copy_names_unknown_elements() -> None:
 
 
 def test_copy_accepts_the_members_it_used_to_refuse() -> None:
-    # Grants, annotations and event holds map to CopyObject now (tests/unit/test_copy_fields.py has the details).
+    # Grants, annotations and event holds map to CopyObject now (tests/unit/test_operation_copy.py has the details).
     body = "<AccessControlGrants /><AnnotationDirective>EXCLUDE</AnnotationDirective>"
     body += "<ObjectLockEventHold>OFF</ObjectLockEventHold>"
     assert parse(CopyObject(), copy_xml(body))["CopyArguments"] == {

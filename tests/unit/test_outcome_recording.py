@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -29,22 +28,13 @@ from batchops.errors import StoreFull
 from batchops.manifests.csv import encode_key
 from batchops.store.outcomes import KEY_NOT_UTF8
 from batchops.store.sqlstore import ReportRow, Store
-from tests.unit.test_runner import Recording, active_job, spec
+from tests.support.runner import Recording, active_job, spec
 
 #: Every code point, surrogates included, and what a manifest line that is not UTF-8 decodes to.
 ANY_TEXT = st.one_of(
     st.text(st.characters(codec=None, exclude_categories=()), max_size=40),
     st.binary(max_size=40).map(lambda raw: raw.decode("utf-8", "surrogateescape")),
 )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def utf8(text: str) -> bool:

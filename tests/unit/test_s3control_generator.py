@@ -13,7 +13,7 @@ import pytest
 from batchops.api.s3control_xml import render_describe_job
 from batchops.domain.job import GeneratedManifest, GeneratorFilter, ManifestOutputSpec
 from batchops.store import codec
-from tests.unit.test_s3control_xml import (
+from tests.support.s3control_bodies import (
     ACCOUNT,
     REGION,
     boto3_body,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,26 +19,21 @@ from sqlalchemy import func, select
 
 from batchops.domain.job import (
     FailureReason,
-    FailureThreshold,
     GeneratedManifest,
     GeneratorSpec,
     JobSpec,
-    ManifestLocation,
-    ManifestSpec,
     OperationSpec,
-    ReportSpec,
 )
 from batchops.domain.status import CANCELLABLE, TERMINAL, TRANSITIONS, JobStatus, can_move
 from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
 from batchops.errors import IdempotencyConflict, JobNotFound, ValidationError
-from batchops.manifests.chunks import ChunkRow, decode, encode_rows
-from batchops.manifests.source import Position, SourceRow
+from batchops.manifests.chunks import ChunkRow, decode
 from batchops.store import sqlstore
 from batchops.store.schema import chunks, job_events, jobs, tasks
-from batchops.store.sqlstore import ChunkBlob, ClaimedChunk, ReportRow, Store
+from batchops.store.sqlstore import ClaimedChunk, ReportRow, Store
+from tests.support.job_store import ACCOUNT, Row, add_chunk, blob, drive, good, make_spec, new_job
 
 S = JobStatus
-ACCOUNT = "111111111111"
 OTHER = "222222222222"
 T0 = 1_700_000_000.0
 DAY = 86400.0
@@ -92,68 +86,12 @@ async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
         await opened.close()
 
 
-def make_spec(token: str = "token-1", priority: int = 10, **changes: Any) -> JobSpec:
-    values: dict[str, Any] = {
-        "client_request_token": token,
-        "priority": priority,
-        "role_arn": "arn:aws:iam::111111111111:role/batch",
-        "manifest": ManifestSpec(
-            "S3BatchOperations_CSV_20180820",
-            ("Bucket", "Key"),
-            ManifestLocation("arn:aws:s3:::manifests/m.csv", "etag-1"),
-        ),
-        "operation": OperationSpec("S3DeleteObjectTagging", {}, "<S3DeleteObjectTagging />"),
-        "report": ReportSpec(enabled=False),
-        "description": "unit test job",
-        "threshold": FailureThreshold(min_tasks=10, percent=50.0),
-    }
-    values.update(changes)
-    return JobSpec(**values)
-
-
 def dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-async def new_job(store: Store, token: str = "token-1", account: str = ACCOUNT, **changes: Any) -> str:
-    job_id, created = await store.create_job(account, make_spec(token, **changes), [])
-    assert created
-    return job_id
-
-
-async def drive(store: Store, job_id: str, *steps: JobStatus) -> None:
-    for step in steps:
-        assert await store.transition(job_id, step, f"to {step.value}"), f"move to {step.value} refused"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One manifest row of a test chunk: its task seq, and its object or why it names none."""
-
-    seq: int
-    target: ObjectRef | None
-    error: str = ""
-    raw: str = ""
-
-
-def good(seq: int, bucket: str = "b") -> Row:
-    return Row(seq, ObjectRef(bucket, f"k{seq:03d}"))
-
-
 def bad(seq: int) -> Row:
     return Row(seq, None, error=f"row {seq} has 1 field, expected 2", raw=f"raw-line-{seq}")
-
-
-def blob(chunk_no: int, rows: list[Row]) -> ChunkBlob:
-    data = encode_rows([SourceRow(Position(), r.target, r.error, r.raw) for r in rows])
-    return ChunkBlob(chunk_no, rows[0].seq, len(rows), data)
-
-
-async def add_chunk(
-    store: Store, job_id: str, chunk_no: int, rows: list[Row], lines_read: int, cursor: str | None = None
-) -> None:
-    """What Preparing stores for one chunk of rows (none: only the checkpoint moves)."""
-    await store.add_chunks(job_id, [blob(chunk_no, rows)] if rows else [], lines_read, cursor)
 
 
 def ran(

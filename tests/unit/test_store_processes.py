@@ -14,7 +14,7 @@ from sqlalchemy import update
 from batchops.domain.job import JobStatus
 from batchops.store.schema import jobs
 from batchops.store.sqlstore import Store
-from tests.unit.test_store import ACCOUNT, add_chunk, drive, good, new_job
+from tests.support.job_store import ACCOUNT, add_chunk, drive, good, new_job
 
 S = JobStatus
 CHUNKS = 40

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, update
@@ -14,20 +12,11 @@ from batchops.errors import ValidationError
 from batchops.store import codec, sqlstore
 from batchops.store.schema import jobs
 from batchops.store.sqlstore import Store
-from tests.unit.test_store import make_spec
+from tests.support.job_store import make_spec
 
 S = JobStatus
 ACCOUNT = "111111111111"
 OTHER = "222222222222"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def add_jobs(store: Store, count: int, account: str = ACCOUNT, start: float = 1_700_000_000.0) -> list[str]:

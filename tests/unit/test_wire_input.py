@@ -19,7 +19,7 @@ from batchops.errors import MalformedXML, ValidationError
 from batchops.reports.writer import LONGEST_SUFFIX, MAX_KEY_BYTES, check_prefix, job_folder, result_file_key
 from batchops.wire_numbers import MAX_DIGITS, parse_decimal, parse_int
 from batchops.xmlutil import MAX_DEPTH, non_xml_char, parse_xml
-from tests.wire_bodies import cos_body, cos_tag_value, nested, s3control_body, tag_value
+from tests.support.wire_bodies import cos_body, cos_tag_value, nested, s3control_body, tag_value
 
 THRESHOLD = FailureThreshold()
 LOOSE_INTEGERS = [" 7 ", "7 ", "\t7", "1_0", "+5", "٣", "²", "\uff17", "0x10", "1e3", "", "-", "--1", "9" * 21]

@@ -16,7 +16,7 @@ from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import Answer, LeanSession
 from batchops.s3.xmlbody import xml_can_carry, xml_text
-from tests.strategies import hostile_text
+from tests.support.strategies import hostile_text
 
 NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from batchops.devstore import free_port
+
+#: The repository root: a server's PYTHONPATH, so that it can import the entry points in this module.
+REPO = Path(__file__).resolve().parents[2]
+WEBHOOK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:webhook"
+ENTRY_POINT_ARN = "arn:aws:lambda:us-east-1:123456789012:function:in-process"
 
 
 class Behaviour:

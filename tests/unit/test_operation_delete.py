@@ -1,4 +1,5 @@
-"""S3DeleteObject's batcher: concurrent tasks fill DeleteObjects requests (an in-package fake store)."""
+"""S3DeleteObject: its batcher (concurrent tasks fill DeleteObjects requests, an in-package fake store), and
+one key's outcome in a DeleteObjects answer."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import asyncio
 from typing import Any
 
 from batchops.domain.task import ObjectRef
+from batchops.errors import TaskError
 from batchops.operations.base import Operation, TaskContext
 from batchops.operations.cos_delete import COSDeleteObject
-from batchops.operations.delete import MAX_KEYS, MAX_REQUESTS, DeleteObject
+from batchops.operations.delete import MAX_KEYS, MAX_REQUESTS, DeleteObject, outcome_of
 
 
 class FakeStore:
@@ -113,3 +115,27 @@ async def test_a_key_xml_cannot_carry_is_deleted_alone_and_its_batch_goes_on() -
     assert store.batched == [["ok1", "crlf\rkey"]]
     assert store.alone == [("ctl\x01key", None), ("fffe\ufffekey", None), ("v", "bad\x02version")]
     assert results == ["deleted", "deleted", "deleted", "version bad\x02version deleted", "deleted"]
+
+
+# --- S3DeleteObject: one key's outcome in a DeleteObjects answer ----------------------------------
+
+
+def test_delete_outcome_per_key() -> None:
+    response = {
+        "Deleted": [
+            {"Key": "a"},
+            {"Key": "v", "VersionId": "v1"},
+            {"Key": "m", "DeleteMarker": True, "DeleteMarkerVersionId": "dm1"},
+        ],
+        "Errors": [{"Key": "locked", "Code": "AccessDenied", "Message": "retention"}],
+    }
+    assert outcome_of(ObjectRef("b", "a"), response) == "deleted"
+    assert outcome_of(ObjectRef("b", "v", "v1"), response) == "version v1 deleted"
+    assert outcome_of(ObjectRef("b", "m"), response) == "delete marker dm1 created"
+    error = outcome_of(ObjectRef("b", "locked"), response)
+    assert isinstance(error, TaskError)
+    assert (error.code, error.http_status, error.message) == ("AccessDenied", 403, "retention")
+    missing = outcome_of(ObjectRef("b", "absent"), response)
+    assert isinstance(missing, TaskError) and "did not mention this key" in missing.message
+    # A version the answer does not name is not confused with another version of the same key.
+    assert isinstance(outcome_of(ObjectRef("b", "v", "other"), response), TaskError)

@@ -1,0 +1,63 @@
+"""Jobs for the runner's tests: an operation that records what it ran, and a job already Active on the store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from batchops.domain.job import FailureThreshold, JobSpec, ManifestLocation, ManifestSpec, OperationSpec, ReportSpec
+from batchops.domain.status import JobStatus
+from batchops.domain.task import ObjectRef
+from batchops.manifests.chunks import encode_lines
+from batchops.operations.base import Operation, TaskContext
+from batchops.store.sqlstore import ChunkBlob, Store
+
+S = JobStatus
+
+
+class Recording(Operation):
+    """Succeeds like the no-op, remembering each object it ran on and how many ran at once."""
+
+    name = "Recording"
+
+    def __init__(self) -> None:
+        self.ran: list[ObjectRef] = []
+        self.running = self.most = 0
+
+    def parse(self, element: Element) -> dict[str, Any]:
+        return {}
+
+    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0)
+        self.running -= 1
+        self.ran.append(target)
+        return "recorded"
+
+
+def spec(token: str) -> JobSpec:
+    return JobSpec(
+        client_request_token=token,
+        priority=1,
+        role_arn="arn:aws:iam::111111111111:role/batch",
+        manifest=ManifestSpec(
+            "S3BatchOperations_CSV_20180820", ("Bucket", "Key"), ManifestLocation("arn:aws:s3:::mf/m.csv", "e")
+        ),
+        operation=OperationSpec("BatchOpsNoOp", {}, "<BatchOpsNoOp />"),
+        report=ReportSpec(enabled=False),
+        threshold=FailureThreshold(min_tasks=1000, percent=50.0),
+    )
+
+
+async def active_job(store: Store, *chunks: list[bytes], token: str = "t") -> str:
+    job_id, _ = await store.create_job("111111111111", spec(token), [])
+    blobs, seq = [], 0
+    for number, lines in enumerate(chunks):
+        blobs.append(ChunkBlob(number, seq, len(lines), encode_lines(lines)))
+        seq += len(lines)
+    await store.add_chunks(job_id, blobs, seq)
+    for status in (S.PREPARING, S.READY, S.ACTIVE):
+        assert await store.transition(job_id, status)
+    return job_id
