@@ -42,20 +42,10 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-#: HTTP answers that mean the store (not the request) is failing.
-OUTAGE_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Error codes that mean "the store is overloaded", whatever the status.
-THROTTLE_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestThrottled",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ServiceUnavailable",
-    }
-)
+from batchops.s3.overload import FAILING_STATUSES, THROTTLE_CODES
+
+#: Error codes that mean the store is failing or overloaded, whatever the status (503 ServiceUnavailable too).
+OUTAGE_CODES = THROTTLE_CODES | {"ServiceUnavailable"}
 #: How every hold reason of a breaker begins (DescribeJob's StatusUpdateReason while a job holds).
 HOLD_PREFIX = "holding: object store"
 #: A cause chain is followed this deep looking for an outage (ManifestError wraps the SDK's error).
@@ -261,7 +251,7 @@ BREAKERS = Breakers()
 
 def answer_outage(status: int, code: str | None) -> str | None:
     """An answer that means the store is failing: its description; None for any other answer."""
-    if status in OUTAGE_STATUSES or (status >= 400 and code in THROTTLE_CODES):
+    if status in FAILING_STATUSES or (status >= 400 and code in OUTAGE_CODES):
         return f"HTTP {status} {code or ''}".strip()
     return None
 

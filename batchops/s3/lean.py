@@ -30,6 +30,7 @@ from yarl import URL
 
 from batchops.s3.adaptive import AdaptiveLimit
 from batchops.s3.breaker import WATCH_ONLY, CircuitBreaker, answer_outage, outage_of
+from batchops.s3.overload import FAILING_STATUSES, THROTTLE_CODES
 from batchops.s3.signer import EMPTY_SHA256, Signer
 
 #: Answers retried like botocore retries them (besides every 500, 502, 503 and 504).
@@ -48,18 +49,6 @@ RETRY_CODES = frozenset(
         "RequestTimeoutException",
         "PriorRequestNotComplete",
         "InternalError",
-    }
-)
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-#: Answers that mean "the store is overloaded": the adaptive limit halves.
-THROTTLE_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestThrottled",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
     }
 )
 #: First retry waits up to this long; each further one up to twice as long, at most ``MAX_BACKOFF``.
@@ -263,7 +252,7 @@ def error_code(answer: Answer) -> str | None:
 
 def retryable(error: ClientError) -> bool:
     status = int(error.response["ResponseMetadata"]["HTTPStatusCode"])
-    return status in RETRY_STATUSES or error.response["Error"].get("Code") in RETRY_CODES
+    return status in FAILING_STATUSES or error.response["Error"].get("Code") in RETRY_CODES
 
 
 def _error_fields(body: bytes) -> dict[str, str]:
