@@ -1,5 +1,8 @@
 """A task is one manifest row (its object, ``ObjectRef``); its outcome is what the report says about it.
 
+``TaskOutcome`` is how a task ended, as the runner records it; ``ReportRow`` is a recorded outcome read back
+(the store yields them, the report writer and the console show them).
+
 Pending tasks are not objects of their own: they are rows of a chunk blob (``manifests/chunks.py``).
 """
 
@@ -39,3 +42,16 @@ class TaskOutcome(NamedTuple):
     message: str = ""
     target: ObjectRef | None = None
     raw: str = ""
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One task's line in the report, as recorded; ``key`` is the decoded object key."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    status: TaskStatus
+    error_code: str
+    http_status: int
+    message: str

@@ -36,7 +36,7 @@ from typing import Any
 
 from batchops.arns import parse_bucket_arn
 from batchops.domain.job import ReportSpec
-from batchops.domain.task import TaskStatus
+from batchops.domain.task import ReportRow, TaskStatus
 from batchops.errors import ValidationError
 from batchops.manifests.csv import encode_key
 from batchops.wire_numbers import shown
@@ -46,19 +46,6 @@ DEFAULT_FORMAT = "Report_CSV_20180820"
 REPORT_SCHEMA = "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"
 UPLOAD_PART_BYTES = 8 * 1024 * 1024  # S3 needs >= 5 MiB for every multipart part but the last
 STATUS_NAMES = {TaskStatus.SUCCEEDED: "succeeded", TaskStatus.FAILED: "failed"}
-
-
-@dataclass(frozen=True)
-class ReportRow:
-    """One task's line in the report; ``key`` is the decoded object key."""
-
-    bucket: str
-    key: str
-    version_id: str | None
-    status: TaskStatus
-    error_code: str
-    http_status: int
-    message: str
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
-from batchops.domain.task import TaskOutcome, TaskStatus
+from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
 from batchops.errors import IdempotencyConflict, JobNotFound, StoreFull, TooManyUnfinishedJobs, ValidationError
-from batchops.reports.writer import ReportRow
 from batchops.store import codec, migrate
 from batchops.store.outcomes import OutcomeRow, loaded, outcome_rows
 from batchops.store.schema import chunks, console_sessions, job_events, jobs, tasks
