@@ -22,9 +22,6 @@ message is one line saying what went wrong and what to do.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 import time
 import uuid
@@ -33,7 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import boto3
 import botocore.exceptions as boto_errors
@@ -41,7 +37,7 @@ from botocore.config import Config
 
 from batchops.domain import status as domain_status
 from batchops.errors import ClientError, CredentialsRefused, RequestRefused, ServerUnreachable
-from batchops.reports.writer import REPORT_SCHEMA, job_folder
+from batchops.reports.reader import ReportLocation, named_row, read_report
 
 __all__ = [
     "TERMINAL",
@@ -56,7 +52,6 @@ __all__ = [
 #: Statuses a job never leaves, as the API writes them.
 TERMINAL = frozenset(status.value for status in domain_status.TERMINAL)
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
-REPORT_COLUMNS = tuple(name.strip() for name in REPORT_SCHEMA.split(","))
 _CREDENTIAL_CODES = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "InvalidSignature"}
 )
@@ -69,7 +64,7 @@ def strip_account_from_host(request: Any, **_: Any) -> None:
 
 @dataclass(frozen=True)
 class JobReport:
-    """A job's completion report: its ``manifest.json`` and every result row (``REPORT_COLUMNS`` keys)."""
+    """A job's completion report: its ``manifest.json`` and every result row (``reports.reader.named_row``)."""
 
     manifest: dict[str, Any]
     rows: list[dict[str, str]] = field(default_factory=list)
@@ -246,12 +241,8 @@ class Client:
                 f"job {job_id} is {job['Status']}; its report is written when it ends (batchops job wait {job_id})"
             )
         bucket = str(report["Bucket"]).split(":::", 1)[-1]
-        folder = job_folder(report.get("Prefix"), job_id)
-        manifest = json.loads(self._read(bucket, f"{folder}/manifest.json"))
-        rows: list[dict[str, str]] = []
-        for result in manifest.get("Results", []):
-            rows += _report_rows(self._read(bucket, result["Key"]))
-        return JobReport(manifest, rows)
+        written = read_report(self._read, ReportLocation.of(bucket, report.get("Prefix"), job_id))
+        return JobReport(written.index.document, [named_row(values) for values in written.rows])
 
     def _read(self, bucket: str, key: str) -> bytes:
         with self._calling("the object store", bucket):
@@ -321,15 +312,6 @@ def _report(bucket: str | None, prefix: str | None, scope: str) -> dict[str, Any
     if prefix:
         report["Prefix"] = prefix
     return report
-
-
-def _report_rows(body: bytes) -> list[dict[str, str]]:
-    rows = []
-    for values in csv.reader(io.StringIO(body.decode("utf-8"))):
-        row = dict(zip(REPORT_COLUMNS, values, strict=False))
-        row["Key"] = unquote(row.get("Key", ""))
-        rows.append(row)
-    return rows
 
 
 def _one_line(text: str) -> str:

@@ -6,7 +6,6 @@ report is read where it was written and an uploaded manifest lands where the job
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batchops.arns import parse_bucket_arn
 from batchops.domain.job import Job
 from batchops.errors import BatchOpsError
-from batchops.reports.writer import job_folder
+from batchops.reports.reader import AsyncGetObject, ReportLocation, read_index
 from batchops.s3.client import open_client
 from batchops.s3.resolver import credentials_for
 from batchops.settings import Settings
@@ -107,22 +106,34 @@ async def etag_of(
 
 def report_location(job: Job) -> tuple[str, str]:
     """(bucket, folder) of a job's report."""
-    return parse_bucket_arn(job.spec.report.bucket or ""), job_folder(job.spec.report.prefix, job.id)
+    where = _report_location(job)
+    return where.bucket, where.folder
+
+
+def _report_location(job: Job) -> ReportLocation:
+    return ReportLocation.of(parse_bucket_arn(job.spec.report.bucket or ""), job.spec.report.prefix, job.id)
 
 
 async def report_files(settings: Settings, job: Job) -> list[ReportFile]:
     """The files of a written report, from its manifest.json (which is written last)."""
-    bucket, folder = report_location(job)
+    where = _report_location(job)
     try:
         async with role_store(settings, job.account_id, job.spec.role_arn) as s3:
-            answer = await s3.get_object(Bucket=bucket, Key=f"{folder}/manifest.json")
-            index = json.loads(await answer["Body"].read())
+            index = await read_index(_whole_object(s3), where)
     except (ClientError, BotoCoreError) as exc:
-        raise StoreCallFailed(f"the report index is not readable: {describe_failure(exc, bucket)}") from None
-    files = [ReportFile("manifest.json", f"{folder}/manifest.json")]
-    for result in index.get("Results", []):
-        files.append(ReportFile(f"{result.get('TaskExecutionStatus', '')} tasks (CSV)", str(result["Key"])))
-    return files
+        raise StoreCallFailed(f"the report index is not readable: {describe_failure(exc, where.bucket)}") from None
+    listed = [ReportFile(f"{file.status} tasks (CSV)", file.key) for file in index.files]
+    return [ReportFile("manifest.json", index.key), *listed]
+
+
+def _whole_object(s3: Any) -> AsyncGetObject:
+    """GetObject on ``s3`` as the report reader calls it: (bucket, key) → the object's bytes."""
+
+    async def get(bucket: str, key: str) -> bytes:
+        answer = await s3.get_object(Bucket=bucket, Key=key)
+        return bytes(await answer["Body"].read())
+
+    return get
 
 
 async def stream_object(settings: Settings, job: Job, bucket: str, key: str) -> AsyncIterator[bytes]:

@@ -1,14 +1,9 @@
 """Write a job's completion report: result CSV files, then ``manifest.json`` and ``manifest.json.md5``.
 
-Layout under the report bucket (``<prefix>/`` omitted when there is no prefix)::
-
-    <prefix>/job-<id>/results/<sha1>.csv    one or more per task status, at most rows_per_file rows each
-    <prefix>/job-<id>/manifest.json         index of the result files, with their MD5s
-    <prefix>/job-<id>/manifest.json.md5     hex MD5 of manifest.json and a newline
-
-Result file names are the SHA-1 of (job id, status, part number), so writing the report again after
-a crash overwrites the same objects instead of adding new ones. The index is written last, so its
-presence means every file it lists is complete.
+Where each file goes is ``layout.py``: one or more result files per task status, at most rows_per_file rows
+each, then the index of the result files with their MD5s, then the index's own MD5. Result file names are the
+SHA-1 of (job id, status, part number), so writing the report again after a crash overwrites the same objects
+instead of adding new ones. The index is written last, so its presence means every file it lists is complete.
 
 Rows follow the declared ``ReportSchema`` order (Bucket, Key, VersionId, TaskStatus, ErrorCode,
 HTTPStatusCode, ResultMessage). AWS's sample rows put HTTPStatusCode before ErrorCode; we follow
@@ -39,13 +34,19 @@ from batchops.domain.job import ReportSpec
 from batchops.domain.task import ReportRow, TaskStatus
 from batchops.errors import ValidationError
 from batchops.manifests.csv import encode_key
+from batchops.reports.layout import (
+    LONGEST_SUFFIX,
+    REPORT_SCHEMA,
+    STATUS_NAMES,
+    index_key,
+    job_folder,
+    result_file_key,
+)
 from batchops.wire_numbers import shown
 from batchops.xmlutil import non_xml_char
 
 DEFAULT_FORMAT = "Report_CSV_20180820"
-REPORT_SCHEMA = "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"
 UPLOAD_PART_BYTES = 8 * 1024 * 1024  # S3 needs >= 5 MiB for every multipart part but the last
-STATUS_NAMES = {TaskStatus.SUCCEEDED: "succeeded", TaskStatus.FAILED: "failed"}
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,6 @@ def report_bucket(spec: ReportSpec) -> str:
     return parse_bucket_arn(spec.bucket)
 
 
-def job_folder(prefix: str | None, job_id: str) -> str:
-    """``<prefix>/job-<id>``, or ``job-<id>`` without a prefix; a trailing ``/`` on the prefix is dropped."""
-    prefix = (prefix or "").rstrip("/")
-    return f"{prefix}/job-{job_id}" if prefix else f"job-{job_id}"
-
-
-#: The longest key the report adds after its prefix: ``/job-<uuid>/results/<sha1>.csv``.
-LONGEST_SUFFIX = len(f"/job-{'0' * 36}/results/{'0' * 40}.csv")
 #: S3's limit on a key, in UTF-8 bytes.
 MAX_KEY_BYTES = 1024
 MAX_PREFIX_BYTES = MAX_KEY_BYTES - LONGEST_SUFFIX
@@ -137,11 +130,6 @@ def report_statuses(scope: str | None) -> tuple[TaskStatus, ...]:
     if scope == "FailedTasksOnly":
         return (TaskStatus.FAILED,)
     raise ValidationError(f"ReportScope {scope!r} is not AllTasks or FailedTasksOnly", field="ReportScope")
-
-
-def result_file_key(folder: str, job_id: str, status: TaskStatus, part: int) -> str:
-    name = hashlib.sha1(f"{job_id}/{STATUS_NAMES[status]}/{part}".encode()).hexdigest()
-    return f"{folder}/results/{name}.csv"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,11 +293,11 @@ def iso_millis(moment: datetime) -> str:
 
 
 async def _write_index(s3: Any, bucket: str, folder: str, index: bytes) -> list[str]:
-    index_key = f"{folder}/manifest.json"
+    key = index_key(folder)
     checksum = f"{hashlib.md5(index).hexdigest()}\n".encode()
-    await put_bytes(s3, bucket, index_key, index, "application/json")
-    await put_bytes(s3, bucket, f"{index_key}.md5", checksum, "text/plain")
-    return [index_key, f"{index_key}.md5"]
+    await put_bytes(s3, bucket, key, index, "application/json")
+    await put_bytes(s3, bucket, f"{key}.md5", checksum, "text/plain")
+    return [key, f"{key}.md5"]
 
 
 async def put_bytes(s3: Any, bucket: str, key: str, body: bytes, content_type: str) -> None:

@@ -23,7 +23,8 @@ from batchops.devstore import free_port
 from batchops.domain.task import TaskStatus
 from batchops.errors import StoreUnavailable, ValidationError
 from batchops.reports import target
-from batchops.reports.writer import check_prefix, job_folder, result_file_key
+from batchops.reports.layout import job_folder, result_file_key
+from batchops.reports.writer import check_prefix
 from batchops.settings import Settings
 from batchops.tenancy import Account
 from tests.support.console import console_session

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from batchops.reports.reader import ReportLocation
+from batchops.reports.reader import read_report as read_written_report
 from tests.support.server import ACCOUNT
 
 TERMINAL = {"Complete", "Cancelled", "Failed"}
@@ -105,12 +104,13 @@ def put_objects(s3: Any, bucket: str, keys: list[str]) -> None:
 
 
 def read_report(s3: Any, bucket: str, job_id: str) -> tuple[dict[str, Any], list[list[str]]]:
-    index = json.loads(s3.get_object(Bucket=bucket, Key=f"reports/job-{job_id}/manifest.json")["Body"].read())
-    rows: list[list[str]] = []
-    for result in index["Results"]:
-        body = s3.get_object(Bucket=result["Bucket"], Key=result["Key"])["Body"].read().decode()
-        rows += list(csv.reader(io.StringIO(body)))
-    return index, rows
+    """The report of a job ``create_job`` made (prefix ``reports``): its manifest.json and every row as written."""
+
+    def get(bucket: str, key: str) -> bytes:
+        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    written = read_written_report(get, ReportLocation.of(bucket, "reports", job_id))
+    return written.index.document, written.rows
 
 
 def slow_rows(bucket: str, keys: list[str], times: int = 10) -> list[str]:

@@ -16,7 +16,8 @@ from batchops.api import cos_xml, s3control_xml
 from batchops.domain.job import FailureThreshold
 from batchops.domain.task import TaskStatus
 from batchops.errors import MalformedXML, ValidationError
-from batchops.reports.writer import LONGEST_SUFFIX, MAX_KEY_BYTES, check_prefix, job_folder, result_file_key
+from batchops.reports.layout import LONGEST_SUFFIX, job_folder, result_file_key
+from batchops.reports.writer import MAX_KEY_BYTES, check_prefix
 from batchops.wire_numbers import MAX_DIGITS, parse_decimal, parse_int
 from batchops.xmlutil import MAX_DEPTH, non_xml_char, parse_xml
 from tests.support.wire_bodies import cos_body, cos_tag_value, nested, s3control_body, tag_value
