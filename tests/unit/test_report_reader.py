@@ -1,18 +1,24 @@
 """The report reader against the report writer, on an in-memory store of the two calls they make.
 
 The writer puts objects (PutObject; its files stay under one part, so no multipart upload), the reader gets
-them (GetObject): what one writes the other reads back, index first, row for row.
+them (GetObject): what one writes the other reads back, index first, row for row. And the arrows the layout
+module straightened: the Python client reads reports without the server's writer, the store imports no report code.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import batchops.store
 from batchops.domain.job import ReportSpec
 from batchops.domain.task import ReportRow, TaskStatus
 from batchops.reports.layout import REPORT_COLUMNS, REPORT_SCHEMA
@@ -183,3 +189,31 @@ def test_a_listed_file_without_a_bucket_is_in_the_report_bucket() -> None:
     (listed,) = parse_index(body, where).files
 
     assert (listed.bucket, listed.key, listed.status, listed.md5) == ("reports", "job-x/results/1.csv", "failed", "")
+
+
+# --- who depends on the layout ----------------------------------------------------------------
+
+
+def test_the_python_client_reads_reports_without_loading_the_server_side() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, batchops.client; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+    assert "batchops.reports.reader" in loaded
+    assert not {"batchops.reports.writer", "batchops.manifests.csv", "batchops.store.sqlstore"} & set(loaded)
+
+
+def test_the_job_store_imports_nothing_from_reports() -> None:
+    store = Path(batchops.store.__file__).parent
+    imported = {
+        (path.name, node.module)
+        for path in store.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+
+    assert [pair for pair in imported if pair[1].startswith("batchops.reports")] == []
+    assert ("sqlstore.py", "batchops.domain.task") in imported  # the scan reads the store's own imports
