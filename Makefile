@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test soak lint bench clean
+.PHONY: run test test-unit soak lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(STAMP)
 ## test: the whole test suite (starts its own SeaweedFS and servers on free ports)
 test: $(STAMP)
 	$(BIN)/pytest
+
+## test-unit: the tests that need no SeaweedFS (tests/unit), the inner loop: under a minute
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
 
 ## soak: the long adversarial runs (hostile keys, fuzzed requests, injected store faults, abusive clients)
 soak: $(STAMP)
