@@ -8,7 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from batchops.devstore import LocalSeaweed
+from batchops.server import serve
 from batchops.settings import load_settings
 
 DEMO_OBJECTS = 300
@@ -17,8 +20,6 @@ MANIFEST_KEY = "manifests/demo.csv"
 
 
 def run_demo(data_dir: Path, port: int) -> None:
-    from batchops.cli import serve
-
     settings = load_settings(flags={"data_dir": data_dir / "batchops", "port": port})
     account = settings.accounts[0]
     access_key = account.access_key_id or "batchops-demo"
@@ -35,8 +36,6 @@ def run_demo(data_dir: Path, port: int) -> None:
 
 
 def _s3(endpoint: str, access_key: str, secret_key: str) -> Any:
-    import boto3
-
     return boto3.client(
         "s3",
         endpoint_url=endpoint,

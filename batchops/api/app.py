@@ -1,30 +1,24 @@
-"""The ASGI application: routes, the error boundary, request ids, and the engine's lifespan."""
+"""The API app: both dialects' routes, the error boundary, request ids, and /healthz. batchops.server builds it
+with the services, and mounts it beside the console."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from batchops.api import cos, cos_xml, s3control, s3control_xml
 from batchops.api.auth import cos_authenticated, s3control_authenticated
-from batchops.api.body_guard import BodyGuard
 from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, CodeTable, to_api_error
-from batchops.console import create_console
-from batchops.engine.engine import Engine
 from batchops.errors import StoreFull
-from batchops.service import JobService, Services
-from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.service import Services, services
 
 log = logging.getLogger(__name__)
 
@@ -100,39 +94,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def healthz(request: Request) -> Response:
     """Ready (200) unless the store cannot write: then 503 with why, until a write succeeds again."""
-    fault = request.app.state.store.write_fault
+    fault = services(request).store.write_fault
     if fault is not None:
         return JSONResponse({"status": "not ready", "reason": fault.message}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings, store: Store, engine: Engine) -> Starlette:
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await engine.start()
-        try:
-            yield
-        finally:
-            await engine.stop()
-            await store.close()
-
-    app_services = Services(jobs=JobService(store, engine.wake, settings), settings=settings)
+def create_app(app_services: Services) -> Starlette:
+    """The S3 Control and COS routes and /healthz (the server's body guard and lifespan wrap it)."""
     routes = [
         Route(r.path, guarded(s3control_authenticated(r.endpoint)), methods=r.methods) for r in s3control.ROUTES
     ]
     cos_routes = [Route(r.path, guarded(cos_authenticated(r.endpoint), COS), methods=r.methods) for r in cos.ROUTES]
     app = Starlette(
-        routes=[
-            *routes,
-            *cos_routes,
-            Route("/healthz", healthz),
-            Mount("/console", create_console(settings, store, app_services)),
-        ],
+        routes=[*routes, *cos_routes, Route("/healthz", healthz)],
         exception_handlers={HTTPException: _http_error},
-        middleware=[Middleware(BodyGuard, idle_seconds=settings.body_timeout_seconds)],
-        lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.store = store  # /healthz reads its write fault
     app.state.services = app_services
     return app

@@ -23,6 +23,7 @@ from batchops.api.body_guard import STALLED
 from batchops.auth import SignedRequest, cos
 from batchops.auth.accounts import authenticate_cos, s3control_headers
 from batchops.errors import BodyNotReceived, RequestTooLarge
+from batchops.service import services
 from batchops.tenancy import Account
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -39,7 +40,7 @@ async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RequestTooLarge(TOO_LARGE)
-    seconds = request.app.state.settings.body_timeout_seconds
+    seconds = services(request).settings.body_timeout_seconds
     try:
         async with asyncio.timeout(seconds):
             body = await _bounded_body(request)
@@ -81,7 +82,7 @@ def signed_parts(request: Request) -> SignedRequest:
 
 async def s3control_account(request: Request) -> Account:
     """Verify the request's SigV4 signature, then its body; the signer's Account (also in ``request.state``)."""
-    account, check = s3control_headers(signed_parts(request), request.app.state.settings)
+    account, check = s3control_headers(signed_parts(request), services(request).settings)
     check.body(await read_body(request))
     request.state.account = account
     return account
@@ -91,7 +92,7 @@ async def cos_account(request: Request) -> Account:
     """Verify the request's COS signature and ``x-cos-appid``, then its body; the signer's Account."""
     parts = signed_parts(request)
     params = parse_qsl(parts.query, keep_blank_values=True)
-    account = authenticate_cos(parts, request.app.state.settings, request.scope["path"], params)
+    account = authenticate_cos(parts, services(request).settings, request.scope["path"], params)
     cos.check_content_md5(parts, await read_body(request))
     request.state.account = account
     return account

@@ -1,4 +1,4 @@
-"""The web console: a Starlette app mounted at ``/console/`` by the API app, sharing its services and store."""
+"""The web console: a Starlette app that batchops.server mounts at ``/console/``, on the API's services."""
 
 from __future__ import annotations
 
@@ -17,11 +17,10 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from batchops.console import auth, present, views
+from batchops.console.state import ConsoleState
 from batchops.console.throttle import LoginThrottle
 from batchops.errors import JobNotFound
 from batchops.service import Services
-from batchops.settings import Settings
-from batchops.store.sqlstore import Store
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -92,7 +91,8 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return views.render(request, "error.html", {"title": "Something went wrong", "message": message}, 500)
 
 
-def create_console(settings: Settings, store: Store, services: Services) -> Starlette:
+def create_console(services: Services) -> Starlette:
+    settings = services.settings
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters.update(present.FILTERS)
     templates.env.globals.update(present.GLOBALS)
@@ -106,7 +106,7 @@ def create_console(settings: Settings, store: Store, services: Services) -> Star
         same_site="strict",
         https_only=settings.tls_cert is not None,  # the cookie is Secure when the server speaks HTTPS
     )
-    verified = Middleware(auth.VerifiedSession, settings=settings, store=store, session_key=session_key)
+    verified = Middleware(auth.VerifiedSession, settings=settings, store=services.store, session_key=session_key)
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(SecurityHeaders), session, verified],
@@ -117,11 +117,11 @@ def create_console(settings: Settings, store: Store, services: Services) -> Star
             Exception: _server_error,
         },
     )
-    app.state.settings = settings
-    app.state.store = store  # sign-in sessions and report files
-    app.state.services = services
-    app.state.templates = templates
-    app.state.login_throttle = LoginThrottle(settings.login_delay_seconds)
-    app.state.session_key = session_key
-    app.state.session_lifetime = SESSION_HOURS * 3600
+    app.state.console = ConsoleState(
+        services=services,
+        templates=templates,
+        login_throttle=LoginThrottle(settings.login_delay_seconds),
+        session_key=session_key,
+        session_lifetime=SESSION_HOURS * 3600,
+    )
     return app

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from batchops.console.state import console_state
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 from batchops.tenancy import Account
@@ -73,7 +74,7 @@ def csrf_token(request: Request) -> str:
 def signed_in(request: Request) -> str | None:
     """The account id of this session, if it is still an account of this server."""
     account_id = request.session.get("account")
-    if account_id and request.app.state.settings.account(account_id) is not None:
+    if account_id and console_state(request).services.settings.account(account_id) is not None:
         return str(account_id)
     return None
 
@@ -85,19 +86,20 @@ def credentials_fingerprint(session_key: str, account: Account) -> str:
 
 
 async def sign_in(request: Request, account: Account, lifetime_seconds: float) -> None:
+    state = console_state(request)
     session_id = secrets.token_urlsafe(32)
-    await request.app.state.store.start_console_session(session_id, account.id, time.time() - lifetime_seconds)
+    await state.services.store.start_console_session(session_id, account.id, time.time() - lifetime_seconds)
     request.session.clear()
     request.session["account"] = account.id
     request.session["sid"] = session_id
-    request.session["creds"] = credentials_fingerprint(request.app.state.session_key, account)
+    request.session["creds"] = credentials_fingerprint(state.session_key, account)
     request.session["csrf"] = secrets.token_urlsafe(32)  # a new token for the new session
 
 
 async def sign_out(request: Request) -> None:
     session_id = request.session.get("sid")
     if session_id:
-        await request.app.state.store.end_console_session(str(session_id))
+        await console_state(request).services.store.end_console_session(str(session_id))
     request.session.clear()
 
 

@@ -18,11 +18,12 @@ from batchops.auth.accounts import check_role
 from batchops.console import auth, forms, storage
 from batchops.console.auth import Handler, account_of, login_required
 from batchops.console.present import job_summary
+from batchops.console.state import console_state
 from batchops.domain.job import Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, RoleNotDeclared, ValidationError
 from batchops.operations.acl import CANNED_ACLS
-from batchops.service import JobSearch, services
+from batchops.service import JobSearch
 from batchops.store.sqlstore import SEARCH_SORTS
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
@@ -37,12 +38,13 @@ MAX_MANIFEST_UPLOAD = 512 * 1024 * 1024
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     context = {**_common(request), **context}
-    response: Response = request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+    templates = console_state(request).templates
+    response: Response = templates.TemplateResponse(request, name, context, status_code=status_code)
     return response
 
 
 def render_part(request: Request, name: str, context: dict[str, Any]) -> str:
-    template = request.app.state.templates.get_template(name)
+    template = console_state(request).templates.get_template(name)
     return str(template.render({**_common(request), **context}))
 
 
@@ -113,14 +115,15 @@ async def login(request: Request) -> Response:
     form = await request.form()
     identity = str(form.get("identity") or "").strip()
     address = request.client.host if request.client else "unknown"
-    throttle = request.app.state.login_throttle
+    state = console_state(request)
+    throttle = state.login_throttle
     keys = throttle.keys(identity, address)
     wait = throttle.wait_seconds(keys)
     if wait:
-        if refused := throttle.refused():
+        if refusals := throttle.refused():
             log.warning(
                 "console sign-in refused: too many failed attempts (%d refused; latest identity %.64r from %s)",
-                refused,
+                refusals,
                 identity,
                 address,
             )
@@ -128,7 +131,7 @@ async def login(request: Request) -> Response:
         refused = render(request, "login.html", {"identity": identity, "error": error}, status_code=429)
         refused.headers["Retry-After"] = str(wait)
         return refused
-    account = auth.authenticate(request.app.state.settings, identity, str(form.get("secret") or ""))
+    account = auth.authenticate(state.services.settings, identity, str(form.get("secret") or ""))
     if account is None:
         throttle.failed(keys)
         log.warning("console sign-in failed: wrong credentials (identity %.64r from %s)", identity, address)
@@ -138,7 +141,7 @@ async def login(request: Request) -> Response:
         )
         return render(request, "login.html", {"identity": identity, "error": error}, status_code=401)
     throttle.succeeded(keys)
-    await auth.sign_in(request, account, request.app.state.session_lifetime)
+    await auth.sign_in(request, account, state.session_lifetime)
     return RedirectResponse(base(request) + "/jobs", status_code=303)
 
 
@@ -194,7 +197,7 @@ class ListQuery:
 
 async def _list_context(request: Request) -> dict[str, Any]:
     query = ListQuery.of(request)
-    found = await services(request).jobs.search(account_of(request), query.search())
+    found = await console_state(request).services.jobs.search(account_of(request), query.search())
     return {
         "jobs": found.jobs,
         "total": found.total,
@@ -244,7 +247,8 @@ async def jobs_live(request: Request) -> Response:
 
 
 async def _job_context(request: Request) -> dict[str, Any]:
-    detail = await services(request).jobs.detail(account_of(request), str(request.path_params["job_id"]))
+    app = console_state(request).services
+    detail = await app.jobs.detail(account_of(request), str(request.path_params["job_id"]))
     job: Job = detail.job
     context: dict[str, Any] = {
         "job": job,
@@ -252,11 +256,11 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "failures": detail.failures,
         "report_files": [],
         "report_error": None,
-        "job_arn": job_arn(job.account_id, job.id, request.app.state.settings.s3_region),
+        "job_arn": job_arn(job.account_id, job.id, app.settings.s3_region),
     }
     if job.spec.report.enabled and job.status in TERMINAL:
         try:
-            context["report_files"] = await storage.report_files(request.app.state.settings, job)
+            context["report_files"] = await storage.report_files(app.settings, job)
         except BatchOpsError as exc:
             context["report_error"] = str(exc)
     return context
@@ -282,14 +286,15 @@ LIVE_PARTS = ("status", "progress", "actions", "overview", "manifest", "history"
 
 @protected
 async def report_file(request: Request) -> Response:
-    job = await request.app.state.store.get_job(account_of(request), str(request.path_params["job_id"]))
+    app = console_state(request).services
+    job = await app.jobs.describe(account_of(request), str(request.path_params["job_id"]))
     key = request.query_params.get("key", "")
     if not job.spec.report.enabled:
         raise JobNotFound(job.id)
     bucket, folder = storage.report_location(job)
     if not key.startswith(folder + "/") or ".." in key.split("/"):
         return render(request, "error.html", {"title": "Not a report file", "message": key}, status_code=404)
-    settings = request.app.state.settings
+    settings = app.settings
     try:
         await storage.etag_of(settings, job.account_id, job.spec.role_arn, bucket, key, "the report file")
     except BatchOpsError as exc:
@@ -321,7 +326,7 @@ async def _status_action(request: Request, requested: str, done: str) -> Respons
     reason = str(form.get("reason") or "").strip() or None
     try:
         check_length(reason, "reason", 1, 256)
-        job = await services(request).jobs.request_status(account_of(request), job_id, requested, reason)
+        job = await console_state(request).services.jobs.request_status(account_of(request), job_id, requested, reason)
     except BatchOpsError as exc:
         if isinstance(exc, JobNotFound):
             raise
@@ -348,7 +353,7 @@ async def priority(request: Request) -> Response:
     try:
         # Spaces around a typed value are trimmed, as in every console form; the rest is read strictly.
         value = str(form.get("priority") or "").strip()
-        job = await services(request).jobs.update_priority(account_of(request), job_id, value)
+        job = await console_state(request).services.jobs.update_priority(account_of(request), job_id, value)
     except ValidationError as exc:
         flash(request, "error", f"Refused: {exc}")
     else:
@@ -385,7 +390,7 @@ async def create_job(request: Request) -> Response:
 
 async def _create(request: Request, form: forms.JobForm, account_id: str, spec: JobSpec) -> tuple[str, bool] | None:
     """CreateJob's rules past the form (declared RoleArn, job quota, request token); a refusal goes to the form."""
-    app = services(request)
+    app = console_state(request).services
     account = app.settings.account(account_id)
     assert account is not None  # VerifiedSession ended any session whose account is no longer configured
     try:
@@ -398,7 +403,7 @@ async def _create(request: Request, form: forms.JobForm, account_id: str, spec: 
 
 async def _validated_spec(request: Request, form: forms.JobForm, account_id: str, upload: Any) -> Any:
     """Check the whole form first (with a stand-in manifest), then place the manifest, then check again."""
-    settings = request.app.state.settings
+    settings = console_state(request).services.settings
     try:
         bucket, key = _manifest_target(form, upload)
     except forms.FormError as exc:
@@ -434,7 +439,7 @@ async def _place_manifest(
     request: Request, form: forms.JobForm, account_id: str, bucket: str, key: str, upload: Any
 ) -> str:
     """The manifest's ETag, read (or uploaded) where the job's role will read it: its store, with its keys."""
-    settings = request.app.state.settings
+    settings = console_state(request).services.settings
     role_arn = form.get("role_arn")
     try:
         check_role(settings, account_id, role_arn)

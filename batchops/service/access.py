@@ -1,4 +1,4 @@
-"""How an edge reaches the service: one frozen object on each app's state, read through one typed accessor."""
+"""How an edge reaches the service: one frozen object on the app's state, read through one typed accessor."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ from starlette.requests import HTTPConnection
 
 from batchops.service.jobs import JobService
 from batchops.settings import Settings
+from batchops.store.sqlstore import Store
 
 
 @dataclass(frozen=True)
 class Services:
-    """What routes and views may use; set once when the API and console apps are built."""
+    """What routes and views may use; built once, by the composition root (batchops.server)."""
 
     jobs: JobService
     settings: Settings
+    #: Only for what is not a job use case: /healthz's write fault and the console's sign-in sessions.
+    store: Store
 
 
 def services(request: HTTPConnection) -> Services:
-    """The services of the app serving ``request`` (the API app or the console mounted in it)."""
+    """The services of the API app serving ``request``."""
     found = request.app.state.services
     if not isinstance(found, Services):
         raise TypeError(f"app.state.services is {type(found).__name__}, not Services: build the app with create_app")

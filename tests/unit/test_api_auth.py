@@ -15,7 +15,9 @@ from starlette.routing import Route
 from batchops.api.auth import cos_account, cos_authenticated, read_body
 from batchops.api.body_guard import BodyGuard
 from batchops.errors import AuthError, BodyNotReceived, RequestTooLarge
+from batchops.service import JobService, Services
 from batchops.settings import Settings
+from batchops.store.sqlstore import Store
 from batchops.tenancy import Account
 from tests.support.cos_signing import cos_headers
 
@@ -35,14 +37,20 @@ async def explicit(request: Request) -> Response:
     return JSONResponse({"account": account.id, "body": (await read_body(request)).decode()})
 
 
-def app() -> httpx.AsyncClient:
+def services_on(store: Store, settings: Settings) -> Services:
+    """The services an app's routes read; no engine here, so nothing to wake."""
+    return Services(jobs=JobService(store, lambda: None, settings), settings=settings, store=store)
+
+
+def app(store: Store) -> httpx.AsyncClient:
     application = Starlette(
         routes=[
             Route("/jobs/{job_id}/priority", explicit, methods=["POST"]),
             Route("/jobs", cos_authenticated(whoami), methods=["POST"]),
         ]
     )
-    application.state.settings = Settings(accounts=(Account(ACCOUNT, SECRET_ID, SECRET_KEY, appid=APPID),))
+    settings = Settings(accounts=(Account(ACCOUNT, SECRET_ID, SECRET_KEY, appid=APPID),))
+    application.state.services = services_on(store, settings)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver")
 
 
@@ -51,8 +59,8 @@ def signed(method: str, path: str, params: dict[str, Any], body: bytes = b"", **
     return cos_headers(method, path, params, base, SECRET_ID, kw.get("secret", SECRET_KEY))
 
 
-async def test_cos_account_with_a_sdk_signature_and_a_body_read_once() -> None:
-    client = app()
+async def test_cos_account_with_a_sdk_signature_and_a_body_read_once(store: Store) -> None:
+    client = app(store)
     body = b"<CreateJobRequest/>"
     reply = await client.post("/jobs", content=body, headers=signed("POST", "/jobs", {}, body))
     assert reply.json() == {"account": ACCOUNT, "body": "<CreateJobRequest/>"}
@@ -62,8 +70,8 @@ async def test_cos_account_with_a_sdk_signature_and_a_body_read_once() -> None:
     assert reply.json() == {"account": ACCOUNT, "body": ""}
 
 
-async def test_cos_account_refusals() -> None:
-    client = app()
+async def test_cos_account_refusals(store: Store) -> None:
+    client = app(store)
     wrong = signed("POST", "/jobs/j/priority", {"priority": 5}, secret="wrong")
     reply = await client.post("/jobs/j/priority", params={"priority": "5"}, headers=wrong)
     assert (reply.status_code, reply.json()) == (403, {"error": "SignatureDoesNotMatch"})
@@ -77,8 +85,8 @@ async def test_cos_account_refusals() -> None:
     assert reply.status_code == 400
 
 
-async def test_an_unsigned_or_forged_request_is_refused_before_its_body_is_read() -> None:
-    client = app()
+async def test_an_unsigned_or_forged_request_is_refused_before_its_body_is_read(store: Store) -> None:
+    client = app(store)
     pulled: list[bytes] = []
 
     async def body() -> Any:
@@ -94,7 +102,7 @@ async def test_an_unsigned_or_forged_request_is_refused_before_its_body_is_read(
     assert pulled == []
 
 
-async def test_a_body_the_guard_cuts_off_is_said_to_have_stalled_not_to_have_been_abandoned() -> None:
+async def test_a_body_the_guard_cuts_off_is_said_to_have_stalled_not_to_have_been_abandoned(store: Store) -> None:
     # Given the body guard's deadline (0.05 s) shorter than the body read's own (5 s), and a client that sends
     # half its body and then nothing more, without closing
     async def body_error(request: Request) -> Response:
@@ -105,7 +113,7 @@ async def test_a_body_the_guard_cuts_off_is_said_to_have_stalled_not_to_have_bee
         return JSONResponse({"error": None})
 
     inner = Starlette(routes=[Route("/", body_error, methods=["POST"])])
-    inner.state.settings = Settings(body_timeout_seconds=5.0)
+    inner.state.services = services_on(store, Settings(body_timeout_seconds=5.0))
     guarded = BodyGuard(inner, idle_seconds=0.05)
     chunks = [{"type": "http.request", "body": b"half", "more_body": True}]
     sent: list[dict[str, Any]] = []

@@ -1,0 +1,71 @@
+"""The composition root: the one place that opens the job store and builds the engine (the supervisor and, with
+``--workers N``, its worker pool), the job service, the API app and the console app, and serves them as one
+ASGI app. ``batchops server`` and ``make run`` (batchops.demo) both start here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.routing import Mount, Router
+from starlette.types import ASGIApp
+
+from batchops.api.app import create_app
+from batchops.api.body_guard import BodyGuard
+from batchops.api.connections import bounded_protocol, connection_bounds
+from batchops.console import create_console
+from batchops.engine.engine import Engine
+from batchops.service import JobService, Services
+from batchops.settings import Settings
+from batchops.store.sqlstore import Store
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, store: Store) -> ASGIApp:
+    """The API at the root and the console at ``/console/``, on one JobService; the engine runs for the
+    app's lifespan, and the store is closed after it."""
+    engine = Engine(settings, store)
+    services = Services(jobs=JobService(store, engine.wake, settings), settings=settings, store=store)
+
+    @asynccontextmanager
+    async def lifespan(_app: object) -> AsyncIterator[None]:
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.stop()
+            await store.close()
+
+    # Every path outside /console is the API's (the router's default), so the API alone answers routing errors,
+    # in its dialect, and a missing trailing slash on /console is still redirected to the console.
+    console = Mount("/console", create_console(services))
+    router = Router(routes=[console], default=create_app(services), lifespan=lifespan)
+    return BodyGuard(router, idle_seconds=settings.body_timeout_seconds)
+
+
+def serve(settings: Settings, log_level: str = "info") -> None:
+    """Open the store under ``settings.data_dir`` and serve until stopped (Ctrl+C, SIGTERM)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = asyncio.run(Store.open_sqlite(str(settings.database_path)))
+    app = build_app(settings, store)
+    bounds = connection_bounds(settings)
+    log.info("serving at most %d connections at once (listen backlog %d)", bounds.limit, bounds.backlog)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,  # the COS dialect names its own Server (tencent-cos), as COS clients expect
+        http=bounded_protocol(bounds.limit, settings.head_timeout_seconds),
+        backlog=bounds.backlog,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+    )
+    uvicorn.Server(config).run()
