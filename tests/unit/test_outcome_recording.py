@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -223,6 +225,11 @@ class PageLimit:
         await self.store.engine.dispose()  # new connections get the new limit
 
     async def page_count(self) -> int:
+        """The database's pages, once packed: with no free page left to reuse, the next new page is refused."""
+        path = self.store.engine.url.database
+        assert path is not None
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as packing:
+            packing.execute("VACUUM")
         async with self.store.engine.connect() as conn:
             return int((await conn.exec_driver_sql("PRAGMA page_count")).scalar_one())
 
@@ -234,8 +241,9 @@ async def test_a_full_database_holds_the_job_visibly_and_it_ends_exactly_once_wh
     await limit.set(await limit.page_count())  # no page more: the outcomes do not fit
 
     runner = asyncio.create_task(run(store, job_id, operation))
-    while store.write_fault is None:
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(20):  # the outcomes cannot fit: the store reports the fault
+        while store.write_fault is None:
+            await asyncio.sleep(0.01)
 
     job = await store.get_job(None, job_id)
     assert job.status is JobStatus.ACTIVE and job.progress.succeeded == 0
