@@ -15,7 +15,6 @@ import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -23,8 +22,7 @@ from urllib.parse import unquote
 import pytest
 from botocore.exceptions import ClientError
 
-from batchops.devstore import free_port
-from tests.support.batch_functions import REPO, WEBHOOK_ARN
+from tests.support.batch_functions import REPO, WEBHOOK_ARN, Webhook
 from tests.support.cos import TAGGING, assert_cos_error, cos_request, create_body, put_cos_manifest
 from tests.support.http import raw_request
 from tests.support.jobs import create_job, describe, put_manifest, wait_for, wait_status
@@ -38,48 +36,25 @@ IN_FLIGHT = 4
 
 
 class GatedFunction:
-    """A LambdaInvoke webhook that counts each key's calls and holds every call until ``gate`` opens."""
+    """LambdaInvoke's answers that count each key's calls and hold every call until ``gate`` opens."""
 
-    def __init__(self) -> None:
+    def __init__(self, url: str) -> None:
+        self.url = url
         self.gate = threading.Event()
         self.calls: Counter[str] = Counter()
         self.waiting = 0
-        lock, function = threading.Lock(), self
+        self._lock = threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                task = event["tasks"][0]
-                with lock:
-                    function.calls[unquote(task["s3Key"])] += 1
-                    function.waiting += 1
-                function.gate.wait(60)
-                with lock:
-                    function.waiting -= 1
-                result = {"taskId": task["taskId"], "resultCode": "Succeeded", "resultString": "done"}
-                body = json.dumps(
-                    {"invocationSchemaVersion": "1.0", "invocationId": event["invocationId"], "results": [result]}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/invoke"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> GatedFunction:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.gate.set()
-        self._server.shutdown()
-        self._server.server_close()
+    def respond(self, event: dict[str, Any]) -> dict[str, Any]:
+        task = event["tasks"][0]
+        with self._lock:
+            self.calls[unquote(task["s3Key"])] += 1
+            self.waiting += 1
+        self.gate.wait(60)
+        with self._lock:
+            self.waiting -= 1
+        result = {"taskId": task["taskId"], "resultCode": "Succeeded", "resultString": "done"}
+        return {"invocationSchemaVersion": "1.0", "invocationId": event["invocationId"], "results": [result]}
 
 
 @pytest.fixture
@@ -126,8 +101,11 @@ def record_failures(server: Server) -> int:
 
 @pytest.fixture
 def function() -> Iterator[GatedFunction]:
-    with GatedFunction() as gated:
+    gated = GatedFunction("")
+    with Webhook(gated.respond) as webhook:
+        gated.url = webhook.url
         yield gated
+        gated.gate.set()  # no call stays held while the webhook shuts down
 
 
 @pytest.fixture(params=[0, 2], ids=["one-process", "two-workers"])

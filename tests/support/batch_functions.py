@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -64,17 +65,18 @@ def handler(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class Webhook:
-    """A real HTTP endpoint on a free port; a function error answers HTTP 500."""
+    """A real HTTP endpoint on a free port, answering each event with ``respond`` (by default the shared
+    ``Behaviour``'s); a function error (RuntimeError) answers HTTP 500."""
 
-    def __init__(self) -> None:
+    def __init__(self, respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.behaviour = Behaviour()
-        behaviour = self.behaviour
+        answer = respond or self.behaviour.respond
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 try:
-                    status, body = 200, json.dumps(behaviour.respond(event)).encode()
+                    status, body = 200, json.dumps(answer(event)).encode()
                 except RuntimeError as exc:
                     status, body = 500, str(exc).encode()
                 self.send_response(status)
