@@ -184,7 +184,7 @@ class JobRunner:
                 return
             running = asyncio.create_task(self._run_task(chunk_no, row))
             self._inflight.add(running)
-            running.add_done_callback(self._inflight.discard)
+            running.add_done_callback(self._task_done)
 
     async def _acquire_slot(self) -> bool:
         """A slot for one more task, or False once the runner is stopped (a pause or cancel must not wait
@@ -217,12 +217,14 @@ class JobRunner:
         finally:
             stopping.cancel()
 
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # Here, not in the task's own ``finally``: a task cancelled before it started never runs its body, and
+        # the slots are the engine's, shared by every job: one lost is lost for good.
+        self._inflight.discard(task)
+        self._slots.release()
+
     async def _run_task(self, chunk_no: int, row: ChunkRow) -> None:
-        try:
-            outcome = await self._execute(row)
-        finally:
-            self._slots.release()
-        self._ended(chunk_no, outcome)
+        self._ended(chunk_no, await self._execute(row))
 
     def _ended(self, chunk_no: int, outcome: TaskOutcome) -> None:
         pending = self._pending

@@ -87,3 +87,34 @@ async def test_operation_limit_replaces_the_shared_slots(store: Store) -> None:
 
     assert shared.most == 1
     assert wide.most == 5
+
+
+class StopsTheRunner(Recording):
+    """Stops its runner from inside the first task, while the tasks spawned after it have not started yet."""
+
+    runner: JobRunner | None = None
+
+    async def run(self, ctx: Any, params: dict[str, Any], target: ObjectRef) -> str:
+        assert self.runner is not None
+        self.runner.stop()
+        return await super().run(ctx, params, target)
+
+
+async def test_a_stopped_runner_gives_back_every_slot_even_of_tasks_cancelled_before_they_started(
+    store: Store,
+) -> None:
+    # The engine's slots are shared by every job and outlive the runner: one lost here is lost for good, and
+    # a worker whose slots are all lost claims chunks it never runs (a cancelled job's next job hangs).
+    job_id = await active_job(store, [b"bkt,k%d" % n for n in range(20)])
+    slots, operation = asyncio.Semaphore(4), StopsTheRunner()
+    config = RunnerConfig(owner="w", flush_interval=0.01)
+
+    async def no_stop(_job: Any, _ok: int, _bad: int) -> bool:
+        return False
+
+    operation.runner = JobRunner(await store.get_job(None, job_id), store, None, operation, slots, config, no_stop)
+    assert not await operation.runner.run()
+
+    assert len(operation.ran) < 20
+    for _ in range(4):  # every slot is free again
+        await asyncio.wait_for(slots.acquire(), 1.0)
