@@ -24,7 +24,7 @@ from batchops.domain.job import (
 )
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
-from batchops.manifests.csv import DEFAULT_FIELDS, FIELD_NAMES
+from batchops.manifests.rows import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
 from batchops.reports.writer import check_prefix
 from batchops.wire_numbers import parse_decimal

@@ -16,6 +16,9 @@ from typing import Any
 
 from batchops.domain.job import JobSpec
 from batchops.errors import ManifestError
+from batchops.manifests.csv import CsvSource
+from batchops.manifests.generator import GeneratorSource
+from batchops.manifests.inventory import InventorySource
 from batchops.manifests.source import ManifestSource
 
 CSV_FORMATS = ("S3BatchOperations_CSV_20180820", "COSBatchOperations_CSV_V1")
@@ -24,10 +27,6 @@ INVENTORY_FORMATS = ("S3InventoryReport_CSV_20161130", "COSInventoryReport_CSV_V
 
 def open_source(spec: JobSpec, s3: Any) -> ManifestSource:
     """The ``ManifestSource`` for a job: its generator, or its manifest by format."""
-    from batchops.manifests.csv import CsvSource
-    from batchops.manifests.generator import GeneratorSource
-    from batchops.manifests.inventory import InventorySource
-
     if spec.generator is not None:
         return GeneratorSource(s3, spec.generator)
     if spec.manifest is None:

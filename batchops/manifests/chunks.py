@@ -22,15 +22,16 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator, Sequence
 from typing import NamedTuple
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from batchops.arns import is_bucket_name
 from batchops.domain.task import ObjectRef
-from batchops.manifests.csv import (
+from batchops.manifests.rows import (
     MAX_KEY_BYTES,
     RAW_KEEP,
     OverlongLine,
     RowError,
+    encode_key,
     parse_row,
     require_utf8,
     storable_raw,
@@ -89,13 +90,9 @@ def _rows_chunk(rows: list[SourceRow]) -> PreparedChunk:
 
 def _row_line(target: ObjectRef | None, error: str | None, raw: str) -> str:
     if target is None:
-        return f"!{_quote(error or '')},{_quote(raw)}"
-    line = f"{target.bucket},{_quote(target.key)}"
-    return line if target.version_id is None else f"{line},{_quote(target.version_id)}"
-
-
-def _quote(text: str) -> str:
-    return quote(text, safe="/", errors="surrogateescape")
+        return f"!{encode_key(error or '')},{encode_key(raw)}"
+    line = f"{target.bucket},{encode_key(target.key)}"
+    return line if target.version_id is None else f"{line},{encode_key(target.version_id)}"
 
 
 def _unquote(text: str) -> str:

@@ -36,8 +36,8 @@ from batchops.domain.job import ManifestSpec
 from batchops.domain.task import ObjectRef
 from batchops.errors import ManifestError, ValidationError
 from batchops.manifests import columnar
-from batchops.manifests.csv import RAW_KEEP, LineSplitter, RowError, decode_key, require_utf8
 from batchops.manifests.objects import body_chunks, get_object, location_object, open_manifest
+from batchops.manifests.rows import RAW_KEEP, LineSplitter, RowError, decode_key, require_utf8
 from batchops.manifests.source import Position, SourceRow
 
 #: manifest.json only lists files; anything bigger is not an inventory manifest.

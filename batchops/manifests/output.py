@@ -25,7 +25,7 @@ from batchops.arns import parse_bucket_arn
 from batchops.domain.job import GeneratedManifest, GeneratorSpec, ManifestOutputSpec
 from batchops.domain.task import ObjectRef
 from batchops.errors import ManifestError
-from batchops.manifests.csv import encode_key
+from batchops.manifests.rows import encode_key
 from batchops.s3.errors import to_task_error
 
 GENERATED_FORMAT = "S3InventoryReport_CSV_20211130"

@@ -27,7 +27,7 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import FunctionError, TaskError, ValidationError
-from batchops.manifests.csv import encode_key
+from batchops.manifests.rows import encode_key
 from batchops.operations.base import Operation, TaskContext
 from batchops.operations.fields import choice
 from batchops.settings import Settings

@@ -33,7 +33,7 @@ from batchops.arns import parse_bucket_arn
 from batchops.domain.job import ReportSpec
 from batchops.domain.task import ReportRow, TaskStatus
 from batchops.errors import ValidationError
-from batchops.manifests.csv import encode_key
+from batchops.manifests.rows import encode_key
 from batchops.reports.layout import (
     LONGEST_SUFFIX,
     REPORT_SCHEMA,

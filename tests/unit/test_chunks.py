@@ -10,7 +10,7 @@ import pytest
 
 from batchops.domain.task import ObjectRef
 from batchops.manifests.chunks import ChunkRow, decode, encode_lines, encode_rows
-from batchops.manifests.csv import MAX_LINE_BYTES
+from batchops.manifests.rows import MAX_LINE_BYTES
 from batchops.manifests.source import Position, SourceRow
 from tests.support.chunks import BK, BKV, all_chunks, as_rows, csv_source
 

@@ -10,7 +10,7 @@ import pytest
 from batchops.arns import parse_bucket_arn, parse_object_arn
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
-from batchops.manifests.csv import (
+from batchops.manifests.rows import (
     MAX_LINE_BYTES,
     LineTooLong,
     RowError,

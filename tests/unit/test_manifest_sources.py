@@ -34,7 +34,7 @@ from batchops.domain.job import (
 from batchops.domain.task import ObjectRef
 from batchops.errors import ManifestError
 from batchops.manifests import open_source
-from batchops.manifests.csv import CsvSource, RowError
+from batchops.manifests.csv import CsvSource
 from batchops.manifests.generator import GeneratorSource, ListedObject, matches
 from batchops.manifests.inventory import (
     CsvColumns,
@@ -44,6 +44,7 @@ from batchops.manifests.inventory import (
     parse_inventory_manifest,
 )
 from batchops.manifests.output import GENERATED_FORMAT, ManifestWriter
+from batchops.manifests.rows import RowError
 from batchops.manifests.source import Position, SourceRow
 
 SCHEMA = "Bucket, Key, VersionId, IsLatest, Size"

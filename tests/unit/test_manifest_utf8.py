@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from batchops.domain.task import ObjectRef
 from batchops.manifests.chunks import ChunkRow, decode, encode_lines, encode_rows
-from batchops.manifests.csv import RowError
 from batchops.manifests.inventory import CsvColumns, parse_inventory_line
+from batchops.manifests.rows import RowError
 from batchops.manifests.source import Position, SourceRow
 from tests.support.chunks import BK, BKV, all_chunks, as_rows, csv_source
 

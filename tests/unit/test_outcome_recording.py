@@ -27,7 +27,7 @@ from batchops.domain.status import JobStatus
 from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import StoreFull
-from batchops.manifests.csv import encode_key
+from batchops.manifests.rows import encode_key
 from batchops.store.outcomes import KEY_NOT_UTF8
 from batchops.store.sqlstore import ReportRow, Store
 from tests.support.runner import Recording, active_job, spec
