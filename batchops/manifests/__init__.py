@@ -4,7 +4,8 @@ Every source implements ``batchops.manifests.source.ManifestSource`` (rows with 
 ``open_source`` below is the one place that picks a source for a job:
 
 * ``csv``: ``S3BatchOperations_CSV_20180820`` / ``COSBatchOperations_CSV_V1`` (a CSV of Bucket,Key[,VersionId]);
-  also the key encoding used by completion reports.
+  ``rows`` splits and parses its lines and holds the key encoding completion reports use too;
+  ``chunks`` stores a chunk's rows for the runner.
 * ``inventory`` (+ ``columnar`` for Parquet/ORC): ``S3InventoryReport_CSV_20161130`` /
   ``COSInventoryReport_CSV_V1`` (an inventory's manifest.json and its data files).
 * ``generator``: ``S3JobManifestGenerator`` (a filtered bucket listing); ``output`` saves it.
