@@ -14,14 +14,13 @@ import hmac
 import time
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_tz
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from batchops.auth.request import SecretLookup, SignedRequest
 from batchops.errors import AuthError
+from batchops.sigv4 import ALGORITHM, SERVICE, canonical_text, sign
 from batchops.wire_numbers import is_digits
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-SERVICE = "s3"
 MAX_SKEW_SECONDS = 15 * 60
 MAX_PRESIGN_EXPIRES = 7 * 24 * 3600
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -269,10 +268,6 @@ def parse_query(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _encode(value: str) -> str:
-    return quote(value, safe="-_.~")
-
-
 def canonical_request(
     request: SignedRequest, query: list[tuple[str, str]], credential: Credential, payload_hash: str
 ) -> str:
@@ -286,45 +281,5 @@ def canonical_request(
     return canonical_text(request.method, request.raw_path, kept, headers, payload_hash)
 
 
-def canonical_text(
-    method: str, raw_path: str, query: list[tuple[str, str]], headers: list[tuple[str, str]], payload_hash: str
-) -> str:
-    """SigV4's canonical request: ``headers`` are the signed (lower-case name, trimmed value) pairs, in order."""
-    return "\n".join(
-        [
-            method.upper(),
-            raw_path or "/",
-            canonical_query(query),
-            "".join(f"{name}:{value}\n" for name, value in headers),
-            ";".join(name for name, _ in headers),
-            payload_hash,
-        ]
-    )
-
-
-def canonical_query(query: list[tuple[str, str]]) -> str:
-    """Decoded query pairs as SigV4's canonical query string: each part encoded the AWS way, sorted."""
-    return "&".join(f"{key}={value}" for key, value in sorted((_encode(k), _encode(v)) for k, v in query))
-
-
 def signature(secret: str, credential: Credential, canonical: str) -> str:
     return sign(secret, credential.timestamp, credential.date, credential.region, credential.service, canonical)
-
-
-def sign(secret: str, timestamp: str, date: str, region: str, service: str, canonical: str) -> str:
-    """The hex signature of a canonical request (shared by the verifier and the lean S3 client's signer)."""
-    return sign_with_key(signing_key(secret, date, region, service), timestamp, date, region, service, canonical)
-
-
-def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """The derived key of one day, region and service (callers may cache it for the day)."""
-    key = f"AWS4{secret}".encode()
-    for part in (date, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-    return key
-
-
-def sign_with_key(key: bytes, timestamp: str, date: str, region: str, service: str, canonical: str) -> str:
-    scope = f"{date}/{region}/{service}/aws4_request"
-    string_to_sign = "\n".join([ALGORITHM, timestamp, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()

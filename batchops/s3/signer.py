@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 (header form) for the lean S3 client; the canonicalisation is batchops.auth.sigv4's."""
+"""AWS Signature Version 4 (header form) for the lean S3 client; the maths is batchops.sigv4."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 
-from batchops.auth.sigv4 import ALGORITHM, SERVICE, canonical_text, sign_with_key, signing_key
+from batchops.sigv4 import ALGORITHM, SERVICE, canonical_text, sign_with_key, signing_key
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"

@@ -16,10 +16,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from batchops.auth.sigv4 import canonical_query
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import Answer, LeanSession, key_path
 from batchops.s3.signer import Signer
+from batchops.sigv4 import canonical_query
 
 ENDPOINT = "http://127.0.0.1:1"  # never contacted: requests are captured before sending
 KEYS = ["plain", "a b/+%ü~*", "q?x#y&z=1", "dir//x", "a/../b", "été/日本語 (1).csv"]
