@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from batchops.auth import cos, sigv4
 from batchops.auth.request import SecretLookup, SignedRequest
-from batchops.errors import AuthError, RoleNotDeclared
+from batchops.errors import AuthError
 from batchops.settings import Settings
 from batchops.tenancy import Account
 
@@ -74,16 +74,3 @@ def check_account_header(account: Account, claimed: str) -> None:
             f"the access key that signed this request belongs to account {account.id}, not to "
             f"x-amz-account-id {claimed}; sign with that account's keys",
         )
-
-
-def check_role(settings: Settings, account_id: str, role_arn: str) -> None:
-    """CreateJob: the RoleArn must be one the account declared (any, for the default account)."""
-    if settings.role(account_id, role_arn) is not None:
-        return
-    account = settings.account(account_id)
-    declared = ", ".join(r.arn for r in account.roles) if account else ""
-    raise RoleNotDeclared(
-        f"RoleArn {role_arn} is not declared for account {account_id}; use one of its roles "
-        f"({declared or 'none declared'}) or declare it under [[accounts.roles]] in the server's config file",
-        field="RoleArn",
-    )

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from batchops.api.s3control_xml import job_arn
-from batchops.auth.accounts import check_role
 from batchops.console import auth, forms, storage
 from batchops.console.auth import Handler, account_of, login_required
 from batchops.console.present import job_summary
@@ -23,6 +22,7 @@ from batchops.domain.job import Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, RoleNotDeclared, ValidationError
 from batchops.operations.acl import CANNED_ACLS
+from batchops.s3.resolver import check_role
 from batchops.service import JobSearch
 from batchops.store.sqlstore import SEARCH_SORTS
 from batchops.wire_numbers import parse_int

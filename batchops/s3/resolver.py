@@ -4,13 +4,27 @@ A job's RoleArn names the store (endpoint, region) and the keys its manifest, ta
 (``Settings.role``). Everything that touches a job's objects resolves them here — the engine, CreateJob's
 report check and the console (report files, manifest uploads) — so they all look in the same store with the
 same keys. An account's API keys sign requests to batchops; they are store keys only when a role says so.
+``check_role`` is the one rule that a new job's RoleArn must be declared (CreateJob and the console's form).
 """
 
 from __future__ import annotations
 
-from batchops.errors import ManifestError
+from batchops.errors import ManifestError, RoleNotDeclared
 from batchops.s3.client import StoreCredentials
 from batchops.settings import Settings
+
+
+def check_role(settings: Settings, account_id: str, role_arn: str) -> None:
+    """CreateJob: the RoleArn must be one the account declared (any, for the default account)."""
+    if settings.role(account_id, role_arn) is not None:
+        return
+    account = settings.account(account_id)
+    declared = ", ".join(r.arn for r in account.roles) if account else ""
+    raise RoleNotDeclared(
+        f"RoleArn {role_arn} is not declared for account {account_id}; use one of its roles "
+        f"({declared or 'none declared'}) or declare it under [[accounts.roles]] in the server's config file",
+        field="RoleArn",
+    )
 
 
 def resolve(settings: Settings, account_id: str, role_arn: str) -> StoreCredentials | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from batchops.auth.accounts import check_role
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.status import USER_REQUESTS, JobStatus, priority_is_final
 from batchops.domain.task import ReportRow
 from batchops.errors import JobStatusRefused, PriorityFinal, StatusNotRequestable
 from batchops.operations.registry import get_operation
 from batchops.reports.target import check_report_writable
+from batchops.s3.resolver import check_role
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 from batchops.tenancy import Account

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from batchops.auth.accounts import check_role
 from batchops.errors import ConfigError, RoleNotDeclared
+from batchops.s3.resolver import check_role
 from batchops.settings import load_settings
 
 CONFIG = """
