@@ -64,3 +64,8 @@ def _check_bucket(bucket: str, field: str) -> str:
     if not is_bucket_name(bucket):
         raise ValidationError(f"{field} names bucket {bucket!r}, which is not valid; {BUCKET_RULE}", field=field)
     return bucket
+
+
+def job_arn(account_id: str, job_id: str, region: str) -> str:
+    """A job's ARN, as DescribeJob and the console show it."""
+    return f"arn:aws:s3:{region}:{account_id}:job/{job_id}"

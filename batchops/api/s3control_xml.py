@@ -16,7 +16,7 @@ from xml.etree.ElementTree import Element
 from batchops import xmlutil
 from batchops.api import jobxml
 from batchops.api.s3control_generator import add_generated_descriptor, add_generator, parse_generator
-from batchops.arns import parse_object_arn
+from batchops.arns import job_arn, parse_object_arn
 from batchops.domain.job import (
     FailureThreshold,
     Job,
@@ -246,10 +246,6 @@ def render_error(code: str, message: str, request_id: str) -> bytes:
     xmlutil.add(root, "RequestId", request_id)
     xmlutil.add(root, "HostId")
     return jobxml.to_bytes(root)
-
-
-def job_arn(account_id: str, job_id: str, region: str) -> str:
-    return f"arn:aws:s3:{region}:{account_id}:job/{job_id}"
 
 
 def format_timestamp(moment: datetime) -> str:

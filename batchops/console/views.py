@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from batchops.api.s3control_xml import job_arn
+from batchops.arns import job_arn
 from batchops.console import auth, forms, storage
 from batchops.console.auth import Handler, account_of, login_required
 from batchops.console.present import job_summary
