@@ -3,7 +3,7 @@
 ``s3control_authenticated(endpoint)`` wraps every S3 Control route (SigV4). ``cos_account(request)`` is
 what COS routes call first (or wrap them with ``cos_authenticated``): it verifies the COS signature and
 ``x-cos-appid`` and returns the Account. Both leave the body in ``request.state.body`` (``read_body``
-returns it) and the Account in ``request.state.account``.
+returns it) and the Account in ``request.state.account``; routes read it with ``signer_of``.
 
 The order matters: the signature covers the headers (SigV4's include ``x-amz-content-sha256``), so a
 request that is not signed by an account is refused before one byte of its body is read, and a body is
@@ -22,7 +22,7 @@ from starlette.responses import Response
 from batchops.api.body_guard import STALLED
 from batchops.auth import SignedRequest, cos
 from batchops.auth.accounts import authenticate_cos, s3control_headers
-from batchops.errors import BodyNotReceived, RequestTooLarge
+from batchops.errors import AuthError, BodyNotReceived, RequestTooLarge
 from batchops.service import services
 from batchops.tenancy import Account
 
@@ -96,6 +96,14 @@ async def cos_account(request: Request) -> Account:
     cos.check_content_md5(parts, await read_body(request))
     request.state.account = account
     return account
+
+
+def signer_of(request: Request) -> Account:
+    """The Account that signed ``request``, set by ``s3control_account`` / ``cos_account`` before the route ran."""
+    found = getattr(request.state, "account", None)
+    if not isinstance(found, Account):
+        raise AuthError("AccessDenied", 403, "the request is not authenticated; sign it with the account's keys")
+    return found
 
 
 def s3control_authenticated(endpoint: Endpoint) -> Endpoint:

@@ -12,14 +12,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from batchops.api import cos_xml as wire
-from batchops.api.auth import read_body
+from batchops.api.auth import read_body, signer_of
 from batchops.api.errors import ApiError
 from batchops.api.s3control import xml_response
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.domain.status import JobStatus
 from batchops.errors import StatusNotRequestable, ValidationError
 from batchops.service import services
-from batchops.tenancy import Account
 from batchops.wire_numbers import parse_int
 
 MAX_JOB_ID_BYTES = 64
@@ -30,8 +29,7 @@ def account_of(request: Request) -> str:
 
     ``cos_authenticated`` (batchops.api.auth) verified the signature and the header before the route ran.
     """
-    account: Account = request.state.account
-    return account.id
+    return signer_of(request).id
 
 
 def job_id_of(request: Request) -> str:
@@ -47,7 +45,7 @@ async def create_job(request: Request) -> Response:
         raise ApiError("InvalidRequest", 400, "the request body is empty; send a CreateJobRequest XML document")
     app = services(request)
     spec = wire.parse_create_job(body, default_threshold=app.settings.threshold)
-    job_id, _created = await app.jobs.create(request.state.account, spec, [])
+    job_id, _created = await app.jobs.create(signer_of(request), spec, [])
     return xml_response(wire.render_create_job(job_id))
 
 

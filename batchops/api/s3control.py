@@ -9,14 +9,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from batchops.api import s3control_xml as wire
-from batchops.api.auth import read_body
+from batchops.api.auth import read_body, signer_of
 from batchops.api.errors import ApiError
 from batchops.auth.accounts import check_account_header
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 from batchops.service import services
-from batchops.tenancy import ACCOUNT_ID_PATTERN, Account
+from batchops.tenancy import ACCOUNT_ID_PATTERN
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
 
@@ -33,10 +33,7 @@ def account_of(request: Request) -> str:
         raise ApiError("BadRequestException", 400, "the x-amz-account-id header is required (your 12-digit account id)")
     if not ACCOUNT_ID_PATTERN.match(account_id):
         raise ApiError("BadRequestException", 400, f"x-amz-account-id must be 12 digits, not {account_id!r}")
-    signer = getattr(request.state, "account", None)
-    if signer is None:
-        raise ApiError("AccessDenied", 403, "the request is not authenticated; sign it with AWS Signature V4")
-    check_account_header(signer, account_id)
+    check_account_header(signer_of(request), account_id)
     return account_id
 
 
@@ -49,7 +46,7 @@ def job_id_of(request: Request) -> str:
 
 async def create_job(request: Request) -> Response:
     account_of(request)  # x-amz-account-id must name the signer's account
-    signer: Account = request.state.account
+    signer = signer_of(request)
     app = services(request)
     spec, tags = wire.parse_create_job(await read_body(request), default_threshold=app.settings.threshold)
     job_id, _created = await app.jobs.create(signer, spec, tags)
