@@ -25,7 +25,7 @@ from batchops.domain.job import (
 )
 from batchops.domain.status import CANCELLABLE, TERMINAL, TRANSITIONS, JobStatus, can_move
 from batchops.domain.task import ObjectRef, ReportRow, TaskOutcome, TaskStatus
-from batchops.errors import IdempotencyConflict, JobNotFound, StoreFull, ValidationError
+from batchops.errors import IdempotencyConflict, JobNotFound, StoreFull, TooManyUnfinishedJobs, ValidationError
 from batchops.manifests.chunks import ChunkRow, decode
 from batchops.store.base import ClaimedChunk, Store, WriteFault
 from batchops.store.memory import MemoryStore
@@ -516,6 +516,70 @@ async def test_horizon_boundary_is_inclusive(store: Store, clock: ManualClock) -
     assert (await store.list_jobs(ACCOUNT, [], 10, None, 90))[0] == []
 
 
+async def test_list_jobs_after_pages_by_the_last_job_id(store: Store, clock: ManualClock) -> None:
+    ids = []
+    for n in range(5):
+        ids.append(await new_job(store, token=f"t{n}"))
+        clock.advance(1)
+
+    first, after = await store.list_jobs_after(ACCOUNT, [], 2, None, 90)
+    second, after_second = await store.list_jobs_after(ACCOUNT, [], 2, after, 90)
+    last, none = await store.list_jobs_after(ACCOUNT, [], 2, after_second, 90)
+
+    assert [j.id for j in first + second + last] == list(reversed(ids))
+    assert (after, after_second, none) == (ids[3], ids[1], None)
+    with pytest.raises(ValidationError, match="not a job of this account"):
+        await store.list_jobs_after(OTHER, [], 2, ids[0], 90)
+
+
+async def test_unfinished_jobs_are_bounded_per_account_and_ended_ones_free_a_place(store: Store) -> None:
+    first, _ = await store.create_job(ACCOUNT, make_spec("t1"), [], max_unfinished=2)
+    await store.create_job(ACCOUNT, make_spec("t2"), [], max_unfinished=2)
+
+    with pytest.raises(TooManyUnfinishedJobs, match="already has 2 unfinished jobs, its limit is 2"):
+        await store.create_job(ACCOUNT, make_spec("t3"), [], max_unfinished=2)
+    assert (await store.create_job(OTHER, make_spec("t3"), [], max_unfinished=2))[1]  # per account
+    assert (await store.create_job(ACCOUNT, make_spec("t1"), [], max_unfinished=2)) == (first, False)  # a replay
+    await drive(store, first, S.CANCELLING, S.CANCELLED)
+    assert (await store.create_job(ACCOUNT, make_spec("t3"), [], max_unfinished=2))[1]
+
+
+# --- tags -----------------------------------------------------------------------------------
+
+
+async def test_tags_are_replaced_whole_and_scoped_to_the_account(store: Store) -> None:
+    job_id, _ = await store.create_job(ACCOUNT, make_spec(), [{"Key": "a", "Value": "1"}])
+    assert await store.get_tags(ACCOUNT, job_id) == [{"Key": "a", "Value": "1"}]
+
+    await store.put_tags(ACCOUNT, job_id, [{"Key": "b", "Value": ""}])
+    assert await store.get_tags(ACCOUNT, job_id) == [{"Key": "b", "Value": ""}]
+    await store.put_tags(ACCOUNT, job_id, [])
+    assert await store.get_tags(ACCOUNT, job_id) == []
+    with pytest.raises(JobNotFound):
+        await store.get_tags(OTHER, job_id)
+    with pytest.raises(JobNotFound):
+        await store.put_tags(OTHER, job_id, [{"Key": "x", "Value": "y"}])
+    assert await store.get_tags(ACCOUNT, job_id) == []
+
+
+# --- console sessions -----------------------------------------------------------------------
+
+
+async def test_console_sessions_end_and_expire(store: Store, clock: ManualClock) -> None:
+    await store.start_console_session("s1", ACCOUNT, expired_before=0)
+    clock.advance(100)
+    await store.start_console_session("s2", OTHER, expired_before=0)
+    assert await store.console_session_account("s1") == ACCOUNT
+    assert await store.console_session_account("s2") == OTHER
+
+    await store.end_console_session("s2")
+    assert await store.console_session_account("s2") is None
+    await store.start_console_session("s3", ACCOUNT, expired_before=T0 + 50)  # s1 started before: forgotten
+    assert await store.console_session_account("s1") is None
+    assert await store.console_session_account("s3") == ACCOUNT
+    assert await store.console_session_account("never") is None
+
+
 # --- priority -------------------------------------------------------------------------------
 
 
@@ -730,6 +794,17 @@ async def test_renew_leases_only_touches_the_owner(store: Store, clock: ManualCl
     clock.advance(5)
     claim = await store.claim_chunk(job_id, "w3", 10)
     assert claim is not None and claim.chunk_no == 1  # w2's lapsed, w1's was renewed
+
+
+async def test_a_live_lease_means_the_job_has_not_drained(store: Store) -> None:
+    job_id = await two_chunks(store)
+    assert not await store.has_live_lease(job_id)
+    await store.claim_chunk(job_id, "w1", 60)
+    assert await store.has_live_lease(job_id)
+    await store.release_chunks(owner="w1")  # a dead worker's leases, given back by the supervisor
+    assert not await store.has_live_lease(job_id)
+    await store.claim_chunk(job_id, "w2", -1)  # a lease that has already expired
+    assert not await store.has_live_lease(job_id)
 
 
 async def test_release_chunks_by_owner_job_and_all(store: Store) -> None:

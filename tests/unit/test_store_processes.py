@@ -1,5 +1,6 @@
 """One SQLite store opened by several processes (the server and its workers): leases are never shared,
-reads never wait for a writer, and a lease's liveness is what the supervisor reads to know a job drained."""
+and reads never wait for a writer (a lease's liveness, which tells the supervisor a job drained, is a contract
+test in test_store.py)."""
 
 from __future__ import annotations
 
@@ -94,17 +95,3 @@ async def test_reads_cannot_write(path: str) -> None:
     finally:
         await store.close()
 
-
-async def test_a_live_lease_means_the_job_has_not_drained(path: str) -> None:
-    store = await SqliteStore.open(path, migrate_schema=False)
-    try:
-        job_id = await _job_id(store)
-        assert not await store.has_live_lease(job_id)
-        await store.claim_chunk(job_id, "w1", 60)
-        assert await store.has_live_lease(job_id)
-        await store.release_chunks(owner="w1")  # a dead worker's leases, given back by the supervisor
-        assert not await store.has_live_lease(job_id)
-        await store.claim_chunk(job_id, "w2", -1)  # a lease that has already expired
-        assert not await store.has_live_lease(job_id)
-    finally:
-        await store.close()
