@@ -80,15 +80,15 @@ class MemoryStore(MemoryWork):
                 rules.check_unfinished(account_id, unfinished, max_unfinished)
             job_id = str(uuid.uuid4())
             values = rules.new_job_values(job_id, account_id, spec, tags, fingerprint, now)
-            self.t.jobs[job_id] = job_row(values)
-            self.t.history[job_id] = [(now, None, JobStatus.NEW.value, "job created")]
+            self.tables.jobs[job_id] = job_row(values)
+            self.tables.history[job_id] = [(now, None, JobStatus.NEW.value, "job created")]
         return job_id, True
 
     def _of(self, account_id: str) -> Iterator[SimpleNamespace]:
-        return (row for row in self.t.jobs.values() if row.account_id == account_id)
+        return (row for row in self.tables.jobs.values() if row.account_id == account_id)
 
     def _row(self, account_id: str | None, job_id: str) -> SimpleNamespace:
-        row = self.t.jobs.get(job_id)
+        row = self.tables.jobs.get(job_id)
         if row is None or (account_id is not None and row.account_id != account_id):
             raise JobNotFound(job_id)
         return row
@@ -129,7 +129,7 @@ class MemoryStore(MemoryWork):
     ) -> tuple[list[Job], str | None]:
         token = None
         if after_job_id:
-            row = self.t.jobs.get(after_job_id)
+            row = self.tables.jobs.get(after_job_id)
             if row is None or row.account_id != account_id:
                 raise rules.not_our_job(after_job_id)
             token = rules.encode_token(row.creation_time, after_job_id)
@@ -139,12 +139,12 @@ class MemoryStore(MemoryWork):
     async def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]:
         wanted = {s.value for s in statuses}
         now = self._clock()
-        rows = sorted((r for r in self.t.jobs.values() if r.status in wanted), key=lambda r: r.creation_time)
+        rows = sorted((r for r in self.tables.jobs.values() if r.status in wanted), key=lambda r: r.creation_time)
         return [codec.job_from_row(r, now) for r in rows]
 
     async def update_priority(self, account_id: str, job_id: str, priority: int) -> Job:
         async with self._write():
-            row = self.t.jobs.get(job_id)
+            row = self.tables.jobs.get(job_id)
             changed = row is not None and row.account_id == account_id and JobStatus(row.status) not in TERMINAL
             if row is not None and changed:
                 row.priority, row.updated_time = priority, self._clock()
@@ -155,7 +155,7 @@ class MemoryStore(MemoryWork):
 
     async def set_hold_reason(self, job_id: str, reason: str | None) -> None:
         async with self._write():
-            row = self.t.jobs.get(job_id)
+            row = self.tables.jobs.get(job_id)
             if row is not None and row.hold_reason != reason:
                 row.hold_reason, row.updated_time = reason, self._clock()
 
@@ -186,12 +186,12 @@ class MemoryStore(MemoryWork):
                 return False
             values = rules.status_values(row, target, now, reason if user_reason else None, failure)
             vars(row).update(values)
-            self.t.history[job_id].append((now, current.value, target.value, reason))
+            self.tables.history[job_id].append((now, current.value, target.value, reason))
         return True
 
     async def add_failure(self, job_id: str, failure: FailureReason) -> None:
         async with self._write():
-            row = self.t.jobs.get(job_id)
+            row = self.tables.jobs.get(job_id)
             if row is None:
                 return
             reasons = json.loads(row.failure_reasons)
@@ -200,13 +200,14 @@ class MemoryStore(MemoryWork):
                 row.failure_reasons = json.dumps([*reasons, entry])
 
     async def status_history(self, job_id: str) -> list[HistoryEntry]:
-        return list(self.t.history.get(job_id, []))
+        return list(self.tables.history.get(job_id, []))
 
     async def purge_ended_before(self, cutoff: float) -> int:
         async with self._write():
-            ids = [r.id for r in self.t.jobs.values() if r.termination_time is not None and r.termination_time < cutoff]
+            ended = (r for r in self.tables.jobs.values() if r.termination_time is not None)
+            ids = [r.id for r in ended if r.termination_time < cutoff]
             for job_id in ids:
-                for table in (self.t.jobs, self.t.history, self.t.chunks, self.t.outcomes):
+                for table in (self.tables.jobs, self.tables.history, self.tables.chunks, self.tables.outcomes):
                     table.pop(job_id, None)
         return len(ids)
 

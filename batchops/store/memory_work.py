@@ -45,7 +45,7 @@ class MemoryBase:
     """The tables, the clock, and writes one at a time that fail like a full disk while ``full_disk`` is set."""
 
     def __init__(self, clock: Clock) -> None:
-        self.t = Tables()
+        self.tables = Tables()
         self._clock = clock
         self._lock = asyncio.Lock()
         self._health = WriteHealth(clock)
@@ -97,44 +97,44 @@ class MemoryWork(MemoryBase):
         self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
     ) -> None:
         async with self._write():
-            chunks = self.t.chunks.setdefault(job_id, {})
+            chunks = self.tables.chunks.setdefault(job_id, {})
             for b in blobs:
                 chunks[b.chunk_no] = Chunk(b.first_seq, b.count, b.data)
-            row = self.t.jobs[job_id]
+            row = self.tables.jobs[job_id]
             row.total_tasks += sum(b.count for b in blobs)
             row.manifest_lines_read, row.updated_time = lines_read, self._clock()
             if cursor is not None:
                 row.manifest_cursor = cursor
 
     async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]:
-        lines = int(self.t.jobs[job_id].manifest_lines_read)
-        chunks = self.t.chunks.get(job_id)
+        lines = int(self.tables.jobs[job_id].manifest_lines_read)
+        chunks = self.tables.chunks.get(job_id)
         if not chunks:
             return lines, 0, 0
         last = max(chunks)
         return lines, last + 1, chunks[last].first_seq + chunks[last].count
 
     async def manifest_cursor(self, job_id: str) -> str | None:
-        cursor: str | None = self.t.jobs[job_id].manifest_cursor
+        cursor: str | None = self.tables.jobs[job_id].manifest_cursor
         return cursor
 
     async def set_generated_manifest(self, job_id: str, manifest: GeneratedManifest) -> None:
         async with self._write():
-            self.t.jobs[job_id].generated_manifest = codec.generated_manifest_to_json(manifest)
+            self.tables.jobs[job_id].generated_manifest = codec.generated_manifest_to_json(manifest)
 
     async def finish_manifest(self, job_id: str) -> None:
         async with self._write():
-            self.t.jobs[job_id].manifest_done = True
+            self.tables.jobs[job_id].manifest_done = True
 
     # --- execution ------------------------------------------------------------------------
 
     async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> ClaimedChunk | None:
         now = self._clock()
         async with self._write():
-            row = self.t.jobs.get(job_id)
+            row = self.tables.jobs.get(job_id)
             if row is None or row.status != JobStatus.ACTIVE.value:
                 return None  # only an Active job's work may be claimed, whatever a worker last saw
-            chunks = self.t.chunks.get(job_id, {})
+            chunks = self.tables.chunks.get(job_id, {})
             free = [
                 no
                 for no, c in chunks.items()
@@ -146,20 +146,20 @@ class MemoryWork(MemoryBase):
             chunk = chunks[chunk_no]
             chunk.lease_owner, chunk.lease_expires = owner, now + lease_seconds
             seqs = range(chunk.first_seq, chunk.first_seq + chunk.count)
-            ended = frozenset(seq for seq in self.t.outcomes.get(job_id, {}) if seq in seqs)
+            ended = frozenset(seq for seq in self.tables.outcomes.get(job_id, {}) if seq in seqs)
             return ClaimedChunk(chunk_no, chunk.first_seq, chunk.count, chunk.data, ended)
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> None:
         async with self._write():
             expires = self._clock() + lease_seconds
-            for chunks in self.t.chunks.values():
+            for chunks in self.tables.chunks.values():
                 for c in chunks.values():
                     if c.lease_owner == owner and not c.done:
                         c.lease_expires = expires
 
     async def release_chunks(self, job_id: str | None = None, owner: str | None = None) -> None:
         async with self._write():
-            for jid, chunks in self.t.chunks.items():
+            for jid, chunks in self.tables.chunks.items():
                 for c in chunks.values():
                     if (job_id is None or jid == job_id) and (owner is None or c.lease_owner == owner):
                         c.lease_owner = c.lease_expires = None
@@ -169,15 +169,15 @@ class MemoryWork(MemoryBase):
     ) -> tuple[int, int]:
         rows = outcome_rows(job_id, outcomes)
         async with self._write():
-            stored = self.t.outcomes.setdefault(job_id, {})
+            stored = self.tables.outcomes.setdefault(job_id, {})
             ok = _insert(stored, [r for r in rows if r[STATUS] == TaskStatus.SUCCEEDED])
             bad = _insert(stored, [r for r in rows if r[STATUS] == TaskStatus.FAILED])
-            chunks = self.t.chunks.get(job_id, {})
+            chunks = self.tables.chunks.get(job_id, {})
             for chunk_no in finished_chunks:
                 if chunk_no in chunks:
                     chunk = chunks[chunk_no]
                     chunk.done, chunk.lease_owner, chunk.lease_expires = True, None, None
-            job = self.t.jobs[job_id]
+            job = self.tables.jobs[job_id]
             job.succeeded, job.failed, job.updated_time = job.succeeded + ok, job.failed + bad, self._clock()
             return int(job.succeeded), int(job.failed)
 
@@ -185,11 +185,11 @@ class MemoryWork(MemoryBase):
         now = self._clock()
         return any(
             not c.done and c.lease_owner is not None and c.lease_expires is not None and c.lease_expires >= now
-            for c in self.t.chunks.get(job_id, {}).values()
+            for c in self.tables.chunks.get(job_id, {}).values()
         )
 
     async def has_unfinished_chunks(self, job_id: str) -> bool:
-        return any(not c.done for c in self.t.chunks.get(job_id, {}).values())
+        return any(not c.done for c in self.tables.chunks.get(job_id, {}).values())
 
     # --- reports --------------------------------------------------------------------------
 
@@ -202,7 +202,7 @@ class MemoryWork(MemoryBase):
         return [report_row(*row[2:]) for row in reversed(failed[-limit:])] if limit > 0 else []
 
     def _outcomes_of(self, job_id: str, status: TaskStatus) -> list[OutcomeRow]:
-        stored = self.t.outcomes.get(job_id, {})
+        stored = self.tables.outcomes.get(job_id, {})
         return [stored[seq] for seq in sorted(stored) if stored[seq][STATUS] == status]
 
 

@@ -92,10 +92,10 @@ async def count_rows(store: Store, table: Any, job_id: str) -> int:
     """How many rows of ``table`` the store keeps for the job (the in-memory store's matching dict)."""
     if isinstance(store, MemoryStore):
         kept: dict[str, Any] = {
-            "jobs": store.t.jobs,
-            "tasks": store.t.outcomes,
-            "chunks": store.t.chunks,
-            "job_events": store.t.history,
+            "jobs": store.tables.jobs,
+            "tasks": store.tables.outcomes,
+            "chunks": store.tables.chunks,
+            "job_events": store.tables.history,
         }[table.name]
         return 1 if table is jobs and job_id in kept else len(kept.get(job_id, ()))
     assert isinstance(store, SqliteStore)

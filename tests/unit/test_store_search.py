@@ -37,7 +37,7 @@ async def add_jobs(store: Store, count: int, account: str = ACCOUNT, start: floa
         row = rules.new_job_values(f"{n:08d}-{account}", account, spec, [], codec.fingerprint(spec, []), start + n)
         values.append(row)
     if isinstance(store, MemoryStore):
-        store.t.jobs.update((str(v["id"]), job_row(v)) for v in values)
+        store.tables.jobs.update((str(v["id"]), job_row(v)) for v in values)
     else:
         async with sqlite_engine(store).begin() as conn:
             await conn.execute(insert(jobs), values)
@@ -48,7 +48,7 @@ async def set_status(store: Store, job_ids: list[str], status: JobStatus, **colu
     """Put jobs in a status directly (and set other ``jobs`` columns), past the transition table."""
     if isinstance(store, MemoryStore):
         for job_id in job_ids:
-            vars(store.t.jobs[job_id]).update(status=status.value, **columns)
+            vars(store.tables.jobs[job_id]).update(status=status.value, **columns)
         return
     async with sqlite_engine(store).begin() as conn:
         await conn.execute(update(jobs).where(jobs.c.id.in_(job_ids)).values(status=status.value, **columns))
