@@ -21,7 +21,8 @@ from batchops.console import create_console
 from batchops.engine.engine import Engine
 from batchops.service import JobService, Services
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
+from batchops.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     """Open the store under ``settings.data_dir`` and serve until stopped (Ctrl+C, SIGTERM)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = asyncio.run(Store.open_sqlite(str(settings.database_path)))
+    store = asyncio.run(SqliteStore.open(str(settings.database_path)))
     app = build_app(settings, store)
     bounds = connection_bounds(settings)
     log.info("serving at most %d connections at once (listen backlog %d)", bounds.limit, bounds.backlog)

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from batchops.console.state import console_state
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
 from batchops.tenancy import Account
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -24,7 +24,7 @@ from batchops.errors import BatchOpsError, JobNotFound, RoleNotDeclared, Validat
 from batchops.operations.acl import CANNED_ACLS
 from batchops.s3.resolver import check_role
 from batchops.service import JobSearch
-from batchops.store.sqlstore import SEARCH_SORTS
+from batchops.store.base import SEARCH_SORTS
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
 

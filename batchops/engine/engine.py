@@ -40,7 +40,7 @@ from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.pool import StoreRoutes, TransferLimits
 from batchops.s3.resolver import credentials_for
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 from batchops.reports.writer import write_report
 from batchops.s3.errors import to_task_error
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
 

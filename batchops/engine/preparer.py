@@ -16,7 +16,7 @@ from batchops.manifests import open_source
 from batchops.manifests.chunks import source_chunks
 from batchops.manifests.output import open_writer
 from batchops.manifests.source import Position
-from batchops.store.sqlstore import ChunkBlob, Store
+from batchops.store.base import ChunkBlob, Store
 
 #: Chunks committed per transaction while reading a manifest that is not a listing being saved.
 GROUP = 64

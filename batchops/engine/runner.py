@@ -30,7 +30,7 @@ from batchops.operations.base import Operation, TaskContext
 from batchops.s3.breaker import BREAKERS, outage_of
 from batchops.s3.errors import to_task_error
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
-from batchops.store.sqlstore import ClaimedChunk, Store
+from batchops.store.base import ClaimedChunk, Store
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
+from batchops.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ async def _work(settings: Settings, owner: str, parent_pid: int) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)  # the server stopping its workers
     # Ctrl-C in a terminal reaches the whole process group: the server stops first, then stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    store = await Store.open_sqlite(str(settings.database_path), migrate_schema=False)
+    store = await SqliteStore.open(str(settings.database_path), migrate_schema=False)
     engine = Engine(settings, store, role="worker", owner=owner)
     await engine.start()
     try:

@@ -8,7 +8,7 @@ from starlette.requests import HTTPConnection
 
 from batchops.service.jobs import JobService
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from batchops.operations.registry import get_operation
 from batchops.reports.target import check_report_writable
 from batchops.s3.resolver import check_role
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
 from batchops.tenancy import Account
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_xml_chars

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batchops.domain.task import TaskOutcome, TaskStatus
+from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
 
 #: The error code of an outcome recorded as failed because its object names something that is not UTF-8.
 KEY_NOT_UTF8 = "KeyNotUTF8"
@@ -26,6 +26,8 @@ KEY_NOT_UTF8 = "KeyNotUTF8"
 Stored = str | bytes
 #: (job_id, seq, bucket, key, version_id, status, error_code, http_status, message), as ``tasks`` takes them.
 OutcomeRow = tuple[str, int, Stored, Stored, Stored | None, int, str | None, int, str | None]
+#: Where an outcome row holds its status.
+STATUS = 5
 
 
 def outcome_rows(job_id: str, outcomes: Sequence[TaskOutcome]) -> list[OutcomeRow]:
@@ -76,6 +78,22 @@ def loaded(value: Stored | None) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "surrogateescape")
     return value or ""
+
+
+def report_row(
+    bucket: Stored,
+    key: Stored,
+    version_id: Stored | None,
+    status: int,
+    error_code: str | None,
+    http_status: int | None,
+    message: str | None,
+) -> ReportRow:
+    """A stored outcome as the report (and the console's recent failures) show it."""
+    version = None if version_id is None else loaded(version_id)
+    return ReportRow(
+        loaded(bucket), loaded(key), version, TaskStatus(status), error_code or "", http_status or 0, message or ""
+    )
 
 
 def _not_utf8_message(o: TaskOutcome) -> str:

@@ -10,7 +10,7 @@ from batchops.domain.status import JobStatus
 from batchops.domain.task import ObjectRef
 from batchops.manifests.chunks import encode_rows
 from batchops.manifests.source import Position, SourceRow
-from batchops.store.sqlstore import ChunkBlob, Store
+from batchops.store.base import ChunkBlob, Store
 
 ACCOUNT = "111111111111"
 

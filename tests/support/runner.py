@@ -11,7 +11,7 @@ from batchops.domain.status import JobStatus
 from batchops.domain.task import ObjectRef
 from batchops.manifests.chunks import encode_lines
 from batchops.operations.base import Operation, TaskContext
-from batchops.store.sqlstore import ChunkBlob, Store
+from batchops.store.base import ChunkBlob, Store
 
 S = JobStatus
 

@@ -17,7 +17,7 @@ from batchops.api.body_guard import BodyGuard
 from batchops.errors import AuthError, BodyNotReceived, RequestTooLarge
 from batchops.service import JobService, Services
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
 from batchops.tenancy import Account
 from tests.support.cos_signing import cos_headers
 

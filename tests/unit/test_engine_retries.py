@@ -17,7 +17,7 @@ from batchops.engine import engine as engine_module
 from batchops.engine.engine import Engine
 from batchops.errors import StoreFull
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
 from tests.support.runner import active_job
 
 

@@ -33,7 +33,8 @@ from batchops.errors import (
 )
 from batchops.service import JobSearch, JobService
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store
+from batchops.store.base import Store
+from batchops.store.sqlite import SqliteStore
 from batchops.tenancy import Account, Role
 
 S = JobStatus
@@ -60,7 +61,7 @@ class Wakes:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
+    opened = await SqliteStore.open(str(tmp_path / "db.sqlite3"))
     try:
         yield opened
     finally:

@@ -1,7 +1,8 @@
-"""Recording outcomes on the real SQLite store, whatever they hold and whatever fails.
+"""Recording outcomes, whatever they hold and whatever fails.
 
 * Any text in a task's key, bucket, version id, raw line, error code or message (the whole character space,
-  lone surrogates included) is recorded: never an exception that would drop the flush.
+  lone surrogates included) is recorded: never an exception that would drop the flush (on each store
+  implementation, conftest ``any_store``).
 * A flush that fails is retried with growing waits and its tasks never run again; past the bound the job
   goes Failing with OutcomeRecordFailed naming the cause.
 * A real SQLITE_FULL (``PRAGMA max_page_count``, the engine's own limit) holds the job visibly, refuses new
@@ -24,12 +25,13 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 
 from batchops.domain.status import JobStatus
-from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
+from batchops.domain.task import ObjectRef, ReportRow, TaskOutcome, TaskStatus
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import StoreFull
 from batchops.manifests.rows import encode_key
+from batchops.store.base import Store
 from batchops.store.outcomes import KEY_NOT_UTF8
-from batchops.store.sqlstore import ReportRow, Store
+from batchops.store.sqlite import SqliteStore
 from tests.support.runner import Recording, active_job, spec
 
 #: Every code point, surrogates included, and what a manifest line that is not UTF-8 decodes to.
@@ -98,18 +100,18 @@ RELAXED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]  # one sto
 @settings(max_examples=40, deadline=None, suppress_health_check=RELAXED)
 @given(drawn=outcomes)
 async def test_any_outcome_is_recorded_and_a_key_that_is_not_utf8_fails_its_row_alone(
-    store: Store, drawn: list[tuple[TaskStatus, str, str, ObjectRef | None, str]]
+    any_store: Store, drawn: list[tuple[TaskStatus, str, str, ObjectRef | None, str]]
 ) -> None:
-    await record_and_check(store, drawn)
+    await record_and_check(any_store, drawn)
 
 
 @pytest.mark.soak
 @settings(max_examples=3000, deadline=None, suppress_health_check=RELAXED)
 @given(drawn=outcomes)
 async def test_soak_any_outcome_is_recorded(
-    store: Store, drawn: list[tuple[TaskStatus, str, str, ObjectRef | None, str]]
+    any_store: Store, drawn: list[tuple[TaskStatus, str, str, ObjectRef | None, str]]
 ) -> None:
-    await record_and_check(store, drawn)
+    await record_and_check(any_store, drawn)
 
 
 def check_row(outcome: TaskOutcome, row: ReportRow) -> None:
@@ -211,7 +213,7 @@ async def test_past_the_bound_the_job_fails_naming_the_cause_and_its_tasks_never
 class PageLimit:
     """``PRAGMA max_page_count`` on every write connection of the store: SQLite's own SQLITE_FULL."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SqliteStore) -> None:
         self.store = store
         self.pages: int | None = None
         event.listen(store.engine.sync_engine, "connect", self._apply)
@@ -234,7 +236,9 @@ class PageLimit:
             return int((await conn.exec_driver_sql("PRAGMA page_count")).scalar_one())
 
 
-async def test_a_full_database_holds_the_job_visibly_and_it_ends_exactly_once_when_room_returns(store: Store) -> None:
+async def test_a_full_database_holds_the_job_visibly_and_it_ends_exactly_once_when_room_returns(
+    store: SqliteStore,
+) -> None:
     lines = [b"bkt,%s-key-with-some-length-%04d" % (b"x" * 40, n) for n in range(600)]
     job_id = await active_job(store, lines[:300], lines[300:])
     limit, operation = PageLimit(store), Recording()

@@ -8,11 +8,11 @@ import asyncio
 from typing import Any, ClassVar
 
 from batchops.domain.status import JobStatus
-from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
+from batchops.domain.task import ObjectRef, ReportRow, TaskOutcome, TaskStatus
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.operations.base import Operation
 from batchops.operations.noop import NoOp
-from batchops.store.sqlstore import ReportRow, Store
+from batchops.store.base import Store
 from tests.support.runner import Recording, active_job
 
 S = JobStatus

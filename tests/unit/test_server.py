@@ -13,7 +13,7 @@ import pytest
 
 from batchops.server import build_app
 from batchops.settings import Settings
-from batchops.store.sqlstore import Store, WriteFault
+from batchops.store.base import Store, WriteFault
 from batchops.tenancy import Account
 
 ACCOUNT, KEY_ID, SECRET = "111122223333", "AKIDSERVER", "server-secret"

@@ -1,15 +1,14 @@
-"""The SQL job store on a real SQLite file: idempotent creation, guarded status moves, listing,
-Preparing checkpoints, chunk leases and exactly-once outcome accounting.
+"""The job store's contract, run on each implementation (in memory, and SQLite on a real file): idempotent
+creation, guarded status moves, listing, Preparing checkpoints, chunk leases and exactly-once outcome accounting.
 
-Time is the store's own clock (``batchops.store.sqlstore.time``), replaced by a manual clock so
-nothing sleeps and every timestamp is known exactly.
+Time is the store's injected clock, a manual one (conftest ``clock``), so nothing sleeps and every timestamp is
+known exactly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,18 @@ from batchops.domain.job import (
     OperationSpec,
 )
 from batchops.domain.status import CANCELLABLE, TERMINAL, TRANSITIONS, JobStatus, can_move
-from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
-from batchops.errors import IdempotencyConflict, JobNotFound, ValidationError
+from batchops.domain.task import ObjectRef, ReportRow, TaskOutcome, TaskStatus
+from batchops.errors import IdempotencyConflict, JobNotFound, StoreFull, TooManyUnfinishedJobs, ValidationError
 from batchops.manifests.chunks import ChunkRow, decode
-from batchops.store import sqlstore
+from batchops.store.base import ClaimedChunk, Store, WriteFault
+from batchops.store.memory import MemoryStore
 from batchops.store.schema import chunks, job_events, jobs, tasks
-from batchops.store.sqlstore import ClaimedChunk, ReportRow, Store
+from batchops.store.sqlite import SqliteStore
+from tests.support.clock import T0, ManualClock
 from tests.support.job_store import ACCOUNT, Row, add_chunk, blob, drive, good, make_spec, new_job
 
 S = JobStatus
 OTHER = "222222222222"
-T0 = 1_700_000_000.0
 DAY = 86400.0
 
 #: A path of allowed moves from New to every status.
@@ -56,34 +56,10 @@ PATH: dict[JobStatus, tuple[JobStatus, ...]] = {
 }
 
 
-class Clock:
-    """Stands in for the ``time`` module inside the store: ``time()`` returns ``now``."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(T0)
-    monkeypatch.setattr(sqlstore, "time", fake)
-    return fake
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[Store]:
-    opened = await Store.open_sqlite(str(tmp_path / "db.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
+def store(any_store: Store) -> Store:
+    """Every test here runs on each implementation (conftest ``any_store``)."""
+    return any_store
 
 
 def dt(epoch: float) -> datetime:
@@ -113,8 +89,19 @@ def chunk_no(claim: ClaimedChunk | None) -> int | None:
 
 
 async def count_rows(store: Store, table: Any, job_id: str) -> int:
+    """How many rows of ``table`` the store keeps for the job (the in-memory store's matching dict)."""
+    if isinstance(store, MemoryStore):
+        kept: dict[str, Any] = {
+            "jobs": store.tables.jobs,
+            "tasks": store.tables.outcomes,
+            "chunks": store.tables.chunks,
+            "job_events": store.tables.history,
+        }[table.name]
+        return 1 if table is jobs and job_id in kept else len(kept.get(job_id, ()))
+    assert isinstance(store, SqliteStore)
     async with store.engine.connect() as conn:
-        query = select(func.count()).select_from(table).where(table.c.job_id == job_id)
+        key = table.c.id if table is jobs else table.c.job_id
+        query = select(func.count()).select_from(table).where(key == job_id)
         return int((await conn.execute(query)).scalar_one())
 
 
@@ -141,7 +128,7 @@ async def test_create_job_is_new_with_one_history_row(store: Store) -> None:
     assert await store.status_history(job_id) == [(T0, None, "New", "job created")]
 
 
-async def test_same_token_same_spec_returns_the_first_job(store: Store, clock: Clock) -> None:
+async def test_same_token_same_spec_returns_the_first_job(store: Store, clock: ManualClock) -> None:
     tags = [{"Key": "team", "Value": "a"}]
     first, created = await store.create_job(ACCOUNT, make_spec(), tags)
     clock.advance(5)
@@ -215,16 +202,16 @@ async def test_unknown_job_is_not_found(store: Store) -> None:
         await store.transition("no-such-job", S.PREPARING)
 
 
-async def test_reopening_the_file_keeps_the_jobs(tmp_path: Path, clock: Clock) -> None:
+async def test_reopening_the_file_keeps_the_jobs(tmp_path: Path, clock: ManualClock) -> None:
     path = str(tmp_path / "db.sqlite3")
-    first = await Store.open_sqlite(path)
+    first = await SqliteStore.open(path, clock=clock)
     try:
         job_id = await new_job(first)
         await drive(first, job_id, S.PREPARING)
     finally:
         await first.close()
 
-    second = await Store.open_sqlite(path)
+    second = await SqliteStore.open(path, clock=clock)
     try:
         job = await second.get_job(ACCOUNT, job_id)
         assert job.status is S.PREPARING
@@ -237,7 +224,7 @@ async def test_reopening_the_file_keeps_the_jobs(tmp_path: Path, clock: Clock) -
 
 
 @pytest.mark.parametrize("source", list(JobStatus))
-async def test_every_move_from_a_status_follows_the_table(store: Store, clock: Clock, source: JobStatus) -> None:
+async def test_every_move_from_a_status_follows_the_table(store: Store, clock: ManualClock, source: JobStatus) -> None:
     for target in JobStatus:
         job_id = await new_job(store, token=f"{source.value}-{target.value}")
         await drive(store, job_id, *PATH[source])
@@ -308,7 +295,7 @@ async def test_user_reason_is_kept_only_when_asked(store: Store) -> None:
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL))
-async def test_terminal_status_sets_termination_time(store: Store, clock: Clock, terminal: JobStatus) -> None:
+async def test_terminal_status_sets_termination_time(store: Store, clock: ManualClock, terminal: JobStatus) -> None:
     job_id = await new_job(store)
     *before_end, last = PATH[terminal]
     await drive(store, job_id, *before_end)
@@ -331,7 +318,7 @@ async def test_non_terminal_statuses_have_no_termination_time(store: Store) -> N
 
 @pytest.mark.parametrize("leave_to", [S.READY, S.CANCELLING])
 async def test_suspended_sets_and_leaving_clears_time_and_cause(
-    store: Store, clock: Clock, leave_to: JobStatus
+    store: Store, clock: ManualClock, leave_to: JobStatus
 ) -> None:
     job_id = await new_job(store)
     await drive(store, job_id, S.PREPARING)
@@ -349,7 +336,7 @@ async def test_suspended_sets_and_leaving_clears_time_and_cause(
     assert job.suspended_cause is None
 
 
-async def test_active_time_accumulates_only_while_active(store: Store, clock: Clock) -> None:
+async def test_active_time_accumulates_only_while_active(store: Store, clock: ManualClock) -> None:
     job_id = await new_job(store)
     await drive(store, job_id, S.PREPARING, S.READY)
     clock.advance(500)  # not active yet
@@ -392,7 +379,7 @@ async def test_refused_move_does_not_record_its_failure(store: Store) -> None:
     assert (await store.get_job(ACCOUNT, job_id)).failure_reasons == ()
 
 
-async def test_jobs_in_spans_accounts_oldest_first(store: Store, clock: Clock) -> None:
+async def test_jobs_in_spans_accounts_oldest_first(store: Store, clock: ManualClock) -> None:
     a = await new_job(store, token="a")
     clock.advance(1)
     b = await new_job(store, token="b", account=OTHER)
@@ -408,7 +395,7 @@ async def test_jobs_in_spans_accounts_oldest_first(store: Store, clock: Clock) -
 # --- listing --------------------------------------------------------------------------------
 
 
-async def test_list_jobs_newest_first_and_status_filter(store: Store, clock: Clock) -> None:
+async def test_list_jobs_newest_first_and_status_filter(store: Store, clock: ManualClock) -> None:
     ids = []
     for n in range(4):
         ids.append(await new_job(store, token=f"t{n}"))
@@ -429,7 +416,7 @@ async def test_list_jobs_newest_first_and_status_filter(store: Store, clock: Clo
     assert (await store.list_jobs(ACCOUNT, [S.ACTIVE], 100, None, 90))[0] == []
 
 
-async def test_list_jobs_pages_without_duplicates_or_gaps(store: Store, clock: Clock) -> None:
+async def test_list_jobs_pages_without_duplicates_or_gaps(store: Store, clock: ManualClock) -> None:
     ids = []
     for n in range(25):
         ids.append(await new_job(store, token=f"t{n:02d}"))
@@ -456,7 +443,7 @@ async def test_list_jobs_pages_without_duplicates_or_gaps(store: Store, clock: C
     assert times == sorted(times, reverse=True)
 
 
-async def test_list_jobs_last_full_page_has_no_token(store: Store, clock: Clock) -> None:
+async def test_list_jobs_last_full_page_has_no_token(store: Store, clock: ManualClock) -> None:
     for n in range(14):
         await new_job(store, token=f"t{n}")
         clock.advance(1)
@@ -469,7 +456,7 @@ async def test_list_jobs_last_full_page_has_no_token(store: Store, clock: Clock)
     assert not {j.id for j in first} & {j.id for j in second}
 
 
-async def test_list_jobs_token_keeps_the_status_filter(store: Store, clock: Clock) -> None:
+async def test_list_jobs_token_keeps_the_status_filter(store: Store, clock: ManualClock) -> None:
     ids = []
     for n in range(10):
         ids.append(await new_job(store, token=f"t{n}"))
@@ -502,7 +489,7 @@ async def test_bad_token_is_a_validation_error(store: Store, token: str) -> None
     assert info.value.field == "nextToken"
 
 
-async def test_horizon_hides_jobs_that_ended_long_ago(store: Store, clock: Clock) -> None:
+async def test_horizon_hides_jobs_that_ended_long_ago(store: Store, clock: ManualClock) -> None:
     old = await new_job(store, token="old")
     await drive(store, old, S.CANCELLING, S.CANCELLED)  # ends at T0
     never_ended = await new_job(store, token="running")
@@ -520,13 +507,77 @@ async def test_horizon_hides_jobs_that_ended_long_ago(store: Store, clock: Clock
     assert {j.id for j in wider} == {old, never_ended, recent}
 
 
-async def test_horizon_boundary_is_inclusive(store: Store, clock: Clock) -> None:
+async def test_horizon_boundary_is_inclusive(store: Store, clock: ManualClock) -> None:
     job_id = await new_job(store)
     await drive(store, job_id, S.CANCELLING, S.CANCELLED)
     clock.advance(90 * DAY)
     assert [j.id for j in (await store.list_jobs(ACCOUNT, [], 10, None, 90))[0]] == [job_id]
     clock.advance(0.5)
     assert (await store.list_jobs(ACCOUNT, [], 10, None, 90))[0] == []
+
+
+async def test_list_jobs_after_pages_by_the_last_job_id(store: Store, clock: ManualClock) -> None:
+    ids = []
+    for n in range(5):
+        ids.append(await new_job(store, token=f"t{n}"))
+        clock.advance(1)
+
+    first, after = await store.list_jobs_after(ACCOUNT, [], 2, None, 90)
+    second, after_second = await store.list_jobs_after(ACCOUNT, [], 2, after, 90)
+    last, none = await store.list_jobs_after(ACCOUNT, [], 2, after_second, 90)
+
+    assert [j.id for j in first + second + last] == list(reversed(ids))
+    assert (after, after_second, none) == (ids[3], ids[1], None)
+    with pytest.raises(ValidationError, match="not a job of this account"):
+        await store.list_jobs_after(OTHER, [], 2, ids[0], 90)
+
+
+async def test_unfinished_jobs_are_bounded_per_account_and_ended_ones_free_a_place(store: Store) -> None:
+    first, _ = await store.create_job(ACCOUNT, make_spec("t1"), [], max_unfinished=2)
+    await store.create_job(ACCOUNT, make_spec("t2"), [], max_unfinished=2)
+
+    with pytest.raises(TooManyUnfinishedJobs, match="already has 2 unfinished jobs, its limit is 2"):
+        await store.create_job(ACCOUNT, make_spec("t3"), [], max_unfinished=2)
+    assert (await store.create_job(OTHER, make_spec("t3"), [], max_unfinished=2))[1]  # per account
+    assert (await store.create_job(ACCOUNT, make_spec("t1"), [], max_unfinished=2)) == (first, False)  # a replay
+    await drive(store, first, S.CANCELLING, S.CANCELLED)
+    assert (await store.create_job(ACCOUNT, make_spec("t3"), [], max_unfinished=2))[1]
+
+
+# --- tags -----------------------------------------------------------------------------------
+
+
+async def test_tags_are_replaced_whole_and_scoped_to_the_account(store: Store) -> None:
+    job_id, _ = await store.create_job(ACCOUNT, make_spec(), [{"Key": "a", "Value": "1"}])
+    assert await store.get_tags(ACCOUNT, job_id) == [{"Key": "a", "Value": "1"}]
+
+    await store.put_tags(ACCOUNT, job_id, [{"Key": "b", "Value": ""}])
+    assert await store.get_tags(ACCOUNT, job_id) == [{"Key": "b", "Value": ""}]
+    await store.put_tags(ACCOUNT, job_id, [])
+    assert await store.get_tags(ACCOUNT, job_id) == []
+    with pytest.raises(JobNotFound):
+        await store.get_tags(OTHER, job_id)
+    with pytest.raises(JobNotFound):
+        await store.put_tags(OTHER, job_id, [{"Key": "x", "Value": "y"}])
+    assert await store.get_tags(ACCOUNT, job_id) == []
+
+
+# --- console sessions -----------------------------------------------------------------------
+
+
+async def test_console_sessions_end_and_expire(store: Store, clock: ManualClock) -> None:
+    await store.start_console_session("s1", ACCOUNT, expired_before=0)
+    clock.advance(100)
+    await store.start_console_session("s2", OTHER, expired_before=0)
+    assert await store.console_session_account("s1") == ACCOUNT
+    assert await store.console_session_account("s2") == OTHER
+
+    await store.end_console_session("s2")
+    assert await store.console_session_account("s2") is None
+    await store.start_console_session("s3", ACCOUNT, expired_before=T0 + 50)  # s1 started before: forgotten
+    assert await store.console_session_account("s1") is None
+    assert await store.console_session_account("s3") == ACCOUNT
+    assert await store.console_session_account("never") is None
 
 
 # --- priority -------------------------------------------------------------------------------
@@ -703,7 +754,7 @@ async def test_concurrent_claims_get_distinct_chunks(store: Store) -> None:
     assert claims.count(None) == 3
 
 
-async def test_expired_lease_can_be_claimed_again(store: Store, clock: Clock) -> None:
+async def test_expired_lease_can_be_claimed_again(store: Store, clock: ManualClock) -> None:
     job_id = await two_chunks(store)
     await store.claim_chunk(job_id, "w1", 30)
     await store.claim_chunk(job_id, "w2", 30)
@@ -718,7 +769,7 @@ async def test_expired_lease_can_be_claimed_again(store: Store, clock: Clock) ->
     assert await store.claim_chunk(job_id, "w5", 30) is None
 
 
-async def test_renewed_lease_is_not_claimable(store: Store, clock: Clock) -> None:
+async def test_renewed_lease_is_not_claimable(store: Store, clock: ManualClock) -> None:
     job_id = await new_job(store)
     await add_chunk(store, job_id, 0, [good(0)], lines_read=1)
     await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
@@ -733,7 +784,7 @@ async def test_renewed_lease_is_not_claimable(store: Store, clock: Clock) -> Non
     assert claim is not None and claim.chunk_no == 0
 
 
-async def test_renew_leases_only_touches_the_owner(store: Store, clock: Clock) -> None:
+async def test_renew_leases_only_touches_the_owner(store: Store, clock: ManualClock) -> None:
     job_id = await two_chunks(store)
     await store.claim_chunk(job_id, "w1", 10)
     await store.claim_chunk(job_id, "w2", 10)
@@ -743,6 +794,17 @@ async def test_renew_leases_only_touches_the_owner(store: Store, clock: Clock) -
     clock.advance(5)
     claim = await store.claim_chunk(job_id, "w3", 10)
     assert claim is not None and claim.chunk_no == 1  # w2's lapsed, w1's was renewed
+
+
+async def test_a_live_lease_means_the_job_has_not_drained(store: Store) -> None:
+    job_id = await two_chunks(store)
+    assert not await store.has_live_lease(job_id)
+    await store.claim_chunk(job_id, "w1", 60)
+    assert await store.has_live_lease(job_id)
+    await store.release_chunks(owner="w1")  # a dead worker's leases, given back by the supervisor
+    assert not await store.has_live_lease(job_id)
+    await store.claim_chunk(job_id, "w2", -1)  # a lease that has already expired
+    assert not await store.has_live_lease(job_id)
 
 
 async def test_release_chunks_by_owner_job_and_all(store: Store) -> None:
@@ -809,7 +871,7 @@ async def test_duplicate_outcomes_in_one_call_count_once(store: Store) -> None:
     assert await count_rows(store, tasks, job_id) == 2
 
 
-async def test_record_outcomes_marks_finished_chunks_done(store: Store, clock: Clock) -> None:
+async def test_record_outcomes_marks_finished_chunks_done(store: Store, clock: ManualClock) -> None:
     job_id = await two_chunks(store)
     assert await store.has_unfinished_chunks(job_id)
     await store.claim_chunk(job_id, "w1", 30)
@@ -928,7 +990,7 @@ async def test_recent_failures_newest_first(store: Store) -> None:
 # --- retention ------------------------------------------------------------------------------
 
 
-async def test_purge_ended_before_deletes_everything_of_old_jobs(store: Store, clock: Clock) -> None:
+async def test_purge_ended_before_deletes_everything_of_old_jobs(store: Store, clock: ManualClock) -> None:
     old = await two_chunks(store)
     await drive(store, old, S.CANCELLING, S.CANCELLED)  # ends at T0
     await store.record_outcomes(old, [ran(good(0))], [])
@@ -949,8 +1011,7 @@ async def test_purge_ended_before_deletes_everything_of_old_jobs(store: Store, c
     assert await store.status_history(old) == []
     for table in (tasks, chunks, job_events):
         assert await count_rows(store, table, old) == 0, table.name
-    async with store.engine.connect() as conn:
-        assert (await conn.execute(select(func.count()).select_from(jobs).where(jobs.c.id == old))).scalar() == 0
+    assert await count_rows(store, jobs, old) == 0
 
     for kept in (running, later):
         assert (await store.get_job(None, kept)).id == kept
@@ -968,4 +1029,28 @@ async def test_hold_reason_is_set_shown_and_cleared(store: Store) -> None:
     await store.set_hold_reason(job_id, "holding: the object store is unreachable")
     assert (await store.get_job(ACCOUNT, job_id)).hold_reason == "holding: the object store is unreachable"
     await store.set_hold_reason(job_id, None)
+    assert (await store.get_job(ACCOUNT, job_id)).hold_reason is None
+
+
+# --- a full disk ----------------------------------------------------------------------------
+# SQLite's own SQLITE_FULL is tested in test_outcome_recording; the in-memory store simulates it (``full_disk``).
+
+
+async def test_the_memory_stores_full_disk_holds_jobs_and_refuses_work_as_sqlite_does(clock: ManualClock) -> None:
+    store = MemoryStore(clock)
+    job_id = await new_job(store)
+    store.full_disk = "database or disk is full"
+
+    with pytest.raises(StoreFull):
+        await store.set_hold_reason(job_id, "anything")
+    assert store.write_fault == WriteFault("database or disk is full", T0)
+    hold_reason = (await store.get_job(ACCOUNT, job_id)).hold_reason
+    assert hold_reason is not None and "(database or disk is full)" in hold_reason
+    with pytest.raises(StoreFull, match="free space"):
+        await store.create_job(ACCOUNT, make_spec("while-full"), [])
+    assert not await store.probe_write()
+
+    store.full_disk = None
+    assert await store.probe_write()
+    assert store.write_fault is None
     assert (await store.get_job(ACCOUNT, job_id)).hold_reason is None

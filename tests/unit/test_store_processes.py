@@ -1,5 +1,6 @@
 """One SQLite store opened by several processes (the server and its workers): leases are never shared,
-reads never wait for a writer, and a lease's liveness is what the supervisor reads to know a job drained."""
+and reads never wait for a writer (a lease's liveness, which tells the supervisor a job drained, is a contract
+test in test_store.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from sqlalchemy import update
 
 from batchops.domain.job import JobStatus
+from batchops.store.base import Store
 from batchops.store.schema import jobs
-from batchops.store.sqlstore import Store
+from batchops.store.sqlite import SqliteStore
 from tests.support.job_store import ACCOUNT, add_chunk, drive, good, new_job
 
 S = JobStatus
@@ -24,7 +26,7 @@ CHUNKS = 40
 async def path(tmp_path: Path) -> AsyncIterator[str]:
     """A store file with one Active job of CHUNKS one-task chunks."""
     db = str(tmp_path / "db.sqlite3")
-    store = await Store.open_sqlite(db)
+    store = await SqliteStore.open(db)
     try:
         job_id = await new_job(store)
         for n in range(CHUNKS):
@@ -40,7 +42,7 @@ async def _job_id(store: Store) -> str:
 
 
 async def _claim_all(path: str, owner: str) -> list[int]:
-    store = await Store.open_sqlite(path, migrate_schema=False)
+    store = await SqliteStore.open(path, migrate_schema=False)
     try:
         job_id = await _job_id(store)
         got = []
@@ -70,10 +72,10 @@ async def test_two_stores_on_one_file_claim_distinct_chunks(path: str) -> None:
 
 
 async def test_reads_do_not_wait_for_an_open_write_transaction(path: str) -> None:
-    store = await Store.open_sqlite(path, migrate_schema=False)
+    store = await SqliteStore.open(path, migrate_schema=False)
     try:
         job_id = await _job_id(store)
-        async with store._write() as conn:  # holds SQLite's write lock until the block ends
+        async with store.db.write() as conn:  # holds SQLite's write lock until the block ends
             await conn.execute(update(jobs).where(jobs.c.id == job_id).values(priority=77))
             job = await asyncio.wait_for(store.get_job(ACCOUNT, job_id), timeout=2)
             assert job.priority == 10  # the committed state, not the open write
@@ -85,25 +87,11 @@ async def test_reads_do_not_wait_for_an_open_write_transaction(path: str) -> Non
 
 
 async def test_reads_cannot_write(path: str) -> None:
-    store = await Store.open_sqlite(path, migrate_schema=False)
+    store = await SqliteStore.open(path, migrate_schema=False)
     try:
-        async with store._read() as conn:
+        async with store.db.read() as conn:
             with pytest.raises(Exception, match="readonly"):
                 await conn.execute(update(jobs).values(description="x"))
     finally:
         await store.close()
 
-
-async def test_a_live_lease_means_the_job_has_not_drained(path: str) -> None:
-    store = await Store.open_sqlite(path, migrate_schema=False)
-    try:
-        job_id = await _job_id(store)
-        assert not await store.has_live_lease(job_id)
-        await store.claim_chunk(job_id, "w1", 60)
-        assert await store.has_live_lease(job_id)
-        await store.release_chunks(owner="w1")  # a dead worker's leases, given back by the supervisor
-        assert not await store.has_live_lease(job_id)
-        await store.claim_chunk(job_id, "w2", -1)  # a lease that has already expired
-        assert not await store.has_live_lease(job_id)
-    finally:
-        await store.close()

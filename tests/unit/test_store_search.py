@@ -1,17 +1,22 @@
-"""Store.search_jobs and status_counts: the console's filter, search, sort and pages, fast at 10,000 jobs."""
+"""Store.search_jobs and status_counts: the console's filter, search, sort and pages, fast at 10,000 jobs;
+on each store implementation (conftest ``any_store``)."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, update
 
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
-from batchops.store import codec, sqlstore
+from batchops.store import codec, rules
+from batchops.store.base import Store
+from batchops.store.memory import MemoryStore, job_row
 from batchops.store.schema import jobs
-from batchops.store.sqlstore import Store
+from batchops.store.sqlite import SqliteStore
+from tests.support.clock import ManualClock
 from tests.support.job_store import make_spec
 
 S = JobStatus
@@ -19,21 +24,39 @@ ACCOUNT = "111111111111"
 OTHER = "222222222222"
 
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    return any_store
+
+
 async def add_jobs(store: Store, count: int, account: str = ACCOUNT, start: float = 1_700_000_000.0) -> list[str]:
-    """Insert ``count`` jobs in one statement: descriptions "job <n>", priority n % 7, creation time start + n."""
+    """Insert ``count`` jobs at once: descriptions "job <n>", priority n % 7, creation time start + n."""
     values = []
     for n in range(count):
         spec = make_spec(token=f"{account}-{n}", priority=n % 7, description=f"job {n}")
-        row = sqlstore._new_job_values(f"{n:08d}-{account}", account, spec, [], codec.fingerprint(spec, []), start + n)
+        row = rules.new_job_values(f"{n:08d}-{account}", account, spec, [], codec.fingerprint(spec, []), start + n)
         values.append(row)
-    async with store.engine.begin() as conn:
-        await conn.execute(insert(jobs), values)
+    if isinstance(store, MemoryStore):
+        store.tables.jobs.update((str(v["id"]), job_row(v)) for v in values)
+    else:
+        async with sqlite_engine(store).begin() as conn:
+            await conn.execute(insert(jobs), values)
     return [str(v["id"]) for v in values]
 
 
-async def set_status(store: Store, job_ids: list[str], status: JobStatus) -> None:
-    async with store.engine.begin() as conn:
-        await conn.execute(update(jobs).where(jobs.c.id.in_(job_ids)).values(status=status.value))
+async def set_status(store: Store, job_ids: list[str], status: JobStatus, **columns: Any) -> None:
+    """Put jobs in a status directly (and set other ``jobs`` columns), past the transition table."""
+    if isinstance(store, MemoryStore):
+        for job_id in job_ids:
+            vars(store.tables.jobs[job_id]).update(status=status.value, **columns)
+        return
+    async with sqlite_engine(store).begin() as conn:
+        await conn.execute(update(jobs).where(jobs.c.id.in_(job_ids)).values(status=status.value, **columns))
+
+
+def sqlite_engine(store: Store) -> Any:
+    assert isinstance(store, SqliteStore)
+    return store.engine
 
 
 async def test_newest_first_pages_and_total(store: Store) -> None:
@@ -92,13 +115,10 @@ async def test_unknown_sort_is_refused(store: Store) -> None:
         await store.search_jobs(ACCOUNT, sort="spec")
 
 
-async def test_ended_jobs_past_the_horizon_are_not_listed(store: Store) -> None:
+async def test_ended_jobs_past_the_horizon_are_not_listed(store: Store, clock: ManualClock) -> None:
     ids = await add_jobs(store, 3)
-    async with store.engine.begin() as conn:
-        old = time.time() - 91 * 86400
-        await conn.execute(
-            update(jobs).where(jobs.c.id == ids[0]).values(status=S.COMPLETE.value, termination_time=old)
-        )
+    old = clock() - 91 * 86400
+    await set_status(store, ids[:1], S.COMPLETE, termination_time=old)
 
     found, total = await store.search_jobs(ACCOUNT, horizon_days=90)
 

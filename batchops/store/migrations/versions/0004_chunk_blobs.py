@@ -5,12 +5,11 @@ which are then deleted (rows with an outcome stay: they are the outcomes). Downg
 but cannot bring back the pending rows of unfinished jobs: finish or cancel them first.
 """
 
+import zlib
+from urllib.parse import quote
+
 import sqlalchemy as sa
 from alembic import op
-
-from batchops.domain.task import ObjectRef
-from batchops.manifests.chunks import encode_rows
-from batchops.manifests.source import Position, SourceRow
 
 revision = "0004"
 down_revision = "0003"
@@ -42,7 +41,7 @@ def upgrade() -> None:
             ),
             {"job": job_id, "chunk": chunk_no},
         ).all()
-        blob = encode_rows([_source_row(*row) for row in rows])
+        blob = _encode_rows([_row_line(*row) for row in rows])
         conn.execute(
             sa.text("UPDATE chunks SET data = :data WHERE job_id = :job AND chunk_no = :chunk"),
             {"data": blob, "job": job_id, "chunk": chunk_no},
@@ -52,10 +51,23 @@ def upgrade() -> None:
         batch_op.drop_column("chunk_no")
 
 
-def _source_row(bucket: str, key: str, version_id: str | None, status: int, message: str | None) -> SourceRow:
+# The chunk blob format as this revision wrote it (an ``n`` chunk of batchops.manifests.chunks), frozen here:
+# a migration must not change when the live code does.
+
+
+def _encode_rows(lines: list[str]) -> bytes:
+    return zlib.compress(b"n\n" + "\n".join(lines).encode("utf-8", "surrogateescape"), 1)
+
+
+def _row_line(bucket: str, key: str, version_id: str | None, status: int, message: str | None) -> str:
     if not bucket:  # a malformed manifest row: already failed (its outcome row stays)
-        return SourceRow(Position(), None, message or "", key)
-    return SourceRow(Position(), ObjectRef(bucket, key, version_id))
+        return f"!{_quote(message or '')},{_quote(key)}"
+    line = f"{bucket},{_quote(key)}"
+    return line if version_id is None else f"{line},{_quote(version_id)}"
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="/", errors="surrogateescape")
 
 
 def downgrade() -> None:

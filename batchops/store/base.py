@@ -1,0 +1,202 @@
+"""What the control plane and the workers ask of a job store, split by aggregate, and the values it hands back.
+
+``Store`` is the whole contract: ``JobStore`` (jobs, their history and tags), ``WorkQueue`` (Preparing's chunks,
+leases, outcomes), ``ReportSource`` (report and console reads), ``SessionStore`` (console sign-ins), and the
+lifecycle the server and the engine drive (close, a write fault on a full disk, probing for room again).
+Two implementations keep it: ``store.sqlite.SqliteStore`` (the server's) and ``store.memory.MemoryStore``
+(tests); tests/unit/test_store*.py run against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
+from batchops.domain.status import JobStatus
+from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
+
+#: The store's wall clock, epoch seconds (``time.time``; tests pass a manual one).
+Clock = Callable[[], float]
+
+#: One status move as history keeps it: (at, from status, to status, reason).
+HistoryEntry = tuple[float, str | None, str, str | None]
+
+#: Console sort keys → the job field each sorts by (the SQL store's column names).
+SEARCH_SORTS = {
+    "created": "creation_time",
+    "priority": "priority",
+    "status": "status",
+    "description": "description",
+    "id": "id",
+}
+
+
+@dataclass(frozen=True)
+class ChunkBlob:
+    """A chunk as Preparing stores it: tasks ``first_seq`` … ``first_seq + count - 1``, rows in ``data``."""
+
+    chunk_no: int
+    first_seq: int
+    count: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ClaimedChunk:
+    """A leased chunk: its blob, and the seqs in it that already have an outcome (skip them)."""
+
+    chunk_no: int
+    first_seq: int
+    count: int
+    data: bytes
+    ended: frozenset[int]
+
+
+@dataclass(frozen=True)
+class WriteFault:
+    """Why the store cannot write now (its own message) and since when (epoch seconds)."""
+
+    cause: str
+    since: float
+
+    @property
+    def message(self) -> str:
+        since = datetime.fromtimestamp(self.since, UTC).strftime("%H:%M:%S UTC")
+        return (
+            f"the server's disk is full since {since} ({self.cause}); free space where the server keeps its data "
+            "(--data-dir)"
+        )
+
+    @property
+    def hold_reason(self) -> str:
+        return f"holding: {self.message}; the job resumes by itself"
+
+
+class JobStore(Protocol):
+    """Jobs, their status history and tags. ``account_id`` scopes what a caller may see; None is the engine."""
+
+    async def create_job(
+        self, account_id: str, spec: JobSpec, tags: list[dict[str, str]], *, max_unfinished: int | None = None
+    ) -> tuple[str, bool]: ...
+
+    async def get_job(self, account_id: str | None, job_id: str) -> Job: ...
+
+    async def list_jobs(
+        self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None, horizon_days: int
+    ) -> tuple[list[Job], str | None]: ...
+
+    async def list_jobs_after(
+        self, account_id: str, statuses: Sequence[JobStatus], limit: int, after_job_id: str | None, horizon_days: int
+    ) -> tuple[list[Job], str | None]: ...
+
+    async def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]: ...
+
+    async def update_priority(self, account_id: str, job_id: str, priority: int) -> Job: ...
+
+    async def set_hold_reason(self, job_id: str, reason: str | None) -> None: ...
+
+    async def get_tags(self, account_id: str, job_id: str) -> list[dict[str, str]]: ...
+
+    async def put_tags(self, account_id: str, job_id: str, tags: list[dict[str, str]]) -> None: ...
+
+    async def transition(
+        self,
+        job_id: str,
+        target: JobStatus,
+        reason: str | None = None,
+        failure: FailureReason | None = None,
+        *,
+        user_reason: bool = False,
+        only_from: frozenset[JobStatus] | None = None,
+    ) -> bool: ...
+
+    async def add_failure(self, job_id: str, failure: FailureReason) -> None: ...
+
+    async def status_history(self, job_id: str) -> list[HistoryEntry]: ...
+
+    async def purge_ended_before(self, cutoff: float) -> int: ...
+
+
+class WorkQueue(Protocol):
+    """Preparing's chunks and checkpoints, the workers' leases, and exactly-once outcome accounting."""
+
+    async def add_chunks(
+        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
+    ) -> None: ...
+
+    async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]: ...
+
+    async def manifest_cursor(self, job_id: str) -> str | None: ...
+
+    async def set_generated_manifest(self, job_id: str, manifest: GeneratedManifest) -> None: ...
+
+    async def finish_manifest(self, job_id: str) -> None: ...
+
+    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> ClaimedChunk | None: ...
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> None: ...
+
+    async def release_chunks(self, job_id: str | None = None, owner: str | None = None) -> None: ...
+
+    async def record_outcomes(
+        self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
+    ) -> tuple[int, int]: ...
+
+    async def has_live_lease(self, job_id: str) -> bool: ...
+
+    async def has_unfinished_chunks(self, job_id: str) -> bool: ...
+
+
+class ReportSource(Protocol):
+    """Reads for reports and the console: outcome rows, and jobs searched, sorted and counted."""
+
+    def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]: ...
+
+    async def recent_failures(self, job_id: str, limit: int = 20) -> list[ReportRow]: ...
+
+    async def search_jobs(
+        self,
+        account_id: str,
+        statuses: Sequence[JobStatus] = (),
+        text: str = "",
+        sort: str = "created",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+        horizon_days: int = 90,
+    ) -> tuple[list[Job], int]: ...
+
+    async def status_counts(self, account_id: str, horizon_days: int = 90) -> dict[JobStatus, int]: ...
+
+
+class SessionStore(Protocol):
+    """Console sessions that are signed in (logout ends a copied cookie too)."""
+
+    async def start_console_session(self, session_id: str, account_id: str, expired_before: float) -> None: ...
+
+    async def console_session_account(self, session_id: str) -> str | None: ...
+
+    async def end_console_session(self, session_id: str) -> None: ...
+
+
+class Store(JobStore, WorkQueue, ReportSource, SessionStore, Protocol):
+    """The whole store, with the lifecycle the server and the engine drive."""
+
+    #: Set while the store cannot write (its disk is full), cleared by the next write that commits.
+    write_fault: WriteFault | None
+
+    @property
+    def last_write_ok(self) -> float:
+        """``monotonic()`` of the last write that committed (the engine probes a store that has been quiet)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def rest(self, seconds: float) -> None: ...
+
+    def check_writable(self) -> None: ...
+
+    async def probe_write(self) -> bool: ...

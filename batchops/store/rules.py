@@ -1,0 +1,118 @@
+"""Rules every store applies the same way, on a job's row (the ``jobs`` columns): so the SQLite store and the
+in-memory one cannot drift on what a status move writes, what a ListJobs token holds, or what a refusal says."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import replace
+from typing import Any
+
+from batchops.domain.job import FailureReason, Job, JobSpec
+from batchops.domain.status import TERMINAL, JobStatus
+from batchops.errors import IdempotencyConflict, TooManyUnfinishedJobs, ValidationError
+from batchops.store import codec
+from batchops.store.base import SEARCH_SORTS, WriteFault
+
+
+def new_job_values(
+    job_id: str, account_id: str, spec: JobSpec, tags: list[dict[str, str]], fingerprint: str, now: float
+) -> dict[str, Any]:
+    """A New job's row (the columns a store must fill; the rest take their defaults)."""
+    return {
+        "id": job_id,
+        "account_id": account_id,
+        "client_request_token": spec.client_request_token,
+        "request_fingerprint": fingerprint,
+        "status": JobStatus.NEW.value,
+        "priority": spec.priority,
+        "description": spec.description,
+        "spec": codec.spec_to_json(spec),
+        "tags": json.dumps(tags),
+        "failure_reasons": "[]",
+        "creation_time": now,
+        "updated_time": now,
+    }
+
+
+def status_values(
+    row: Any, target: JobStatus, now: float, user_reason: str | None, failure: FailureReason | None
+) -> dict[str, Any]:
+    """The columns a move of ``row`` to ``target`` changes (active time, suspension, termination, reasons)."""
+    values: dict[str, Any] = {"status": target.value, "updated_time": now}
+    if user_reason is not None:
+        values["status_update_reason"] = user_reason
+    if target is JobStatus.ACTIVE:
+        values["active_since"] = now
+    elif row.active_since is not None:
+        values["active_seconds"] = row.active_seconds + max(now - row.active_since, 0.0)
+        values["active_since"] = None
+    if target is JobStatus.SUSPENDED:
+        values["suspended_time"] = now
+        values["suspended_cause"] = "ConfirmationRequired: confirm with UpdateJobStatus requestedJobStatus=Ready"
+    elif row.status == JobStatus.SUSPENDED.value:
+        values["suspended_time"] = values["suspended_cause"] = None
+    if target in TERMINAL:
+        values["termination_time"] = now
+    if failure is not None:
+        reasons = [*json.loads(row.failure_reasons), {"code": failure.code, "reason": failure.reason}]
+        values["failure_reasons"] = json.dumps(reasons)
+    return values
+
+
+def replayed(job_id: str, stored_fingerprint: str, fingerprint: str, token: str) -> str:
+    """The first job's id for a replayed CreateJob; IdempotencyConflict if the token was used for another."""
+    if stored_fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            f"ClientRequestToken {token!r} was already used for a different CreateJob request "
+            f"(job {job_id}); send a new token for a new job"
+        )
+    return job_id
+
+
+def check_unfinished(account_id: str, unfinished: int, limit: int) -> None:
+    if unfinished >= limit:
+        raise TooManyUnfinishedJobs(
+            f"account {account_id} already has {unfinished} unfinished jobs, its limit is {limit}; "
+            "wait for some to end (or cancel some with UpdateJobStatus) and create the job again"
+        )
+
+
+def shown(job: Job, fault: WriteFault | None) -> Job:
+    """A job as users see it: while the store cannot write, an unfinished job says it is holding, and why."""
+    if fault is None or job.status in TERMINAL:
+        return job
+    return replace(job, hold_reason=fault.hold_reason)
+
+
+def ended_priority(job: Job) -> ValidationError:
+    return ValidationError(f"job {job.id} is {job.status.value}; the priority of an ended job cannot change")
+
+
+def check_sort(sort: str) -> None:
+    if sort not in SEARCH_SORTS:
+        raise ValidationError(f"sort must be one of {', '.join(SEARCH_SORTS)}, not {sort!r}", field="sort")
+
+
+def not_our_job(after_job_id: str) -> ValidationError:
+    return ValidationError(
+        f"nextToken {after_job_id!r} is not a job of this account; pass the NextToken of the "
+        "previous ListJobs page unchanged",
+        field="nextToken",
+    )
+
+
+def encode_token(created: float, job_id: str) -> str:
+    """A ListJobs NextToken: where the next page starts, newest first (creation time, then id)."""
+    return base64.urlsafe_b64encode(json.dumps([created, job_id]).encode()).decode()
+
+
+def decode_token(token: str) -> tuple[float, str]:
+    try:
+        created, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return float(created), str(job_id)
+    except Exception:
+        raise ValidationError(
+            "nextToken is not one this server issued; pass the NextToken of the previous ListJobs page unchanged",
+            field="nextToken",
+        ) from None

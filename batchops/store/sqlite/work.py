@@ -1,0 +1,198 @@
+"""Preparing's chunks and checkpoints, the workers' chunk leases and exactly-once outcome accounting, in SQL.
+
+A chunk of tasks and the Preparing checkpoint commit together, and so do an outcome and the job's counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from batchops.domain.job import GeneratedManifest
+from batchops.domain.status import JobStatus
+from batchops.domain.task import TaskOutcome, TaskStatus
+from batchops.store import codec
+from batchops.store.base import ChunkBlob, ClaimedChunk
+from batchops.store.outcomes import STATUS, OutcomeRow, outcome_rows
+from batchops.store.schema import chunks, jobs, tasks
+from batchops.store.sqlite.database import Repository
+
+
+class SqliteWork(Repository):
+    # --- preparing ------------------------------------------------------------------------
+
+    async def add_chunks(
+        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
+    ) -> None:
+        """Store chunks and advance the Preparing checkpoint (and the source's cursor), atomically."""
+        async with self._db.write() as conn:
+            if blobs:
+                await conn.execute(insert(chunks), [_chunk_values(job_id, b) for b in blobs])
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    total_tasks=jobs.c.total_tasks + sum(b.count for b in blobs),
+                    manifest_lines_read=lines_read,
+                    updated_time=self._db.clock(),
+                    **({"manifest_cursor": cursor} if cursor is not None else {}),
+                )
+            )
+
+    async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]:
+        """(lines read, next chunk number, next task seq) to resume Preparing after a restart."""
+        async with self._db.read() as conn:
+            lines = (await conn.execute(select(jobs.c.manifest_lines_read).where(jobs.c.id == job_id))).scalar_one()
+            last = (
+                await conn.execute(
+                    select(chunks.c.chunk_no, chunks.c.first_seq + chunks.c.task_count)
+                    .where(chunks.c.job_id == job_id)
+                    .order_by(chunks.c.chunk_no.desc())
+                    .limit(1)
+                )
+            ).first()
+        return int(lines), (last[0] + 1 if last else 0), (int(last[1]) if last else 0)
+
+    async def manifest_cursor(self, job_id: str) -> str | None:
+        """Where a seekable manifest source resumes (stored with the last committed chunk)."""
+        async with self._db.read() as conn:
+            query = select(jobs.c.manifest_cursor).where(jobs.c.id == job_id)
+            return (await conn.execute(query)).scalar_one()  # type: ignore[no-any-return]
+
+    async def set_generated_manifest(self, job_id: str, manifest: GeneratedManifest) -> None:
+        async with self._db.write() as conn:
+            value = codec.generated_manifest_to_json(manifest)
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(generated_manifest=value))
+
+    async def finish_manifest(self, job_id: str) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(manifest_done=True))
+
+    # --- execution ------------------------------------------------------------------------
+
+    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> ClaimedChunk | None:
+        """Lease the next unfinished, unleased chunk of an Active job: its rows, and its seqs already ended."""
+        now = self._db.clock()
+        free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now)
+        async with self._db.write() as conn:
+            status = (await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
+            if status != JobStatus.ACTIVE.value:
+                return None  # only an Active job's work may be claimed, whatever a worker last saw
+            row = (
+                await conn.execute(
+                    select(chunks.c.chunk_no, chunks.c.first_seq, chunks.c.task_count, chunks.c.data)
+                    .where(chunks.c.job_id == job_id, chunks.c.done.is_(False), free)
+                    .order_by(chunks.c.chunk_no)
+                    .limit(1)
+                )
+            ).first()
+            if row is None:
+                return None
+            await conn.execute(
+                update(chunks)
+                .where(chunks.c.job_id == job_id, chunks.c.chunk_no == row.chunk_no)
+                .values(lease_owner=owner, lease_expires=now + lease_seconds)
+            )
+            ended = (
+                await conn.execute(
+                    select(tasks.c.seq).where(
+                        tasks.c.job_id == job_id,
+                        tasks.c.seq >= row.first_seq,
+                        tasks.c.seq < row.first_seq + row.task_count,
+                    )
+                )
+            ).scalars()
+            return ClaimedChunk(row.chunk_no, row.first_seq, row.task_count, row.data, frozenset(ended))
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                update(chunks)
+                .where(chunks.c.lease_owner == owner, chunks.c.done.is_(False))
+                .values(lease_expires=self._db.clock() + lease_seconds)
+            )
+
+    async def release_chunks(self, job_id: str | None = None, owner: str | None = None) -> None:
+        """Give leased chunks back (a paused job, or a restart of the only worker)."""
+        query = update(chunks).values(lease_owner=None, lease_expires=None)
+        if job_id is not None:
+            query = query.where(chunks.c.job_id == job_id)
+        if owner is not None:
+            query = query.where(chunks.c.lease_owner == owner)
+        async with self._db.write() as conn:
+            await conn.execute(query)
+
+    async def record_outcomes(
+        self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
+    ) -> tuple[int, int]:
+        """Insert outcomes of tasks that have none yet and bump the counters in one transaction.
+
+        An outcome for a seq that already has one (its task ran again after a crash) is ignored and not
+        counted. ``finished_chunks`` (every seq of which now has an outcome) are marked done.
+        Returns the job's (succeeded, failed) after the write.
+        """
+        rows = outcome_rows(job_id, outcomes)  # never raises on what a key or message holds
+        async with self._db.write() as conn:
+            ok = await _insert_outcomes(conn, [r for r in rows if r[STATUS] == TaskStatus.SUCCEEDED])
+            bad = await _insert_outcomes(conn, [r for r in rows if r[STATUS] == TaskStatus.FAILED])
+            finished = list(finished_chunks)
+            if finished:
+                await conn.execute(
+                    update(chunks)
+                    .where(chunks.c.job_id == job_id, chunks.c.chunk_no.in_(finished))
+                    .values(done=True, lease_owner=None, lease_expires=None)
+                )
+            row = (
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(succeeded=jobs.c.succeeded + ok, failed=jobs.c.failed + bad, updated_time=self._db.clock())
+                    .returning(jobs.c.succeeded, jobs.c.failed)
+                )
+            ).one()
+        return int(row.succeeded), int(row.failed)
+
+    async def has_live_lease(self, job_id: str) -> bool:
+        """Whether a worker still holds an unexpired lease on one of the job's unfinished chunks."""
+        query = (
+            select(chunks.c.chunk_no)
+            .where(
+                chunks.c.job_id == job_id,
+                chunks.c.done.is_(False),
+                chunks.c.lease_owner.is_not(None),
+                chunks.c.lease_expires >= self._db.clock(),
+            )
+            .limit(1)
+        )
+        return await self._db.first(query) is not None
+
+    async def has_unfinished_chunks(self, job_id: str) -> bool:
+        query = select(func.count()).select_from(chunks).where(chunks.c.job_id == job_id, chunks.c.done.is_(False))
+        async with self._db.read() as conn:
+            return bool((await conn.execute(query)).scalar())
+
+
+def _chunk_values(job_id: str, blob: ChunkBlob) -> dict[str, object]:
+    return {
+        "job_id": job_id,
+        "chunk_no": blob.chunk_no,
+        "first_seq": blob.first_seq,
+        "task_count": blob.count,
+        "data": blob.data,
+        "done": False,
+    }
+
+
+_INSERT_OUTCOME = (
+    "INSERT OR IGNORE INTO tasks (job_id, seq, bucket, key, version_id, status, error_code, http_status, message) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def _insert_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow]) -> int:
+    """One executemany; returns how many rows were inserted (the driver sums rowcount over the batch)."""
+    if not rows:
+        return 0
+    result = await conn.exec_driver_sql(_INSERT_OUTCOME, list(rows))
+    return int(result.rowcount)
