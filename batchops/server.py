@@ -19,7 +19,7 @@ from batchops.api.body_guard import BodyGuard
 from batchops.api.connections import bounded_protocol, connection_bounds
 from batchops.console import create_console
 from batchops.engine.engine import Engine
-from batchops.service import JobService, Services
+from batchops.service import ConsoleSessions, JobService, Services
 from batchops.settings import Settings
 from batchops.store.base import Store
 from batchops.store.sqlite import SqliteStore
@@ -31,7 +31,8 @@ def build_app(settings: Settings, store: Store) -> ASGIApp:
     """The API at the root and the console at ``/console/``, on one JobService; the engine runs for the
     app's lifespan, and the store is closed after it."""
     engine = Engine(settings, store)
-    services = Services(jobs=JobService(store, engine.wake, settings), settings=settings, store=store)
+    jobs = JobService(store, engine.wake, settings)
+    services = Services(jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store)
 
     @asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:

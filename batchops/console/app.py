@@ -106,7 +106,7 @@ def create_console(services: Services) -> Starlette:
         same_site="strict",
         https_only=settings.tls_cert is not None,  # the cookie is Secure when the server speaks HTTPS
     )
-    verified = Middleware(auth.VerifiedSession, settings=settings, store=services.store, session_key=session_key)
+    verified = Middleware(auth.VerifiedSession, settings=settings, sessions=services.sessions, session_key=session_key)
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(SecurityHeaders), session, verified],

@@ -12,7 +12,6 @@ import functools
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -21,8 +20,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from batchops.console.state import console_state
+from batchops.service import ConsoleSessions
 from batchops.settings import Settings
-from batchops.store.base import Store
 from batchops.tenancy import Account
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -88,7 +87,7 @@ def credentials_fingerprint(session_key: str, account: Account) -> str:
 async def sign_in(request: Request, account: Account, lifetime_seconds: float) -> None:
     state = console_state(request)
     session_id = secrets.token_urlsafe(32)
-    await state.services.store.start_console_session(session_id, account.id, time.time() - lifetime_seconds)
+    await state.services.sessions.start(session_id, account.id, lifetime_seconds)
     request.session.clear()
     request.session["account"] = account.id
     request.session["sid"] = session_id
@@ -99,17 +98,17 @@ async def sign_in(request: Request, account: Account, lifetime_seconds: float) -
 async def sign_out(request: Request) -> None:
     session_id = request.session.get("sid")
     if session_id:
-        await console_state(request).services.store.end_console_session(str(session_id))
+        await console_state(request).services.sessions.end(str(session_id))
     request.session.clear()
 
 
 class VerifiedSession:
     """Clears a session whose id was ended (logout) or whose account's credentials changed since sign-in."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, store: Store, session_key: str) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, sessions: ConsoleSessions, session_key: str) -> None:
         self.app = app
         self.settings = settings
-        self.store = store
+        self.sessions = sessions
         self.session_key = session_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -125,7 +124,7 @@ class VerifiedSession:
         expected = credentials_fingerprint(self.session_key, account)
         if not hmac.compare_digest(str(session.get("creds", "")), expected):
             return False
-        return await self.store.console_session_account(str(session["sid"])) == account.id
+        return await self.sessions.account_of(str(session["sid"])) == account.id
 
 
 async def csrf_ok(request: Request) -> bool:

@@ -23,8 +23,7 @@ from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, RoleNotDeclared, ValidationError
 from batchops.operations.acl import CANNED_ACLS
 from batchops.s3.resolver import check_role
-from batchops.service import JobSearch
-from batchops.store.base import SEARCH_SORTS
+from batchops.service import SEARCH_SORTS, JobSearch
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
 

@@ -1,6 +1,16 @@
 """The application layer: the one door the S3 Control and COS routes and the console views go through."""
 
 from batchops.service.access import Services, services
-from batchops.service.jobs import JobDetail, JobSearch, JobService, SearchPage
+from batchops.service.jobs import SEARCH_SORTS, JobDetail, JobSearch, JobService, SearchPage
+from batchops.service.sessions import ConsoleSessions
 
-__all__ = ["JobDetail", "JobSearch", "JobService", "SearchPage", "Services", "services"]
+__all__ = [
+    "SEARCH_SORTS",
+    "ConsoleSessions",
+    "JobDetail",
+    "JobSearch",
+    "JobService",
+    "SearchPage",
+    "Services",
+    "services",
+]

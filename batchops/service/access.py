@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 
 from batchops.service.jobs import JobService
+from batchops.service.sessions import ConsoleSessions
 from batchops.settings import Settings
 from batchops.store.base import Store
 
@@ -16,8 +17,9 @@ class Services:
     """What routes and views may use; built once, by the composition root (batchops.server)."""
 
     jobs: JobService
+    sessions: ConsoleSessions
     settings: Settings
-    #: Only for what is not a job use case: /healthz's write fault and the console's sign-in sessions.
+    #: Only for /healthz: whether the job store can write (``write_fault``).
     store: Store
 
 

@@ -18,13 +18,15 @@ from batchops.operations.registry import get_operation
 from batchops.reports.target import check_report_writable
 from batchops.s3.resolver import check_role
 from batchops.settings import Settings
-from batchops.store.base import Store
+from batchops.store.base import SEARCH_SORTS, Store
 from batchops.tenancy import Account
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_xml_chars
 
 #: The ``requestedJobStatus`` spellings a user may send, in the order messages list them.
 _REQUESTABLE = {status.value: status for status in USER_REQUESTS}
+
+__all__ = ["SEARCH_SORTS", "JobDetail", "JobSearch", "JobService", "SearchPage"]
 
 Tags = list[dict[str, str]]
 #: (when, from status or None for the first event, to status, reason)

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from batchops.api.auth import cos_account, cos_authenticated, read_body
 from batchops.api.body_guard import BodyGuard
 from batchops.errors import AuthError, BodyNotReceived, RequestTooLarge
-from batchops.service import JobService, Services
+from batchops.service import ConsoleSessions, JobService, Services
 from batchops.settings import Settings
 from batchops.store.base import Store
 from batchops.tenancy import Account
@@ -39,7 +39,8 @@ async def explicit(request: Request) -> Response:
 
 def services_on(store: Store, settings: Settings) -> Services:
     """The services an app's routes read; no engine here, so nothing to wake."""
-    return Services(jobs=JobService(store, lambda: None, settings), settings=settings, store=store)
+    jobs = JobService(store, lambda: None, settings)
+    return Services(jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store)
 
 
 def app(store: Store) -> httpx.AsyncClient:
