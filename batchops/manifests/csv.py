@@ -21,7 +21,6 @@ import csv
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, unquote
 
 from batchops.arns import BUCKET_RULE, is_bucket_name
@@ -29,6 +28,7 @@ from batchops.domain.job import ManifestSpec
 from batchops.domain.task import ObjectRef
 from batchops.manifests.objects import body_chunks, open_manifest
 from batchops.manifests.source import Position, PreparedChunk, SourceRow
+from batchops.s3.types import S3Client
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_KEY_BYTES = 1024
@@ -311,7 +311,7 @@ class CsvSource:
     Positions count physical lines, so a restart re-reads the object and skips the committed lines.
     """
 
-    def __init__(self, s3: Any, manifest: ManifestSpec) -> None:
+    def __init__(self, s3: S3Client, manifest: ManifestSpec) -> None:
         self._s3 = s3
         self._manifest = manifest
 

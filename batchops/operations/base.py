@@ -15,6 +15,7 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
+from batchops.s3.types import S3Client
 
 if TYPE_CHECKING:
     from batchops.functions import FunctionInvoker
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 class TaskContext:
     """What a running task may use: the S3 client of the job's store, and the job it belongs to."""
 
-    s3: Any  # batchops.s3.client.open_client's: a FastS3 (lean hot calls over aiobotocore), or aiobotocore's own
+    s3: S3Client  # batchops.s3.client.open_client's: a FastS3 (lean hot calls over aiobotocore), or aiobotocore's own
     job_id: str
     #: Invokes the functions of ``[[functions]]`` (LambdaInvoke); None where no engine provides one.
     functions: FunctionInvoker | None = None

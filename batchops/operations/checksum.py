@@ -34,6 +34,7 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
 from batchops.operations.fields import choice
+from batchops.s3.types import S3Client
 from batchops.xmlutil import check_children
 
 NAME = "S3ComputeObjectChecksum"
@@ -121,14 +122,14 @@ def result_message(value: bytes | tuple[bytes, int], etag: str, algorithm: str, 
     )
 
 
-async def _full_object(s3: Any, algorithm: str, target: ObjectRef) -> tuple[bytes, str]:
+async def _full_object(s3: S3Client, algorithm: str, target: ObjectRef) -> tuple[bytes, str]:
     response = await s3.get_object(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
     digest = new_digest(algorithm)
     await _stream_into(response["Body"], digest)
     return digest.digest(), str(response.get("ETag", ""))
 
 
-async def _composite(s3: Any, algorithm: str, target: ObjectRef) -> tuple[bytes | tuple[bytes, int], str]:
+async def _composite(s3: S3Client, algorithm: str, target: ObjectRef) -> tuple[bytes | tuple[bytes, int], str]:
     where = {"Bucket": target.bucket, "Key": target.key, **version_kwargs(target)}
     head = await s3.head_object(PartNumber=1, **where)
     etag = str(head.get("ETag", ""))

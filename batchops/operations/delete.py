@@ -32,6 +32,7 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
 from batchops.operations.base import Operation, TaskContext, version_kwargs
 from batchops.s3.errors import status_for_code
+from batchops.s3.types import S3Client
 from batchops.s3.xmlbody import xml_can_carry
 from batchops.xmlutil import check_children
 
@@ -86,7 +87,7 @@ class _Waiting:
 class _Batcher:
     """Collects one job's deletes on one bucket and sends them as DeleteObjects requests."""
 
-    s3: Any
+    s3: S3Client
     bucket: str
     on_idle: Any  # called when nothing waits and nothing is in flight, to drop this batcher
     waiting: list[_Waiting] = field(default_factory=list)
