@@ -30,7 +30,7 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
-from batchops.operations.base import Operation, TaskContext, version_kwargs
+from batchops.operations.base import NoParams, Operation, TaskContext, version_kwargs
 from batchops.s3.errors import status_for_code
 from batchops.s3.types import S3Client
 from batchops.s3.xmlbody import xml_can_carry
@@ -46,18 +46,19 @@ MAX_REQUESTS = 2
 BatchKey = tuple[str, str]  # (job id, bucket)
 
 
-class DeleteObject(Operation):
+class DeleteObject(Operation[NoParams]):
     name = "S3DeleteObject"
+    params_type = NoParams
     max_in_flight = MAX_KEYS
 
     def __init__(self) -> None:
         self._batchers: dict[BatchKey, _Batcher] = {}
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    def parse(self, element: Element) -> NoParams:
         check_children(element, (), self.name)
-        return {}
+        return NoParams()
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
         if not batchable(target):
             return await delete_alone(ctx, target)
         key = (ctx.job_id, target.bucket)

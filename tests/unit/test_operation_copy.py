@@ -38,7 +38,7 @@ ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 def copy_arguments(body: str) -> dict[str, Any]:
     xml = f"<S3PutObjectCopy><TargetResource>arn:aws:s3:::dest</TargetResource>{body}</S3PutObjectCopy>"
-    return CopyObject().parse(parse_xml(xml.encode()))["CopyArguments"]  # type: ignore[no-any-return]
+    return CopyObject().parse(parse_xml(xml.encode())).to_json()["CopyArguments"]  # type: ignore[no-any-return]
 
 
 def copy_refusal(body: str) -> str:
@@ -281,7 +281,7 @@ def test_source_metadata_leaves_out_the_website_redirect() -> None:
 
 
 def replicate(body: str = "") -> dict[str, Any]:
-    return ReplicateObject().parse(parse_xml(f"<S3ReplicateObject>{body}</S3ReplicateObject>".encode()))
+    return ReplicateObject().parse(parse_xml(f"<S3ReplicateObject>{body}</S3ReplicateObject>".encode())).to_json()
 
 
 def test_replicate_takes_no_parameters_like_aws() -> None:

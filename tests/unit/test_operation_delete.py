@@ -8,7 +8,7 @@ from typing import Any
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
-from batchops.operations.base import Operation, TaskContext
+from batchops.operations.base import NoParams, Operation, TaskContext
 from batchops.operations.cos_delete import COSDeleteObject
 from batchops.operations.delete import MAX_KEYS, MAX_REQUESTS, DeleteObject, outcome_of
 
@@ -43,7 +43,7 @@ async def run_tasks(operation: DeleteObject, store: FakeStore, count: int, start
 
     async def task(i: int) -> str:
         try:
-            return await operation.run(ctx, {}, ObjectRef("bucket", f"k{i}"))
+            return await operation.run(ctx, NoParams(), ObjectRef("bucket", f"k{i}"))
         finally:
             slots.release()
 
@@ -110,7 +110,7 @@ async def test_a_key_xml_cannot_carry_is_deleted_alone_and_its_batch_goes_on() -
         ObjectRef("bucket", "crlf\rkey"),
     ]
     # When they run together
-    results = await asyncio.gather(*(operation.run(ctx, {}, t) for t in targets))
+    results = await asyncio.gather(*(operation.run(ctx, NoParams(), t) for t in targets))
     # Then the ordinary keys share one DeleteObjects request and the others go one by one in the URL path
     assert store.batched == [["ok1", "crlf\rkey"]]
     assert store.alone == [("ctl\x01key", None), ("fffe\ufffekey", None), ("v", "bad\x02version")]

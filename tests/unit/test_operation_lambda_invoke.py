@@ -8,7 +8,7 @@ import pytest
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import ConfigError, ValidationError
-from batchops.operations.lambda_invoke import LambdaInvoke, invocation_event, task_result
+from batchops.operations.lambda_invoke import LambdaInvoke, LambdaParams, invocation_event, task_result
 from batchops.settings import Settings, load_settings
 from batchops.tenancy import FunctionTarget
 from tests.support.operation_xml import parse, refusal
@@ -62,7 +62,7 @@ def test_lambda_refusals(xml: str, expected: str) -> None:
 
 
 def test_lambda_refuses_a_function_the_server_does_not_know() -> None:
-    params = parse(LambdaInvoke(), lambda_xml(""))
+    params = LambdaInvoke().decode(parse(LambdaInvoke(), lambda_xml("")))
     with pytest.raises(ValidationError, match=r"not configured on this server.*\[\[functions\]\]"):
         LambdaInvoke().check_settings(params, Settings())
     LambdaInvoke().check_settings(params, Settings(functions=(FunctionTarget(ARN, url="http://x"),)))
@@ -70,12 +70,12 @@ def test_lambda_refuses_a_function_the_server_does_not_know() -> None:
 
 def test_invocation_events_of_both_schemas() -> None:
     target = ObjectRef("bkt", "dir/a b+c.txt", "v1")
-    one, task_id = invocation_event("job-1", {"InvocationSchemaVersion": "1.0"}, target)
+    one, task_id = invocation_event("job-1", LambdaParams(ARN, "1.0"), target)
     assert one["invocationSchemaVersion"] == "1.0" and one["job"] == {"id": "job-1"}
     assert one["tasks"] == [
         {"taskId": task_id, "s3Key": "dir/a%20b%2Bc.txt", "s3VersionId": "v1", "s3BucketArn": "arn:aws:s3:::bkt"}
     ]
-    two, task_id = invocation_event("job-1", {"InvocationSchemaVersion": "2.0", "UserArguments": {"k": "v"}}, target)
+    two, task_id = invocation_event("job-1", LambdaParams(ARN, "2.0", {"k": "v"}), target)
     assert two["job"] == {"id": "job-1", "userArguments": {"k": "v"}}
     assert two["tasks"][0]["s3Bucket"] == "bkt" and "s3BucketArn" not in two["tasks"][0]
 
