@@ -42,7 +42,7 @@ class TaskContext:
 
 
 class Params(ABC):
-    """An operation's parameters, parsed once at CreateJob and frozen.
+    """An operation's parameters, parsed once at CreateJob; each operation's is a frozen dataclass.
 
     ``to_json`` gives the JSON object stored with the job (the shape jobs have always been stored in, so a job
     created by an older batchops still runs); ``from_json`` reads it back. The two are each other's inverse:
