@@ -1,4 +1,4 @@
-"""S3ReplicateObject: the operation contract (the job's own replica bucket, on the same store)."""
+"""S3ReplicateObject: the operation contract (the job's own replica bucket, or the config's; on the same store)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchops.domain.task import ObjectRef
+from batchops.operations.base import TaskContext
 from batchops.operations.replicate import SOURCE_VERSION_KEY, ReplicateObject
+from batchops.s3.pool import StoreRoutes
 from batchops.s3.recording import Call, RecordingS3
+from batchops.tenancy import Replica
 from tests.support.operation_contract import OperationContract, where
 
 NAME = "S3ReplicateObject"
@@ -78,3 +81,13 @@ class TestReplicateObjectContract(OperationContract):
         if target.version_id is None:
             return 'replicated to replica, ETag "r0"'
         return 'replicated 1 version to replica in source order, ETag "r1"'
+
+
+class TestReplicaFromTheConfigContract(TestReplicateObjectContract):
+    """AWS's form, without parameters: the replica bucket comes from the server's ``[[replicas]]``."""
+
+    xml = f"<{NAME}/>"
+
+    def context(self, s3: RecordingS3) -> TaskContext:
+        routes = StoreRoutes(replicas=(Replica("src-bucket", "replica", "r/"),))
+        return TaskContext(s3=s3, job_id="contract-job", stores=routes)
