@@ -107,7 +107,7 @@ def parse_operation(root: Element, example: str = "S3PutObjectTagging", prefix: 
             field="Operation",
         )
     operation = get_operation(element.tag)
-    params = operation.parse(element)
+    params = operation.encode(operation.parse(element))
     element.tail = None  # whitespace after the element is not part of the operation we echo back
     return OperationSpec(name=operation.name, params=params, xml=xmlutil.to_string(element))
 

@@ -19,6 +19,7 @@ from batchops.errors import BatchOpsError
 from batchops.reports.reader import AsyncGetObject, ReportLocation, read_index
 from batchops.s3.client import open_client
 from batchops.s3.resolver import credentials_for
+from batchops.s3.types import S3Client
 from batchops.settings import Settings
 
 #: A manifest upload goes to the store in parts of this size (S3's smallest part is 5 MiB): memory holds one.
@@ -75,7 +76,7 @@ async def upload(
         raise StoreCallFailed(describe_failure(exc, bucket)) from None
 
 
-async def _multipart_upload(s3: Any, bucket: str, key: str, source: Readable) -> str:
+async def _multipart_upload(s3: S3Client, bucket: str, key: str, source: Readable) -> str:
     upload_id = (await s3.create_multipart_upload(Bucket=bucket, Key=key))["UploadId"]
     try:
         parts: list[dict[str, Any]] = []
@@ -126,7 +127,7 @@ async def report_files(settings: Settings, job: Job) -> list[ReportFile]:
     return [ReportFile("manifest.json", index.key), *listed]
 
 
-def _whole_object(s3: Any) -> AsyncGetObject:
+def _whole_object(s3: S3Client) -> AsyncGetObject:
     """GetObject on ``s3`` as the report reader calls it: (bucket, key) → the object's bytes."""
 
     async def get(bucket: str, key: str) -> bytes:

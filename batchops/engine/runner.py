@@ -82,7 +82,7 @@ class JobRunner:
         self._operation = operation
         # In-flight tasks: the engine's slots, shared by every job, unless the operation sets its own limit.
         self._slots = slots if operation.max_in_flight is None else asyncio.Semaphore(operation.max_in_flight)
-        self._params = job.spec.operation.params
+        self._params = operation.decode(job.spec.operation.params)
         self._fields = job.spec.manifest.fields if job.spec.manifest is not None else ()
         self._config = config
         self._on_progress = on_progress

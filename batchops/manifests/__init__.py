@@ -13,20 +13,19 @@ Every source implements ``batchops.manifests.source.ManifestSource`` (rows with 
 
 from __future__ import annotations
 
-from typing import Any
-
 from batchops.domain.job import JobSpec
 from batchops.errors import ManifestError
 from batchops.manifests.csv import CsvSource
 from batchops.manifests.generator import GeneratorSource
 from batchops.manifests.inventory import InventorySource
 from batchops.manifests.source import ManifestSource
+from batchops.s3.types import S3Client
 
 CSV_FORMATS = ("S3BatchOperations_CSV_20180820", "COSBatchOperations_CSV_V1")
 INVENTORY_FORMATS = ("S3InventoryReport_CSV_20161130", "COSInventoryReport_CSV_V1")
 
 
-def open_source(spec: JobSpec, s3: Any) -> ManifestSource:
+def open_source(spec: JobSpec, s3: S3Client) -> ManifestSource:
     """The ``ManifestSource`` for a job: its generator, or its manifest by format."""
     if spec.generator is not None:
         return GeneratorSource(s3, spec.generator)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from batchops.domain.job import ManifestSpec
 from batchops.manifests.chunks import encode_lines
@@ -24,6 +23,7 @@ from batchops.manifests.rows import (
     parse_row,
 )
 from batchops.manifests.source import Position, PreparedChunk, SourceRow
+from batchops.s3.types import S3Client
 
 
 class CsvSource:
@@ -32,7 +32,7 @@ class CsvSource:
     Positions count physical lines, so a restart re-reads the object and skips the committed lines.
     """
 
-    def __init__(self, s3: Any, manifest: ManifestSpec) -> None:
+    def __init__(self, s3: S3Client, manifest: ManifestSpec) -> None:
         self._s3 = s3
         self._manifest = manifest
 

@@ -10,7 +10,7 @@ StartAfter / KeyMarker + VersionIdMarker instead of listing the bucket again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -22,6 +22,7 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import ManifestError
 from batchops.manifests.source import Position, SourceRow
 from batchops.s3.errors import to_task_error
+from batchops.s3.types import Response, S3Client
 
 PAGE_SIZE = 1000
 
@@ -39,6 +40,8 @@ Lister = Callable[[str, str | None, str | None], AsyncIterator[ListedObject]]
 
 
 Check = Callable[[ListedObject], bool]
+#: One listing call of the store (list_objects_v2 or list_object_versions), bound to its client.
+Listing = Callable[..., Awaitable[Response]]
 
 
 def compile_filter(rules: GeneratorFilter) -> Check:
@@ -107,7 +110,7 @@ def _from_cursor(cursor: str) -> tuple[str, str | None]:
 
 
 class GeneratorSource:
-    def __init__(self, s3: Any, generator: GeneratorSpec, lister: Lister | None = None) -> None:
+    def __init__(self, s3: S3Client, generator: GeneratorSpec, lister: Lister | None = None) -> None:
         self._generator = generator
         self._bucket = parse_bucket_arn(generator.source_bucket, "SourceBucket")
         if lister is None:
@@ -127,7 +130,7 @@ class GeneratorSource:
 
 
 class _S3Lister:
-    def __init__(self, s3: Any) -> None:
+    def __init__(self, s3: S3Client) -> None:
         self._s3 = s3
 
     async def current(self, bucket: str, prefix: str | None, cursor: str | None) -> AsyncIterator[ListedObject]:
@@ -135,7 +138,7 @@ class _S3Lister:
         if cursor:
             request["StartAfter"] = _from_cursor(cursor)[0]
         while True:
-            page = await self._call("list_objects_v2", bucket, request)
+            page = await self._call(self._s3.list_objects_v2, bucket, request)
             for item in page.get("Contents", []):
                 yield ListedObject(
                     item["Key"], item["Size"], item["LastModified"], item.get("StorageClass") or "STANDARD"
@@ -151,7 +154,7 @@ class _S3Lister:
             key, version_id = _from_cursor(cursor)
             request.update(KeyMarker=key, VersionIdMarker=version_id or "")
         while True:
-            page = await self._call("list_object_versions", bucket, request)
+            page = await self._call(self._s3.list_object_versions, bucket, request)
             for item in page.get("Versions", []):  # delete markers are not objects to act on
                 yield ListedObject(
                     item["Key"],
@@ -164,9 +167,9 @@ class _S3Lister:
                 return
             request.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page.get("NextVersionIdMarker", ""))
 
-    async def _call(self, method: str, bucket: str, request: dict[str, Any]) -> Any:
+    async def _call(self, listing: Listing, bucket: str, request: dict[str, Any]) -> Response:
         try:
-            return await getattr(self._s3, method)(**request)
+            return await listing(**request)
         except (ClientError, BotoCoreError) as exc:
             error = to_task_error(exc)
             raise ManifestError(

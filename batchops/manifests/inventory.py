@@ -39,6 +39,7 @@ from batchops.manifests import columnar
 from batchops.manifests.objects import body_chunks, get_object, location_object, open_manifest
 from batchops.manifests.rows import RAW_KEEP, LineSplitter, RowError, decode_key, require_utf8
 from batchops.manifests.source import Position, SourceRow
+from batchops.s3.types import S3Client
 
 #: manifest.json only lists files; anything bigger is not an inventory manifest.
 MAX_MANIFEST_JSON_BYTES = 64 * 1024 * 1024
@@ -203,7 +204,7 @@ def object_ref(bucket: str, key: str, version_id: str | None) -> ObjectRef:
 class InventorySource:
     """Every data row of an inventory report, file after file (see the module docstring)."""
 
-    def __init__(self, s3: Any, manifest: ManifestSpec) -> None:
+    def __init__(self, s3: S3Client, manifest: ManifestSpec) -> None:
         self._s3 = s3
         self._manifest = manifest
 

@@ -11,6 +11,7 @@ from batchops.arns import parse_object_arn
 from batchops.domain.job import ManifestLocation
 from batchops.errors import ManifestError, ValidationError
 from batchops.s3.errors import to_task_error
+from batchops.s3.types import S3Client
 
 CHUNK_BYTES = 256 * 1024
 
@@ -23,7 +24,7 @@ def location_object(location: ManifestLocation) -> tuple[str, str]:
         raise ManifestError("InvalidManifestLocation", str(exc)) from None
 
 
-async def open_manifest(s3: Any, location: ManifestLocation) -> Any:
+async def open_manifest(s3: S3Client, location: ManifestLocation) -> Any:
     """The manifest object's streaming body, after checking its ETag against the job's."""
     bucket, key = location_object(location)
     response = await get_object(s3, bucket, key, location.object_version_id)
@@ -31,7 +32,9 @@ async def open_manifest(s3: Any, location: ManifestLocation) -> Any:
     return response["Body"]
 
 
-async def get_object(s3: Any, bucket: str, key: str, version_id: str | None = None, what: str = "the manifest") -> Any:
+async def get_object(
+    s3: S3Client, bucket: str, key: str, version_id: str | None = None, what: str = "the manifest"
+) -> Any:
     extra = {"VersionId": version_id} if version_id else {}
     try:
         return await s3.get_object(Bucket=bucket, Key=key, **extra)

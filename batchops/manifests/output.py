@@ -27,13 +27,14 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import ManifestError
 from batchops.manifests.rows import encode_key
 from batchops.s3.errors import to_task_error
+from batchops.s3.types import S3Client
 
 GENERATED_FORMAT = "S3InventoryReport_CSV_20211130"
 _MD5_METADATA = "batchops-md5"
 
 
 class ManifestWriter:
-    def __init__(self, s3: Any, job_id: str, generator: GeneratorSpec, output: ManifestOutputSpec) -> None:
+    def __init__(self, s3: S3Client, job_id: str, generator: GeneratorSpec, output: ManifestOutputSpec) -> None:
         self._s3 = s3
         self._generator = generator
         self._output = output
@@ -130,7 +131,7 @@ class ManifestWriter:
         )
 
 
-def open_writer(s3: Any, job_id: str, generator: GeneratorSpec | None) -> ManifestWriter | None:
+def open_writer(s3: S3Client, job_id: str, generator: GeneratorSpec | None) -> ManifestWriter | None:
     """The writer for a generator job that saves its manifest; None otherwise."""
     if generator is None or not generator.enable_manifest_output or generator.output is None:
         return None

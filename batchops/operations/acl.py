@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
-from batchops.operations.base import Operation, TaskContext, version_kwargs
+from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
 from batchops.operations.fields import choice, without_none
 from batchops.xmlutil import check_children, members, req_text, text
 
@@ -29,10 +31,33 @@ GRANTEE_TYPES = {
 }
 
 
-class PutObjectAcl(Operation):
-    name = "S3PutObjectAcl"
+@dataclass(frozen=True)
+class AclParams(Params):
+    """A canned ACL, or an explicit access control policy (exactly one of the two)."""
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    canned: str | None = None
+    #: ``{"Owner": {...}, "Grants": [...]}`` in the shape ``put_object_acl`` takes.
+    policy: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.canned is not None:
+            return {"ACL": self.canned}
+        return {"AccessControlPolicy": dict(self.policy or {})}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> AclParams:
+        return cls(stored.get("ACL"), stored.get("AccessControlPolicy"))
+
+    def arguments(self) -> dict[str, Any]:
+        """``ACL`` or ``AccessControlPolicy`` for ``put_object_acl``."""
+        return self.to_json()
+
+
+class PutObjectAcl(Operation[AclParams]):
+    name = "S3PutObjectAcl"
+    params_type = AclParams
+
+    def parse(self, element: Element) -> AclParams:
         check_children(element, ("AccessControlPolicy",), self.name)
         where = f"{self.name}.AccessControlPolicy"
         policy = element.find("AccessControlPolicy")
@@ -44,16 +69,18 @@ class PutObjectAcl(Operation):
         acl_list = policy.find("AccessControlList")
         canned = choice(policy, "CannedAccessControlList", CANNED_ACLS, where)
         if canned is not None and acl_list is None:
-            return {"ACL": canned}
+            return AclParams(canned=canned)
         if acl_list is not None and canned is None:
-            return {"AccessControlPolicy": access_control_list(acl_list, f"{where}.AccessControlList")}
+            return AclParams(policy=access_control_list(acl_list, f"{where}.AccessControlList"))
         raise ValidationError(f"{where} needs exactly one of CannedAccessControlList or AccessControlList", field=where)
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        await ctx.s3.put_object_acl(Bucket=target.bucket, Key=target.key, **params, **version_kwargs(target))
-        if "ACL" in params:
-            return f"ACL set to {params['ACL']}"
-        return f"ACL set ({len(params['AccessControlPolicy']['Grants'])} grants)"
+    async def run(self, ctx: TaskContext, params: AclParams, target: ObjectRef) -> str:
+        await ctx.s3.put_object_acl(
+            Bucket=target.bucket, Key=target.key, **params.arguments(), **version_kwargs(target)
+        )
+        if params.policy is None:
+            return f"ACL set to {params.canned}"
+        return f"ACL set ({len(params.policy['Grants'])} grants)"
 
 
 def access_control_list(acl_list: Element, where: str) -> dict[str, Any]:

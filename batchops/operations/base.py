@@ -1,20 +1,25 @@
 """The one interface every operation module implements.
 
-An operation turns its CreateJob XML element into JSON-able parameters once (``parse``, at
-CreateJob, so bad parameters are refused before any task runs), then performs itself on one
-object per task (``run``). ``run`` raises botocore's ``ClientError`` (or ``TaskError``) on
-failure; the job runner maps errors to report rows in one place (batchops.s3.errors).
+An operation turns its CreateJob XML element into its frozen parameters once (``parse``, at
+CreateJob, so bad parameters are refused before any task runs; ``Params.to_json`` is what the job
+stores, ``Operation.decode`` reads it back), then performs itself on one object per task (``run``).
+``run`` raises botocore's ``ClientError`` (or ``TaskError``) on failure; the job runner maps errors to
+report rows in one place (batchops.s3.errors).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self
 from xml.etree.ElementTree import Element
+
+from typing_extensions import TypeVar
 
 from batchops.domain.task import ObjectRef
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
+from batchops.s3.types import S3Client
 
 if TYPE_CHECKING:
     from batchops.functions import FunctionInvoker
@@ -25,7 +30,7 @@ if TYPE_CHECKING:
 class TaskContext:
     """What a running task may use: the S3 client of the job's store, and the job it belongs to."""
 
-    s3: Any  # batchops.s3.client.open_client's: a FastS3 (lean hot calls over aiobotocore), or aiobotocore's own
+    s3: S3Client  # batchops.s3.client.open_client's: a FastS3 (lean hot calls over aiobotocore), or aiobotocore's own
     job_id: str
     #: Invokes the functions of ``[[functions]]`` (LambdaInvoke); None where no engine provides one.
     functions: FunctionInvoker | None = None
@@ -35,23 +40,67 @@ class TaskContext:
     transfer: TransferLimits = field(default_factory=TransferLimits)
 
 
-class Operation(ABC):
+class Params(ABC):
+    """An operation's parameters, parsed once at CreateJob; each operation's is a frozen dataclass.
+
+    ``to_json`` gives the JSON object stored with the job (the shape jobs have always been stored in, so a job
+    created by an older batchops still runs); ``from_json`` reads it back. The two are each other's inverse:
+    ``from_json(to_json(p)) == p``.
+    """
+
+    @abstractmethod
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object stored with the job."""
+
+    @classmethod
+    @abstractmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> Self:
+        """Read back what ``to_json`` stored."""
+
+
+@dataclass(frozen=True)
+class NoParams(Params):
+    """For the operations that take none: stored as ``{}``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> NoParams:
+        return cls()
+
+
+#: An operation's params class; a bare ``Operation`` (a runner that handles any operation) is ``Operation[Any]``.
+P = TypeVar("P", bound=Params, default=Any)
+
+
+class Operation(ABC, Generic[P]):
     #: The element name under <Operation> in CreateJob (S3 Control dialect).
     name: ClassVar[str]
+    #: The class of the parameters ``parse`` returns and ``run`` takes.
+    params_type: type[P]
     #: How many of one job's tasks may be in flight at once; None: the server's ``task_concurrency``,
     #: shared by all jobs. An operation that batches its tasks into fewer requests sets more.
     max_in_flight: ClassVar[int | None] = None
 
     @abstractmethod
-    def parse(self, element: Element) -> dict[str, Any]:
-        """Validate the operation's XML element; return JSON-able parameters. Raise ValidationError."""
+    def parse(self, element: Element) -> P:
+        """Validate the operation's XML element into its parameters. Raise ValidationError."""
 
     @abstractmethod
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: P, target: ObjectRef) -> str:
         """Act on one object; return the report's result message for a success."""
 
-    def check_settings(self, params: dict[str, Any], settings: Settings) -> None:  # noqa: B027 (optional hook)
+    def check_settings(self, params: P, settings: Settings) -> None:
         """At CreateJob, refuse parameters this server's configuration cannot serve (raise ValidationError)."""
+
+    def decode(self, stored: Mapping[str, Any]) -> P:
+        """The parameters from the JSON stored with a job."""
+        return self.params_type.from_json(stored)
+
+    def encode(self, params: P) -> dict[str, Any]:
+        """The JSON to store with a job."""
+        return params.to_json()
 
 
 def version_kwargs(target: ObjectRef) -> dict[str, str]:

@@ -24,7 +24,8 @@ import asyncio
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 from xml.etree.ElementTree import Element
 
@@ -32,8 +33,9 @@ from awscrt import checksums
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
-from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import choice
+from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
+from batchops.operations.fields import choice, required_choice
+from batchops.s3.types import S3Client
 from batchops.xmlutil import check_children
 
 NAME = "S3ComputeObjectChecksum"
@@ -75,12 +77,26 @@ def new_digest(algorithm: str) -> Digest:
     return hashlib.new(algorithm.lower())
 
 
-class ComputeObjectChecksum(Operation):
-    name = NAME
+@dataclass(frozen=True)
+class ChecksumParams(Params):
+    algorithm: str  # one of ALGORITHMS
+    checksum_type: str  # one of TYPES
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
+        return {"ChecksumAlgorithm": self.algorithm, "ChecksumType": self.checksum_type}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> ChecksumParams:
+        return cls(stored["ChecksumAlgorithm"], stored["ChecksumType"])
+
+
+class ComputeObjectChecksum(Operation[ChecksumParams]):
+    name = NAME
+    params_type = ChecksumParams
+
+    def parse(self, element: Element) -> ChecksumParams:
         check_children(element, ("ChecksumAlgorithm", "ChecksumType"), self.name)
-        algorithm = choice(element, "ChecksumAlgorithm", (*ALGORITHMS, *UNSUPPORTED), self.name, required=True)
+        algorithm = required_choice(element, "ChecksumAlgorithm", (*ALGORITHMS, *UNSUPPORTED), self.name)
         if algorithm in UNSUPPORTED:
             raise ValidationError(
                 f"{NAME}.ChecksumAlgorithm {algorithm} is not supported by batchops; "
@@ -94,10 +110,10 @@ class ComputeObjectChecksum(Operation):
                 "or another algorithm",
                 field=f"{NAME}.ChecksumType",
             )
-        return {"ChecksumAlgorithm": algorithm, "ChecksumType": checksum_type}
+        return ChecksumParams(algorithm, checksum_type)
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        algorithm, checksum_type = params["ChecksumAlgorithm"], params["ChecksumType"]
+    async def run(self, ctx: TaskContext, params: ChecksumParams, target: ObjectRef) -> str:
+        algorithm, checksum_type = params.algorithm, params.checksum_type
         value: bytes | tuple[bytes, int]
         if checksum_type == "FULL_OBJECT":
             value, etag = await _full_object(ctx.s3, algorithm, target)
@@ -121,14 +137,14 @@ def result_message(value: bytes | tuple[bytes, int], etag: str, algorithm: str, 
     )
 
 
-async def _full_object(s3: Any, algorithm: str, target: ObjectRef) -> tuple[bytes, str]:
+async def _full_object(s3: S3Client, algorithm: str, target: ObjectRef) -> tuple[bytes, str]:
     response = await s3.get_object(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
     digest = new_digest(algorithm)
     await _stream_into(response["Body"], digest)
     return digest.digest(), str(response.get("ETag", ""))
 
 
-async def _composite(s3: Any, algorithm: str, target: ObjectRef) -> tuple[bytes | tuple[bytes, int], str]:
+async def _composite(s3: S3Client, algorithm: str, target: ObjectRef) -> tuple[bytes | tuple[bytes, int], str]:
     where = {"Bucket": target.bucket, "Key": target.key, **version_kwargs(target)}
     head = await s3.head_object(PartNumber=1, **where)
     etag = str(head.get("ETag", ""))

@@ -11,6 +11,8 @@ and not sent, because S3 only ever reports display names and ignores them in gra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -19,7 +21,7 @@ from batchops.arns import parse_bucket_arn
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
 from batchops.operations.acl import CANNED_ACLS, grant
-from batchops.operations.base import Operation, TaskContext
+from batchops.operations.base import Operation, Params, TaskContext
 from batchops.operations.fields import (
     choice,
     object_tags,
@@ -95,15 +97,32 @@ METADATA_ELEMENTS = (*METADATA_HEADERS, "UserMetadata", "HttpExpiresDate", "SSEA
 MAX_USER_METADATA_BYTES = 2048
 
 
-class CopyObject(Operation):
-    name = "S3PutObjectCopy"
+@dataclass(frozen=True)
+class CopyParams(Params):
+    target_bucket: str
+    target_key_prefix: str
+    #: CopyObject's arguments as parsed (timestamps as ISO strings; transfer.with_datetimes turns them back).
+    copy_arguments: Mapping[str, Any]
 
-    def parse(self, element: Element) -> dict[str, Any]:
-        check_children(element, COPY_ELEMENTS, self.name)
-        destination = {
-            "TargetBucket": target_bucket(element, self.name),
-            "TargetKeyPrefix": target_key_prefix(element, self.name),
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "TargetBucket": self.target_bucket,
+            "TargetKeyPrefix": self.target_key_prefix,
+            "CopyArguments": dict(self.copy_arguments),
         }
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> CopyParams:
+        return cls(stored["TargetBucket"], stored["TargetKeyPrefix"], stored["CopyArguments"])
+
+
+class CopyObject(Operation[CopyParams]):
+    name = "S3PutObjectCopy"
+    params_type = CopyParams
+
+    def parse(self, element: Element) -> CopyParams:
+        check_children(element, COPY_ELEMENTS, self.name)
+        bucket, prefix = target_bucket(element, self.name), target_key_prefix(element, self.name)
         arguments = {
             **metadata_arguments(element, self.name),
             **tagging_arguments(element, self.name),
@@ -116,11 +135,11 @@ class CopyObject(Operation):
         }
         check_kms_key(arguments, self.name)
         check_acl(arguments, self.name)
-        return {**destination, "CopyArguments": arguments}
+        return CopyParams(bucket, prefix, arguments)
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        key = params["TargetKeyPrefix"] + target.key
-        return await copy_one(ctx, target, params["TargetBucket"], key, params["CopyArguments"])
+    async def run(self, ctx: TaskContext, params: CopyParams, target: ObjectRef) -> str:
+        key = params.target_key_prefix + target.key
+        return await copy_one(ctx, target, params.target_bucket, key, dict(params.copy_arguments))
 
 
 async def copy_one(ctx: TaskContext, source: ObjectRef, bucket: str, key: str, arguments: dict[str, Any]) -> str:

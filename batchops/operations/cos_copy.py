@@ -16,19 +16,24 @@ that does not start with it is copied under its own name. Without ``PrefixReplac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
-from batchops.operations.base import Operation, TaskContext, version_kwargs
+from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
 from batchops.operations.copy import METADATA_HEADERS, copy_one, new_metadata, target_bucket
 from batchops.operations.cos_tagging import current_tags
 from batchops.operations.fields import (
+    Tag,
     choice,
     object_tags,
     parse_timestamp,
+    tags_from_s3,
+    tags_to_s3,
     without_none,
 )
 from batchops.operations.merge_tagging import merge_tags
@@ -61,12 +66,73 @@ MAX_PREFIX_BYTES = 1024
 COS_TARGET_EXAMPLE = "qcs::cos:ap-chengdu:uid/1250000000:destinationbucket-1250000000"
 
 
-class COSPutObjectCopy(Operation):
-    name = "COSPutObjectCopy"
+@dataclass(frozen=True)
+class KeyRewrite:
+    """Where a copy's key comes from: ``ResourcesPrefix`` replaced by ``TargetKeyPrefix``, or that prefix added."""
 
-    def parse(self, element: Element) -> dict[str, Any]:
-        check_children(element, COPY_ELEMENTS, self.name)
+    prefix_replace: bool
+    resources_prefix: str
+    target_key_prefix: str
+
+
+@dataclass(frozen=True)
+class COSCopyParams(Params):
+    """Stored flat, under COS's element names (``to_json``), as jobs have always been."""
+
+    target_bucket: str
+    rewrite: KeyRewrite
+    metadata_directive: str  # Copy, Replaced or Add, as are the other two directives
+    new_object_metadata: Mapping[str, Any]  # CopyObject's metadata arguments
+    server_side_encryption: str | None
+    tagging_directive: str
+    new_object_tagging: tuple[Tag, ...]
+    access_control_directive: str | None  # None: leave the ACL as CopyObject makes it
+    access_control_grants: tuple[Mapping[str, Any], ...]  # S3 grants
+    canned_acl: str | None
+    copy_arguments: Mapping[str, Any]  # StorageClass and the source preconditions (ISO strings)
+
+    def to_json(self) -> dict[str, Any]:
         return {
+            "TargetBucket": self.target_bucket,
+            "PrefixReplace": self.rewrite.prefix_replace,
+            "ResourcesPrefix": self.rewrite.resources_prefix,
+            "TargetKeyPrefix": self.rewrite.target_key_prefix,
+            "MetadataDirective": self.metadata_directive,
+            "NewObjectMetadata": dict(self.new_object_metadata),
+            "ServerSideEncryption": self.server_side_encryption,
+            "TaggingDirective": self.tagging_directive,
+            "NewObjectTagging": tags_to_s3(self.new_object_tagging),
+            "AccessControlDirective": self.access_control_directive,
+            "AccessControlGrants": [dict(grant) for grant in self.access_control_grants],
+            "CannedAccessControlList": self.canned_acl,
+            "CopyArguments": dict(self.copy_arguments),
+        }
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> COSCopyParams:
+        return cls(
+            target_bucket=stored["TargetBucket"],
+            rewrite=KeyRewrite(stored["PrefixReplace"], stored["ResourcesPrefix"], stored["TargetKeyPrefix"]),
+            metadata_directive=stored["MetadataDirective"],
+            new_object_metadata=stored["NewObjectMetadata"],
+            server_side_encryption=stored["ServerSideEncryption"],
+            tagging_directive=stored["TaggingDirective"],
+            new_object_tagging=tags_from_s3(stored["NewObjectTagging"]),
+            access_control_directive=stored["AccessControlDirective"],
+            access_control_grants=tuple(stored["AccessControlGrants"]),
+            canned_acl=stored["CannedAccessControlList"],
+            copy_arguments=stored["CopyArguments"],
+        )
+
+
+class COSPutObjectCopy(Operation[COSCopyParams]):
+    name = "COSPutObjectCopy"
+    params_type = COSCopyParams
+
+    def parse(self, element: Element) -> COSCopyParams:
+        check_children(element, COPY_ELEMENTS, self.name)
+        # The parsers below each give their part of the stored JSON; one place (from_json) reads it.
+        return COSCopyParams.from_json({
             "TargetBucket": target_bucket(element, self.name, COS_TARGET_EXAMPLE),
             **_key_rewrite(element, self.name),
             **_metadata(element, self.name),
@@ -79,18 +145,18 @@ class COSPutObjectCopy(Operation):
                     "CopySourceIfUnmodifiedSince": _time(element, "UnModifiedSinceConstraint", self.name),
                 }
             ),
-        }
+        })
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        key = rewrite_key(params, target.key)
-        arguments = {**params["CopyArguments"], **await _metadata_arguments(ctx, params, target)}
+    async def run(self, ctx: TaskContext, params: COSCopyParams, target: ObjectRef) -> str:
+        key = rewrite_key(params.rewrite, target.key)
+        arguments = {**params.copy_arguments, **await _metadata_arguments(ctx, params, target)}
         arguments.update(await _tagging_arguments(ctx, params, target))
-        if params["CannedAccessControlList"]:
-            arguments["ACL"] = params["CannedAccessControlList"]
-        message = await copy_one(ctx, target, params["TargetBucket"], key, arguments)
+        if params.canned_acl:
+            arguments["ACL"] = params.canned_acl
+        message = await copy_one(ctx, target, params.target_bucket, key, arguments)
         grants = await _acl_grants(ctx, params, target)
         if grants is not None:
-            await _put_grants(ctx, params["TargetBucket"], key, grants)
+            await _put_grants(ctx, params.target_bucket, key, grants)
         return f"{message} to {key}" if key != target.key else message
 
 
@@ -200,11 +266,11 @@ def _time(element: Element, path: str, where: str) -> str | None:
 # --- running ----------------------------------------------------------------------------------
 
 
-def rewrite_key(params: dict[str, Any], key: str) -> str:
-    prefix: str = params["TargetKeyPrefix"]
-    if not params["PrefixReplace"]:
+def rewrite_key(rewrite: KeyRewrite, key: str) -> str:
+    prefix = rewrite.target_key_prefix
+    if not rewrite.prefix_replace:
         return prefix + key
-    source: str = params["ResourcesPrefix"]
+    source = rewrite.resources_prefix
     if not key.startswith(source):
         return key
     new_key = prefix + key[len(source) :]
@@ -215,9 +281,9 @@ def rewrite_key(params: dict[str, Any], key: str) -> str:
     return new_key
 
 
-async def _metadata_arguments(ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> dict[str, Any]:
-    directive, metadata = params["MetadataDirective"], dict(params["NewObjectMetadata"])
-    encryption = {"ServerSideEncryption": params["ServerSideEncryption"]} if params["ServerSideEncryption"] else {}
+async def _metadata_arguments(ctx: TaskContext, params: COSCopyParams, target: ObjectRef) -> dict[str, Any]:
+    directive, metadata = params.metadata_directive, dict(params.new_object_metadata)
+    encryption = {"ServerSideEncryption": params.server_side_encryption} if params.server_side_encryption else {}
     if directive == "Copy":
         return encryption
     if directive == "Add":
@@ -231,8 +297,8 @@ def _merged_metadata(source: dict[str, Any], new: dict[str, Any]) -> dict[str, A
     return {**source_metadata(source), **new, "Metadata": user}
 
 
-async def _tagging_arguments(ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> dict[str, str]:
-    directive, tags = params["TaggingDirective"], params["NewObjectTagging"]
+async def _tagging_arguments(ctx: TaskContext, params: COSCopyParams, target: ObjectRef) -> dict[str, str]:
+    directive, tags = params.tagging_directive, tags_to_s3(params.new_object_tagging)
     if directive == "Copy":
         return {}
     if directive == "Add":
@@ -240,13 +306,13 @@ async def _tagging_arguments(ctx: TaskContext, params: dict[str, Any], target: O
     return {"TaggingDirective": "REPLACE", "Tagging": tag_query(tags)}
 
 
-async def _acl_grants(ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> list[dict[str, Any]] | None:
+async def _acl_grants(ctx: TaskContext, params: COSCopyParams, target: ObjectRef) -> list[dict[str, Any]] | None:
     """The grants to put on the copy, or None to leave its ACL as CopyObject made it."""
-    directive, new = params["AccessControlDirective"], params["AccessControlGrants"]
+    directive, new = params.access_control_directive, [dict(grant) for grant in params.access_control_grants]
     if directive is None or (directive == "Replaced" and not new):
         return None
     if directive == "Replaced":
-        return list(new)
+        return new
     source = await ctx.s3.get_object_acl(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
     grants = list(source.get("Grants", []))
     return grants + [grant for grant in new if grant not in grants] if directive == "Add" else grants

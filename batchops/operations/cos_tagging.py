@@ -6,32 +6,48 @@ object's current tags (a key in both takes the new value). ``TagSet>COSTag{Key,V
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
-from batchops.operations.base import TaskContext, version_kwargs
-from batchops.operations.fields import choice, object_tags
+from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
+from batchops.operations.fields import Tag, choice, object_tags, tags_from_s3, tags_to_s3
 from batchops.operations.merge_tagging import merge_tags
-from batchops.operations.tagging import PutObjectTagging
+from batchops.operations.tagging import put_tags
 from batchops.xmlutil import check_children
 
 DIRECTIVES = ("Replaced", "Add")
 
 
-class COSPutObjectTagging(PutObjectTagging):
-    name = "COSPutObjectTagging"
+@dataclass(frozen=True)
+class COSTaggingParams(Params):
+    tagging_directive: str  # one of DIRECTIVES
+    tag_set: tuple[Tag, ...]
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
+        return {"TaggingDirective": self.tagging_directive, "TagSet": tags_to_s3(self.tag_set)}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> COSTaggingParams:
+        return cls(stored["TaggingDirective"], tags_from_s3(stored["TagSet"]))
+
+
+class COSPutObjectTagging(Operation[COSTaggingParams]):
+    name = "COSPutObjectTagging"
+    params_type = COSTaggingParams
+
+    def parse(self, element: Element) -> COSTaggingParams:
         check_children(element, ("TaggingDirective", "TagSet"), self.name)
         directive = choice(element, "TaggingDirective", DIRECTIVES, self.name) or "Replaced"
-        return {"TaggingDirective": directive, "TagSet": object_tags(element, "TagSet", self.name)}
+        return COSTaggingParams(directive, tags_from_s3(object_tags(element, "TagSet", self.name)))
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        tags = params["TagSet"]
-        if params["TaggingDirective"] == "Add":
+    async def run(self, ctx: TaskContext, params: COSTaggingParams, target: ObjectRef) -> str:
+        tags = tags_to_s3(params.tag_set)
+        if params.tagging_directive == "Add":
             tags = merge_tags(await current_tags(ctx, target), tags)
-        return await super().run(ctx, {"TagSet": tags}, target)
+        return await put_tags(ctx, target, tags)
 
 
 async def current_tags(ctx: TaskContext, target: ObjectRef) -> list[dict[str, str]]:

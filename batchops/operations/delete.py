@@ -30,8 +30,9 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
-from batchops.operations.base import Operation, TaskContext, version_kwargs
+from batchops.operations.base import NoParams, Operation, TaskContext, version_kwargs
 from batchops.s3.errors import status_for_code
+from batchops.s3.types import S3Client
 from batchops.s3.xmlbody import xml_can_carry
 from batchops.xmlutil import check_children
 
@@ -45,18 +46,19 @@ MAX_REQUESTS = 2
 BatchKey = tuple[str, str]  # (job id, bucket)
 
 
-class DeleteObject(Operation):
+class DeleteObject(Operation[NoParams]):
     name = "S3DeleteObject"
+    params_type = NoParams
     max_in_flight = MAX_KEYS
 
     def __init__(self) -> None:
         self._batchers: dict[BatchKey, _Batcher] = {}
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    def parse(self, element: Element) -> NoParams:
         check_children(element, (), self.name)
-        return {}
+        return NoParams()
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
         if not batchable(target):
             return await delete_alone(ctx, target)
         key = (ctx.job_id, target.bucket)
@@ -86,7 +88,7 @@ class _Waiting:
 class _Batcher:
     """Collects one job's deletes on one bucket and sends them as DeleteObjects requests."""
 
-    s3: Any
+    s3: S3Client
     bucket: str
     on_idle: Any  # called when nothing waits and nothing is in flight, to drop this batcher
     waiting: list[_Waiting] = field(default_factory=list)

@@ -7,13 +7,14 @@ these messages go straight back to the CreateJob caller.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.errors import ValidationError
-from batchops.xmlutil import one_of, tag_set, text
+from batchops.xmlutil import one_of, req_text, tag_set, text
 
 #: S3 refuses more tags than this on one object.
 MAX_OBJECT_TAGS = 10
@@ -25,6 +26,13 @@ def choice(parent: Element, path: str, allowed: Iterable[str], where: str, *, re
     """An enum-valued child: its text must be one of ``allowed``."""
     value = text(parent, path, required=required, where=where)
     return one_of(value, allowed, f"{where}.{path}")
+
+
+def required_choice(parent: Element, path: str, allowed: Iterable[str], where: str) -> str:
+    """A required enum-valued child."""
+    value = req_text(parent, path, where)
+    one_of(value, allowed, f"{where}.{path}")
+    return value
 
 
 def timestamp(parent: Element, path: str, where: str) -> str | None:
@@ -58,6 +66,30 @@ def _iso_datetime(value: str) -> datetime | None:
 def to_datetime(value: str) -> datetime:
     """The inverse of :func:`parse_timestamp`, for ``run``."""
     return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One object tag of a job's parameters."""
+
+    key: str
+    value: str
+
+    def to_s3(self) -> dict[str, str]:
+        return {"Key": self.key, "Value": self.value}
+
+    @classmethod
+    def from_s3(cls, tag: Mapping[str, str]) -> Tag:
+        return cls(tag["Key"], tag["Value"])
+
+
+def tags_from_s3(tags: Iterable[Mapping[str, str]]) -> tuple[Tag, ...]:
+    return tuple(Tag.from_s3(tag) for tag in tags)
+
+
+def tags_to_s3(tags: Iterable[Tag]) -> list[dict[str, str]]:
+    """A tag set in the shape S3 calls (and the stored params) use: ``[{"Key": …, "Value": …}]``."""
+    return [tag.to_s3() for tag in tags]
 
 
 def object_tags(parent: Element, path: str, where: str) -> list[dict[str, str]]:

@@ -22,13 +22,15 @@ import asyncio
 import json
 import re
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import FunctionError, TaskError, ValidationError
 from batchops.manifests.rows import encode_key
-from batchops.operations.base import Operation, TaskContext
+from batchops.operations.base import Operation, Params, TaskContext
 from batchops.operations.fields import choice
 from batchops.settings import Settings
 from batchops.tenancy import FunctionTarget
@@ -45,26 +47,43 @@ _FUNCTION_ARN = re.compile(
 )
 
 
-class LambdaInvoke(Operation):
+@dataclass(frozen=True)
+class LambdaParams(Params):
+    function_arn: str
+    schema: str  # InvocationSchemaVersion, one of SCHEMAS
+    #: Schema 2.0's ``job.userArguments``; None: not given (stored without the key).
+    user_arguments: Mapping[str, str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        stored: dict[str, Any] = {"FunctionArn": self.function_arn, "InvocationSchemaVersion": self.schema}
+        if self.user_arguments is not None:
+            stored["UserArguments"] = dict(self.user_arguments)
+        return stored
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> LambdaParams:
+        return cls(stored["FunctionArn"], stored["InvocationSchemaVersion"], stored.get("UserArguments"))
+
+
+class LambdaInvoke(Operation[LambdaParams]):
     name = NAME
+    params_type = LambdaParams
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    def parse(self, element: Element) -> LambdaParams:
         check_children(element, ("FunctionArn", "InvocationSchemaVersion", "UserArguments"), self.name)
-        params: dict[str, Any] = {
-            "FunctionArn": _function_arn(element),
-            "InvocationSchemaVersion": choice(element, "InvocationSchemaVersion", SCHEMAS, self.name) or "1.0",
-        }
-        if element.find("UserArguments") is not None:
-            if params["InvocationSchemaVersion"] != "2.0":
-                raise ValidationError(
-                    f"{NAME}.UserArguments needs InvocationSchemaVersion 2.0 (schema 1.0 has no place for them)",
-                    field=f"{NAME}.UserArguments",
-                )
-            params["UserArguments"] = _user_arguments(element)
-        return params
+        arn = _function_arn(element)
+        schema = choice(element, "InvocationSchemaVersion", SCHEMAS, self.name) or "1.0"
+        if element.find("UserArguments") is None:
+            return LambdaParams(arn, schema)
+        if schema != "2.0":
+            raise ValidationError(
+                f"{NAME}.UserArguments needs InvocationSchemaVersion 2.0 (schema 1.0 has no place for them)",
+                field=f"{NAME}.UserArguments",
+            )
+        return LambdaParams(arn, schema, _user_arguments(element))
 
-    def check_settings(self, params: dict[str, Any], settings: Settings) -> None:
-        arn = params["FunctionArn"]
+    def check_settings(self, params: LambdaParams, settings: Settings) -> None:
+        arn = params.function_arn
         if settings.function(arn) is None:
             configured = ", ".join(f.arn for f in settings.functions) or "none"
             raise ValidationError(
@@ -73,8 +92,8 @@ class LambdaInvoke(Operation):
                 field=f"{NAME}.FunctionArn",
             )
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
-        function = _configured(ctx, params["FunctionArn"])
+    async def run(self, ctx: TaskContext, params: LambdaParams, target: ObjectRef) -> str:
+        function = _configured(ctx, params.function_arn)
         assert ctx.functions is not None  # _configured checked it
         for attempt in range(1, function.max_attempts + 1):
             code, result = await _invoke_once(ctx, function, params, target)
@@ -87,9 +106,9 @@ class LambdaInvoke(Operation):
         raise TaskError("TemporaryFailure", 200, result)
 
 
-def invocation_event(job_id: str, params: dict[str, Any], target: ObjectRef) -> tuple[dict[str, Any], str]:
+def invocation_event(job_id: str, params: LambdaParams, target: ObjectRef) -> tuple[dict[str, Any], str]:
     """The event for one task, and its taskId."""
-    schema = params["InvocationSchemaVersion"]
+    schema = params.schema
     task_id = uuid.uuid4().hex
     task: dict[str, Any] = {"taskId": task_id, "s3Key": encode_key(target.key), "s3VersionId": target.version_id}
     job: dict[str, Any] = {"id": job_id}
@@ -97,13 +116,13 @@ def invocation_event(job_id: str, params: dict[str, Any], target: ObjectRef) -> 
         task["s3BucketArn"] = f"arn:aws:s3:::{target.bucket}"
     else:
         task["s3Bucket"] = target.bucket
-        job["userArguments"] = params.get("UserArguments", {})
+        job["userArguments"] = dict(params.user_arguments or {})
     event = {"invocationSchemaVersion": schema, "invocationId": uuid.uuid4().hex, "job": job, "tasks": [task]}
     return event, task_id
 
 
 async def _invoke_once(
-    ctx: TaskContext, function: FunctionTarget, params: dict[str, Any], target: ObjectRef
+    ctx: TaskContext, function: FunctionTarget, params: LambdaParams, target: ObjectRef
 ) -> tuple[str, str]:
     """(resultCode, resultString) of one invocation."""
     assert ctx.functions is not None

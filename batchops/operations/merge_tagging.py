@@ -12,23 +12,38 @@ the write of one task is lost. Do not run a merge job while other writers change
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
-from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import MAX_OBJECT_TAGS, object_tags
+from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
+from batchops.operations.fields import MAX_OBJECT_TAGS, Tag, object_tags, tags_from_s3, tags_to_s3
 from batchops.xmlutil import check_children, check_length, member_texts
 
 NAME = "BatchOpsMergeObjectTagging"
 
 
-class MergeObjectTagging(Operation):
-    name = NAME
+@dataclass(frozen=True)
+class MergeTaggingParams(Params):
+    tag_set: tuple[Tag, ...]
+    remove_keys: tuple[str, ...]
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
+        return {"TagSet": tags_to_s3(self.tag_set), "RemoveKeys": list(self.remove_keys)}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> MergeTaggingParams:
+        return cls(tags_from_s3(stored["TagSet"]), tuple(stored["RemoveKeys"]))
+
+
+class MergeObjectTagging(Operation[MergeTaggingParams]):
+    name = NAME
+    params_type = MergeTaggingParams
+
+    def parse(self, element: Element) -> MergeTaggingParams:
         check_children(element, ("TagSet", "RemoveKeys"), self.name)
         tags = object_tags(element, "TagSet", self.name)
         remove = _remove_keys(element)
@@ -43,12 +58,12 @@ class MergeObjectTagging(Operation):
                 f"{NAME}: tag key {both[0]!r} is both in TagSet and in RemoveKeys; keep it in one of them",
                 field=f"{NAME}.RemoveKeys",
             )
-        return {"TagSet": tags, "RemoveKeys": remove}
+        return MergeTaggingParams(tags_from_s3(tags), tuple(remove))
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: MergeTaggingParams, target: ObjectRef) -> str:
         where = {"Bucket": target.bucket, "Key": target.key, **version_kwargs(target)}
         current = (await ctx.s3.get_object_tagging(**where))["TagSet"]
-        merged = merge_tags(current, params["TagSet"], params["RemoveKeys"])
+        merged = merge_tags(current, tags_to_s3(params.tag_set), params.remove_keys)
         if len(merged) > MAX_OBJECT_TAGS:
             raise TaskError(
                 "TooManyTags",

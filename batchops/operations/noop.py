@@ -7,20 +7,20 @@ Every task succeeds, whether or not the object exists.
 
 from __future__ import annotations
 
-from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
-from batchops.operations.base import Operation, TaskContext
+from batchops.operations.base import NoParams, Operation, TaskContext
 from batchops.xmlutil import check_children
 
 
-class NoOp(Operation):
+class NoOp(Operation[NoParams]):
     name = "BatchOpsNoOp"
+    params_type = NoParams
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    def parse(self, element: Element) -> NoParams:
         check_children(element, (), self.name)
-        return {}
+        return NoParams()
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
         return "no-op"

@@ -20,8 +20,9 @@ Delete markers are not replicated.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -30,7 +31,7 @@ from botocore.exceptions import ClientError
 from batchops.arns import parse_bucket_arn
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
-from batchops.operations.base import Operation, TaskContext
+from batchops.operations.base import Operation, Params, TaskContext
 from batchops.operations.transfer import Copied, Destination, copy_to, head_source, source_metadata
 from batchops.xmlutil import check_children, check_length, text
 
@@ -39,10 +40,28 @@ SOURCE_VERSION_KEY = "batchops-source-version-id"
 ELEMENTS = ("BatchOpsReplicaTarget", "BatchOpsReplicaKeyPrefix")
 
 
-class ReplicateObject(Operation):
-    name = "S3ReplicateObject"
+@dataclass(frozen=True)
+class ReplicateParams(Params):
+    """The job's own replica bucket, or none: each source bucket's ``[[replicas]]`` entry then."""
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    target_bucket: str | None = None
+    target_key_prefix: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        if self.target_bucket is None:
+            return {}
+        return {"TargetBucket": self.target_bucket, "TargetKeyPrefix": self.target_key_prefix}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> ReplicateParams:
+        return cls(stored.get("TargetBucket"), stored.get("TargetKeyPrefix", ""))
+
+
+class ReplicateObject(Operation[ReplicateParams]):
+    name = "S3ReplicateObject"
+    params_type = ReplicateParams
+
+    def parse(self, element: Element) -> ReplicateParams:
         check_children(element, ELEMENTS, self.name)
         target = text(element, "BatchOpsReplicaTarget")
         prefix_name = f"{self.name}.BatchOpsReplicaKeyPrefix"
@@ -53,11 +72,11 @@ class ReplicateObject(Operation):
                     f"{self.name}.BatchOpsReplicaKeyPrefix needs BatchOpsReplicaTarget (the replica bucket's ARN)",
                     field=f"{self.name}.BatchOpsReplicaKeyPrefix",
                 )
-            return {}
+            return ReplicateParams()
         bucket = parse_bucket_arn(target, f"{self.name}.BatchOpsReplicaTarget")
-        return {"TargetBucket": bucket, "TargetKeyPrefix": prefix or ""}
+        return ReplicateParams(bucket, prefix or "")
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: ReplicateParams, target: ObjectRef) -> str:
         dest = replica_destination(ctx, params, target)
         async with KEY_LOCKS.hold((dest.bucket, dest.key)):
             if target.version_id:
@@ -65,9 +84,9 @@ class ReplicateObject(Operation):
             return await replicate_current(ctx, target, dest)
 
 
-def replica_destination(ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> Destination:
-    if "TargetBucket" in params:
-        return Destination(params["TargetBucket"], params["TargetKeyPrefix"] + target.key)
+def replica_destination(ctx: TaskContext, params: ReplicateParams, target: ObjectRef) -> Destination:
+    if params.target_bucket is not None:
+        return Destination(params.target_bucket, params.target_key_prefix + target.key)
     replica = ctx.stores.replica_for(target.bucket)
     if replica is None:
         raise TaskError(

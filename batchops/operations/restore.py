@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -24,8 +26,8 @@ from botocore.exceptions import ClientError
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
-from batchops.operations.base import Operation, TaskContext, version_kwargs
-from batchops.operations.fields import choice
+from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
+from batchops.operations.fields import choice, required_choice
 from batchops.xmlutil import check_children, integer
 
 WAIT_ELEMENT = "BatchOpsWaitForRestore"
@@ -36,31 +38,48 @@ MAX_POLL_SECONDS = 60.0
 TIERS = {"BULK": "Bulk", "STANDARD": "Standard", "Bulk": "Bulk", "Standard": "Standard"}
 
 
-class S3InitiateRestoreObject(Operation):
-    name = "S3InitiateRestoreObject"
+@dataclass(frozen=True)
+class RestoreParams(Params):
+    """S3's and COS's restore alike; stored with every key, absent values as null."""
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    days: int | None  # None: the store's default (Intelligent-Tiering archive tiers)
+    tier: str | None  # RestoreObject's tier name (Bulk, Standard)
+    wait: int | None  # seconds to wait for the restored copy (BatchOpsWaitForRestore); None: do not wait
+
+    def to_json(self) -> dict[str, Any]:
+        return {"Days": self.days, "Tier": self.tier, "Wait": self.wait}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> RestoreParams:
+        return cls(stored["Days"], stored["Tier"], stored["Wait"])
+
+
+class S3InitiateRestoreObject(Operation[RestoreParams]):
+    name = "S3InitiateRestoreObject"
+    params_type = RestoreParams
+
+    def parse(self, element: Element) -> RestoreParams:
         check_children(element, ("ExpirationInDays", "GlacierJobTier", WAIT_ELEMENT), self.name)
         # 0 or none: Intelligent-Tiering archive tiers; GLACIER / DEEP_ARCHIVE need >= 1 (the store says so).
         days = integer(element, "ExpirationInDays", lo=0, hi=2**31 - 1, where=self.name)
         tier = choice(element, "GlacierJobTier", ("BULK", "STANDARD"), self.name)
-        return {"Days": days or None, "Tier": TIERS[tier] if tier else None, "Wait": wait_bound(element, self.name)}
+        return RestoreParams(days or None, TIERS[tier] if tier else None, wait_bound(element, self.name))
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: RestoreParams, target: ObjectRef) -> str:
         return await restore(ctx, params, target)
 
 
-class COSInitiateRestoreObject(Operation):
+class COSInitiateRestoreObject(Operation[RestoreParams]):
     name = "COSInitiateRestoreObject"
+    params_type = RestoreParams
 
-    def parse(self, element: Element) -> dict[str, Any]:
+    def parse(self, element: Element) -> RestoreParams:
         check_children(element, ("ExpirationInDays", "JobTier", WAIT_ELEMENT), self.name)
         days = integer(element, "ExpirationInDays", lo=1, hi=365, required=True, where=self.name)
-        tier = choice(element, "JobTier", ("Bulk", "Standard"), self.name, required=True)
-        assert tier is not None
-        return {"Days": days, "Tier": TIERS[tier], "Wait": wait_bound(element, self.name)}
+        tier = required_choice(element, "JobTier", ("Bulk", "Standard"), self.name)
+        return RestoreParams(days, TIERS[tier], wait_bound(element, self.name))
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: RestoreParams, target: ObjectRef) -> str:
         return await restore(ctx, params, target)
 
 
@@ -68,17 +87,17 @@ def wait_bound(element: Element, where: str) -> int | None:
     return integer(element, WAIT_ELEMENT, lo=1, hi=MAX_WAIT_SECONDS, where=where)
 
 
-async def restore(ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+async def restore(ctx: TaskContext, params: RestoreParams, target: ObjectRef) -> str:
     """Request the restore; with a wait bound, also wait for it to finish."""
     request: dict[str, Any] = {}
-    if params["Days"]:
-        request["Days"] = params["Days"]
-    if params["Tier"]:
-        request["GlacierJobParameters"] = {"Tier": params["Tier"]}
+    if params.days:
+        request["Days"] = params.days
+    if params.tier:
+        request["GlacierJobParameters"] = {"Tier": params.tier}
     state = await _request_restore(ctx, target, request)
-    if params["Wait"] is None:
+    if params.wait is None:
         return state
-    waited = await wait_until_restored(ctx, target, params["Wait"])
+    waited = await wait_until_restored(ctx, target, params.wait)
     return f"{state}; restored copy readable after {waited:.1f}s"
 
 

@@ -31,6 +31,7 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
 from batchops.operations.base import TaskContext, version_kwargs
 from batchops.operations.fields import to_datetime
+from batchops.s3.types import S3Client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,7 +114,7 @@ def source_metadata(head: dict[str, Any]) -> dict[str, Any]:
 
 
 async def write_arguments(
-    s3: Any, source: ObjectRef, head: dict[str, Any], arguments: dict[str, Any]
+    s3: S3Client, source: ObjectRef, head: dict[str, Any], arguments: dict[str, Any]
 ) -> dict[str, Any]:
     """PutObject / CreateMultipartUpload arguments that give the new object what CopyObject would."""
     if arguments.get("AnnotationDirective") == "COPY":
@@ -233,7 +234,7 @@ async def multipart_copy(
 
 async def stream_copy(
     ctx: TaskContext,
-    target: Any,
+    target: S3Client,
     source: ObjectRef,
     head: dict[str, Any],
     dest: Destination,
@@ -300,7 +301,7 @@ PartCopier = Callable[[int, int, int], Awaitable[dict[str, Any]]]
 
 
 async def finish_upload(
-    s3: Any,
+    s3: S3Client,
     dest: Destination,
     upload_id: str,
     request_payer: dict[str, Any],
@@ -321,7 +322,7 @@ async def finish_upload(
     return etag
 
 
-async def abort(s3: Any, dest: Destination, upload_id: str, request_payer: dict[str, Any]) -> None:
+async def abort(s3: S3Client, dest: Destination, upload_id: str, request_payer: dict[str, Any]) -> None:
     """Abort a failed upload so its parts do not linger; a failure to abort is only logged."""
     try:
         await s3.abort_multipart_upload(Bucket=dest.bucket, Key=dest.key, UploadId=upload_id, **request_payer)

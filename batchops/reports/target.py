@@ -22,6 +22,7 @@ from batchops.errors import StoreUnavailable, ValidationError
 from batchops.reports.writer import put_bytes, report_bucket
 from batchops.s3.client import StoreCredentials, client_config
 from batchops.s3.resolver import resolve
+from batchops.s3.types import S3Client
 from batchops.settings import Settings
 
 MARKER_NAME = "batchops-write-check"
@@ -78,7 +79,7 @@ def _shared_session() -> AioSession:
     return _session
 
 
-async def _probe(s3: Any, bucket: str, key: str, role_arn: str) -> None:
+async def _probe(s3: S3Client, bucket: str, key: str, role_arn: str) -> None:
     try:
         await s3.head_bucket(Bucket=bucket)
         await put_bytes(s3, bucket, key, b"", "text/plain")

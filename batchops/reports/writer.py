@@ -42,6 +42,7 @@ from batchops.reports.layout import (
     job_folder,
     result_file_key,
 )
+from batchops.s3.types import S3Client
 from batchops.wire_numbers import shown
 from batchops.xmlutil import non_xml_char
 
@@ -60,7 +61,7 @@ RowSource = Callable[[TaskStatus], AsyncIterator[ReportRow]]
 
 
 async def write_report(
-    s3: Any,
+    s3: S3Client,
     job_id: str,
     spec: ReportSpec,
     rows: RowSource,
@@ -140,7 +141,7 @@ def report_statuses(scope: str | None) -> tuple[TaskStatus, ...]:
 class _FileTarget:
     """Where one status's result files go."""
 
-    s3: Any
+    s3: S3Client
     bucket: str
     folder: str
     job_id: str
@@ -243,6 +244,7 @@ class _ResultUpload:
         return str(answer["UploadId"])
 
     async def _complete(self) -> None:
+        assert self._upload_id is not None  # _send_part opened the upload
         await self._target.s3.complete_multipart_upload(
             Bucket=self._target.bucket,
             Key=self._key,
@@ -292,7 +294,7 @@ def iso_millis(moment: datetime) -> str:
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
-async def _write_index(s3: Any, bucket: str, folder: str, index: bytes) -> list[str]:
+async def _write_index(s3: S3Client, bucket: str, folder: str, index: bytes) -> list[str]:
     key = index_key(folder)
     checksum = f"{hashlib.md5(index).hexdigest()}\n".encode()
     await put_bytes(s3, bucket, key, index, "application/json")
@@ -300,7 +302,7 @@ async def _write_index(s3: Any, bucket: str, folder: str, index: bytes) -> list[
     return [key, f"{key}.md5"]
 
 
-async def put_bytes(s3: Any, bucket: str, key: str, body: bytes, content_type: str) -> None:
+async def put_bytes(s3: S3Client, bucket: str, key: str, body: bytes, content_type: str) -> None:
     await s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, ContentMD5=content_md5(body))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
@@ -19,6 +18,7 @@ from aiobotocore.session import get_session
 from batchops.s3.breaker import WATCH_ONLY, BotocoreGuard, CircuitBreaker
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import LeanSession
+from batchops.s3.types import S3Client
 from batchops.s3.xmlbody import escape_in_botocore
 
 
@@ -56,12 +56,13 @@ async def open_client(
     timeout: float = 30.0,
     kind: str = "lean",
     breaker: CircuitBreaker | None = None,
-) -> Any:
+) -> S3Client:
     """An S3 client living as long as ``stack``. Every request it sends (lean or SDK) passes ``breaker``; without
     one, a breaker that never opens: an outage fails the calls after their attempts (the console's uploads)."""
     breaker = breaker or CircuitBreaker(creds.endpoint_url or creds.region, WATCH_ONLY)
     session = get_session()
-    client = await stack.enter_async_context(
+    # aiobotocore is untyped; its S3 client has every method of the S3Client seam.
+    client: S3Client = await stack.enter_async_context(
         session.create_client(
             "s3",
             endpoint_url=creds.endpoint_url,

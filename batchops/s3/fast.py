@@ -18,6 +18,7 @@ from botocore.session import get_session
 from botocore.utils import parse_timestamp
 
 from batchops.s3.lean import Answer, LeanSession, key_path, leaf_fields, local, parse_xml
+from batchops.s3.types import S3Client
 from batchops.s3.xmlbody import xml_text
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -26,7 +27,7 @@ XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 class FastS3:
     """Lean requests for the hot calls; the aiobotocore ``client`` for everything else."""
 
-    def __init__(self, client: Any, lean: LeanSession) -> None:
+    def __init__(self, client: S3Client, lean: LeanSession) -> None:
         self._client = client
         self._lean = lean
 
@@ -41,7 +42,7 @@ class FastS3:
 
     async def put_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
         if not _plain(kwargs, "Bucket", "Key", "Tagging") or set(kwargs["Tagging"]) != {"TagSet"}:
-            return await self._client.put_object_tagging(**kwargs)  # type: ignore[no-any-return]
+            return await self._client.put_object_tagging(**kwargs)
         body = _xml("Tagging", "<TagSet>" + "".join(_tag(t) for t in kwargs["Tagging"]["TagSet"]) + "</TagSet>")
         answer = await self._lean.send(
             "PutObjectTagging", "PUT", _path(kwargs), _query("tagging", kwargs), body=body, content_md5=True
@@ -50,7 +51,7 @@ class FastS3:
 
     async def get_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
         if not _plain(kwargs, "Bucket", "Key"):
-            return await self._client.get_object_tagging(**kwargs)  # type: ignore[no-any-return]
+            return await self._client.get_object_tagging(**kwargs)
         answer = await self._lean.send("GetObjectTagging", "GET", _path(kwargs), _query("tagging", kwargs))
         root = parse_xml(answer.body)
         tags = [] if root is None else [leaf_fields(tag) for tag in root.iter() if local(tag.tag) == "Tag"]
@@ -58,7 +59,7 @@ class FastS3:
 
     async def delete_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
         if not _plain(kwargs, "Bucket", "Key"):
-            return await self._client.delete_object_tagging(**kwargs)  # type: ignore[no-any-return]
+            return await self._client.delete_object_tagging(**kwargs)
         answer = await self._lean.send("DeleteObjectTagging", "DELETE", _path(kwargs), _query("tagging", kwargs))
         return _result(answer, "DeleteObjectTagging")
 
@@ -66,14 +67,14 @@ class FastS3:
 
     async def delete_object(self, **kwargs: Any) -> dict[str, Any]:
         if not _plain(kwargs, "Bucket", "Key"):
-            return await self._client.delete_object(**kwargs)  # type: ignore[no-any-return]
+            return await self._client.delete_object(**kwargs)
         answer = await self._lean.send("DeleteObject", "DELETE", _path(kwargs), _query(None, kwargs))
         return _result(answer, "DeleteObject")
 
     async def delete_objects(self, **kwargs: Any) -> dict[str, Any]:
         delete = kwargs.get("Delete", {})
         if not _plain(kwargs, "Bucket", "Delete") or "VersionId" in kwargs or not set(delete) <= {"Objects", "Quiet"}:
-            return await self._client.delete_objects(**kwargs)  # type: ignore[no-any-return]
+            return await self._client.delete_objects(**kwargs)
         objects = "".join(_object(o) for o in delete["Objects"])
         quiet = f"<Quiet>{'true' if delete.get('Quiet') else 'false'}</Quiet>" if "Quiet" in delete else ""
         body = _xml("Delete", objects + quiet)
@@ -91,7 +92,7 @@ class FastS3:
     async def copy_object(self, **kwargs: Any) -> dict[str, Any]:
         headers = _copy_headers(kwargs)
         if headers is None:
-            return await self._client.copy_object(**kwargs)  # type: ignore[no-any-return]
+            return await self._client.copy_object(**kwargs)
         answer = await self._lean.send("CopyObject", "PUT", _path(kwargs), headers=headers)
         root = parse_xml(answer.body)
         copied = {} if root is None else leaf_fields(root)
@@ -101,7 +102,7 @@ class FastS3:
 
     async def head_object(self, **kwargs: Any) -> dict[str, Any]:
         if not _plain(kwargs, "Bucket", "Key"):
-            return await self._client.head_object(**kwargs)  # type: ignore[no-any-return]
+            return await self._client.head_object(**kwargs)
         answer = await self._lean.send("HeadObject", "HEAD", _path(kwargs), _query(None, kwargs))
         return _result(answer, "HeadObject")
 

@@ -13,14 +13,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
 
 from batchops.s3.client import StoreCredentials
+from batchops.s3.types import S3Client
 from batchops.settings import Settings
 from batchops.tenancy import Replica, TargetStore
 
 #: Opens an S3 client for a store (it lives as long as the engine).
-ClientOpener = Callable[[StoreCredentials], Awaitable[Any]]
+ClientOpener = Callable[[StoreCredentials], Awaitable[S3Client]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class StoreRoutes:
         self._targets = targets
         self._replicas = replicas
         self._opener = opener
-        self._clients: dict[int, Any] = {}
+        self._clients: dict[int, S3Client] = {}
         self._lock = asyncio.Lock()
 
     def target_for(self, bucket: str) -> TargetStore | None:
@@ -65,7 +65,7 @@ class StoreRoutes:
     def replica_for(self, source_bucket: str) -> Replica | None:
         return next((r for r in self._replicas if r.source_bucket == source_bucket), None)
 
-    async def client_for(self, bucket: str) -> Any | None:
+    async def client_for(self, bucket: str) -> S3Client | None:
         """A client of the store ``bucket`` lives on, or None when that is the job's own store."""
         target = self.target_for(bucket)
         if target is None:

@@ -76,7 +76,8 @@ class JobService:
         Returns (job id, created); a replayed ClientRequestToken returns the first job's id.
         """
         check_role(self._settings, account.id, spec.role_arn)
-        get_operation(spec.operation.name).check_settings(spec.operation.params, self._settings)
+        operation = get_operation(spec.operation.name)
+        operation.check_settings(operation.decode(spec.operation.params), self._settings)
         await check_report_writable(self._settings, account.id, spec)
         limit = self._settings.max_unfinished_jobs(account)
         made = await self._store.create_job(account.id, spec, tags, max_unfinished=limit)

@@ -12,7 +12,8 @@ from batchops.xmlutil import parse_xml
 
 
 def parse(operation: Operation, xml: str) -> dict[str, Any]:
-    return operation.parse(parse_xml(xml.encode()))
+    """The params as the job stores them (``Params.to_json``)."""
+    return operation.encode(operation.parse(parse_xml(xml.encode())))
 
 
 def refusal(operation: Operation, xml: str) -> str:

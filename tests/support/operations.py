@@ -26,8 +26,8 @@ async def run(ctx: TaskContext, xml: str, target: ObjectRef) -> str:
     """Parse like CreateJob does, store params as JSON like the job store does, then run one task."""
     element = parse_xml(xml.encode())
     operation = get_operation(element.tag)
-    params = json.loads(json.dumps(operation.parse(element)))
-    return await operation.run(ctx, params, target)
+    stored = json.loads(json.dumps(operation.encode(operation.parse(element))))
+    return await operation.run(ctx, operation.decode(stored), target)
 
 
 async def failure(ctx: TaskContext, xml: str, target: ObjectRef) -> TaskError:

@@ -3,32 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.job import FailureThreshold, JobSpec, ManifestLocation, ManifestSpec, OperationSpec, ReportSpec
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ObjectRef
 from batchops.manifests.chunks import encode_lines
-from batchops.operations.base import Operation, TaskContext
+from batchops.operations.base import NoParams, Operation, TaskContext
 from batchops.store.base import ChunkBlob, Store
 
 S = JobStatus
 
 
-class Recording(Operation):
+class Recording(Operation[NoParams]):
     """Succeeds like the no-op, remembering each object it ran on and how many ran at once."""
 
     name = "Recording"
+    params_type = NoParams
 
     def __init__(self) -> None:
         self.ran: list[ObjectRef] = []
         self.running = self.most = 0
 
-    def parse(self, element: Element) -> dict[str, Any]:
-        return {}
+    def parse(self, element: Element) -> NoParams:
+        return NoParams()
 
-    async def run(self, ctx: TaskContext, params: dict[str, Any], target: ObjectRef) -> str:
+    async def run(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
         self.running += 1
         self.most = max(self.most, self.running)
         await asyncio.sleep(0)

@@ -21,7 +21,7 @@ from batchops.arns import parse_bucket_arn, parse_object_arn
 from batchops.domain.job import FailureReason, FailureThreshold, Job, Progress
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
-from batchops.operations.cos_copy import COSPutObjectCopy, rewrite_key
+from batchops.operations.cos_copy import COSPutObjectCopy, KeyRewrite, rewrite_key
 from batchops.operations.cos_tagging import COSPutObjectTagging, merge_tags
 from batchops.operations.restore import COSInitiateRestoreObject, S3InitiateRestoreObject, restore_finished
 from batchops.xmlutil import parse_xml
@@ -231,9 +231,10 @@ def test_qcs_names_resolve_to_the_bucket_appid_string() -> None:
 
 
 def copy_params(inner: str) -> dict[str, Any]:
+    """The params as the job stores them."""
     return COSPutObjectCopy().parse(
         parse_xml(COPY.replace("</COSPutObjectCopy>", inner + "</COSPutObjectCopy>").encode())
-    )
+    ).to_json()
 
 
 def test_copy_directives_and_new_values() -> None:
@@ -284,13 +285,12 @@ def test_copy_refusals_name_the_field(inner: str, text: str) -> None:
     ],
 )
 def test_key_rewrite(replace: bool, source: str, target: str, key: str, expected: str) -> None:
-    params = {"PrefixReplace": replace, "ResourcesPrefix": source, "TargetKeyPrefix": target}
-    assert rewrite_key(params, key) == expected
+    assert rewrite_key(KeyRewrite(replace, source, target), key) == expected
 
 
 def test_a_rewrite_to_an_empty_key_fails_the_task() -> None:
     with pytest.raises(Exception, match="empty"):
-        rewrite_key({"PrefixReplace": True, "ResourcesPrefix": "a", "TargetKeyPrefix": ""}, "a")
+        rewrite_key(KeyRewrite(prefix_replace=True, resources_prefix="a", target_key_prefix=""), "a")
 
 
 def test_tagging_directive_and_merge() -> None:
@@ -298,7 +298,7 @@ def test_tagging_directive_and_merge() -> None:
         b"<COSPutObjectTagging><TaggingDirective>Add</TaggingDirective><TagSet><COSTag><Key>k</Key>"
         b"<Value>new</Value></COSTag></TagSet></COSPutObjectTagging>"
     )
-    assert COSPutObjectTagging().parse(element)["TaggingDirective"] == "Add"
+    assert COSPutObjectTagging().parse(element).tagging_directive == "Add"
     old = [{"Key": "k", "Value": "old"}, {"Key": "x", "Value": "1"}]
     assert merge_tags(old, [{"Key": "k", "Value": "new"}]) == [{"Key": "k", "Value": "new"}, {"Key": "x", "Value": "1"}]
 
@@ -338,7 +338,7 @@ def test_s3_restore_parameters() -> None:
         b"<S3InitiateRestoreObject><ExpirationInDays>2</ExpirationInDays><GlacierJobTier>BULK</GlacierJobTier>"
         b"<BatchOpsWaitForRestore>30</BatchOpsWaitForRestore></S3InitiateRestoreObject>"
     )
-    assert S3InitiateRestoreObject().parse(element) == {"Days": 2, "Tier": "Bulk", "Wait": 30}
+    assert S3InitiateRestoreObject().parse(element).to_json() == {"Days": 2, "Tier": "Bulk", "Wait": 30}
 
 
 def test_restore_finished_reads_the_header() -> None:

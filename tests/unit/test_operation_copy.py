@@ -1,4 +1,5 @@
-"""Copy's complete field set, replicate's parameters, the multipart arithmetic and the copy settings."""
+"""Copy's complete field set, replicate's parameters, the multipart arithmetic, the copy settings and the
+operation contract of S3PutObjectCopy."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ from batchops.operations.transfer import (
     write_arguments,
 )
 from batchops.s3.pool import StoreRoutes, TransferLimits
+from batchops.s3.recording import Call, RecordingS3
 from batchops.settings import load_settings
 from batchops.tenancy import Replica, TargetStore
 from batchops.xmlutil import parse_xml
+from tests.support.operation_contract import OperationContract, version
 
 OWNER = "0123456789abcdef"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -38,7 +41,7 @@ ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 
 def copy_arguments(body: str) -> dict[str, Any]:
     xml = f"<S3PutObjectCopy><TargetResource>arn:aws:s3:::dest</TargetResource>{body}</S3PutObjectCopy>"
-    return CopyObject().parse(parse_xml(xml.encode()))["CopyArguments"]  # type: ignore[no-any-return]
+    return CopyObject().parse(parse_xml(xml.encode())).to_json()["CopyArguments"]  # type: ignore[no-any-return]
 
 
 def copy_refusal(body: str) -> str:
@@ -281,7 +284,7 @@ def test_source_metadata_leaves_out_the_website_redirect() -> None:
 
 
 def replicate(body: str = "") -> dict[str, Any]:
-    return ReplicateObject().parse(parse_xml(f"<S3ReplicateObject>{body}</S3ReplicateObject>".encode()))
+    return ReplicateObject().parse(parse_xml(f"<S3ReplicateObject>{body}</S3ReplicateObject>".encode())).to_json()
 
 
 def test_replicate_takes_no_parameters_like_aws() -> None:
@@ -456,3 +459,102 @@ async def test_other_copy_errors_are_not_retried_as_multipart() -> None:
     with pytest.raises(ClientError):
         await copy(TaskContext(s3=store, job_id="j"), ObjectRef("b", "k"), Destination("d", "k"), {})
     assert store.calls == []
+
+
+# --- the operation contract ----------------------------------------------------------------------
+
+COPY = "S3PutObjectCopy"
+
+
+class TestCopyObjectContract(OperationContract):
+    """Under the multipart threshold on one store: one CopyObject, timestamps sent as datetimes."""
+
+    operation = CopyObject()
+    xml = (
+        f"<{COPY}><TargetResource>arn:aws:s3:::dest</TargetResource><TargetKeyPrefix>copies/</TargetKeyPrefix>"
+        "<StorageClass>STANDARD_IA</StorageClass><UnModifiedSinceConstraint>2030-01-02T03:04:05Z"
+        "</UnModifiedSinceConstraint><NewObjectTagging><member><Key>a b</Key><Value>c=d/e</Value></member>"
+        f"</NewObjectTagging></{COPY}>"
+    )
+    refusals = [
+        (f"<{COPY}/>", f"{COPY}.TargetResource"),
+        (f"<{COPY}><TargetResource>dest</TargetResource></{COPY}>", f"{COPY}.TargetResource"),
+        (
+            f"<{COPY}><TargetResource>arn:aws:s3:::dest</TargetResource><StorageClass>COLD</StorageClass></{COPY}>",
+            f"{COPY}.StorageClass",
+        ),
+        (
+            f"<{COPY}><TargetResource>arn:aws:s3:::dest</TargetResource><SSEAwsKmsKeyId>k</SSEAwsKmsKeyId></{COPY}>",
+            f"{COPY}.SSEAwsKmsKeyId",
+        ),
+    ]
+
+    def script(self, s3: RecordingS3, target: ObjectRef) -> None:
+        s3.answer("copy_object", {"CopyObjectResult": {"ETag": '"e1"'}})
+
+    def expected_calls(self, target: ObjectRef) -> list[Call]:
+        arguments = {
+            "TaggingDirective": "REPLACE",
+            "Tagging": "a%20b=c%3Dd%2Fe",
+            "CopySourceIfUnmodifiedSince": datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "StorageClass": "STANDARD_IA",
+        }
+        source = {"Bucket": target.bucket, "Key": target.key, **version(target)}
+        return [
+            Call("copy_object", {"Bucket": "dest", "Key": f"copies/{target.key}", "CopySource": source, **arguments})
+        ]
+
+    def expected_message(self, target: ObjectRef) -> str:
+        return 'copied, ETag "e1"'
+
+
+class TestMultipartCopyContract(OperationContract):
+    """Above a lowered multipart threshold: HEAD, the source's tags, then a multipart copy part by part."""
+
+    operation = CopyObject()
+    xml = f"<{COPY}><TargetResource>arn:aws:s3:::dest</TargetResource></{COPY}>"
+    refusals = TestCopyObjectContract.refusals
+
+    def context(self, s3: RecordingS3) -> TaskContext:
+        limits = TransferLimits(multipart_threshold=8 * MIB, part_size=5 * MIB, part_concurrency=1)
+        return TaskContext(s3=s3, job_id="contract-job", transfer=limits)
+
+    def script(self, s3: RecordingS3, target: ObjectRef) -> None:
+        modified = datetime(2024, 5, 6, tzinfo=UTC)
+        head = {"ContentLength": 12 * MIB, "ETag": '"src"', "LastModified": modified, "ContentType": "text/csv"}
+        s3.answer("head_object", head)
+        s3.answer("get_object_tagging", {"TagSet": [{"Key": "t", "Value": "1"}]})
+        s3.answer("create_multipart_upload", {"UploadId": "up-1"})
+        for number in (1, 2, 3):
+            s3.answer("upload_part_copy", {"CopyPartResult": {"ETag": f'"p{number}"'}})
+        s3.answer("complete_multipart_upload", {"ETag": '"whole-3"'})
+
+    def expected_calls(self, target: ObjectRef) -> list[Call]:
+        source = {"Bucket": target.bucket, "Key": target.key, **version(target)}
+        dest = {"Bucket": "dest", "Key": target.key}
+        ranges = [(0, 5 * MIB - 1), (5 * MIB, 10 * MIB - 1), (10 * MIB, 12 * MIB - 1)]
+        parts = [
+            Call(
+                "upload_part_copy",
+                {
+                    **dest,
+                    "UploadId": "up-1",
+                    "PartNumber": number,
+                    "CopySource": source,
+                    "CopySourceRange": f"bytes={first}-{last}",
+                    "CopySourceIfMatch": '"src"',
+                },
+            )
+            for number, (first, last) in enumerate(ranges, 1)
+        ]
+        completed = [{"PartNumber": n, "ETag": f'"p{n}"'} for n in (1, 2, 3)]
+        return [
+            Call("head_object", source),
+            Call("get_object_tagging", source),
+            Call("create_multipart_upload", {**dest, "ContentType": "text/csv", "Tagging": "t=1"}),
+            *parts,
+            Call("complete_multipart_upload", {**dest, "UploadId": "up-1", "MultipartUpload": {"Parts": completed}}),
+        ]
+
+    def expected_message(self, target: ObjectRef) -> str:
+        return 'copied by multipart copy in 3 parts, ETag "whole-3"'

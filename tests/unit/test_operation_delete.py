@@ -1,5 +1,5 @@
 """S3DeleteObject: its batcher (concurrent tasks fill DeleteObjects requests, an in-package fake store), and
-one key's outcome in a DeleteObjects answer."""
+one key's outcome in a DeleteObjects answer, and the operation contract."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
-from batchops.operations.base import Operation, TaskContext
+from batchops.operations.base import NoParams, Operation, TaskContext
 from batchops.operations.cos_delete import COSDeleteObject
 from batchops.operations.delete import MAX_KEYS, MAX_REQUESTS, DeleteObject, outcome_of
+from batchops.s3.recording import Call, RecordingS3
+from tests.support.operation_contract import OperationContract, version
 
 
 class FakeStore:
@@ -43,7 +45,7 @@ async def run_tasks(operation: DeleteObject, store: FakeStore, count: int, start
 
     async def task(i: int) -> str:
         try:
-            return await operation.run(ctx, {}, ObjectRef("bucket", f"k{i}"))
+            return await operation.run(ctx, NoParams(), ObjectRef("bucket", f"k{i}"))
         finally:
             slots.release()
 
@@ -110,7 +112,7 @@ async def test_a_key_xml_cannot_carry_is_deleted_alone_and_its_batch_goes_on() -
         ObjectRef("bucket", "crlf\rkey"),
     ]
     # When they run together
-    results = await asyncio.gather(*(operation.run(ctx, {}, t) for t in targets))
+    results = await asyncio.gather(*(operation.run(ctx, NoParams(), t) for t in targets))
     # Then the ordinary keys share one DeleteObjects request and the others go one by one in the URL path
     assert store.batched == [["ok1", "crlf\rkey"]]
     assert store.alone == [("ctl\x01key", None), ("fffe\ufffekey", None), ("v", "bad\x02version")]
@@ -139,3 +141,24 @@ def test_delete_outcome_per_key() -> None:
     assert isinstance(missing, TaskError) and "did not mention this key" in missing.message
     # A version the answer does not name is not confused with another version of the same key.
     assert isinstance(outcome_of(ObjectRef("b", "v", "other"), response), TaskError)
+
+
+# --- the operation contract ----------------------------------------------------------------------
+
+
+class TestDeleteObjectContract(OperationContract):
+    """One task alone still goes out as a DeleteObjects request (of one key), after the linger."""
+
+    operation = DeleteObject()
+    xml = "<S3DeleteObject/>"
+    refusals = [("<S3DeleteObject><Quiet>true</Quiet></S3DeleteObject>", "unknown element(s) Quiet")]
+
+    def script(self, s3: RecordingS3, target: ObjectRef) -> None:
+        s3.answer("delete_objects", {"Deleted": [{"Key": target.key, **version(target)}]})
+
+    def expected_calls(self, target: ObjectRef) -> list[Call]:
+        objects = [{"Key": target.key, **version(target)}]
+        return [Call("delete_objects", {"Bucket": target.bucket, "Delete": {"Objects": objects, "Quiet": False}})]
+
+    def expected_message(self, target: ObjectRef) -> str:
+        return f"version {target.version_id} deleted" if target.version_id else "deleted"

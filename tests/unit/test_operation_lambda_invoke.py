@@ -1,16 +1,22 @@
-"""LambdaInvoke: parsing, refusals, invocation events of both schemas, task results, and the functions config."""
+"""LambdaInvoke: parsing, refusals, invocation events of both schemas, task results, the functions config,
+and the operation contract."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from batchops.domain.task import ObjectRef
 from batchops.errors import ConfigError, ValidationError
-from batchops.operations.lambda_invoke import LambdaInvoke, invocation_event, task_result
+from batchops.functions import FunctionInvoker
+from batchops.operations.base import TaskContext
+from batchops.operations.lambda_invoke import LambdaInvoke, LambdaParams, invocation_event, task_result
+from batchops.s3.recording import Call, RecordingS3
 from batchops.settings import Settings, load_settings
 from batchops.tenancy import FunctionTarget
+from tests.support.operation_contract import OperationContract
 from tests.support.operation_xml import parse, refusal
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"
@@ -62,7 +68,7 @@ def test_lambda_refusals(xml: str, expected: str) -> None:
 
 
 def test_lambda_refuses_a_function_the_server_does_not_know() -> None:
-    params = parse(LambdaInvoke(), lambda_xml(""))
+    params = LambdaInvoke().decode(parse(LambdaInvoke(), lambda_xml("")))
     with pytest.raises(ValidationError, match=r"not configured on this server.*\[\[functions\]\]"):
         LambdaInvoke().check_settings(params, Settings())
     LambdaInvoke().check_settings(params, Settings(functions=(FunctionTarget(ARN, url="http://x"),)))
@@ -70,12 +76,12 @@ def test_lambda_refuses_a_function_the_server_does_not_know() -> None:
 
 def test_invocation_events_of_both_schemas() -> None:
     target = ObjectRef("bkt", "dir/a b+c.txt", "v1")
-    one, task_id = invocation_event("job-1", {"InvocationSchemaVersion": "1.0"}, target)
+    one, task_id = invocation_event("job-1", LambdaParams(ARN, "1.0"), target)
     assert one["invocationSchemaVersion"] == "1.0" and one["job"] == {"id": "job-1"}
     assert one["tasks"] == [
         {"taskId": task_id, "s3Key": "dir/a%20b%2Bc.txt", "s3VersionId": "v1", "s3BucketArn": "arn:aws:s3:::bkt"}
     ]
-    two, task_id = invocation_event("job-1", {"InvocationSchemaVersion": "2.0", "UserArguments": {"k": "v"}}, target)
+    two, task_id = invocation_event("job-1", LambdaParams(ARN, "2.0", {"k": "v"}), target)
     assert two["job"] == {"id": "job-1", "userArguments": {"k": "v"}}
     assert two["tasks"][0]["s3Bucket"] == "bkt" and "s3BucketArn" not in two["tasks"][0]
 
@@ -119,3 +125,48 @@ def test_functions_config_refusals(tmp_path: Path, entry: str, expected: str) ->
     config.write_text(f"[[functions]]\n{entry}\n")
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         load_settings(environ={}, config_file=config)
+
+
+# --- the operation contract ----------------------------------------------------------------------
+
+
+class Echo(FunctionInvoker):
+    """The function succeeds for each task with ``<s3Key>@<userArguments.mode>``, recording the events."""
+
+    def __init__(self) -> None:
+        super().__init__([FunctionTarget(ARN, url="http://127.0.0.1:9/unused")])
+        self.events: list[dict[str, Any]] = []
+
+    async def invoke(self, target: FunctionTarget, event: dict[str, Any]) -> dict[str, Any]:
+        self.events.append(event)
+        task = event["tasks"][0]
+        result = f"{task['s3Key']}@{event['job']['userArguments'].get('mode')}"
+        return {"results": [{"taskId": task["taskId"], "resultCode": "Succeeded", "resultString": result}]}
+
+
+class TestLambdaInvokeContract(OperationContract):
+    """The function is called, not the store: no S3 call at all."""
+
+    operation = LambdaInvoke()
+    xml = lambda_xml(
+        "<InvocationSchemaVersion>2.0</InvocationSchemaVersion>"
+        "<UserArguments><entry><key>mode</key><value>fast</value></entry></UserArguments>"
+    )
+    refusals = [
+        ("<LambdaInvoke/>", "LambdaInvoke.FunctionArn"),
+        ("<LambdaInvoke><FunctionArn>not an arn!</FunctionArn></LambdaInvoke>", "LambdaInvoke.FunctionArn"),
+        (
+            lambda_xml("<UserArguments><entry><key>k</key><value>v</value></entry></UserArguments>"),
+            "LambdaInvoke.UserArguments",
+        ),
+        (lambda_xml("<InvocationSchemaVersion>3.0</InvocationSchemaVersion>"), "LambdaInvoke.InvocationSchemaVersion"),
+    ]
+
+    def context(self, s3: RecordingS3) -> TaskContext:
+        return TaskContext(s3=s3, job_id="contract-job", functions=Echo())
+
+    def expected_calls(self, target: ObjectRef) -> list[Call]:
+        return []
+
+    def expected_message(self, target: ObjectRef) -> str:
+        return "dir/key%20one.txt@fast"  # keys URL-encoded, as in the manifest
