@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from batchops.arns import job_arn
-from batchops.console import auth, forms, storage
+from batchops.console import auth, forms
 from batchops.console.auth import Handler, account_of, login_required
 from batchops.console.present import job_summary
 from batchops.console.state import console_state
@@ -22,8 +22,8 @@ from batchops.domain.job import Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, RoleNotDeclared, ValidationError
 from batchops.operations.acl import CANNED_ACLS
-from batchops.s3.resolver import check_role
 from batchops.service import SEARCH_SORTS, JobSearch
+from batchops.service.objects import UPLOAD_PART_BYTES, NotAReportFile, StoreCallFailed
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
 
@@ -259,7 +259,7 @@ async def _job_context(request: Request) -> dict[str, Any]:
     }
     if job.spec.report.enabled and job.status in TERMINAL:
         try:
-            context["report_files"] = await storage.report_files(app.settings, job)
+            context["report_files"] = await app.jobs.report_files(job)
         except BatchOpsError as exc:
             context["report_error"] = str(exc)
     return context
@@ -285,27 +285,17 @@ LIVE_PARTS = ("status", "progress", "actions", "overview", "manifest", "history"
 
 @protected
 async def report_file(request: Request) -> Response:
-    app = console_state(request).services
-    job = await app.jobs.describe(account_of(request), str(request.path_params["job_id"]))
+    jobs = console_state(request).services.jobs
     key = request.query_params.get("key", "")
-    if not job.spec.report.enabled:
-        raise JobNotFound(job.id)
-    bucket, folder = storage.report_location(job)
-    if not key.startswith(folder + "/") or ".." in key.split("/"):
-        return render(request, "error.html", {"title": "Not a report file", "message": key}, status_code=404)
-    settings = app.settings
     try:
-        await storage.etag_of(settings, job.account_id, job.spec.role_arn, bucket, key, "the report file")
-    except BatchOpsError as exc:
+        found = await jobs.open_report_file(account_of(request), str(request.path_params["job_id"]), key)
+    except NotAReportFile:
+        return render(request, "error.html", {"title": "Not a report file", "message": key}, status_code=404)
+    except StoreCallFailed as exc:
         return render(request, "error.html", {"title": "Report file not available", "message": str(exc)}, 404)
-    name = key.rsplit("/", 1)[-1]
-    media = "application/json" if name.endswith(".json") else "text/csv"
-    disposition = "inline" if media == "application/json" else f'attachment; filename="{name}"'
-    return StreamingResponse(
-        storage.stream_object(settings, job, bucket, key),
-        media_type=media,
-        headers={"Content-Disposition": disposition},
-    )
+    inline = found.media_type == "application/json"
+    disposition = "inline" if inline else f'attachment; filename="{found.name}"'
+    return StreamingResponse(found.chunks, media_type=found.media_type, headers={"Content-Disposition": disposition})
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -438,18 +428,18 @@ async def _place_manifest(
     request: Request, form: forms.JobForm, account_id: str, bucket: str, key: str, upload: Any
 ) -> str:
     """The manifest's ETag, read (or uploaded) where the job's role will read it: its store, with its keys."""
-    settings = console_state(request).services.settings
+    jobs = console_state(request).services.jobs
     role_arn = form.get("role_arn")
     try:
-        check_role(settings, account_id, role_arn)
+        jobs.require_role(account_id, role_arn)
+        if not form.uploading:
+            return form.get("manifest_etag") or await jobs.manifest_etag(account_id, role_arn, bucket, key)
+        if not await _has_content(upload):
+            raise forms.FormError("manifest_file", "the file is empty; a manifest lists one bucket,key per line")
+        size = upload.size if upload.size is not None else UPLOAD_PART_BYTES + 1
+        return await jobs.upload_manifest(account_id, role_arn, bucket, key, upload, size)
     except RoleNotDeclared as exc:
         raise forms.FormError("role_arn", str(exc)) from None
-    if not form.uploading:
-        return form.get("manifest_etag") or await storage.etag_of(settings, account_id, role_arn, bucket, key)
-    if not await _has_content(upload):
-        raise forms.FormError("manifest_file", "the file is empty; a manifest lists one bucket,key per line")
-    size = upload.size if upload.size is not None else storage.UPLOAD_PART_BYTES + 1
-    return await storage.upload(settings, account_id, role_arn, bucket, key, upload, size)
 
 
 async def _has_content(upload: UploadFile) -> bool:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.status import USER_REQUESTS, JobStatus, priority_is_final
 from batchops.domain.task import ReportRow
-from batchops.errors import JobStatusRefused, PriorityFinal, StatusNotRequestable
+from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, StatusNotRequestable
 from batchops.operations.registry import get_operation
 from batchops.reports.target import check_report_writable
 from batchops.s3.resolver import check_role
+from batchops.service import objects
+from batchops.service.objects import Readable, ReportFile, ReportFileStream
 from batchops.settings import Settings
 from batchops.store.base import SEARCH_SORTS, Store
 from batchops.tenancy import Account
@@ -164,6 +166,35 @@ class JobService:
 
     async def delete_tags(self, account_id: str, job_id: str) -> None:
         await self._store.put_tags(account_id, job_id, [])
+
+    # --- the job's objects, on its role's store ---------------------------------------------------
+
+    async def report_files(self, job: Job) -> list[ReportFile]:
+        """The files of the job's written report, read from its manifest.json. StoreCallFailed if unreadable."""
+        return await objects.report_files(self._settings, job)
+
+    async def open_report_file(self, account_id: str, job_id: str, key: str) -> ReportFileStream:
+        """One file of the job's report, to stream. JobNotFound, NotAReportFile or StoreCallFailed."""
+        job = await self._store.get_job(account_id, job_id)
+        if not job.spec.report.enabled:
+            raise JobNotFound(job.id)
+        return await objects.open_report_file(self._settings, job, key)
+
+    def require_role(self, account_id: str, role_arn: str) -> None:
+        """RoleNotDeclared unless the account declared ``role_arn`` (the console's form checks it first)."""
+        check_role(self._settings, account_id, role_arn)
+
+    async def manifest_etag(self, account_id: str, role_arn: str, bucket: str, key: str) -> str:
+        """The ETag of a manifest where the role will read it. RoleNotDeclared or StoreCallFailed."""
+        check_role(self._settings, account_id, role_arn)
+        return await objects.etag_of(self._settings, account_id, role_arn, bucket, key)
+
+    async def upload_manifest(
+        self, account_id: str, role_arn: str, bucket: str, key: str, source: Readable, size: int
+    ) -> str:
+        """Put a manifest where the role will read it (streamed in parts); its ETag."""
+        check_role(self._settings, account_id, role_arn)
+        return await objects.upload(self._settings, account_id, role_arn, bucket, key, source, size)
 
 
 def _default_reason(target: JobStatus) -> str:

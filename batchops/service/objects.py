@@ -1,7 +1,8 @@
-"""The console's object-store calls, made where a job acts: on the store, with the keys, its RoleArn names.
+"""A job's objects, reached where the job acts: on the store, with the keys, its RoleArn names.
 
-The engine reads a job's manifest and writes its report through the same resolver (``s3/resolver.py``), so a
-report is read where it was written and an uploaded manifest lands where the job's role will read it.
+The console's report files and manifest uploads go through here (called by ``JobService``). The engine reads
+a job's manifest and writes its report through the same resolver (``s3/resolver.py``), so a report is read
+where it was written and an uploaded manifest lands where the job's role will read it.
 """
 
 from __future__ import annotations
@@ -105,12 +106,6 @@ async def etag_of(
     return str(answer["ETag"])
 
 
-def report_location(job: Job) -> tuple[str, str]:
-    """(bucket, folder) of a job's report."""
-    where = _report_location(job)
-    return where.bucket, where.folder
-
-
 def _report_location(job: Job) -> ReportLocation:
     return ReportLocation.of(parse_bucket_arn(job.spec.report.bucket or ""), job.spec.report.prefix, job.id)
 
@@ -144,3 +139,25 @@ async def stream_object(settings: Settings, job: Job, bucket: str, key: str) -> 
         async with answer["Body"] as body:
             while chunk := await body.read(64 * 1024):
                 yield chunk
+
+
+class NotAReportFile(BatchOpsError):
+    """The key asked for is not one of the job's report files."""
+
+
+@dataclass(frozen=True)
+class ReportFileStream:
+    name: str
+    media_type: str
+    chunks: AsyncIterator[bytes]
+
+
+async def open_report_file(settings: Settings, job: Job, key: str) -> ReportFileStream:
+    """One file of the job's report, checked to be under its report folder and readable, ready to stream."""
+    where = _report_location(job)
+    if not key.startswith(where.folder + "/") or ".." in key.split("/"):
+        raise NotAReportFile(f"{key!r} is not a file of job {job.id}'s report")
+    await etag_of(settings, job.account_id, job.spec.role_arn, where.bucket, key, "the report file")
+    name = key.rsplit("/", 1)[-1]
+    media = "application/json" if name.endswith(".json") else "text/csv"
+    return ReportFileStream(name, media, stream_object(settings, job, where.bucket, key))
