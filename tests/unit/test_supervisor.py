@@ -14,76 +14,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from batchops.domain.job import Job, ManifestLocation, ManifestSpec, ReportSpec
 from batchops.domain.status import JobStatus
-from batchops.engine.clients import JobClient, StoreClients
+from batchops.engine.clients import StoreClients
 from batchops.engine.supervisor import Supervisor
-from batchops.s3.breaker import BREAKERS
 from batchops.server import build_engine
 from batchops.settings import Settings
 from batchops.store.sqlstore import Store
 from tests.support.chunks import S3 as ManifestS3
+from tests.support.engine import OneStore, RefusingS3, Workforce
 from tests.support.job_store import drive, new_job
 
 S = JobStatus
 REPORT = ReportSpec(
     enabled=True, bucket="arn:aws:s3:::reports", format="Report_CSV_20180820", prefix="r", scope="AllTasks"
 )
-
-
-class Workforce:
-    """Records what the supervisor asks; the jobs in ``busy`` still have tasks running."""
-
-    def __init__(self) -> None:
-        self.ran: list[str] = []
-        self.drained: list[str] = []
-        self.busy: set[str] = set()
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    def run(self, job: Job) -> None:
-        self.ran.append(job.id)
-
-    def drain(self, job_id: str) -> None:
-        self.drained.append(job_id)
-
-    async def busy_with(self, job: Job) -> bool:
-        return job.id in self.busy
-
-    def retry_now(self) -> None:
-        pass
-
-
-class RefusingS3:
-    """A store that refuses every call (the report bucket is not writable with the job's role)."""
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        async def refuse(**_: Any) -> Any:
-            error = {
-                "Error": {"Code": "AccessDenied", "Message": "denied"},
-                "ResponseMetadata": {"HTTPStatusCode": 403},
-            }
-            raise ClientError(error, name)  # type: ignore[arg-type]
-
-        return refuse
-
-
-class OneStore(StoreClients):
-    """Every job's RoleArn leads to the one in-memory ``s3``."""
-
-    def __init__(self, settings: Settings, s3: Any) -> None:
-        super().__init__(settings)
-        self._s3 = s3
-        self._breaker = BREAKERS.new("in-memory")
-
-    async def for_job(self, job: Job) -> JobClient:
-        return JobClient(self._s3, self._breaker)
 
 
 class Running:
