@@ -32,9 +32,11 @@ class Wakeup:
         self._asked.set()
 
     async def wait(self, most: float) -> None:
-        """Until woken, or ``most`` seconds."""
+        """Until woken, or ``most`` seconds. Not ``asyncio.wait_for``: on Python 3.11 it returns normally when the
+        wait ends as the task is cancelled, so a stopping engine's loop would go on and its stop never end."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._asked.wait(), most)
+            async with asyncio.timeout(most):
+                await self._asked.wait()
         self._asked.clear()
 
 
