@@ -18,7 +18,12 @@ from batchops.api.app import create_app
 from batchops.api.body_guard import BodyGuard
 from batchops.api.connections import bounded_protocol, connection_bounds
 from batchops.console import create_console
+from batchops.engine.clients import StoreClients
 from batchops.engine.engine import Engine
+from batchops.engine.loop import Wakeup
+from batchops.engine.processes import WorkerPool
+from batchops.engine.supervisor import TICK_SECONDS, Supervisor
+from batchops.engine.worker import Worker
 from batchops.service import ConsoleSessions, JobService, Services
 from batchops.settings import Settings
 from batchops.store.base import Store
@@ -27,10 +32,20 @@ from batchops.store.sqlite import SqliteStore
 log = logging.getLogger(__name__)
 
 
+def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SECONDS) -> Engine:
+    """The supervisor and its workforce: a Worker in this process (``workers = 0``, sharing the supervisor's S3
+    clients and waking it when a job's work ends) or ``workers`` worker processes, each running a Worker."""
+    clients = StoreClients(settings)
+    wakeup = Wakeup()
+    workforce = WorkerPool(settings, store) if settings.workers else Worker(settings, store, clients, wake=wakeup)
+    supervisor = Supervisor(settings, store, clients, workforce, tick_seconds=tick_seconds, wakeup=wakeup)
+    return Engine(supervisor, workforce, clients)
+
+
 def build_app(settings: Settings, store: Store) -> ASGIApp:
     """The API at the root and the console at ``/console/``, on one JobService; the engine runs for the
     app's lifespan, and the store is closed after it."""
-    engine = Engine(settings, store)
+    engine = build_engine(settings, store)
     jobs = JobService(store, engine.wake, settings)
     services = Services(jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store)
 

@@ -1,140 +1,161 @@
-"""Worker processes: with ``workers = N`` the server starts N of them to run the tasks of Active jobs.
+"""A worker: runs the tasks of Active jobs.
 
-Each worker is a Python process of its own (multiprocessing, "spawn") with its own event loop, S3
-clients and connections to the same SQLite store. It runs an Engine in the ``worker`` role: every
-0.25 s it reads the Active jobs, claims their chunks (leases with its owner id, renewed every 20 s),
-runs them with a JobRunner and records the outcomes; a job that is no longer Active (paused,
-cancelled, failing) has its runner stopped at the next look, which flushes and gives the leases back.
-
-The server's ``WorkerPool`` starts them, restarts one that dies (giving its leases back at once, so
-another worker re-runs the dead one's unfinished tasks) and stops them with the server. A worker
-whose server is gone (kill -9) stops by itself within a second.
+For each Active job it is asked to run (by the supervisor in this process, or by its own look at the store every
+``POLL_SECONDS`` in a worker process) it starts a ``JobRunner``, which claims chunks under leases in the worker's
+name, runs their tasks and records the outcomes; the leases are renewed every 20 s. A job that is no longer
+Active has its runner stopped, which flushes and gives the leases back. A job whose work has no more chunks to
+claim moves to Completing; one past its failure threshold, to Failing. Its own outage watch holds (and past the
+bound fails) the jobs it runs while their store is down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import multiprocessing
-import os
-import signal
-import time
 import uuid
-from dataclasses import dataclass, replace
-from multiprocessing.process import BaseProcess
+from collections.abc import Callable
 
+from batchops.domain.job import FailureReason, Job
+from batchops.domain.status import JobStatus
+from batchops.engine.clients import StoreClients
+from batchops.engine.jobtasks import IDLE_BACKOFF_SECONDS, JobTasks
+from batchops.engine.loop import cancel_all, start_loop
+from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch
+from batchops.engine.runner import JobRunner, RunnerConfig
+from batchops.errors import ManifestError
+from batchops.operations.registry import get_operation
 from batchops.settings import Settings
 from batchops.store.base import Store
-from batchops.store.sqlite import SqliteStore
 
-log = logging.getLogger(__name__)
-
-_SPAWN = multiprocessing.get_context("spawn")
-#: A worker that dies sooner than this after starting is restarted after a growing pause (up to 30 s).
-_QUICK_DEATH_SECONDS = 10.0
-_STOP_SECONDS = 10.0
-#: Workers run at a lower CPU priority than the server: when the cores are busy with tasks, the API (and
-#: the supervisor) still get the CPU at once, so DescribeJob stays fast while jobs run.
-WORKER_NICENESS = 10
+S = JobStatus
+#: How often a worker process looks for Active jobs (one in the server's process is told by the supervisor).
+POLL_SECONDS = 0.25
+LEASE_SECONDS = 60.0
+LEASE_RENEW_SECONDS = 20.0
+#: How long stopping waits for the runners to record their last outcomes and give their leases back.
+_STOP_SECONDS = 5.0
 
 
-@dataclass
-class _Slot:
-    index: int
-    owner: str
-    process: BaseProcess
-    started: float
-    quick_deaths: int = 0
-    restart_at: float = 0.0
+def _nobody() -> None:
+    """No supervisor in this process to wake."""
 
 
-class WorkerPool:
-    """The server's worker processes: started with the engine, watched every second, stopped with it."""
-
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self._settings = replace(settings, task_concurrency=settings.worker_task_concurrency)
-        self._store = store
-        self._slots: list[_Slot] = []
-
-    def start(self) -> None:
-        self._slots = [self._launch(index) for index in range(self._settings.workers)]
-
-    def _launch(self, index: int, quick_deaths: int = 0) -> _Slot:
-        owner = f"worker-{index}-{uuid.uuid4().hex[:16]}"
-        level = logging.getLogger().getEffectiveLevel()
-        process = _SPAWN.Process(
-            target=run_worker,
-            args=(self._settings, owner, os.getpid(), level),
-            name=f"batchops-worker-{index}",
-            daemon=True,
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clients: StoreClients,
+        *,
+        owner: str | None = None,
+        wake: Callable[[], None] = _nobody,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.owner = owner or f"worker-{uuid.uuid4()}"
+        self._clients = clients
+        self._slots = asyncio.Semaphore(settings.task_concurrency)
+        self._runners: dict[str, JobRunner] = {}
+        # ``wake`` asks the supervisor in this process for a tick: a job's work here ended, so it can move on.
+        self._work = JobTasks(on_end=self._work_ended, on_done=wake)
+        self._outages = OutageWatch(
+            store, settings.store_outage_max_seconds, stop_work=self.drain, end_without_report=_ends_none, wake=wake
         )
-        process.start()
-        log.info("worker %d started (pid %s, lease owner %s)", index, process.pid, owner)
-        return _Slot(index, owner, process, time.monotonic(), quick_deaths)
+        self._loops: list[asyncio.Task[None]] = []
 
-    async def supervise(self) -> None:
-        """Restart every worker that died; its chunks' leases are given back first."""
-        for n, slot in enumerate(self._slots):
-            if slot.process.is_alive():
-                continue
-            now = time.monotonic()
-            if not slot.restart_at:
-                quick = now - slot.started < _QUICK_DEATH_SECONDS
-                slot.quick_deaths = slot.quick_deaths + 1 if quick else 0
-                slot.restart_at = now + (min(30.0, 2.0**slot.quick_deaths) if quick else 0.0)
-                log.warning(
-                    "worker %d (pid %s) exited with code %s; its leased chunks go back to the other workers",
-                    slot.index,
-                    slot.process.pid,
-                    slot.process.exitcode,
-                    extra={"action": "worker_died"},
-                )
-                await self._store.release_chunks(owner=slot.owner)
-            if now >= slot.restart_at:
-                slot.process.close()
-                self._slots[n] = self._launch(slot.index, slot.quick_deaths)
+    async def start(self) -> None:
+        rest = self.store.rest
+        self._loops = [
+            start_loop(self._renew_leases, LEASE_RENEW_SECONDS, rest, "lease-heartbeat"),
+            start_loop(self._outages.watch, OUTAGE_WATCH_SECONDS, rest, "outage-watch"),
+        ]
 
     async def stop(self) -> None:
-        for slot in self._slots:
-            if slot.process.is_alive():
-                slot.process.terminate()  # SIGTERM: the worker stops its runners, flushes and releases
-        await asyncio.to_thread(self._join)
+        for runner in self._runners.values():
+            runner.stop()
+        running = self._work.of(self._runners)
+        if running:  # stopped runners flush their last outcomes and give their leases back
+            await asyncio.wait(running, timeout=_STOP_SECONDS)
+        await cancel_all(self._loops)
+        await self._work.cancel_all()
 
-    def _join(self) -> None:
-        deadline = time.monotonic() + _STOP_SECONDS
-        for slot in self._slots:
-            slot.process.join(max(0.0, deadline - time.monotonic()))
-            if slot.process.is_alive():
-                log.warning("worker %d (pid %s) did not stop in time; killed", slot.index, slot.process.pid)
-                slot.process.kill()
-                slot.process.join()
+    async def poll(self) -> None:
+        """A worker process's look at the store: run every Active job (claiming chunks other workers have not),
+        stop the rest."""
+        jobs = await self.store.jobs_in((S.ACTIVE,))
+        active = {job.id for job in jobs}
+        for job_id in list(self._runners):
+            if job_id not in active:
+                self.drain(job_id)
+        for job in jobs:
+            self.run(job)
+
+    # --- what the supervisor asks -------------------------------------------------------------
+
+    def run(self, job: Job) -> None:
+        if not self._work.resting(job.id):
+            self._work.spawn(job.id, self._run(job))
+
+    def drain(self, job_id: str) -> None:
+        runner = self._runners.get(job_id)
+        if runner is not None:
+            runner.stop()
+        else:
+            self._work.cancel(job_id)  # not claiming yet: it was opening the job's client
+
+    async def busy_with(self, job: Job) -> bool:
+        return job.id in self._work
+
+    def retry_now(self) -> None:
+        self._work.retry_now()
+
+    # --- the work itself --------------------------------------------------------------------
+
+    async def _run(self, job: Job) -> None:
+        operation = get_operation(job.spec.operation.name)
+        try:
+            client = await self._clients.for_job(job)
+        except ManifestError as exc:  # its role is gone
+            await self.store.transition(job.id, S.FAILING, str(exc)[:256], FailureReason(exc.code, str(exc)[:256]))
+            return
+        self._outages.track(job, client.breaker)
+        runner = JobRunner(
+            job,
+            self.store,
+            client.s3,
+            operation,
+            self._slots,
+            RunnerConfig(owner=self.owner, record_attempts=self.settings.outcome_record_attempts),
+            self._check_threshold,
+            functions=await self._clients.function_invoker(),
+            stores=self._clients.routes,
+            transfer=self._clients.transfer,
+        )
+        self._runners[job.id] = runner
+        drained = await runner.run()
+        if drained and not await self.store.has_unfinished_chunks(job.id):
+            await self.store.transition(job.id, S.COMPLETING, "every task has run")
+        elif drained:  # other workers hold the job's remaining chunks
+            self._work.rest(job.id, IDLE_BACKOFF_SECONDS)
+
+    async def _check_threshold(self, job: Job, succeeded: int, failed: int) -> bool:
+        if not job.spec.threshold.exceeded(succeeded, failed):
+            return False
+        ran = succeeded + failed
+        reason = (
+            f"task failure rate {failed * 100 / ran:.1f}% exceeded {job.spec.threshold.percent:g}% "
+            f"after {ran} tasks ({failed} failed); see the completion report for each task's error"
+        )
+        failure = FailureReason("TaskFailureThresholdExceeded", reason)
+        return await self.store.transition(job.id, S.FAILING, reason, failure)
+
+    def _work_ended(self, job_id: str) -> None:
+        self._runners.pop(job_id, None)
+        self._outages.forget(job_id)
+
+    async def _renew_leases(self) -> None:
+        await self.store.renew_leases(self.owner, LEASE_SECONDS)
 
 
-def run_worker(settings: Settings, owner: str, parent_pid: int, log_level: int) -> None:
-    """A worker process's main function (the target of the spawned process)."""
-    os.nice(WORKER_NICENESS)
-    logging.basicConfig(
-        level=log_level, format=f"%(asctime)s %(levelname)s %(name)s [worker {os.getpid()}]: %(message)s"
-    )
-    asyncio.run(_work(settings, owner, parent_pid))
-
-
-async def _work(settings: Settings, owner: str, parent_pid: int) -> None:
-    from batchops.engine.engine import Engine  # the engine imports this module
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)  # the server stopping its workers
-    # Ctrl-C in a terminal reaches the whole process group: the server stops first, then stops its workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    store = await SqliteStore.open(str(settings.database_path), migrate_schema=False)
-    engine = Engine(settings, store, role="worker", owner=owner)
-    await engine.start()
-    try:
-        while not stop.is_set() and os.getppid() == parent_pid:  # the server is gone: stop too
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-    finally:
-        await engine.stop()
-        await store.close()
+async def _ends_none(_job_id: str, _failure: FailureReason) -> bool:
+    """A worker ends no job: its finishing is the supervisor's."""
+    return False

@@ -13,9 +13,9 @@ import pytest
 
 from batchops.domain.job import FailureReason
 from batchops.domain.status import TERMINAL, JobStatus
-from batchops.engine import engine as engine_module
-from batchops.engine.engine import Engine
+from batchops.engine import jobtasks
 from batchops.errors import StoreFull
+from batchops.server import build_engine
 from batchops.settings import Settings
 from batchops.store.base import Store
 from tests.support.runner import active_job
@@ -44,11 +44,11 @@ class FailingEnds:
 async def test_a_failing_job_whose_end_cannot_be_written_is_retried_later_each_time_then_ends(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "IDLE_BACKOFF_SECONDS", 0.05)
+    monkeypatch.setattr(jobtasks, "IDLE_BACKOFF_SECONDS", 0.05)
     job_id = await active_job(store, [b"bkt,a"])
     assert await store.transition(job_id, JobStatus.FAILING, "failing", FailureReason("Test", "made to fail"))
     failing = FailingEnds(store, failures=4)
-    engine = Engine(Settings(data_dir=tmp_path), failing, tick_seconds=0.01)  # type: ignore[arg-type]
+    engine = build_engine(Settings(data_dir=tmp_path), failing, tick_seconds=0.01)  # type: ignore[arg-type]
 
     await engine.start()
     try:
