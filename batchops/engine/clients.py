@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any
 
 from batchops.domain.job import Job
 from batchops.functions import FunctionInvoker
@@ -14,6 +13,7 @@ from batchops.s3.breaker import BREAKERS, CircuitBreaker, policy_for
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.pool import StoreRoutes, TransferLimits
 from batchops.s3.resolver import credentials_for
+from batchops.s3.types import S3Client
 from batchops.settings import Settings
 
 
@@ -21,7 +21,7 @@ from batchops.settings import Settings
 class JobClient:
     """The client for a job's store and the breaker that holds its work while that store is down."""
 
-    s3: Any
+    s3: S3Client
     breaker: CircuitBreaker
 
 
@@ -29,7 +29,7 @@ class StoreClients:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._stack = AsyncExitStack()
-        self._clients: dict[StoreCredentials, Any] = {}
+        self._clients: dict[StoreCredentials, S3Client] = {}
         self._breakers: dict[StoreCredentials, CircuitBreaker] = {}  # one per store client
         self._functions: FunctionInvoker | None = None
         # Buckets on other stores (copy targets, replicas) and the copy limits every job shares.
@@ -52,7 +52,7 @@ class StoreClients:
     async def aclose(self) -> None:
         await self._stack.aclose()
 
-    async def _open(self, creds: StoreCredentials) -> Any:
+    async def _open(self, creds: StoreCredentials) -> S3Client:
         """A new S3 client: for a role's store, or a target/replica store's."""
         settings = self._settings
         policy = policy_for(settings.s3_max_attempts, settings.s3_timeout_seconds)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -12,6 +11,7 @@ from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 from batchops.reports.writer import write_report
 from batchops.s3.errors import to_task_error
+from batchops.s3.types import S3Client
 from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ _DONE_REASON = {
 }
 
 
-async def finish(store: Store, s3: Any, job: Job) -> JobStatus:
+async def finish(store: Store, s3: S3Client, job: Job) -> JobStatus:
     """Write the report (when enabled) and end the job; returns the terminal status reached."""
     failure = await _write_report(store, s3, job)
     if failure is not None and job.status is JobStatus.COMPLETING:
@@ -44,7 +44,7 @@ async def finish(store: Store, s3: Any, job: Job) -> JobStatus:
     return target
 
 
-async def _write_report(store: Store, s3: Any, job: Job) -> FailureReason | None:
+async def _write_report(store: Store, s3: S3Client, job: Job) -> FailureReason | None:
     report = job.spec.report
     if not report.enabled:
         return None

@@ -9,20 +9,19 @@ its manifest writes each chunk's data file before committing it (one chunk per t
 
 from __future__ import annotations
 
-from typing import Any
-
 from batchops.domain.job import Job
 from batchops.manifests import open_source
 from batchops.manifests.chunks import source_chunks
 from batchops.manifests.output import open_writer
 from batchops.manifests.source import Position
+from batchops.s3.types import S3Client
 from batchops.store.base import ChunkBlob, Store
 
 #: Chunks committed per transaction while reading a manifest that is not a listing being saved.
 GROUP = 64
 
 
-async def prepare(store: Store, s3: Any, job: Job, chunk_size: int) -> None:
+async def prepare(store: Store, s3: S3Client, job: Job, chunk_size: int) -> None:
     """Turn the job's manifest into chunks. Raises ManifestError when the manifest cannot be used."""
     source = open_source(job.spec, s3)
     writer = open_writer(s3, job.id, job.spec.generator)

@@ -30,6 +30,7 @@ from batchops.operations.base import Operation, TaskContext
 from batchops.s3.breaker import BREAKERS, outage_of
 from batchops.s3.errors import to_task_error
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
+from batchops.s3.types import S3Client
 from batchops.store.base import ClaimedChunk, Store
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class JobRunner:
         self,
         job: Job,
         store: Store,
-        s3: Any,
+        s3: S3Client,
         operation: Operation,
         slots: asyncio.Semaphore,
         config: RunnerConfig,
@@ -337,7 +338,7 @@ class JobRunner:
             moved = await self._store.transition(
                 self.job.id, JobStatus.FAILING, reason, FailureReason("OutcomeRecordFailed", reason)
             )
-            status = (await self._store.get_job(None, self.job.id)).status
+            status = (await self._store.job_for_engine(self.job.id)).status
         except Exception as failing:  # the store cannot take that either: keep the outcomes, try again later
             log.warning("job %s: cannot be failed yet: %s", self.job.id, _cause(failing))
             return False

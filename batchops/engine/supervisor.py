@@ -166,7 +166,7 @@ class Supervisor:
             failure = FailureReason(exc.code, str(exc)[:256])
             await self.store.transition(job.id, S.FAILING, str(exc)[:256], failure)
             return
-        fresh = await self.store.get_job(None, job.id)
+        fresh = await self.store.job_for_engine(job.id)
         target = S.SUSPENDED if fresh.spec.confirmation_required else S.READY
         await self.store.transition(job.id, target, f"manifest read: {fresh.progress.total} tasks")
 
@@ -212,7 +212,7 @@ class Supervisor:
         work = self._work.get(job_id)
         if work is None or job_id not in self._finishing:
             return False
-        job = await self.store.get_job(None, job_id)
+        job = await self.store.job_for_engine(job_id)
         if job.status not in ENDINGS:
             return False
         report_failure = FailureReason("ReportWriteFailed", f"the completion report was not written: {failure.reason}")

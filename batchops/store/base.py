@@ -82,7 +82,13 @@ class JobStore(Protocol):
         self, account_id: str, spec: JobSpec, tags: list[dict[str, str]], *, max_unfinished: int | None = None
     ) -> tuple[str, bool]: ...
 
-    async def get_job(self, account_id: str | None, job_id: str) -> Job: ...
+    async def get_job(self, account_id: str, job_id: str) -> Job:
+        """The account's job; JobNotFound if there is none (another account's job is not found either)."""
+        ...
+
+    async def job_for_engine(self, job_id: str) -> Job:
+        """Any account's job, for the engine (it works on every account's jobs); JobNotFound if there is none."""
+        ...
 
     async def list_jobs(
         self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None, horizon_days: int

@@ -96,8 +96,11 @@ class MemoryStore(MemoryWork):
     def _shown(self, row: SimpleNamespace, now: float) -> Job:
         return rules.shown(codec.job_from_row(row, now), self.write_fault)
 
-    async def get_job(self, account_id: str | None, job_id: str) -> Job:
+    async def get_job(self, account_id: str, job_id: str) -> Job:
         return self._shown(self._row(account_id, job_id), self._clock())
+
+    async def job_for_engine(self, job_id: str) -> Job:
+        return self._shown(self._row(None, job_id), self._clock())
 
     async def list_jobs(
         self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None, horizon_days: int

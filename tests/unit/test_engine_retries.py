@@ -53,13 +53,13 @@ async def test_a_failing_job_whose_end_cannot_be_written_is_retried_later_each_t
     await engine.start()
     try:
         async with asyncio.timeout(10):
-            while (await store.get_job(None, job_id)).status is not JobStatus.FAILED:
+            while (await store.job_for_engine(job_id)).status is not JobStatus.FAILED:
                 await asyncio.sleep(0.01)
     finally:
         await engine.stop()
 
     assert len(failing.attempts) == 5  # four refused, the fifth ended it
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     assert [f.code for f in job.failure_reasons] == ["Test", "RoleNotDeclared"]  # each reason once
     gaps = [later - earlier for earlier, later in itertools.pairwise(failing.attempts)]
     assert all(gap >= wait * 0.9 for gap, wait in zip(gaps, [0.05, 0.1, 0.2, 0.4], strict=True)), gaps

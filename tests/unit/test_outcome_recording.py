@@ -170,7 +170,7 @@ async def run(store: Any, job_id: str, operation: Recording, attempts: int = 20)
     async def no_stop(_job: Any, _ok: int, _bad: int) -> bool:
         return False
 
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     config = RunnerConfig(owner="w", flush_interval=0.01, record_attempts=attempts, retry_first=0.02, retry_most=0.1)
     runner = JobRunner(job, store, None, operation, asyncio.Semaphore(4), config, no_stop)
     return await asyncio.wait_for(runner.run(), 30)
@@ -183,7 +183,7 @@ async def test_a_flush_that_fails_is_retried_with_growing_waits_and_no_task_runs
     assert await run(failing, job_id, operation)
 
     assert sorted(target.key for target in operation.ran) == ["a", "b", "c", "d", "e"]
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     assert (job.status, job.progress.succeeded, job.progress.failed) == (JobStatus.ACTIVE, 5, 0)
     assert not await store.has_unfinished_chunks(job_id)
     waits = [later - earlier for earlier, later in itertools.pairwise(failing.attempts[:5])]
@@ -197,7 +197,7 @@ async def test_past_the_bound_the_job_fails_naming_the_cause_and_its_tasks_never
     assert not await run(failing, job_id, operation, attempts=3)
 
     assert len(failing.attempts) == 3 + 1  # and one last try once the job has failed, for its report
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     assert job.status is JobStatus.FAILING
     [failure] = job.failure_reasons
     assert failure.code == "OutcomeRecordFailed"
@@ -249,7 +249,7 @@ async def test_a_full_database_holds_the_job_visibly_and_it_ends_exactly_once_wh
         while store.write_fault is None:
             await asyncio.sleep(0.01)
 
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     # Held with most outcomes unrecorded (a first flush of a few, on a busy machine, may fit in a page's free room)
     assert job.status is JobStatus.ACTIVE and job.progress.succeeded < len(lines) // 2
     assert job.hold_reason is not None and "disk is full" in job.hold_reason
@@ -260,6 +260,6 @@ async def test_a_full_database_holds_the_job_visibly_and_it_ends_exactly_once_wh
     await limit.set(None)
     assert await store.probe_write()
     assert await asyncio.wait_for(runner, 30)
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     assert (job.progress.succeeded, job.progress.failed, job.hold_reason) == (600, 0, None)
     assert sorted(target.key for target in operation.ran) == sorted(line.split(b",")[1].decode() for line in lines)

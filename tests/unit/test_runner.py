@@ -26,7 +26,7 @@ async def run(store: Store, job_id: str, operation: Operation, slots: int = 4) -
     async def no_stop(_job: Any, _ok: int, _bad: int) -> bool:
         return False
 
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     config = RunnerConfig(owner="w", flush_interval=0.01)
     return await JobRunner(job, store, None, operation, asyncio.Semaphore(slots), config, no_stop).run()
 
@@ -40,7 +40,7 @@ async def test_chunks_run_and_malformed_rows_fail_with_their_line(store: Store) 
 
     assert await run(store, job_id, NoOp())
 
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (4, 3, 1)
     assert not await store.has_unfinished_chunks(job_id)
     assert [(r.bucket, r.key, r.message) for r in await rows(store, job_id, TaskStatus.SUCCEEDED)] == [
@@ -68,14 +68,14 @@ async def test_a_chunk_claimed_again_runs_only_the_seqs_without_an_outcome(store
     assert await run(store, job_id, operation)
 
     assert operation.ran == [ObjectRef("bkt", "a"), ObjectRef("bkt", "c")]
-    job = await store.get_job(None, job_id)
+    job = await store.job_for_engine(job_id)
     assert (job.progress.succeeded, job.progress.failed) == (2, 1)  # seq 1 counted once, as it first ended
     assert [r.error_code for r in await rows(store, job_id, TaskStatus.FAILED)] == ["SlowDown"]
     assert not await store.has_unfinished_chunks(job_id)
     # Running the finished job again finds no work and counts nothing.
     assert await run(store, job_id, operation)
     assert len(operation.ran) == 2
-    assert (await store.get_job(None, job_id)).progress.succeeded == 2
+    assert (await store.job_for_engine(job_id)).progress.succeeded == 2
 
 
 async def test_operation_limit_replaces_the_shared_slots(store: Store) -> None:
@@ -112,7 +112,7 @@ async def test_a_stopped_runner_gives_back_every_slot_even_of_tasks_cancelled_be
     async def no_stop(_job: Any, _ok: int, _bad: int) -> bool:
         return False
 
-    operation.runner = JobRunner(await store.get_job(None, job_id), store, None, operation, slots, config, no_stop)
+    operation.runner = JobRunner(await store.job_for_engine(job_id), store, None, operation, slots, config, no_stop)
     assert not await operation.runner.run()
 
     assert len(operation.ran) < 20

@@ -78,14 +78,14 @@ async def wait_until(check: Callable[[], Awaitable[bool] | bool], what: str, tim
 
 async def wait_status(store: Store, job_id: str, status: JobStatus, timeout: float = 5.0) -> Job:
     async def reached() -> bool:
-        return (await store.get_job(None, job_id)).status is status
+        return (await store.job_for_engine(job_id)).status is status
 
     try:
         await wait_until(reached, f"job {job_id} {status.value}", timeout)
     except AssertionError:
         moves = [(before, after, reason) for _at, before, after, reason in await store.status_history(job_id)]
         raise AssertionError(f"job {job_id} never reached {status.value}; its moves: {moves}") from None
-    return await store.get_job(None, job_id)
+    return await store.job_for_engine(job_id)
 
 
 async def moves_of(store: Store, job_id: str) -> list[str]:
@@ -170,7 +170,7 @@ async def test_a_pausing_job_with_nothing_running_becomes_paused(running: Runnin
     await wait_status(running.store, pausing, S.PAUSED)
     assert pausing in running.workforce.drained
     assert await last_reason(running.store, pausing) == "paused: a higher-priority job is running"
-    assert (await running.store.get_job(None, holder)).status is S.ACTIVE
+    assert (await running.store.job_for_engine(holder)).status is S.ACTIVE
 
 
 async def test_a_pausing_job_stays_pausing_while_its_tasks_still_run(running: Running) -> None:
@@ -180,7 +180,7 @@ async def test_a_pausing_job_stays_pausing_while_its_tasks_still_run(running: Ru
 
     await running.start(max_active_jobs=1)
     await wait_until(lambda: running.workforce.drained.count(pausing) >= 3, "three ticks asking for the drain")
-    assert (await running.store.get_job(None, pausing)).status is S.PAUSING
+    assert (await running.store.job_for_engine(pausing)).status is S.PAUSING
 
     running.workforce.busy.clear()
     await wait_status(running.store, pausing, S.PAUSED)
@@ -192,7 +192,7 @@ async def test_a_cancelling_job_is_cancelled_once_its_tasks_have_stopped(running
 
     await running.start()
     await wait_until(lambda: running.workforce.drained.count(job_id) >= 3, "three ticks asking for the drain")
-    assert (await running.store.get_job(None, job_id)).status is S.CANCELLING
+    assert (await running.store.job_for_engine(job_id)).status is S.CANCELLING
 
     running.workforce.busy.clear()
     job = await wait_status(running.store, job_id, S.CANCELLED)
@@ -241,7 +241,7 @@ async def test_a_higher_priority_job_preempts_the_active_one(running: Running) -
     await running.start(max_active_jobs=1)
 
     await wait_status(running.store, high, S.ACTIVE)
-    assert (await running.store.get_job(None, low)).status is S.PAUSED
+    assert (await running.store.job_for_engine(low)).status is S.PAUSED
     assert await moves_of(running.store, low) == ["New", "Preparing", "Ready", "Active", "Pausing", "Paused"]
     assert low in running.workforce.drained
     await wait_until(lambda: high in running.workforce.ran, "the workforce asked to run the high-priority job")
@@ -253,7 +253,7 @@ async def test_a_paused_job_resumes_when_the_job_that_preempted_it_ends(running:
 
     await running.start(max_active_jobs=1)
     await wait_until(lambda: high in running.workforce.ran, "the high-priority job run")
-    assert (await running.store.get_job(None, paused)).status is S.PAUSED
+    assert (await running.store.job_for_engine(paused)).status is S.PAUSED
 
     await running.store.transition(high, S.CANCELLING, "cancelled by the test")
     await wait_status(running.store, high, S.CANCELLED)

@@ -45,7 +45,13 @@ class SqliteJobs(Repository):
             await add_event(conn, job_id, None, JobStatus.NEW, "job created", now)
         return job_id, True
 
-    async def get_job(self, account_id: str | None, job_id: str) -> Job:
+    async def get_job(self, account_id: str, job_id: str) -> Job:
+        return await self._job(account_id, job_id)
+
+    async def job_for_engine(self, job_id: str) -> Job:
+        return await self._job(None, job_id)
+
+    async def _job(self, account_id: str | None, job_id: str) -> Job:
         query = select(jobs).where(jobs.c.id == job_id)
         if account_id is not None:
             query = query.where(jobs.c.account_id == account_id)
