@@ -1,4 +1,5 @@
-"""The supervisor's decisions, on a real job store: what it moves each job to, and what it asks its workforce.
+"""The supervisor's decisions, on each job store (the in-memory twin and SQLite): what it moves each job to, and
+what it asks its workforce.
 
 The workforce is a stand-in that records what it is asked (run, drain) and says which jobs it is still busy
 with; the S3 client is an in-memory stand-in (a manifest it serves, or a store that refuses every call). The
@@ -56,8 +57,8 @@ class Running:
 
 
 @pytest.fixture
-async def running(store: Store, tmp_path: Path) -> AsyncIterator[Running]:
-    started = Running(store, tmp_path)
+async def running(live_store: Store, tmp_path: Path) -> AsyncIterator[Running]:
+    started = Running(live_store, tmp_path)
     try:
         yield started
     finally:
