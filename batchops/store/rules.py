@@ -10,7 +10,7 @@ from typing import Any
 
 from batchops.domain.job import FailureReason, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus
-from batchops.errors import IdempotencyConflict, TooManyUnfinishedJobs, ValidationError
+from batchops.errors import IdempotencyConflict, PriorityFinal, TooManyUnfinishedJobs, ValidationError
 from batchops.store import codec
 from batchops.store.base import SEARCH_SORTS, WriteFault
 
@@ -85,8 +85,9 @@ def shown(job: Job, fault: WriteFault | None) -> Job:
     return replace(job, hold_reason=fault.hold_reason)
 
 
-def ended_priority(job: Job) -> ValidationError:
-    return ValidationError(f"job {job.id} is {job.status.value}; the priority of an ended job cannot change")
+def ended_priority(job: Job) -> PriorityFinal:
+    """The job ended between the service's check and this update: the same refusal as the check's."""
+    return PriorityFinal(job.id, job.status.value)
 
 
 def check_sort(sort: str) -> None:
