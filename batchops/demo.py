@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,9 @@ def run_demo(data_dir: Path, port: int) -> None:
     access_key = account.access_key_id or "batchops-demo"
     secret_key = account.secret_access_key or "batchops-demo-secret"
     store = LocalSeaweed(data_dir / "seaweed", access_key, secret_key).start()
+    # uvicorn re-raises a SIGTERM after its graceful shutdown; with Python's default action the process would die
+    # there, before ``finally`` stops SeaweedFS (left running, orphaned). This handler turns it into an exit.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         etag = seed(store.endpoint, access_key, secret_key)
         accounts = (replace(account, access_key_id=access_key, secret_access_key=secret_key),)
@@ -33,6 +37,10 @@ def run_demo(data_dir: Path, port: int) -> None:
         serve(settings)
     finally:
         store.stop()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _s3(endpoint: str, access_key: str, secret_key: str) -> Any:
