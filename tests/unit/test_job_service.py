@@ -5,9 +5,8 @@ after each change (and only then).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +33,6 @@ from batchops.errors import (
 from batchops.service import JobSearch, JobService
 from batchops.settings import Settings
 from batchops.store.base import Store
-from batchops.store.sqlite import SqliteStore
 from batchops.tenancy import Account, Role
 
 S = JobStatus
@@ -57,15 +55,6 @@ class Wakes:
 
     def __call__(self) -> None:
         self.count += 1
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await SqliteStore.open(str(tmp_path / "db.sqlite3"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture
