@@ -26,7 +26,6 @@ from batchops.domain.job import (
     ManifestLocation,
     ManifestSpec,
     Progress,
-    ReportSpec,
 )
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
@@ -35,7 +34,6 @@ MANIFEST_FORMAT = "COSBatchOperations_CSV_V1"
 INVENTORY_MANIFEST_FORMAT = "COSInventoryReport_CSV_V1"
 MANIFEST_FORMATS = (MANIFEST_FORMAT, INVENTORY_MANIFEST_FORMAT)
 REPORT_FORMAT = "Report_CSV_V1"
-REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
 ROLE_EXAMPLE = "qcs::cam::uin/100000000001:roleName/COS_Batch_QcsRole"
 #: Console spellings → the API's.
 STATUS_ALIASES = {"Canceling": JobStatus.CANCELLING, "Canceled": JobStatus.CANCELLED}
@@ -73,7 +71,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> Job
         role_arn=_parse_role_arn(root),
         manifest=_parse_manifest(root),
         operation=jobxml.parse_operation(root, example="COSPutObjectCopy", prefix="COS"),
-        report=_parse_report(root),
+        report=jobxml.parse_report(root, _REPORT),
         confirmation_required=jobxml.parse_confirmation_required(root),
         description=check_bytes(xmlutil.text(root, "Description"), "Description", 256) or "",
         threshold=jobxml.parse_threshold(root, default_threshold),
@@ -144,18 +142,11 @@ def _parse_location(manifest: Element) -> ManifestLocation:
 # --- Report ----------------------------------------------------------------------------------
 
 
-def _parse_report(root: Element) -> ReportSpec:
-    hint = "<Report><Enabled>false</Enabled></Report> for no report"
-    report = jobxml.required_element(root, "Report", "CreateJobRequest", hint=hint)
-    xmlutil.check_children(report, _REPORT_ELEMENTS, "Report")
-    enabled = jobxml.parse_report_enabled(report)
-    return ReportSpec(
-        enabled=enabled,
-        bucket=jobxml.parse_report_bucket(report, enabled),
-        format=jobxml.parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
-        prefix=jobxml.parse_report_prefix(check_bytes(xmlutil.text(report, "Prefix"), "Report.Prefix", 256) or None),
-        scope=jobxml.parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
-    )
+def _prefix_text(report: Element) -> str | None:
+    return check_bytes(xmlutil.text(report, "Prefix"), "Report.Prefix", 256) or None
+
+
+_REPORT = jobxml.ReportDialect(REPORT_FORMAT, _REPORT_ELEMENTS, _prefix_text)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from xml.etree.ElementTree import Element, tostring
 
@@ -121,6 +122,41 @@ def report_string(report: Element, path: str, enabled: bool) -> str | None:
             field=f"Report.{path}",
         )
     return value
+
+
+#: Which tasks a report lists (both dialects).
+REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
+
+
+def _no_owner(_report: Element) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class ReportDialect:
+    """What the dialects' ``<Report>`` elements differ in; everything else ``parse_report`` checks alike."""
+
+    format: str
+    elements: frozenset[str]
+    #: ``Report.Prefix``'s text under the dialect's own length rule.
+    prefix_text: Callable[[Element], str | None]
+    expected_bucket_owner: Callable[[Element], str | None] = _no_owner
+
+
+def parse_report(root: Element, dialect: ReportDialect) -> ReportSpec:
+    """CreateJob's ``<Report>``: required; with Enabled true, its bucket, format and scope are too."""
+    hint = "<Report><Enabled>false</Enabled></Report> for no report"
+    report = required_element(root, "Report", "CreateJobRequest", hint=hint)
+    xmlutil.check_children(report, dialect.elements, "Report")
+    enabled = parse_report_enabled(report)
+    return ReportSpec(
+        enabled=enabled,
+        bucket=parse_report_bucket(report, enabled),
+        format=parse_report_choice(report, "Format", (dialect.format,), enabled),
+        prefix=parse_report_prefix(dialect.prefix_text(report)),
+        scope=parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
+        expected_bucket_owner=dialect.expected_bucket_owner(report),
+    )
 
 
 def parse_report_enabled(report: Element) -> bool:

@@ -24,7 +24,6 @@ from batchops.domain.job import (
     ManifestLocation,
     ManifestSpec,
     Progress,
-    ReportSpec,
 )
 from batchops.domain.status import JobStatus
 from batchops.errors import TooManyTags, ValidationError
@@ -33,7 +32,6 @@ NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 INVENTORY_MANIFEST_FORMAT = "S3InventoryReport_CSV_20161130"
 REPORT_FORMAT = "Report_CSV_20180820"
-REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
 MAX_TAGS = 50
 
 _ROLE_ARN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.*", re.ASCII)
@@ -74,7 +72,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tup
         role_arn=_parse_role_arn(root),
         manifest=_parse_manifest(root, generated=generator is not None),
         operation=jobxml.parse_operation(root),
-        report=_parse_report(root),
+        report=jobxml.parse_report(root, _REPORT),
         confirmation_required=jobxml.parse_confirmation_required(root),
         description=_parse_description(root),
         threshold=jobxml.parse_threshold(root, default_threshold),
@@ -172,21 +170,6 @@ def _parse_manifest_object_arn(location: Element) -> str:
 # --- Report ----------------------------------------------------------------------------------
 
 
-def _parse_report(root: Element) -> ReportSpec:
-    hint = "<Report><Enabled>false</Enabled></Report> for no report"
-    report = jobxml.required_element(root, "Report", "CreateJobRequest", hint=hint)
-    xmlutil.check_children(report, _REPORT_ELEMENTS, "Report")
-    enabled = jobxml.parse_report_enabled(report)
-    return ReportSpec(
-        enabled=enabled,
-        bucket=jobxml.parse_report_bucket(report, enabled),
-        format=jobxml.parse_report_choice(report, "Format", (REPORT_FORMAT,), enabled),
-        prefix=jobxml.parse_report_prefix(_prefix_text(report)),
-        scope=jobxml.parse_report_choice(report, "ReportScope", REPORT_SCOPES, enabled),
-        expected_bucket_owner=_parse_expected_bucket_owner(report),
-    )
-
-
 def _prefix_text(report: Element) -> str | None:
     return xmlutil.check_length(xmlutil.text(report, "Prefix"), "Report.Prefix", 1, 512)
 
@@ -196,6 +179,9 @@ def _parse_expected_bucket_owner(report: Element) -> str | None:
     if owner is not None:
         jobxml.check_pattern(_ACCOUNT_ID, owner, "Report.ExpectedBucketOwner", "a 12-digit account id")
     return owner
+
+
+_REPORT = jobxml.ReportDialect(REPORT_FORMAT, _REPORT_ELEMENTS, _prefix_text, _parse_expected_bucket_owner)
 
 
 # --------------------------------------------------------------------------------------------
