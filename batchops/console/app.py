@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from batchops.console import auth, present, views
+from batchops.console import auth, create, present, views
 from batchops.console.state import ConsoleState
 from batchops.console.throttle import LoginThrottle
 from batchops.errors import JobNotFound
@@ -40,8 +40,8 @@ ROUTES = [
     Route("/login", views.login, methods=["POST"]),
     Route("/logout", views.logout, methods=["POST"]),
     Route("/jobs", views.jobs_page, methods=["GET"]),
-    Route("/jobs/new", views.new_job_page, methods=["GET"]),
-    Route("/jobs/new", views.create_job, methods=["POST"]),
+    Route("/jobs/new", create.new_job_page, methods=["GET"]),
+    Route("/jobs/new", create.create_job, methods=["POST"]),
     Route("/jobs/{job_id}", views.job_page, methods=["GET"]),
     Route("/jobs/{job_id}/report", views.report_file, methods=["GET"]),
     Route("/jobs/{job_id}/confirm", views.confirm, methods=["POST"]),
