@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from batchops.cli_db import db
 from batchops.cli_jobs import job
 from batchops.errors import BatchOpsError
 from batchops.knobs import Kind, Knob, flag_name
@@ -64,7 +65,12 @@ def server(config: Path | None, log_level: str, **flags: Any) -> None:
     # ~0.7 s to import, which every `batchops job …` command would otherwise pay.
     from batchops.server import serve
 
-    serve(_settings(flags, config), log_level)
+    settings = _settings(flags, config)
+    try:
+        serve(settings, log_level)
+    except BatchOpsError as exc:  # the database cannot be opened: its URL, without its password, and why
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -82,3 +88,4 @@ def demo(data_dir: Path, port: int) -> None:
 
 
 main.add_command(job)
+main.add_command(db)

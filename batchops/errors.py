@@ -160,3 +160,8 @@ class StoreFull(BatchOpsError):
             "keeps its data (--data-dir) and send the request again"
         )
         self.cause = cause
+
+
+class DatabaseUnavailable(BatchOpsError):
+    """The job store's database cannot be opened: a URL batchops does not take, or a database it cannot reach.
+    The message names the URL without its password."""

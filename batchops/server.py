@@ -27,7 +27,7 @@ from batchops.engine.worker import Worker
 from batchops.service import ConsoleSessions, JobService, Services
 from batchops.settings import Settings
 from batchops.store.base import Store
-from batchops.store.sqlite import SqliteStore
+from batchops.store.sql import open_store
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,11 @@ def build_app(settings: Settings, store: Store) -> ASGIApp:
 
 
 def serve(settings: Settings, log_level: str = "info") -> None:
-    """Open the store under ``settings.data_dir`` and serve until stopped (Ctrl+C, SIGTERM)."""
+    """Open (and migrate) the store at ``settings.database_url`` and serve until stopped (Ctrl+C, SIGTERM).
+    DatabaseUnavailable if the database cannot be reached."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = asyncio.run(SqliteStore.open(str(settings.database_path)))
+    store = asyncio.run(open_store(settings.database_url))
     app = build_app(settings, store)
     bounds = connection_bounds(settings)
     log.info("serving at most %d connections at once (listen backlog %d)", bounds.limit, bounds.backlog)

@@ -51,6 +51,15 @@ class Settings:
         default=Path(".data/batchops"),
         metadata=directory("Where the SQLite state lives", env="BATCHOPS_DATA_DIR", flag=True),
     )
+    database: str | None = field(
+        default=None,
+        metadata=text(
+            "The job store's database: postgresql://user[:password]@host[:port]/name, or a SQLite file "
+            "(sqlite:///path or a path); none: SQLite under data_dir",
+            env="BATCHOPS_DATABASE_URL",
+            flag=True,
+        ),
+    )
     s3_endpoint: str | None = field(
         default=None,
         metadata=text(
@@ -243,6 +252,11 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "batchops.sqlite3"
+
+    @property
+    def database_url(self) -> str:
+        """Where the job store lives: ``database`` if given, else the SQLite file under ``data_dir``."""
+        return self.database or str(self.database_path)
 
     @property
     def worker_task_concurrency(self) -> int:

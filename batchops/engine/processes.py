@@ -30,7 +30,7 @@ from batchops.engine.loop import cancel_all, start_loop
 from batchops.engine.worker import POLL_SECONDS, Worker
 from batchops.settings import Settings
 from batchops.store.base import Store
-from batchops.store.sqlite import SqliteStore
+from batchops.store.sql import open_store
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ async def _work(settings: Settings, owner: str, parent_pid: int) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)  # the server stopping its workers
     # Ctrl-C in a terminal reaches the whole process group: the server stops first, then stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    store = await SqliteStore.open(str(settings.database_path), migrate_schema=False)
+    store = await open_store(settings.database_url, migrate_schema=False)
     clients = StoreClients(settings)
     worker = Worker(settings, store, clients, owner=owner)
     await worker.start()

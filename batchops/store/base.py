@@ -3,7 +3,7 @@
 ``Store`` is the whole contract: ``JobStore`` (jobs, their history and tags), ``WorkQueue`` (Preparing's chunks,
 leases, outcomes), ``ReportSource`` (report and console reads), ``SessionStore`` (console sign-ins), and the
 lifecycle the server and the engine drive (close, a write fault on a full disk, probing for room again).
-Two implementations keep it: ``store.sqlite.SqliteStore`` (the server's) and ``store.memory.MemoryStore``
+Two implementations keep it: ``store.sqlite.SqlStore`` (the server's) and ``store.memory.MemoryStore``
 (tests); tests/unit/test_store*.py run against both.
 """
 

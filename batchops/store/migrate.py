@@ -6,7 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL
 
 _HERE = Path(__file__).resolve().parent
 
@@ -17,10 +18,16 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(sync_url: str) -> None:
+#: The advisory lock key under which PostgreSQL migrations run: servers starting together migrate one at a time.
+MIGRATION_LOCK = 0x62617463  # "batc"
+
+
+def upgrade(sync_url: str | URL) -> None:
     engine = create_engine(sync_url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")

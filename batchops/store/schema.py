@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -18,6 +20,33 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class ObjectName(TypeDecorator[Any]):
+    """A task's bucket, key or version id: text, or the bytes of text that was not UTF-8 (store/outcomes.py).
+
+    SQLite keeps either in a TEXT column. PostgreSQL text must be UTF-8 (and cannot hold NUL), so there the
+    column is BYTEA (migration 0007) holding the UTF-8 bytes, read back as text (``surrogateescape``: what
+    ``outcomes.loaded`` makes of SQLite's bytes)."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(LargeBinary() if dialect.name == "postgresql" else Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql" or not isinstance(value, str):
+            return value
+        return value.encode("utf-8")  # outcomes.stored: a str here is always valid UTF-8
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql" or value is None:
+            return value
+        return bytes(value).decode("utf-8", "surrogateescape")
+
 
 metadata = MetaData()
 
@@ -81,9 +110,9 @@ tasks = Table(
     metadata,
     Column("job_id", String(64), primary_key=True),
     Column("seq", Integer, primary_key=True),
-    Column("bucket", Text, nullable=False),
-    Column("key", Text, nullable=False),
-    Column("version_id", Text),
+    Column("bucket", ObjectName, nullable=False),
+    Column("key", ObjectName, nullable=False),
+    Column("version_id", ObjectName),
     Column("status", SmallInteger, nullable=False, default=0),
     Column("error_code", Text),
     Column("http_status", Integer),

@@ -153,3 +153,17 @@ def test_0004_turns_pending_task_rows_into_chunk_blobs_and_keeps_outcomes(tmp_pa
     ]
     assert [(o.seq, o.status) for o in outcomes] == [(0, 1), (1, 1), (2, 2)]  # pending rows are gone
     assert schema_diff(url) == []
+
+
+def test_migrations_build_exactly_the_schema_on_postgresql(postgres_database: str) -> None:
+    """The session's PostgreSQL database was built by the same migrations (tests/support/postgres.py)."""
+    assert schema_diff(postgres_database) == []
+    assert current_revision(postgres_database) == head()
+    migrate.upgrade(postgres_database)  # again: harmless
+    engine = create_engine(postgres_database)
+    try:
+        assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+        key_types = {c["name"]: str(c["type"]) for c in inspect(engine).get_columns("tasks")}
+        assert {key_types[c] for c in ("bucket", "key", "version_id")} == {"BYTEA"}  # keys that are not UTF-8
+    finally:
+        engine.dispose()

@@ -31,7 +31,7 @@ from batchops.errors import StoreFull
 from batchops.manifests.rows import encode_key
 from batchops.store.base import Store
 from batchops.store.outcomes import KEY_NOT_UTF8
-from batchops.store.sqlite import SqliteStore
+from batchops.store.sql import SqlStore
 from tests.support.runner import Recording, active_job, spec
 
 #: Every code point, surrogates included, and what a manifest line that is not UTF-8 decodes to.
@@ -213,7 +213,7 @@ async def test_past_the_bound_the_job_fails_naming_the_cause_and_its_tasks_never
 class PageLimit:
     """``PRAGMA max_page_count`` on every write connection of the store: SQLite's own SQLITE_FULL."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqlStore) -> None:
         self.store = store
         self.pages: int | None = None
         event.listen(store.engine.sync_engine, "connect", self._apply)
@@ -237,7 +237,7 @@ class PageLimit:
 
 
 async def test_a_full_database_holds_the_job_visibly_and_it_ends_exactly_once_when_room_returns(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     lines = [b"bkt,%s-key-with-some-length-%04d" % (b"x" * 40, n) for n in range(600)]
     job_id = await active_job(store, lines[:300], lines[300:])

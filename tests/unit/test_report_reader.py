@@ -203,7 +203,7 @@ def test_the_python_client_reads_reports_without_loading_the_server_side() -> No
     ).stdout.split()
 
     assert "batchops.reports.reader" in loaded
-    assert not {"batchops.reports.writer", "batchops.manifests.csv", "batchops.store.sqlite"} & set(loaded)
+    assert not {"batchops.reports.writer", "batchops.manifests.csv", "batchops.store.sql"} & set(loaded)
 
 
 def test_the_job_store_imports_nothing_from_reports() -> None:

@@ -37,7 +37,7 @@ from batchops.manifests.chunks import ChunkRow, decode
 from batchops.store.base import ClaimedChunk, Store, WriteFault
 from batchops.store.memory import MemoryStore
 from batchops.store.schema import chunks, job_events, jobs, tasks
-from batchops.store.sqlite import SqliteStore
+from batchops.store.sql import SqlStore
 from tests.support.clock import T0, ManualClock
 from tests.support.job_store import ACCOUNT, Row, add_chunk, blob, drive, good, make_spec, new_job
 
@@ -105,7 +105,7 @@ async def count_rows(store: Store, table: Any, job_id: str) -> int:
             "job_events": store.tables.history,
         }[table.name]
         return 1 if table is jobs and job_id in kept else len(kept.get(job_id, ()))
-    assert isinstance(store, SqliteStore)
+    assert isinstance(store, SqlStore)
     async with store.engine.connect() as conn:
         key = table.c.id if table is jobs else table.c.job_id
         query = select(func.count()).select_from(table).where(key == job_id)
@@ -211,14 +211,14 @@ async def test_unknown_job_is_not_found(store: Store) -> None:
 
 async def test_reopening_the_file_keeps_the_jobs(tmp_path: Path, clock: ManualClock) -> None:
     path = str(tmp_path / "db.sqlite3")
-    first = await SqliteStore.open(path, clock=clock)
+    first = await SqlStore.open(path, clock=clock)
     try:
         job_id = await new_job(first)
         await drive(first, job_id, S.PREPARING)
     finally:
         await first.close()
 
-    second = await SqliteStore.open(path, clock=clock)
+    second = await SqlStore.open(path, clock=clock)
     try:
         job = await second.get_job(ACCOUNT, job_id)
         assert job.status is S.PREPARING

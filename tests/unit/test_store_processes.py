@@ -15,7 +15,7 @@ from sqlalchemy import update
 from batchops.domain.job import JobStatus
 from batchops.store.base import Store
 from batchops.store.schema import jobs
-from batchops.store.sqlite import SqliteStore
+from batchops.store.sql import SqlStore
 from tests.support.job_store import ACCOUNT, add_chunk, drive, good, new_job
 
 S = JobStatus
@@ -26,7 +26,7 @@ CHUNKS = 40
 async def path(tmp_path: Path) -> AsyncIterator[str]:
     """A store file with one Active job of CHUNKS one-task chunks."""
     db = str(tmp_path / "db.sqlite3")
-    store = await SqliteStore.open(db)
+    store = await SqlStore.open(db)
     try:
         job_id = await new_job(store)
         for n in range(CHUNKS):
@@ -42,7 +42,7 @@ async def _job_id(store: Store) -> str:
 
 
 async def _claim_all(path: str, owner: str) -> list[int]:
-    store = await SqliteStore.open(path, migrate_schema=False)
+    store = await SqlStore.open(path, migrate_schema=False)
     try:
         job_id = await _job_id(store)
         got = []
@@ -72,7 +72,7 @@ async def test_two_stores_on_one_file_claim_distinct_chunks(path: str) -> None:
 
 
 async def test_reads_do_not_wait_for_an_open_write_transaction(path: str) -> None:
-    store = await SqliteStore.open(path, migrate_schema=False)
+    store = await SqlStore.open(path, migrate_schema=False)
     try:
         job_id = await _job_id(store)
         async with store.db.write() as conn:  # holds SQLite's write lock until the block ends
@@ -87,7 +87,7 @@ async def test_reads_do_not_wait_for_an_open_write_transaction(path: str) -> Non
 
 
 async def test_reads_cannot_write(path: str) -> None:
-    store = await SqliteStore.open(path, migrate_schema=False)
+    store = await SqlStore.open(path, migrate_schema=False)
     try:
         async with store.db.read() as conn:
             with pytest.raises(Exception, match="readonly"):

@@ -15,7 +15,7 @@ from batchops.store import codec, rules
 from batchops.store.base import Store
 from batchops.store.memory import MemoryStore, job_row
 from batchops.store.schema import jobs
-from batchops.store.sqlite import SqliteStore
+from batchops.store.sql import SqlStore
 from tests.support.clock import ManualClock
 from tests.support.job_store import make_spec
 
@@ -39,7 +39,7 @@ async def add_jobs(store: Store, count: int, account: str = ACCOUNT, start: floa
     if isinstance(store, MemoryStore):
         store.tables.jobs.update((str(v["id"]), job_row(v)) for v in values)
     else:
-        async with sqlite_engine(store).begin() as conn:
+        async with sql_engine(store).begin() as conn:
             await conn.execute(insert(jobs), values)
     return [str(v["id"]) for v in values]
 
@@ -50,12 +50,12 @@ async def set_status(store: Store, job_ids: list[str], status: JobStatus, **colu
         for job_id in job_ids:
             vars(store.tables.jobs[job_id]).update(status=status.value, **columns)
         return
-    async with sqlite_engine(store).begin() as conn:
+    async with sql_engine(store).begin() as conn:
         await conn.execute(update(jobs).where(jobs.c.id.in_(job_ids)).values(status=status.value, **columns))
 
 
-def sqlite_engine(store: Store) -> Any:
-    assert isinstance(store, SqliteStore)
+def sql_engine(store: Store) -> Any:
+    assert isinstance(store, SqlStore)
     return store.engine
 
 

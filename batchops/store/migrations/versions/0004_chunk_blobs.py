@@ -21,7 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table("chunks", schema=None) as batch_op:
         batch_op.add_column(sa.Column("first_seq", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("task_count", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("data", sa.LargeBinary(), nullable=False, server_default=sa.text("x''")))
+        batch_op.add_column(sa.Column("data", sa.LargeBinary(), nullable=False, server_default=_empty_blob()))
     conn = op.get_bind()
     conn.execute(
         sa.text(
@@ -49,6 +49,12 @@ def upgrade() -> None:
     conn.execute(sa.text("DELETE FROM tasks WHERE status = 0"))
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_column("chunk_no")
+
+
+def _empty_blob() -> sa.TextClause:
+    # SQLite's empty blob literal; on PostgreSQL x'' is an empty *bit string*, which a BYTEA column refuses
+    # (changed after the fact so this revision runs on PostgreSQL: SQLite's DDL is the same as it was).
+    return sa.text("x''") if op.get_bind().dialect.name == "sqlite" else sa.text("''")
 
 
 # The chunk blob format as this revision wrote it (an ``n`` chunk of batchops.manifests.chunks), frozen here:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select
 
 from batchops.store.schema import console_sessions
-from batchops.store.sqlite.database import Repository
+from batchops.store.sql.database import Repository
 
 
-class SqliteSessions(Repository):
+class SqlSessions(Repository):
     async def start_console_session(self, session_id: str, account_id: str, expired_before: float) -> None:
         """Record a signed-in session (and forget those that expired)."""
         async with self._db.write() as conn:

@@ -1,12 +1,16 @@
 """Preparing's chunks and checkpoints, the workers' chunk leases and exactly-once outcome accounting, in SQL.
 
-A chunk of tasks and the Preparing checkpoint commit together, and so do an outcome and the job's counters."""
+A chunk of tasks and the Preparing checkpoint commit together, and so do an outcome and the job's counters.
+Claims are safe across processes on many machines: on PostgreSQL a claim holds its job's row FOR SHARE (a
+status move waits for it) and takes the next free chunk FOR UPDATE SKIP LOCKED (two claims never wait on, nor
+take, the same chunk); SQLite's BEGIN IMMEDIATE already runs one write at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batchops.domain.job import GeneratedManifest
@@ -16,10 +20,10 @@ from batchops.store import codec
 from batchops.store.base import ChunkBlob, ClaimedChunk
 from batchops.store.outcomes import STATUS, OutcomeRow, outcome_rows
 from batchops.store.schema import chunks, jobs, tasks
-from batchops.store.sqlite.database import Repository
+from batchops.store.sql.database import Repository
 
 
-class SqliteWork(Repository):
+class SqlWork(Repository):
     # --- preparing ------------------------------------------------------------------------
 
     async def add_chunks(
@@ -76,7 +80,10 @@ class SqliteWork(Repository):
         now = self._db.clock()
         free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now)
         async with self._db.write() as conn:
-            status = (await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))).scalar()
+            # FOR SHARE (PostgreSQL; SQLite renders none): a pause or cancel commits after this claim, so the
+            # release that follows it sees the lease.
+            query = select(jobs.c.status).where(jobs.c.id == job_id).with_for_update(read=True)
+            status = (await conn.execute(query)).scalar()
             if status != JobStatus.ACTIVE.value:
                 return None  # only an Active job's work may be claimed, whatever a worker last saw
             row = (
@@ -85,6 +92,7 @@ class SqliteWork(Repository):
                     .where(chunks.c.job_id == job_id, chunks.c.done.is_(False), free)
                     .order_by(chunks.c.chunk_no)
                     .limit(1)
+                    .with_for_update(skip_locked=True)
                 )
             ).first()
             if row is None:
@@ -134,8 +142,9 @@ class SqliteWork(Repository):
         """
         rows = outcome_rows(job_id, outcomes)  # never raises on what a key or message holds
         async with self._db.write() as conn:
-            ok = await _insert_outcomes(conn, [r for r in rows if r[STATUS] == TaskStatus.SUCCEEDED])
-            bad = await _insert_outcomes(conn, [r for r in rows if r[STATUS] == TaskStatus.FAILED])
+            insert_outcomes = _insert_outcomes_pg if self._db.postgres else _insert_outcomes
+            ok = await insert_outcomes(conn, [r for r in rows if r[STATUS] == TaskStatus.SUCCEEDED])
+            bad = await insert_outcomes(conn, [r for r in rows if r[STATUS] == TaskStatus.FAILED])
             finished = list(finished_chunks)
             if finished:
                 await conn.execute(
@@ -196,3 +205,19 @@ async def _insert_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow]) ->
         return 0
     result = await conn.exec_driver_sql(_INSERT_OUTCOME, list(rows))
     return int(result.rowcount)
+
+
+_OUTCOME_COLUMNS = ("job_id", "seq", "bucket", "key", "version_id", "status", "error_code", "http_status", "message")
+#: Rows per PostgreSQL INSERT: 9 parameters each, under the protocol's 65,535 parameters per statement.
+_PG_ROWS_PER_INSERT = 5000
+
+
+async def _insert_outcomes_pg(conn: AsyncConnection, rows: Sequence[OutcomeRow]) -> int:
+    """Multi-row INSERT … ON CONFLICT DO NOTHING RETURNING (through the ``tasks`` types: object names as BYTEA);
+    returns how many rows were inserted, so a seq that already has an outcome is not counted again."""
+    inserted = 0
+    for start in range(0, len(rows), _PG_ROWS_PER_INSERT):
+        values = [dict(zip(_OUTCOME_COLUMNS, row, strict=True)) for row in rows[start : start + _PG_ROWS_PER_INSERT]]
+        query = pg_insert(tasks).values(values).on_conflict_do_nothing().returning(tasks.c.seq)
+        inserted += len((await conn.execute(query)).all())  # the rows actually inserted
+    return inserted

@@ -14,11 +14,11 @@ from batchops.store import codec, rules
 from batchops.store.base import SEARCH_SORTS
 from batchops.store.outcomes import report_row
 from batchops.store.schema import jobs, tasks
-from batchops.store.sqlite.database import Repository
-from batchops.store.sqlite.jobs import visible
+from batchops.store.sql.database import Repository
+from batchops.store.sql.jobs import visible
 
 
-class SqliteReads(Repository):
+class SqlReads(Repository):
     async def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]:
         """Outcome rows of one status in manifest order, read page by page (bounded memory)."""
         after = -1
@@ -68,9 +68,7 @@ class SqliteReads(Repository):
             where.append(jobs.c.status.in_([s.value for s in statuses]))
         if text.strip():
             needle = text.strip()
-            where.append(
-                or_(jobs.c.description.contains(needle, autoescape=True), jobs.c.id.startswith(needle, autoescape=True))
-            )
+            where.append(self._text_matches(needle))
         column = jobs.c[SEARCH_SORTS[sort]]
         order = [column.desc() if descending else column.asc(), jobs.c.creation_time.desc(), jobs.c.id.desc()]
         query = select(jobs).where(*where).order_by(*order).limit(limit).offset(offset)
@@ -80,6 +78,14 @@ class SqliteReads(Repository):
             total = int((await conn.execute(count)).scalar_one())
         fault = self._db.health.write_fault
         return [rules.shown(codec.job_from_row(r, now), fault) for r in rows], total
+
+    def _text_matches(self, needle: str) -> Any:
+        """Case-insensitive, as SQLite's LIKE is (for ASCII): ILIKE on PostgreSQL, whose LIKE is not."""
+        if self._db.postgres:
+            return or_(
+                jobs.c.description.icontains(needle, autoescape=True), jobs.c.id.istartswith(needle, autoescape=True)
+            )
+        return or_(jobs.c.description.contains(needle, autoescape=True), jobs.c.id.startswith(needle, autoescape=True))
 
     async def status_counts(self, account_id: str, horizon_days: int = 90) -> dict[JobStatus, int]:
         """How many of an account's visible jobs are in each status (statuses with none are left out)."""

@@ -17,10 +17,10 @@ from batchops.errors import JobNotFound
 from batchops.store import codec, rules
 from batchops.store.base import HistoryEntry
 from batchops.store.schema import chunks, job_events, jobs, tasks
-from batchops.store.sqlite.database import Repository
+from batchops.store.sql.database import Repository
 
 
-class SqliteJobs(Repository):
+class SqlJobs(Repository):
     async def create_job(
         self, account_id: str, spec: JobSpec, tags: list[dict[str, str]], *, max_unfinished: int | None = None
     ) -> tuple[str, bool]:
@@ -34,6 +34,8 @@ class SqliteJobs(Repository):
         fingerprint = codec.fingerprint(spec, tags)
         job_id = str(uuid.uuid4())
         async with self._db.write() as conn:
+            if self._db.postgres:  # other servers create at once: one create per account at a time
+                await conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(account_id, 0))))
             existing = await _by_token(conn, account_id, spec.client_request_token)
             if existing is not None:
                 token = spec.client_request_token
@@ -163,7 +165,8 @@ class SqliteJobs(Repository):
         sources = sources_of(target) if only_from is None else sources_of(target) & only_from
         now = self._db.clock()
         async with self._db.write() as conn:
-            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+            # FOR UPDATE (PostgreSQL; SQLite renders none): the values are computed from this row.
+            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())).first()
             if row is None:
                 raise JobNotFound(job_id)
             current = JobStatus(row.status)
@@ -178,7 +181,8 @@ class SqliteJobs(Repository):
 
     async def add_failure(self, job_id: str, failure: FailureReason) -> None:
         async with self._db.write() as conn:
-            row = (await conn.execute(select(jobs.c.failure_reasons).where(jobs.c.id == job_id))).first()
+            query = select(jobs.c.failure_reasons).where(jobs.c.id == job_id).with_for_update()
+            row = (await conn.execute(query)).first()
             reasons = json.loads(row.failure_reasons) if row else []
             entry = {"code": failure.code, "reason": failure.reason}
             if entry in reasons:  # an ending retried (its last write failed) adds its reason once

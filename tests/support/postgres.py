@@ -1,0 +1,61 @@
+"""A fresh PostgreSQL database for a test session: created on the local server (or the one
+``BATCHOPS_TEST_POSTGRES_URL`` names), migrated once, emptied between tests, dropped at the end."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from batchops.store import migrate
+from batchops.store.schema import metadata
+from batchops.store.sql.urls import parse
+
+#: The server the tests use unless BATCHOPS_TEST_POSTGRES_URL names another (its database is only the one
+#: connected to while creating and dropping the test's own).
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+HOW_TO_START = (
+    "the PostgreSQL tests need a server: start the local one (`service postgresql start` or "
+    "`pg_ctlcluster 15 main start`; it must accept user postgres on 127.0.0.1:5432 without a password), "
+    "or set BATCHOPS_TEST_POSTGRES_URL=postgresql://user:password@host:port/database to use another"
+)
+
+
+def server_url() -> str:
+    return os.environ.get("BATCHOPS_TEST_POSTGRES_URL", DEFAULT_URL)
+
+
+def _conninfo(url: str) -> str:
+    return parse(url).sync_url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """The URL of a new, migrated database, dropped on exit; fails (does not skip) if no server answers."""
+    admin = _conninfo(server_url())
+    name = f"batchops_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"{HOW_TO_START}\n(cannot reach {parse(server_url()).shown}: {exc})", pytrace=False)
+    url = parse(server_url()).sync_url.set(database=name)
+    try:
+        migrate.upgrade(url)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def empty(url: str) -> None:
+    """Every table emptied (and job_events' ids restarted), as a fresh database has them."""
+    tables = sql.SQL(", ").join(sql.Identifier(t.name) for t in metadata.sorted_tables)
+    with psycopg.connect(_conninfo(url), autocommit=True) as conn:
+        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(tables))
