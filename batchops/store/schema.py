@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import (
@@ -46,6 +47,36 @@ class ObjectName(TypeDecorator[Any]):
         if dialect.name != "postgresql" or value is None:
             return value
         return bytes(value).decode("utf-8", "surrogateescape")
+
+
+#: PostgreSQL text cannot hold NUL: ``FreeText`` writes it (and itself) as this noncharacter and one more.
+_ESCAPE = "\ufffe"
+
+
+class FreeText(TypeDecorator[Any]):
+    """A task's error code or message: any text, NUL included (a message may echo a key).
+
+    SQLite stores it as given. PostgreSQL text cannot hold NUL, so a value holding NUL (or starting with the
+    escape) is stored as the escape, then itself with NUL written as escape + "0" and the escape doubled; read
+    back exactly. Every other value is stored as given."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql" or not isinstance(value, str):
+            return value
+        if "\x00" not in value and not value.startswith(_ESCAPE):
+            return value
+        return _ESCAPE + value.replace(_ESCAPE, _ESCAPE * 2).replace("\x00", _ESCAPE + "0")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql" or not isinstance(value, str) or not value.startswith(_ESCAPE):
+            return value
+        return _ESCAPED.sub(lambda m: "\x00" if m[1] == "0" else _ESCAPE, value[1:])
+
+
+_ESCAPED = re.compile(_ESCAPE + "(.)", re.DOTALL)
 
 
 metadata = MetaData()
@@ -114,9 +145,9 @@ tasks = Table(
     Column("key", ObjectName, nullable=False),
     Column("version_id", ObjectName),
     Column("status", SmallInteger, nullable=False, default=0),
-    Column("error_code", Text),
+    Column("error_code", FreeText),
     Column("http_status", Integer),
-    Column("message", Text),
+    Column("message", FreeText),
 )
 Index("ix_tasks_job_status", tasks.c.job_id, tasks.c.status, tasks.c.seq)
 

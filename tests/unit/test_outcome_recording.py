@@ -105,6 +105,14 @@ async def test_any_outcome_is_recorded_and_a_key_that_is_not_utf8_fails_its_row_
     await record_and_check(any_store, drawn)
 
 
+async def test_nul_and_the_escape_character_in_keys_and_messages_come_back_exactly(any_store: Store) -> None:
+    # Drawn rarely by the property above, and what PostgreSQL text cannot hold (schema.ObjectName, FreeText).
+    texts = ["k\x00ey", "\ufffe", "\ufffe0", "a\ufffe\x00\ufffe\ufffe0\x00", "\\x00 plain"]
+    drawn = [(TaskStatus.FAILED, text, text, ObjectRef("b", text, text), text) for text in texts]
+    drawn += [(TaskStatus.SUCCEEDED, "", "", ObjectRef("b\x00", "k", None), "")]
+    await record_and_check(any_store, drawn)
+
+
 @pytest.mark.soak
 @settings(max_examples=3000, deadline=None, suppress_health_check=RELAXED)
 @given(drawn=outcomes)

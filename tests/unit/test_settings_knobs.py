@@ -25,6 +25,7 @@ SERVER_OPTIONS = {
     "--host",
     "--port",
     "--data-dir",
+    "--database",
     "--s3-endpoint",
     "--max-active-jobs",
     "--task-concurrency",

@@ -1,6 +1,6 @@
-"""One SQLite store opened by several processes (the server and its workers): leases are never shared,
-and reads never wait for a writer (a lease's liveness, which tells the supervisor a job drained, is a contract
-test in test_store.py)."""
+"""One SQL store (a SQLite file, a PostgreSQL database) opened by several processes (the server and its
+workers, on one machine or many): leases are never shared, and reads never wait for a writer (a lease's
+liveness, which tells the supervisor a job drained, is a contract test in test_store.py)."""
 
 from __future__ import annotations
 
@@ -16,16 +16,21 @@ from batchops.domain.job import JobStatus
 from batchops.store.base import Store
 from batchops.store.schema import jobs
 from batchops.store.sql import SqlStore
+from tests.support import postgres
 from tests.support.job_store import ACCOUNT, add_chunk, drive, good, new_job
 
 S = JobStatus
 CHUNKS = 40
 
 
-@pytest.fixture
-async def path(tmp_path: Path) -> AsyncIterator[str]:
-    """A store file with one Active job of CHUNKS one-task chunks."""
-    db = str(tmp_path / "db.sqlite3")
+@pytest.fixture(params=["sqlite", "postgres"])
+async def path(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A store (a SQLite file's path, or a PostgreSQL URL) with one Active job of CHUNKS one-task chunks."""
+    if request.param == "sqlite":
+        db = str(tmp_path / "db.sqlite3")
+    else:
+        db = request.getfixturevalue("postgres_database")
+        postgres.empty(db)
     store = await SqlStore.open(db)
     try:
         job_id = await new_job(store)
@@ -65,7 +70,8 @@ def test_workers_in_separate_processes_never_lease_the_same_chunk(path: str) -> 
 
 
 async def test_two_stores_on_one_file_claim_distinct_chunks(path: str) -> None:
-    # Two Store objects do not share the in-process write lock: only SQLite's lock (BEGIN IMMEDIATE) orders them.
+    # Two Store objects do not share the in-process write lock: only SQLite's lock (BEGIN IMMEDIATE), or
+    # PostgreSQL's row locks (FOR UPDATE SKIP LOCKED), order them.
     results = await asyncio.gather(*(_claim_all(path, f"w{i}") for i in range(4)))
     claimed = [chunk for result in results for chunk in result]
     assert sorted(claimed) == list(range(CHUNKS))
@@ -75,7 +81,7 @@ async def test_reads_do_not_wait_for_an_open_write_transaction(path: str) -> Non
     store = await SqlStore.open(path, migrate_schema=False)
     try:
         job_id = await _job_id(store)
-        async with store.db.write() as conn:  # holds SQLite's write lock until the block ends
+        async with store.db.write() as conn:  # holds SQLite's write lock (PostgreSQL's row lock) until it ends
             await conn.execute(update(jobs).where(jobs.c.id == job_id).values(priority=77))
             job = await asyncio.wait_for(store.get_job(ACCOUNT, job_id), timeout=2)
             assert job.priority == 10  # the committed state, not the open write
@@ -90,8 +96,7 @@ async def test_reads_cannot_write(path: str) -> None:
     store = await SqlStore.open(path, migrate_schema=False)
     try:
         async with store.db.read() as conn:
-            with pytest.raises(Exception, match="readonly"):
+            with pytest.raises(Exception, match=r"readonly|read-only transaction"):
                 await conn.execute(update(jobs).values(description="x"))
     finally:
         await store.close()
-

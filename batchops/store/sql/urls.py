@@ -52,7 +52,7 @@ def parse(value: str | Path) -> DatabaseUrl:
         return sqlite_url(text)
     try:
         url = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise DatabaseUnavailable(f"{_no_password(text)} is not a database URL: {_EXPECTED}") from None
     if url.drivername == SQLITE:
         if not url.database:
