@@ -27,7 +27,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "operations reports",
         "engine service",
         "api client",
-        "console cli_jobs",
+        "console cli_jobs cli_db",
         "server",
         "demo",
         "cli",
@@ -39,6 +39,8 @@ DEFERRED = {
     ("batchops.cli", "batchops.server"),  # the server's stack takes ~0.7 s to import; `batchops job …` skips it
     ("batchops.cli", "batchops.demo"),
     ("batchops.cli_jobs", "batchops.client"),  # boto3, for the commands that call the API only
+    ("batchops.cli_db", "batchops.store.sql.database"),  # SQLAlchemy and Alembic, for `batchops db` only
+    ("batchops.cli_db", "batchops.store.sql.urls"),
     ("batchops", "batchops.client"),  # `batchops.Client`, loaded on first use
 }
 
