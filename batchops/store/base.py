@@ -3,8 +3,8 @@
 ``Store`` is the whole contract: ``JobStore`` (jobs, their history and tags), ``WorkQueue`` (Preparing's chunks,
 leases, outcomes), ``ReportSource`` (report and console reads), ``SessionStore`` (console sign-ins), and the
 lifecycle the server and the engine drive (close, a write fault on a full disk, probing for room again).
-Two implementations keep it: ``store.sqlite.SqlStore`` (the server's) and ``store.memory.MemoryStore``
-(tests); tests/unit/test_store*.py run against both.
+Two implementations keep it: ``store.sql.SqlStore`` (the server's, on SQLite or PostgreSQL) and
+``store.memory.MemoryStore`` (tests); tests/unit/test_store*.py run against all three.
 """
 
 from __future__ import annotations
