@@ -20,9 +20,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-## test-unit: the tests that need no SeaweedFS (tests/unit), the inner loop: under a minute
+## test-unit: the tests that need no service (tests/unit without SeaweedFS or PostgreSQL), the inner loop: under a minute
 test-unit: $(STAMP)
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit -m 'not soak and not postgres'
 
 ## soak: the long adversarial runs (hostile keys, fuzzed requests, injected store faults, abusive clients)
 soak: $(STAMP)
