@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -23,6 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+#: Task counts and positions: 64-bit (a job may have billions of tasks). SQLite's INTEGER is 64-bit already (and
+#: must stay INTEGER there); PostgreSQL's integer is 32-bit, so there these columns are BIGINT (migration 0008).
+Count = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class ObjectName(TypeDecorator[Any]):
@@ -97,11 +102,11 @@ jobs = Table(
     # Why a running job is holding without progress (store outage, disk full); null when it is not.
     Column("hold_reason", Text),
     Column("failure_reasons", Text, nullable=False, default="[]"),
-    Column("total_tasks", Integer, nullable=False, default=0),
-    Column("succeeded", Integer, nullable=False, default=0),
-    Column("failed", Integer, nullable=False, default=0),
+    Column("total_tasks", Count, nullable=False, default=0),
+    Column("succeeded", Count, nullable=False, default=0),
+    Column("failed", Count, nullable=False, default=0),
     # Preparing checkpoint: physical manifest lines already turned into tasks.
-    Column("manifest_lines_read", Integer, nullable=False, default=0),
+    Column("manifest_lines_read", Count, nullable=False, default=0),
     Column("manifest_done", Boolean, nullable=False, default=False),
     # Where a seekable manifest source (a bucket listing) resumes; opaque to the store.
     Column("manifest_cursor", Text),
@@ -140,7 +145,7 @@ tasks = Table(
     "tasks",
     metadata,
     Column("job_id", String(64), primary_key=True),
-    Column("seq", Integer, primary_key=True),
+    Column("seq", Count, primary_key=True, autoincrement=False),
     Column("bucket", ObjectName, nullable=False),
     Column("key", ObjectName, nullable=False),
     Column("version_id", ObjectName),
@@ -157,12 +162,12 @@ chunks = Table(
     "chunks",
     metadata,
     Column("job_id", String(64), primary_key=True),
-    Column("chunk_no", Integer, primary_key=True),
+    Column("chunk_no", Count, primary_key=True, autoincrement=False),
     Column("done", Boolean, nullable=False, default=False),
     Column("lease_owner", String(64)),
     Column("lease_expires", Float),
-    Column("first_seq", Integer, nullable=False, server_default="0"),
-    Column("task_count", Integer, nullable=False, server_default="0"),
+    Column("first_seq", Count, nullable=False, server_default="0"),
+    Column("task_count", Count, nullable=False, server_default="0"),
     Column("data", LargeBinary, nullable=False, server_default=text("x''")),
 )
 Index("ix_chunks_claim", chunks.c.job_id, chunks.c.done, chunks.c.chunk_no)

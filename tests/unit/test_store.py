@@ -1,4 +1,4 @@
-"""The job store's contract, run on each implementation (in memory, and SQLite on a real file): idempotent
+"""The job store's contract, run on each implementation (in memory, SQLite on a real file, PostgreSQL): idempotent
 creation, guarded status moves, listing, Preparing checkpoints, chunk leases and exactly-once outcome accounting.
 
 Time is the store's injected clock, a manual one (conftest ``clock``), so nothing sleeps and every timestamp is
@@ -1062,3 +1062,19 @@ async def test_the_memory_stores_full_disk_holds_jobs_and_refuses_work_as_sqlite
     assert await store.probe_write()
     assert store.write_fault is None
     assert (await store.get_job(ACCOUNT, job_id)).hold_reason is None
+
+
+async def test_counts_and_positions_past_32_bits_are_kept(store: Store) -> None:
+    # A job of billions of tasks: seqs, chunk numbers, counters and the manifest position past 2**31 (PostgreSQL's
+    # integer) are stored and read back exactly.
+    far = 3_000_000_000
+    job_id = await new_job(store)
+    await store.add_chunks(job_id, [blob(far // 1000, [good(far)])], far + 1, None)
+    await drive(store, job_id, JobStatus.PREPARING, JobStatus.READY, JobStatus.ACTIVE)
+    claim = await store.claim_chunk(job_id, "w1", 30)
+    assert claim is not None and (claim.chunk_no, claim.first_seq) == (far // 1000, far)
+    assert await store.record_outcomes(job_id, [ran(good(far))], [claim.chunk_no]) == (1, 0)
+    assert await store.prepare_checkpoint(job_id) == (far + 1, far // 1000 + 1, far + 1)
+    assert (await store.get_job(ACCOUNT, job_id)).progress.succeeded == 1
+    [row] = [r async for r in store.report_rows(job_id, TaskStatus.SUCCEEDED)]
+    assert row.key == f"k{far:03d}"
