@@ -74,6 +74,30 @@ def server(config: Path | None, log_level: str, **flags: Any) -> None:
 
 
 @main.command()
+@knob_options
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Chunks run at once.")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML config file.")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def worker(concurrency: int, config: Path | None, log_level: str, **flags: Any) -> None:
+    """Run the tasks of the jobs a PostgreSQL-backed server dispatches (on any machine that reaches the database
+    and the object stores)."""
+    import asyncio  # with the engine's stack, for the same reason as in `server`
+    import logging
+
+    from batchops.engine.queueworker import serve_chunks
+
+    settings = _settings(flags, config)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve_chunks(settings, concurrency))
+    except BatchOpsError as exc:  # SQLite, or the database cannot be opened: one line, no traceback
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path(".data"), show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
 def demo(data_dir: Path, port: int) -> None:

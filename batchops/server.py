@@ -19,25 +19,35 @@ from batchops.api.body_guard import BodyGuard
 from batchops.api.connections import bounded_protocol, connection_bounds
 from batchops.console import create_console
 from batchops.engine.clients import StoreClients
+from batchops.engine.dispatch import ProcrastinateWorkforce
 from batchops.engine.engine import Engine
 from batchops.engine.loop import Wakeup
 from batchops.engine.processes import WorkerPool
-from batchops.engine.supervisor import TICK_SECONDS, Supervisor
+from batchops.engine.supervisor import TICK_SECONDS, Supervisor, Workforce
 from batchops.engine.worker import Worker
+from batchops.errors import ConfigError
 from batchops.service import ConsoleSessions, JobService, Services
 from batchops.settings import Settings
 from batchops.store.base import Store
 from batchops.store.sql import open_store
+from batchops.store.sql.urls import POSTGRESQL, DatabaseUrl, parse
 
 log = logging.getLogger(__name__)
 
 
 def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SECONDS) -> Engine:
     """The supervisor and its workforce: a Worker in this process (``workers = 0``, sharing the supervisor's S3
-    clients and waking it when a job's work ends) or ``workers`` worker processes, each running a Worker."""
+    clients and waking it when a job's work ends), ``workers`` worker processes, each running a Worker, or (with
+    ``dispatch = "procrastinate"``, PostgreSQL only) the ``batchops worker`` processes the chunks are queued for."""
     clients = StoreClients(settings)
     wakeup = Wakeup()
-    workforce = WorkerPool(settings, store) if settings.workers else Worker(settings, store, clients, wake=wakeup)
+    workforce: Workforce
+    if settings.dispatch == "procrastinate":
+        workforce = ProcrastinateWorkforce(store, dispatching_database(settings))
+    elif settings.workers:
+        workforce = WorkerPool(settings, store)
+    else:
+        workforce = Worker(settings, store, clients, wake=wakeup)
     supervisor = Supervisor(settings, store, clients, workforce, tick_seconds=tick_seconds, wakeup=wakeup)
     return Engine(supervisor, workforce, clients)
 
@@ -70,6 +80,8 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     DatabaseUnavailable if the database cannot be reached."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.dispatch == "procrastinate":
+        dispatching_database(settings)  # before opening the store: a SQLite URL is refused in one line
     store = asyncio.run(open_store(settings.database_url))
     app = build_app(settings, store)
     bounds = connection_bounds(settings)
@@ -87,3 +99,11 @@ def serve(settings: Settings, log_level: str = "info") -> None:
         ssl_keyfile=settings.tls_key,
     )
     uvicorn.Server(config).run()
+
+
+def dispatching_database(settings: Settings) -> DatabaseUrl:
+    """The PostgreSQL database the chunk queue lives in; ConfigError for SQLite (the local workforce serves it)."""
+    url = parse(settings.database_url)
+    if url.dialect != POSTGRESQL:
+        raise ConfigError("--dispatch procrastinate needs PostgreSQL (--database postgresql://…)")
+    return url

@@ -40,6 +40,8 @@ GIB = 1024 * MIB
 MIN_PART_BYTES = 5 * MIB
 MAX_PART_BYTES = 5 * GIB
 
+#: Who runs the tasks of Active jobs (``dispatch``).
+DISPATCHERS = ("local", "procrastinate")
 S3_CLIENTS = ("lean", "botocore")
 
 
@@ -95,6 +97,16 @@ class Settings:
             minimum=0,
             maximum=MAX_WORKERS,
             range_words=f"from 0 (tasks run in the server process) to {MAX_WORKERS}",
+        ),
+    )
+    dispatch: str = field(
+        default="local",
+        metadata=choice(
+            'Who runs the tasks: "local" (the server, or its --workers processes) or "procrastinate" (the '
+            "batchops worker processes on any machine; needs PostgreSQL)",
+            DISPATCHERS,
+            env="BATCHOPS_DISPATCH",
+            flag=True,
         ),
     )
     chunk_size: int = field(

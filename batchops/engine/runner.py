@@ -50,6 +50,8 @@ class RunnerConfig:
     #: The waits between those attempts (and between failed claims) double from ``retry_first`` to ``retry_most``.
     retry_first: float = 0.25
     retry_most: float = 30.0
+    #: Run this chunk only (one delivered by the queue to ``batchops worker``), rather than claim chunk after chunk.
+    only_chunk: int | None = None
 
 
 @dataclass
@@ -139,7 +141,9 @@ class JobRunner:
     async def _claim_loop(self) -> None:
         while await self._until_recording():
             try:
-                claim = await self._store.claim_chunk(self.job.id, self._config.owner, self._config.lease_seconds)
+                claim = await self._store.claim_chunk(
+                    self.job.id, self._config.owner, self._config.lease_seconds, self._config.only_chunk
+                )
             except Exception as exc:  # the store cannot write: tasks already running go on, claims wait
                 await self._claim_failed(exc)
                 continue
@@ -150,9 +154,11 @@ class JobRunner:
             log.debug("job %s: claimed chunk %d with %d tasks to run", self.job.id, claim.chunk_no, len(rows))
             if not rows:
                 self._pending.finished_chunks.append(claim.chunk_no)
-                continue
-            self._left_in_chunk[claim.chunk_no] = len(rows)
-            await self._spawn_all(claim.chunk_no, rows)
+            else:
+                self._left_in_chunk[claim.chunk_no] = len(rows)
+                await self._spawn_all(claim.chunk_no, rows)
+            if self._config.only_chunk is not None:
+                return
 
     async def _until_recording(self) -> bool:
         """Wait while outcomes cannot be recorded; False once the runner is stopped."""

@@ -141,7 +141,11 @@ class WorkQueue(Protocol):
 
     async def finish_manifest(self, job_id: str) -> None: ...
 
-    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> ClaimedChunk | None: ...
+    async def claim_chunk(
+        self, job_id: str, owner: str, lease_seconds: float, chunk_no: int | None = None
+    ) -> ClaimedChunk | None:
+        """Lease the job's next free chunk, or that numbered ``chunk_no`` (a dispatched one) if it is free."""
+        ...
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> None: ...
 
@@ -154,6 +158,10 @@ class WorkQueue(Protocol):
     async def has_live_lease(self, job_id: str) -> bool: ...
 
     async def has_unfinished_chunks(self, job_id: str) -> bool: ...
+
+    async def free_chunks(self, job_id: str, limit: int) -> list[int]:
+        """The numbers of the job's first ``limit`` unfinished chunks that no live lease holds (to dispatch)."""
+        ...
 
 
 class ReportSource(Protocol):

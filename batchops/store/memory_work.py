@@ -128,7 +128,9 @@ class MemoryWork(MemoryBase):
 
     # --- execution ------------------------------------------------------------------------
 
-    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> ClaimedChunk | None:
+    async def claim_chunk(
+        self, job_id: str, owner: str, lease_seconds: float, chunk_no: int | None = None
+    ) -> ClaimedChunk | None:
         now = self._clock()
         async with self._write():
             row = self.tables.jobs.get(job_id)
@@ -138,7 +140,9 @@ class MemoryWork(MemoryBase):
             free = [
                 no
                 for no, c in chunks.items()
-                if not c.done and (c.lease_owner is None or (c.lease_expires is not None and c.lease_expires < now))
+                if (chunk_no is None or no == chunk_no)
+                and not c.done
+                and (c.lease_owner is None or (c.lease_expires is not None and c.lease_expires < now))
             ]
             if not free:
                 return None
@@ -190,6 +194,16 @@ class MemoryWork(MemoryBase):
 
     async def has_unfinished_chunks(self, job_id: str) -> bool:
         return any(not c.done for c in self.tables.chunks.get(job_id, {}).values())
+
+    async def free_chunks(self, job_id: str, limit: int) -> list[int]:
+        now = self._clock()
+        chunks = self.tables.chunks.get(job_id, {})
+        free = (
+            no
+            for no, c in sorted(chunks.items())
+            if not c.done and (c.lease_owner is None or (c.lease_expires is not None and c.lease_expires < now))
+        )
+        return [no for no, _ in zip(free, range(limit), strict=False)]
 
     # --- reports --------------------------------------------------------------------------
 

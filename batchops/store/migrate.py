@@ -6,8 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from procrastinate.schema import SchemaManager
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 
 _HERE = Path(__file__).resolve().parent
 
@@ -31,5 +32,14 @@ def upgrade(sync_url: str | URL) -> None:
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+            if connection.dialect.name == "postgresql":
+                _apply_queue_schema(connection)
     finally:
         engine.dispose()
+
+
+def _apply_queue_schema(connection: Connection) -> None:
+    """procrastinate's tables (the queue of chunk jobs for ``batchops worker``), in the same PostgreSQL: it ships
+    its schema as one SQL file, applied once (our Alembic keeps our own tables)."""
+    if connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
+        connection.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))  # no parameters: % is itself

@@ -729,6 +729,31 @@ async def test_only_an_active_job_can_be_claimed(store: Store) -> None:
     assert await store.claim_chunk(job_id, "w1", 30) is not None
 
 
+async def test_claim_chunk_by_number_leases_only_that_chunk(store: Store) -> None:
+    job_id = await two_chunks(store)
+
+    second = await store.claim_chunk(job_id, "w1", 30, chunk_no=1)
+    again = await store.claim_chunk(job_id, "w2", 30, chunk_no=1)
+    first = await store.claim_chunk(job_id, "w2", 30)
+
+    assert chunk_no(second) == 1 and [r.target for r in claimed(second)] == [
+        ObjectRef("b", "k003"),
+        ObjectRef("b", "k004"),
+    ]
+    assert again is None  # a dispatched chunk delivered twice runs once while its lease lives
+    assert chunk_no(first) == 0
+
+
+async def test_free_chunks_are_the_unleased_unfinished_ones_in_order(store: Store) -> None:
+    job_id = await two_chunks(store)
+    assert await store.free_chunks(job_id, 5) == [0, 1]
+    assert await store.free_chunks(job_id, 1) == [0]
+
+    await store.claim_chunk(job_id, "w1", 30, chunk_no=0)
+
+    assert await store.free_chunks(job_id, 5) == [1]
+
+
 async def test_claim_chunk_leases_each_chunk_once(store: Store) -> None:
     job_id = await two_chunks(store)
 

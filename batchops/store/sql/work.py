@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -75,8 +75,11 @@ class SqlWork(Repository):
 
     # --- execution ------------------------------------------------------------------------
 
-    async def claim_chunk(self, job_id: str, owner: str, lease_seconds: float) -> ClaimedChunk | None:
-        """Lease the next unfinished, unleased chunk of an Active job: its rows, and its seqs already ended."""
+    async def claim_chunk(
+        self, job_id: str, owner: str, lease_seconds: float, chunk_no: int | None = None
+    ) -> ClaimedChunk | None:
+        """Lease the next unfinished, unleased chunk of an Active job (or chunk ``chunk_no`` only): its rows, and
+        its seqs already ended."""
         now = self._db.clock()
         free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now)
         async with self._db.write() as conn:
@@ -89,7 +92,7 @@ class SqlWork(Repository):
             row = (
                 await conn.execute(
                     select(chunks.c.chunk_no, chunks.c.first_seq, chunks.c.task_count, chunks.c.data)
-                    .where(chunks.c.job_id == job_id, chunks.c.done.is_(False), free)
+                    .where(chunks.c.job_id == job_id, chunks.c.done.is_(False), free, *_only(chunk_no))
                     .order_by(chunks.c.chunk_no)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -181,6 +184,17 @@ class SqlWork(Repository):
         async with self._db.read() as conn:
             return bool((await conn.execute(query)).scalar())
 
+    async def free_chunks(self, job_id: str, limit: int) -> list[int]:
+        free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < self._db.clock())
+        query = (
+            select(chunks.c.chunk_no)
+            .where(chunks.c.job_id == job_id, chunks.c.done.is_(False), free)
+            .order_by(chunks.c.chunk_no)
+            .limit(limit)
+        )
+        async with self._db.read() as conn:
+            return list((await conn.execute(query)).scalars())
+
 
 def _chunk_values(job_id: str, blob: ChunkBlob) -> dict[str, object]:
     return {
@@ -221,3 +235,7 @@ async def _insert_outcomes_pg(conn: AsyncConnection, rows: Sequence[OutcomeRow])
         query = pg_insert(tasks).values(values).on_conflict_do_nothing().returning(tasks.c.seq)
         inserted += len((await conn.execute(query)).all())  # the rows actually inserted
     return inserted
+
+
+def _only(chunk_no: int | None) -> list[ColumnElement[bool]]:
+    return [] if chunk_no is None else [chunks.c.chunk_no == chunk_no]

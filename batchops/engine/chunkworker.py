@@ -1,0 +1,122 @@
+"""``batchops worker``'s work: run ONE chunk of one job, as delivered by the chunk queue (procrastinate).
+
+The chunk runs through the same ``JobRunner`` as every other worker: it claims that chunk's lease (under an owner
+name of its own, so the run is fenced from any other delivery of the same chunk: a second delivery finds the lease
+taken and does nothing), runs its tasks, records their outcomes idempotently per seq and gives the lease back. The
+job must be Active when the chunk starts and is looked at again between batches of outcomes: a pause or cancel
+stops the run (procrastinate's abort stops it sooner). A worker that dies holding the lease leaves it to expire;
+the dispatcher then queues the chunk again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+from batchops.domain.job import FailureReason, Job
+from batchops.domain.status import JobStatus
+from batchops.engine.clients import StoreClients
+from batchops.engine.loop import cancel_all, start_loop
+from batchops.engine.runner import JobRunner, RunnerConfig
+from batchops.engine.worker import LEASE_RENEW_SECONDS, LEASE_SECONDS
+from batchops.errors import JobNotFound, ManifestError
+from batchops.operations.registry import get_operation
+from batchops.settings import Settings
+from batchops.store.base import Store
+
+log = logging.getLogger(__name__)
+S = JobStatus
+#: How often a running chunk looks at its job's status (at its flushes, but no more often than this).
+STATUS_CHECK_SECONDS = 1.0
+
+
+class ChunkWorker:
+    """Runs the chunks delivered to this process, each under a lease owner of its own."""
+
+    def __init__(self, settings: Settings, store: Store, clients: StoreClients) -> None:
+        self._settings = settings
+        self._store = store
+        self._clients = clients
+        self._slots = asyncio.Semaphore(settings.task_concurrency)
+        self._owners: set[str] = set()  # the lease owners of the chunks running now
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._loops = [start_loop(self._renew_leases, LEASE_RENEW_SECONDS, self._store.rest, "lease-heartbeat")]
+
+    async def stop(self) -> None:
+        await cancel_all(self._loops)
+
+    async def run_chunk(self, job_id: str, chunk_no: int) -> None:
+        try:
+            job = await self._store.job_for_engine(job_id)
+        except JobNotFound:
+            return  # purged since it was queued
+        if job.status != S.ACTIVE:
+            log.info("job %s is %s: chunk %d not run", job_id, job.status.value, chunk_no)
+            return
+        owner = f"chunk-{uuid.uuid4().hex}"
+        runner = await self._runner(job, chunk_no, owner)
+        if runner is None:
+            return
+        self._owners.add(owner)
+        try:
+            drained = await runner.run()  # procrastinate's abort cancels it here: its finally flushes and releases
+        finally:
+            self._owners.discard(owner)
+        if drained and not await self._store.has_unfinished_chunks(job.id):
+            await self._store.transition(job.id, S.COMPLETING, "every task has run")
+
+    async def _runner(self, job: Job, chunk_no: int, owner: str) -> JobRunner | None:
+        operation = get_operation(job.spec.operation.name)
+        try:
+            client = await self._clients.for_job(job)
+        except ManifestError as exc:  # its role is gone
+            await self._store.transition(job.id, S.FAILING, str(exc)[:256], FailureReason(exc.code, str(exc)[:256]))
+            return None
+        config = RunnerConfig(
+            owner=owner,
+            lease_seconds=LEASE_SECONDS,
+            record_attempts=self._settings.outcome_record_attempts,
+            only_chunk=chunk_no,
+        )
+        return JobRunner(
+            job,
+            self._store,
+            client.s3,
+            operation,
+            self._slots,
+            config,
+            _ProgressCheck(self._store).check,
+            functions=await self._clients.function_invoker(),
+            stores=self._clients.routes,
+            transfer=self._clients.transfer,
+        )
+
+    async def _renew_leases(self) -> None:
+        for owner in list(self._owners):
+            await self._store.renew_leases(owner, LEASE_SECONDS)
+
+
+class _ProgressCheck:
+    """After each flush: stop the chunk when the job is past its failure threshold or no longer Active."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._looked = time.monotonic()
+
+    async def check(self, job: Job, succeeded: int, failed: int) -> bool:
+        if job.spec.threshold.exceeded(succeeded, failed):
+            ran = succeeded + failed
+            reason = (
+                f"task failure rate {failed * 100 / ran:.1f}% exceeded {job.spec.threshold.percent:g}% "
+                f"after {ran} tasks ({failed} failed); see the completion report for each task's error"
+            )
+            failure = FailureReason("TaskFailureThresholdExceeded", reason)
+            return await self._store.transition(job.id, S.FAILING, reason, failure)
+        if time.monotonic() - self._looked < STATUS_CHECK_SECONDS:
+            return False
+        self._looked = time.monotonic()
+        return (await self._store.job_for_engine(job.id)).status != S.ACTIVE

@@ -1,0 +1,147 @@
+"""The server's workforce in the scaled-out mode: it dispatches chunks to ``batchops worker`` processes through
+procrastinate's queue (``--dispatch procrastinate``, PostgreSQL only).
+
+A bounded dispatch window: at most ``window`` chunk jobs queued or running cluster-wide, at most ``per_job`` of
+them for one job, filled from the Active jobs in priority order (then oldest first). The queue therefore stays
+shallow, so a new job of higher priority is served within about one chunk's run, whatever the queue's own order.
+The queue row is the chunk's only dispatch mark (no second one to keep in step in our tables): a chunk is
+dispatched while a chunk job for it is queued or running, and ``queueing_lock`` keeps it from being queued twice.
+A chunk whose run ended without finishing it (its worker stopped or died) is free again once its lease is given
+back or expires, and is queued again at the next look.
+
+Draining a job cancels its queued chunk jobs and aborts its running ones (``asyncio.CancelledError`` in the
+worker, whose runner then records its outcomes and gives the lease back); the worker also looks at the job's
+status between batches. A worker killed with kill -9 leaves its chunk jobs "doing": every ``STALL_CHECK_SECONDS``
+the jobs of workers silent for ``STALL_SECONDS`` are put back in the queue (procrastinate's stalled-job retry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+
+from procrastinate import exceptions, jobs
+
+from batchops.domain.job import Job
+from batchops.domain.status import JobStatus
+from batchops.engine.loop import Wakeup, cancel_all, start_loop
+from batchops.engine.queue import QUEUE, RUN_CHUNK, STALL_SECONDS, chunk_lock, queue_app
+from batchops.store.base import Store
+from batchops.store.sql.urls import DatabaseUrl
+
+log = logging.getLogger(__name__)
+
+#: Chunk jobs queued or running at once, cluster-wide (≈ 2 x the workers' chunk slots is plenty).
+DISPATCH_WINDOW = 32
+#: ... and for one job: several jobs of one priority share the workers.
+PER_JOB_WINDOW = 16
+DISPATCH_SECONDS = 0.5
+STALL_CHECK_SECONDS = 5.0
+_IN_FLIGHT = ("todo", "doing")
+
+
+class ProcrastinateWorkforce:
+    """Who runs the tasks when ``batchops worker`` processes do: the supervisor's ``Workforce``."""
+
+    def __init__(
+        self, store: Store, url: DatabaseUrl, *, window: int = DISPATCH_WINDOW, per_job: int = PER_JOB_WINDOW
+    ) -> None:
+        self._store = store
+        self._app = queue_app(url)
+        self._window = window
+        self._per_job = per_job
+        self._wakeup = Wakeup()
+        self._loops: list[asyncio.Task[None]] = []
+        self._drains: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self._app.open_async()
+        rest = self._store.rest
+        self._loops = [
+            start_loop(self.dispatch, DISPATCH_SECONDS, rest, "dispatch", self._wakeup),
+            start_loop(self.retry_stalled, STALL_CHECK_SECONDS, rest, "retry-stalled"),
+        ]
+
+    async def stop(self) -> None:
+        await cancel_all(self._loops + list(self._drains))
+        await self._app.close_async()
+
+    # --- what the supervisor asks ---------------------------------------------------------------
+
+    def run(self, job: Job) -> None:
+        self._wakeup()  # the dispatch step looks at every Active job itself
+
+    def drain(self, job_id: str) -> None:
+        task = asyncio.create_task(self.cancel_chunks(job_id), name=f"drain-{job_id}")
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+
+    async def busy_with(self, job: Job) -> bool:
+        """A worker still holds a live lease on one of the job's chunks (given back when its run stops; a dead
+        worker's expires)."""
+        return await self._store.has_live_lease(job.id)
+
+    def retry_now(self) -> None:
+        self._wakeup()
+
+    # --- the steps ------------------------------------------------------------------------------
+
+    async def dispatch(self) -> None:
+        """Fill the window: queue free chunks of the Active jobs, highest priority first."""
+        queued = await self._in_flight()
+        room = self._window - sum(len(chunks) for chunks in queued.values())
+        for job in by_priority(await self._store.jobs_in((JobStatus.ACTIVE,))):
+            if room <= 0:
+                return
+            mine = {chunk_no for _, chunk_no in queued.get(job.id, [])}
+            wanted = min(room, self._per_job - len(mine))
+            if wanted <= 0:
+                continue
+            free = [no for no in await self._store.free_chunks(job.id, wanted + len(mine)) if no not in mine]
+            for chunk_no in free[:wanted]:
+                room -= await self._defer(job, chunk_no)
+
+    async def cancel_chunks(self, job_id: str) -> None:
+        """Cancel the job's queued chunk jobs and abort its running ones."""
+        queued = await self._in_flight()
+        for procrastinate_id, _ in queued.get(job_id, []):
+            await self._app.job_manager.cancel_job_by_id_async(procrastinate_id, abort=True)
+
+    async def retry_stalled(self) -> None:
+        """Put back in the queue the chunk jobs of workers that stopped sending heartbeats (kill -9, lost host)."""
+        manager = self._app.job_manager
+        for stalled in await manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=STALL_SECONDS):
+            log.warning("chunk job %s of a silent worker goes back to the queue", stalled.id)
+            await manager.retry_job(stalled)
+
+    async def _defer(self, job: Job, chunk_no: int) -> int:
+        """Queue one chunk job; 1 if queued, 0 if one for the chunk was queued already."""
+        deferrer = self._app.configure_task(
+            RUN_CHUNK, queue=QUEUE, priority=job.priority, queueing_lock=chunk_lock(job.id, chunk_no)
+        )
+        try:
+            await deferrer.defer_async(job_id=job.id, chunk_no=chunk_no)
+        except exceptions.AlreadyEnqueued:
+            return 0
+        return 1
+
+    async def _in_flight(self) -> dict[str, list[tuple[int, int]]]:
+        """The chunk jobs queued or running (the window holds few): per job id, (procrastinate id, chunk no)."""
+        found: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for status in _IN_FLIGHT:
+            for row in await self._app.job_manager.list_jobs_async(queue=QUEUE, status=status):
+                _add(found, row)
+        return found
+
+
+def _add(found: dict[str, list[tuple[int, int]]], row: jobs.Job) -> None:
+    job_id, chunk_no = row.task_kwargs.get("job_id"), row.task_kwargs.get("chunk_no")
+    if row.id is not None and isinstance(job_id, str) and isinstance(chunk_no, int):
+        found[job_id].append((row.id, chunk_no))
+
+
+def by_priority(active: Iterable[Job]) -> list[Job]:
+    """Highest priority first, then the oldest."""
+    return sorted(active, key=lambda job: (-job.priority, job.creation_time))

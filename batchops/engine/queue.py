@@ -1,0 +1,50 @@
+"""The chunk queue of the scaled-out mode: procrastinate on the job store's PostgreSQL.
+
+procrastinate delivers "run chunk C of job J" at least once to some ``batchops worker`` and survives a worker's
+death (its heartbeats, and our periodic retry of stalled jobs); batchops' own tables stay the truth, written
+idempotently per task seq, so a redelivered chunk never counts a task twice.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from procrastinate import App, PsycopgConnector
+
+from batchops.errors import DatabaseUnavailable
+from batchops.store.sql.urls import DatabaseUrl
+
+#: The procrastinate queue the chunk jobs go through.
+QUEUE = "batchops-chunks"
+#: The task name of "run chunk C of job J" (a name, not a dotted path: the server defers it without the code).
+RUN_CHUNK = "batchops.run_chunk"
+RETRY_STALLED = "batchops.retry_stalled"
+#: A worker silent this long (no heartbeat) is dead: its chunk jobs are retried on other workers.
+STALL_SECONDS = 30.0
+HEARTBEAT_SECONDS = 5.0
+
+
+def conninfo(url: DatabaseUrl) -> str:
+    """libpq's spelling of the job store's URL (procrastinate connects with psycopg itself)."""
+    return url.sync_url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def queue_app(url: DatabaseUrl) -> App:
+    return App(connector=PsycopgConnector(conninfo=conninfo(url)))
+
+
+def chunk_lock(job_id: str, chunk_no: int) -> str:
+    """The queueing lock of one chunk: it is never queued twice at once."""
+    return f"{job_id}:{chunk_no}"
+
+
+async def check_queue(url: DatabaseUrl) -> None:
+    """DatabaseUnavailable (one line, the URL without its password) unless the database answers and holds the
+    chunk queue's tables (``batchops db upgrade`` or a server's start creates them)."""
+    try:
+        async with await psycopg.AsyncConnection.connect(conninfo(url), connect_timeout=10) as conn:
+            found = await (await conn.execute("SELECT to_regclass('procrastinate_jobs')")).fetchone()
+    except psycopg.OperationalError as exc:
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(f"cannot reach the database {url.shown}: {cause}") from None
+    if found is None or found[0] is None:
+        raise DatabaseUnavailable(f"{url.shown} has no chunk queue yet: run batchops db upgrade (or start the server)")

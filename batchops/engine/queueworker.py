@@ -1,0 +1,46 @@
+"""The ``batchops worker`` process: a procrastinate worker on the job store's PostgreSQL whose one task runs one
+chunk of one job (``ChunkWorker.run_chunk``). Any machine that reaches the database and the object stores can run
+one; SIGTERM or Ctrl-C stops it after its running chunks (procrastinate's graceful shutdown)."""
+
+from __future__ import annotations
+
+from batchops.engine.chunkworker import ChunkWorker
+from batchops.engine.clients import StoreClients
+from batchops.engine.queue import HEARTBEAT_SECONDS, QUEUE, RUN_CHUNK, STALL_SECONDS, check_queue, queue_app
+from batchops.errors import ConfigError
+from batchops.settings import Settings
+from batchops.store.sql import open_store
+from batchops.store.sql.urls import POSTGRESQL, parse
+
+NEEDS_POSTGRESQL = "batchops worker needs PostgreSQL; with SQLite use batchops server --workers N"
+
+
+async def serve_chunks(settings: Settings, concurrency: int) -> None:
+    """Run the chunks the queue delivers, ``concurrency`` at a time, until stopped."""
+    url = parse(settings.database_url)
+    if url.dialect != POSTGRESQL:
+        raise ConfigError(NEEDS_POSTGRESQL)
+    await check_queue(url)
+    store = await open_store(url, migrate_schema=False)
+    clients = StoreClients(settings)
+    chunks = ChunkWorker(settings, store, clients)
+    app = queue_app(url)
+
+    @app.task(name=RUN_CHUNK, queue=QUEUE)
+    async def run_chunk(job_id: str, chunk_no: int) -> None:
+        await chunks.run_chunk(job_id, chunk_no)
+
+    try:
+        async with app.open_async():
+            await chunks.start()
+            await app.run_worker_async(
+                queues=[QUEUE],
+                concurrency=concurrency,
+                delete_jobs="successful",
+                update_heartbeat_interval=HEARTBEAT_SECONDS,
+                stalled_worker_timeout=STALL_SECONDS,
+            )
+    finally:
+        await chunks.stop()
+        await clients.aclose()
+        await store.close()
