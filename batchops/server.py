@@ -23,6 +23,7 @@ from batchops.engine.dispatch import ProcrastinateWorkforce
 from batchops.engine.engine import Engine
 from batchops.engine.loop import Wakeup
 from batchops.engine.processes import WorkerPool
+from batchops.engine.queue import queue_app
 from batchops.engine.supervisor import TICK_SECONDS, Supervisor, Workforce
 from batchops.engine.worker import Worker
 from batchops.errors import ConfigError
@@ -43,7 +44,7 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     wakeup = Wakeup()
     workforce: Workforce
     if settings.dispatch == "procrastinate":
-        workforce = ProcrastinateWorkforce(store, dispatching_database(settings))
+        workforce = ProcrastinateWorkforce(store, queue_app(dispatching_database(settings)))
     elif settings.workers:
         workforce = WorkerPool(settings, store)
     else:

@@ -22,14 +22,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
-from procrastinate import exceptions, jobs
+from procrastinate import App, exceptions, jobs
 
 from batchops.domain.job import Job
 from batchops.domain.status import JobStatus
 from batchops.engine.loop import Wakeup, cancel_all, start_loop
-from batchops.engine.queue import QUEUE, RUN_CHUNK, STALL_SECONDS, chunk_lock, queue_app
+from batchops.engine.queue import QUEUE, RUN_CHUNK, STALL_SECONDS, chunk_lock
 from batchops.store.base import Store
-from batchops.store.sql.urls import DatabaseUrl
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +44,9 @@ _IN_FLIGHT = ("todo", "doing")
 class ProcrastinateWorkforce:
     """Who runs the tasks when ``batchops worker`` processes do: the supervisor's ``Workforce``."""
 
-    def __init__(
-        self, store: Store, url: DatabaseUrl, *, window: int = DISPATCH_WINDOW, per_job: int = PER_JOB_WINDOW
-    ) -> None:
+    def __init__(self, store: Store, app: App, *, window: int = DISPATCH_WINDOW, per_job: int = PER_JOB_WINDOW) -> None:
         self._store = store
-        self._app = queue_app(url)
+        self._app = app  # ``queue_app`` on the job store's PostgreSQL (tests: an InMemoryConnector's)
         self._window = window
         self._per_job = per_job
         self._wakeup = Wakeup()

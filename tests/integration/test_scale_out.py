@@ -1,0 +1,105 @@
+"""Scaled-out mode: one ``batchops server --database postgresql://… --dispatch procrastinate`` dispatches the
+chunks and two ``batchops worker`` processes run them; a job completes with every task exactly once, also when
+one worker is killed with kill -9 mid-job (its chunk goes to the other after the stall timeout)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchops.devstore import LocalSeaweed
+from tests.support import postgres
+from tests.support.jobs import (
+    TAGGING,
+    create_job,
+    describe,
+    put_manifest,
+    put_objects,
+    read_report,
+    wait_for,
+    wait_status,
+)
+from tests.support.workers import QueueWorker, start_worker
+
+pytestmark = pytest.mark.integration
+
+TASKS = 5000
+MISSING = 50
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    with postgres.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def workers(tmp_path: Path, seaweed: LocalSeaweed, database: str) -> Iterator[Callable[[int], list[QueueWorker]]]:
+    started: list[QueueWorker] = []
+
+    def start(count: int) -> list[QueueWorker]:
+        for _ in range(count):
+            directory = tmp_path / f"worker-{len(started)}"
+            extra = ("--concurrency", "2", "--task-concurrency", "8")
+            started.append(start_worker(directory, database, seaweed.endpoint, *extra))
+        return started
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def _run_job(start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str) -> tuple[Any, str, str]:
+    args = ("--database", database, "--dispatch", "procrastinate")
+    server = start_server(*args, env={"BATCHOPS_CHUNK_SIZE": "200"}, data_dir=tmp_path / "server")
+    control = server.client()
+    bucket, reports = new_bucket(), new_bucket()
+    keys = [f"o/{i:05d}" for i in range(TASKS - MISSING)]
+    put_objects(s3, bucket, keys)
+    rows = [f"{bucket},{k}" for k in keys] + [f"{bucket},missing-{i}" for i in range(MISSING)]
+    job_id = create_job(control, put_manifest(s3, bucket, rows), TAGGING, report_bucket=reports)
+    return control, job_id, reports
+
+
+def _assert_exact(job: dict[str, Any], s3: Any, reports: str, job_id: str) -> None:
+    assert job["ProgressSummary"] == {
+        **job["ProgressSummary"],
+        "TotalNumberOfTasks": TASKS,
+        "NumberOfTasksSucceeded": TASKS - MISSING,
+        "NumberOfTasksFailed": MISSING,
+    }
+    _, report = read_report(s3, reports, job_id)
+    assert len(report) == TASKS
+    assert len({row[1] for row in report}) == TASKS  # every task exactly once
+    assert sum(row[3] == "failed" for row in report) == MISSING
+
+
+def test_two_workers_run_a_dispatched_job_to_an_exact_report(
+    start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str, workers: Any
+) -> None:
+    control, job_id, reports = _run_job(start_server, tmp_path, s3, new_bucket, database)
+    started = workers(2)
+
+    job = wait_status(control, job_id, "Complete", timeout=180)
+
+    _assert_exact(job, s3, reports, job_id)
+    assert all(worker.process.poll() is None for worker in started)
+
+
+def test_kill_9_of_a_worker_mid_job_still_completes_with_every_task_once(
+    start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str, workers: Any
+) -> None:
+    control, job_id, reports = _run_job(start_server, tmp_path, s3, new_bucket, database)
+    doomed, survivor = workers(2)
+    wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress")
+
+    assert describe(control, job_id)["Status"] == "Active"
+    doomed.kill9()
+
+    # the dead worker's chunk jobs come back after the stall timeout (30 s), its leases expire (60 s)
+    job = wait_status(control, job_id, "Complete", timeout=240)
+    _assert_exact(job, s3, reports, job_id)
+    assert survivor.process.poll() is None

@@ -1,0 +1,54 @@
+"""Real ``batchops worker`` processes for the scale-out tests (each in a process group of its own, so kill -9
+reaches only it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT
+
+
+@dataclass
+class QueueWorker:
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def kill9(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_worker(directory: Path, database: str, s3_endpoint: str, *extra_args: str) -> QueueWorker:
+    directory.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "batchops", "worker", "--database", database, "--s3-endpoint", s3_endpoint]
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "BATCHOPS_ACCOUNT_ID": ACCOUNT,
+    }
+    log_path = directory / "worker.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [*args, *extra_args], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    return QueueWorker(log_path, process)
