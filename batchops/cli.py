@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -81,9 +83,7 @@ def server(config: Path | None, log_level: str, **flags: Any) -> None:
 def worker(concurrency: int, config: Path | None, log_level: str, **flags: Any) -> None:
     """Run the tasks of the jobs a PostgreSQL-backed server dispatches (on any machine that reaches the database
     and the object stores)."""
-    import asyncio  # with the engine's stack, for the same reason as in `server`
-    import logging
-
+    # The engine's stack (procrastinate, SQLAlchemy, aiobotocore), imported here for the same reason as in `server`.
     from batchops.engine.queueworker import serve_chunks
 
     settings = _settings(flags, config)

@@ -38,6 +38,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
 DEFERRED = {
     ("batchops.cli", "batchops.server"),  # the server's stack takes ~0.7 s to import; `batchops job …` skips it
     ("batchops.cli", "batchops.demo"),
+    ("batchops.cli", "batchops.engine.queueworker"),  # procrastinate, SQLAlchemy, aiobotocore: `batchops worker` only
     ("batchops.cli_jobs", "batchops.client"),  # boto3, for the commands that call the API only
     ("batchops.cli_db", "batchops.store.sql.database"),  # SQLAlchemy and Alembic, for `batchops db` only
     ("batchops.cli_db", "batchops.store.sql.urls"),

@@ -30,6 +30,7 @@ SERVER_OPTIONS = {
     "--max-active-jobs",
     "--task-concurrency",
     "--workers",
+    "--dispatch",
     "--tls-cert",
     "--tls-key",
     "--config",
