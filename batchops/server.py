@@ -49,7 +49,10 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
         workforce = WorkerPool(settings, store)
     else:
         workforce = Worker(settings, store, clients, wake=wakeup)
-    supervisor = Supervisor(settings, store, clients, workforce, tick_seconds=tick_seconds, wakeup=wakeup)
+    remote = isinstance(workforce, ProcrastinateWorkforce)
+    supervisor = Supervisor(
+        settings, store, clients, workforce, tick_seconds=tick_seconds, wakeup=wakeup, remote_workers=remote
+    )
     return Engine(supervisor, workforce, clients)
 
 

@@ -75,8 +75,10 @@ class Supervisor:
         *,
         tick_seconds: float = TICK_SECONDS,
         wakeup: Wakeup | None = None,
+        remote_workers: bool = False,
     ) -> None:
         self.settings = settings
+        self._remote_workers = remote_workers
         self.store = store
         self._clients = clients
         self._workforce = workforce
@@ -97,8 +99,9 @@ class Supervisor:
 
     async def start(self) -> None:
         # This process (with the workers it starts) is the only one on its store: leases held by a
-        # previous (killed) run are void.
-        await self.store.release_chunks()
+        # previous (killed) run are void. Not so with ``batchops worker``s: theirs live on, or expire.
+        if not self._remote_workers:
+            await self.store.release_chunks()
         rest = self.store.rest
         self._loops = [
             start_loop(self.tick, self._tick_seconds, rest, "engine-tick", self._wakeup),

@@ -18,9 +18,12 @@ from batchops.domain.status import JobStatus
 from batchops.engine.dispatch import ProcrastinateWorkforce
 from batchops.engine.queue import QUEUE, RUN_CHUNK, conninfo
 from batchops.engine.queueworker import NEEDS_POSTGRESQL
+from batchops.engine.supervisor import Supervisor
+from batchops.settings import Settings
 from batchops.store import migrate
 from batchops.store.memory import MemoryStore
 from batchops.store.sql.urls import parse
+from tests.support.engine import OneStore, RefusingS3, Workforce
 from tests.support.job_store import add_chunk, drive, good, new_job
 
 S = JobStatus
@@ -148,3 +151,20 @@ def test_db_upgrade_creates_the_chunk_queue_once(postgres_database: str) -> None
     with psycopg.connect(conninfo(url)) as conn:
         found = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
     assert found == (True,)
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["local-workers", "batchops-workers"])
+async def test_a_starting_supervisor_leaves_remote_workers_leases_alone(tmp_path: Path, remote: bool) -> None:
+    store = MemoryStore()
+    job_id = await active_job(store, "leased", priority=5, chunks=1)
+    await store.claim_chunk(job_id, "a-batchops-worker", 60)
+    config = Settings(data_dir=tmp_path)
+    clients = OneStore(config, RefusingS3())
+    supervisor = Supervisor(config, store, clients, Workforce(), tick_seconds=60, remote_workers=remote)
+
+    await supervisor.start()
+    try:
+        assert await store.has_live_lease(job_id) is remote  # a local worker's lease is void: its process is gone
+    finally:
+        await supervisor.stop()
+        await clients.aclose()
