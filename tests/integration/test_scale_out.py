@@ -1,6 +1,7 @@
 """Scaled-out mode: one ``batchops server --database postgresql://… --dispatch procrastinate`` dispatches the
 chunks and two ``batchops worker`` processes run them; a job completes with every task exactly once, also when
-one worker is killed with kill -9 mid-job (its chunk goes to the other after the stall timeout)."""
+one worker is killed with kill -9 mid-job (its chunk goes to the other after the stall timeout); a cancel stops
+the chunks queued and running."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from batchops.devstore import LocalSeaweed
@@ -22,6 +24,7 @@ from tests.support.jobs import (
     wait_for,
     wait_status,
 )
+from tests.support.server import ACCOUNT
 from tests.support.workers import QueueWorker, start_worker
 
 pytestmark = pytest.mark.integration
@@ -103,3 +106,26 @@ def test_kill_9_of_a_worker_mid_job_still_completes_with_every_task_once(
     job = wait_status(control, job_id, "Complete", timeout=240)
     _assert_exact(job, s3, reports, job_id)
     assert survivor.process.poll() is None
+
+
+def test_cancelling_a_dispatched_job_stops_its_chunks_on_the_workers(
+    start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str, workers: Any
+) -> None:
+    control, job_id, _ = _run_job(start_server, tmp_path, s3, new_bucket, database)
+    started = workers(2)
+    wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress")
+
+    control.update_job_status(AccountId=ACCOUNT, JobId=job_id, RequestedJobStatus="Cancelled")
+
+    job = wait_status(control, job_id, "Cancelled", timeout=60)
+    progress = job["ProgressSummary"]
+    assert progress["NumberOfTasksSucceeded"] + progress["NumberOfTasksFailed"] < TASKS
+    assert in_flight_chunk_jobs(database) == 0  # queued ones cancelled, running ones aborted or ended
+    assert all(worker.process.poll() is None for worker in started)
+
+
+def in_flight_chunk_jobs(url: str) -> int:
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')").fetchone()
+    return int(row[0]) if row else 0
