@@ -10,14 +10,13 @@ import psycopg
 import pytest
 
 from tests.support import postgres
+from tests.support.crash import kill_9_mid_job_then_exact_report
 from tests.support.jobs import (
     TAGGING,
     create_job,
-    describe,
     put_manifest,
     put_objects,
     read_report,
-    wait_for,
     wait_status,
 )
 
@@ -69,27 +68,5 @@ def test_kill_9_mid_job_on_postgresql_loses_no_task_and_counts_none_twice(
     start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any, database: str, workers: str
 ) -> None:
     args = ("--database", database, "--task-concurrency", "4", "--workers", workers)
-    server = start_server(*args, data_dir=tmp_path / "crash")
-    control = server.client()
-    bucket, reports = new_bucket(), new_bucket()
-    keys = [f"o/{i:05d}" for i in range(3000)]
-    put_objects(s3, bucket, keys)
-    rows = [f"{bucket},{k}" for k in keys] + [f"{bucket},missing-{i}" for i in range(100)]
-    job_id = create_job(control, put_manifest(s3, bucket, rows), TAGGING, report_bucket=reports)
-    wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress")
-    # When the server is killed mid-job and restarted on the same database
-    server.kill9()
-    control = start_server(*args, data_dir=tmp_path / "crash").client()
-    job = wait_status(control, job_id, "Complete", timeout=240)
-    # Then every task is counted exactly once and the report has exactly one row per task
-    assert job["ProgressSummary"] == {
-        **job["ProgressSummary"],
-        "TotalNumberOfTasks": 3100,
-        "NumberOfTasksSucceeded": 3000,
-        "NumberOfTasksFailed": 100,
-    }
-    _, report = read_report(s3, reports, job_id)
-    assert len(report) == 3100
-    assert len({row[1] for row in report}) == 3100
-    assert sum(row[3] == "failed" for row in report) == 100
+    kill_9_mid_job_then_exact_report(start_server, s3, new_bucket, tmp_path / "crash", *args)
     assert rows_in(database, "tasks") == 3100

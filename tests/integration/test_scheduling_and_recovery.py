@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.crash import kill_9_mid_job_then_exact_report
 from tests.support.jobs import (
     TAGGING,
     create_job,
@@ -13,6 +14,7 @@ from tests.support.jobs import (
     put_manifest,
     put_objects,
     read_report,
+    slow_rows,
     wait_for,
     wait_status,
 )
@@ -25,11 +27,6 @@ def many_objects(s3: Any, bucket: str, count: int) -> list[str]:
     keys = [f"o/{i:05d}" for i in range(count)]
     put_objects(s3, bucket, keys)
     return keys
-
-
-def slow_rows(bucket: str, keys: list[str], times: int = 10) -> list[str]:
-    """Each key listed ``times`` over: a job long enough to pause or cancel while it runs (tasks are fast)."""
-    return [f"{bucket},{k}" for _ in range(times) for k in keys]
 
 
 def test_higher_priority_job_pauses_lower_one_which_resumes_by_itself(
@@ -108,26 +105,5 @@ def test_failure_threshold_is_a_setting(start_server: Any, tmp_path: Any, s3: An
 def test_kill_9_mid_job_loses_no_task_and_counts_none_twice(
     start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any, workers: str
 ) -> None:
-    data_dir = tmp_path / "crash"
-    server = start_server("--task-concurrency", "4", "--workers", workers, data_dir=data_dir)
-    control = server.client()
-    bucket, reports = new_bucket(), new_bucket()
-    keys = many_objects(s3, bucket, 3000)
-    rows = [f"{bucket},{k}" for k in keys] + [f"{bucket},missing-{i}" for i in range(100)]
-    job_id = create_job(control, put_manifest(s3, bucket, rows), TAGGING, report_bucket=reports)
-    wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress")
-    # When the server is killed mid-job and restarted on the same data dir
-    server.kill9()
-    control = start_server("--task-concurrency", "4", "--workers", workers, data_dir=data_dir).client()
-    job = wait_status(control, job_id, "Complete", timeout=240)
-    # Then every task is counted exactly once and the report has exactly one row per task
-    assert job["ProgressSummary"] == {
-        **job["ProgressSummary"],
-        "TotalNumberOfTasks": 3100,
-        "NumberOfTasksSucceeded": 3000,
-        "NumberOfTasksFailed": 100,
-    }
-    _, report = read_report(s3, reports, job_id)
-    assert len(report) == 3100
-    assert len({row[1] for row in report}) == 3100
-    assert sum(row[3] == "failed" for row in report) == 100
+    args = ("--task-concurrency", "4", "--workers", workers)
+    kill_9_mid_job_then_exact_report(start_server, s3, new_bucket, tmp_path / "crash", *args)
