@@ -56,6 +56,14 @@ class ManifestError(BatchOpsError):
         self.code = code
 
 
+class ChunksTaken(BatchOpsError):
+    """Preparing stored chunks another delivery of the same job's Preparing had stored first (it goes on)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id}: another preparer stored these chunks first")
+        self.job_id = job_id
+
+
 class TaskError(BatchOpsError):
     """One task failed: an S3 error code, the HTTP status, and a message for the report."""
 

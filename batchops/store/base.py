@@ -131,7 +131,10 @@ class WorkQueue(Protocol):
 
     async def add_chunks(
         self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
-    ) -> None: ...
+    ) -> None:
+        """The chunks and the checkpoint, in one transaction; ChunksTaken (nothing written) if one of the chunk
+        numbers is stored already: two preparers of one job never store a chunk twice."""
+        ...
 
     async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]: ...
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from batchops.domain.job import GeneratedManifest
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
-from batchops.errors import StoreFull
+from batchops.errors import ChunksTaken, StoreFull
 from batchops.store import codec
 from batchops.store.base import ChunkBlob, ClaimedChunk, Clock, HistoryEntry, WriteFault
 from batchops.store.health import WriteHealth
@@ -98,6 +98,8 @@ class MemoryWork(MemoryBase):
     ) -> None:
         async with self._write():
             chunks = self.tables.chunks.setdefault(job_id, {})
+            if any(b.chunk_no in chunks for b in blobs):  # as the SQL store's primary key (job_id, chunk_no)
+                raise ChunksTaken(job_id)
             for b in blobs:
                 chunks[b.chunk_no] = Chunk(b.first_seq, b.count, b.data)
             row = self.tables.jobs[job_id]

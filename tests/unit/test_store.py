@@ -26,6 +26,7 @@ from batchops.domain.job import (
 from batchops.domain.status import CANCELLABLE, TERMINAL, TRANSITIONS, JobStatus, can_move
 from batchops.domain.task import ObjectRef, ReportRow, TaskOutcome, TaskStatus
 from batchops.errors import (
+    ChunksTaken,
     IdempotencyConflict,
     JobNotFound,
     PriorityFinal,
@@ -638,6 +639,20 @@ async def test_add_chunks_stores_blobs_and_counts_every_row_as_a_task(store: Sto
     assert claimed(first) == [ChunkRow(r.seq, r.target, r.error, r.raw) for r in rows[:4]]
     assert second is not None and (second.chunk_no, second.first_seq, second.count) == (1, 4, 2)
     assert [r.target for r in claimed(second)] == [ObjectRef("b", "k004"), ObjectRef("b", "k005")]
+
+
+async def test_chunks_stored_already_are_refused_whole_and_counted_once(store: Store) -> None:
+    # Two preparers of one job (a Preparing task delivered twice) resume from the same checkpoint: the second
+    # one's chunks are refused, nothing of its group is written, and the tasks are counted once.
+    job_id = await new_job(store)
+    rows = [good(0), good(1), good(2)]
+    await store.add_chunks(job_id, [blob(0, rows[:2])], lines_read=2)
+
+    with pytest.raises(ChunksTaken):
+        await store.add_chunks(job_id, [blob(0, rows[:2]), blob(1, rows[2:])], lines_read=3)
+
+    assert await store.prepare_checkpoint(job_id) == (2, 1, 2)
+    assert (await store.get_job(ACCOUNT, job_id)).progress.total == 2
 
 
 async def test_malformed_rows_keep_their_errors_in_the_report(store: Store) -> None:

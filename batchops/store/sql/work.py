@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batchops.domain.job import GeneratedManifest
 from batchops.domain.status import JobStatus
 from batchops.domain.task import TaskOutcome, TaskStatus
+from batchops.errors import ChunksTaken
 from batchops.store import codec
 from batchops.store.base import ChunkBlob, ClaimedChunk
 from batchops.store.outcomes import STATUS, OutcomeRow, outcome_rows
@@ -29,20 +31,24 @@ class SqlWork(Repository):
     async def add_chunks(
         self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
     ) -> None:
-        """Store chunks and advance the Preparing checkpoint (and the source's cursor), atomically."""
-        async with self._db.write() as conn:
-            if blobs:
-                await conn.execute(insert(chunks), [_chunk_values(job_id, b) for b in blobs])
-            await conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id)
-                .values(
-                    total_tasks=jobs.c.total_tasks + sum(b.count for b in blobs),
-                    manifest_lines_read=lines_read,
-                    updated_time=self._db.clock(),
-                    **({"manifest_cursor": cursor} if cursor is not None else {}),
+        """Store chunks and advance the Preparing checkpoint (and the source's cursor), atomically. ChunksTaken if
+        one of the chunks is stored already (another preparer of the job got there first; nothing is written)."""
+        try:
+            async with self._db.write() as conn:
+                if blobs:
+                    await conn.execute(insert(chunks), [_chunk_values(job_id, b) for b in blobs])
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(
+                        total_tasks=jobs.c.total_tasks + sum(b.count for b in blobs),
+                        manifest_lines_read=lines_read,
+                        updated_time=self._db.clock(),
+                        **({"manifest_cursor": cursor} if cursor is not None else {}),
+                    )
                 )
-            )
+        except IntegrityError as exc:  # the primary key (job_id, chunk_no) fences two preparers of one job
+            raise ChunksTaken(job_id) from exc
 
     async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]:
         """(lines read, next chunk number, next task seq) to resume Preparing after a restart."""
