@@ -21,6 +21,8 @@ from batchops.console import create_console
 from batchops.engine.clients import StoreClients
 from batchops.engine.dispatch import ProcrastinateWorkforce
 from batchops.engine.engine import Engine
+from batchops.engine.jobqueue import QueuedJobWork
+from batchops.engine.jobwork import JobSteps, JobWork, LocalJobWork
 from batchops.engine.loop import Wakeup
 from batchops.engine.processes import WorkerPool
 from batchops.engine.queue import queue_app
@@ -39,19 +41,28 @@ log = logging.getLogger(__name__)
 def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SECONDS) -> Engine:
     """The supervisor and its workforce: a Worker in this process (``workers = 0``, sharing the supervisor's S3
     clients and waking it when a job's work ends), ``workers`` worker processes, each running a Worker, or (with
-    ``dispatch = "procrastinate"``, PostgreSQL only) the ``batchops worker`` processes the chunks are queued for."""
+    ``dispatch = "procrastinate"``, PostgreSQL only) the ``batchops worker`` processes the chunks are queued for.
+    Preparing and finishing run in this process, or, when dispatching, on those workers too."""
     clients = StoreClients(settings)
     wakeup = Wakeup()
     workforce: Workforce
+    job_work: JobWork
     if settings.dispatch == "procrastinate":
         workforce = ProcrastinateWorkforce(store, queue_app(dispatching_database(settings)))
-    elif settings.workers:
-        workforce = WorkerPool(settings, store)
+        job_work = QueuedJobWork(queue_app(dispatching_database(settings)))
     else:
-        workforce = Worker(settings, store, clients, wake=wakeup)
+        workforce = WorkerPool(settings, store) if settings.workers else Worker(settings, store, clients, wake=wakeup)
+        job_work = LocalJobWork(JobSteps(settings, store, clients, wake=wakeup), wake=wakeup)
     remote = isinstance(workforce, ProcrastinateWorkforce)
     supervisor = Supervisor(
-        settings, store, clients, workforce, tick_seconds=tick_seconds, wakeup=wakeup, remote_workers=remote
+        settings,
+        store,
+        clients,
+        workforce,
+        tick_seconds=tick_seconds,
+        wakeup=wakeup,
+        remote_workers=remote,
+        job_work=job_work,
     )
     return Engine(supervisor, workforce, clients)
 

@@ -27,7 +27,7 @@ from procrastinate import App, exceptions, jobs
 from batchops.domain.job import Job
 from batchops.domain.status import JobStatus
 from batchops.engine.loop import Wakeup, cancel_all, start_loop
-from batchops.engine.queue import QUEUE, RUN_CHUNK, STALL_SECONDS, chunk_lock
+from batchops.engine.queue import QUEUE, QUEUES, RUN_CHUNK, STALL_SECONDS, chunk_lock
 from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -107,11 +107,13 @@ class ProcrastinateWorkforce:
             await self._app.job_manager.cancel_job_by_id_async(procrastinate_id, abort=True)
 
     async def retry_stalled(self) -> None:
-        """Put back in the queue the chunk jobs of workers that stopped sending heartbeats (kill -9, lost host)."""
+        """Put back in the queue the chunk jobs (and the jobs' prepare and finish tasks) of workers that stopped
+        sending heartbeats (kill -9, lost host)."""
         manager = self._app.job_manager
-        for stalled in await manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=STALL_SECONDS):
-            log.warning("chunk job %s of a silent worker goes back to the queue", stalled.id)
-            await manager.retry_job(stalled)
+        for queue in QUEUES:
+            for stalled in await manager.get_stalled_jobs(queue=queue, seconds_since_heartbeat=STALL_SECONDS):
+                log.warning("%s %s of a silent worker goes back to the queue", stalled.task_name, stalled.id)
+                await manager.retry_job(stalled)
 
     async def _defer(self, job: Job, chunk_no: int) -> int:
         """Queue one chunk job; 1 if queued, 0 if one for the chunk was queued already."""

@@ -18,6 +18,12 @@ QUEUE = "batchops-chunks"
 #: The task name of "run chunk C of job J" (a name, not a dotted path: the server defers it without the code).
 RUN_CHUNK = "batchops.run_chunk"
 RETRY_STALLED = "batchops.retry_stalled"
+#: The queue of the jobs' Preparing and finishing (manifest reading, report writing), and its two tasks.
+JOBS_QUEUE = "batchops-jobs"
+PREPARE_JOB = "batchops.prepare_job"
+FINISH_JOB = "batchops.finish_job"
+#: Every queue a ``batchops worker`` serves (and whose stalled tasks the server puts back).
+QUEUES = (QUEUE, JOBS_QUEUE)
 #: A worker silent this long (no heartbeat) is dead: its chunk jobs are retried on other workers.
 STALL_SECONDS = 30.0
 HEARTBEAT_SECONDS = 5.0
@@ -35,6 +41,16 @@ def queue_app(url: DatabaseUrl) -> App:
 def chunk_lock(job_id: str, chunk_no: int) -> str:
     """The queueing lock of one chunk: it is never queued twice at once."""
     return f"{job_id}:{chunk_no}"
+
+
+def job_lock(job_id: str) -> str:
+    """The lock of a job's Preparing and finishing tasks: never two of them running at once."""
+    return f"job:{job_id}"
+
+
+def step_lock(task_name: str, job_id: str) -> str:
+    """The queueing lock of one step of one job: it is never queued twice at once."""
+    return f"{task_name}:{job_id}"
 
 
 async def check_queue(url: DatabaseUrl) -> None:

@@ -1,12 +1,14 @@
-"""The ``batchops worker`` process: a procrastinate worker on the job store's PostgreSQL whose one task runs one
-chunk of one job (``ChunkWorker.run_chunk``). Any machine that reaches the database and the object stores can run
-one; SIGTERM or Ctrl-C stops it after its running chunks (procrastinate's graceful shutdown)."""
+"""The ``batchops worker`` process: a procrastinate worker on the job store's PostgreSQL whose tasks run one chunk of
+one job (``ChunkWorker.run_chunk``) and prepare or finish a job (``engine.jobqueue``). Any machine that reaches the
+database and the object stores can run one; SIGTERM or Ctrl-C stops it after its running chunks (procrastinate's
+graceful shutdown)."""
 
 from __future__ import annotations
 
 from batchops.engine.chunkworker import ChunkWorker
 from batchops.engine.clients import StoreClients
-from batchops.engine.queue import HEARTBEAT_SECONDS, QUEUE, RUN_CHUNK, STALL_SECONDS, check_queue, queue_app
+from batchops.engine.jobqueue import serve_job_steps
+from batchops.engine.queue import HEARTBEAT_SECONDS, QUEUE, QUEUES, RUN_CHUNK, STALL_SECONDS, check_queue, queue_app
 from batchops.errors import ConfigError
 from batchops.settings import Settings
 from batchops.store.sql import open_store
@@ -30,17 +32,20 @@ async def serve_chunks(settings: Settings, concurrency: int) -> None:
     async def run_chunk(job_id: str, chunk_no: int) -> None:
         await chunks.run_chunk(job_id, chunk_no)
 
+    steps = serve_job_steps(app, settings, store, clients)
     try:
         async with app.open_async():
             await chunks.start()
+            await steps.start()
             await app.run_worker_async(
-                queues=[QUEUE],
+                queues=list(QUEUES),
                 concurrency=concurrency,
                 delete_jobs="successful",
                 update_heartbeat_interval=HEARTBEAT_SECONDS,
                 stalled_worker_timeout=STALL_SECONDS,
             )
     finally:
+        await steps.stop()
         await chunks.stop()
         await clients.aclose()
         await store.close()
