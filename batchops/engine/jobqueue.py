@@ -25,7 +25,7 @@ from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
 
-#: A failing step's tries (waits 2, 4, 8, 16, 32 s) before it ends failed and the next tick defers it anew.
+#: A failing step's tries (waits of 2, 4, 8 and 16 s between) before it ends failed; the next tick defers it anew.
 STEP_ATTEMPTS = 5
 _IN_FLIGHT = ("todo", "doing")
 
@@ -89,7 +89,9 @@ def serve_job_steps(app: App, settings: Settings, store: Store, clients: StoreCl
     """``batchops worker``'s side: the prepare and finish tasks run ``JobSteps`` here (start and stop it with the
     worker: its outage watch)."""
     steps = JobSteps(settings, store, clients)
-    retry = RetryStrategy(max_attempts=STEP_ATTEMPTS, exponential_wait=2)
+    # Not an abort (asyncio.CancelledError): a cancelled Preparing stays aborted; a worker's shutdown leaves the
+    # step aborted too, and the next tick defers it anew.
+    retry = RetryStrategy(max_attempts=STEP_ATTEMPTS, exponential_wait=2, retry_exceptions=[Exception])
 
     @app.task(name=PREPARE_JOB, queue=JOBS_QUEUE, retry=retry)
     async def prepare_job(job_id: str) -> None:
