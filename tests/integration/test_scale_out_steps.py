@@ -13,6 +13,7 @@ import pytest
 
 from batchops.devstore import LocalSeaweed
 from tests.support import postgres
+from tests.support.faulty_proxy import FaultyProxy
 from tests.support.jobs import (
     TAGGING,
     create_job,
@@ -28,6 +29,9 @@ from tests.support.workers import QueueWorker, start_worker
 
 pytestmark = pytest.mark.integration
 
+#: CreateJob's report-bucket check (HeadBucket, a marker PutObject, its DeleteObject), as in test_store_outage.
+REPORT_CHECK_REQUESTS = 3
+
 
 @pytest.fixture
 def database() -> Iterator[str]:
@@ -42,10 +46,12 @@ def start_both(
     """A dispatching server and one worker; the chunk size is the worker's now: it reads the manifests."""
     started: list[QueueWorker] = []
 
-    def start(chunk_size: int) -> tuple[Any, QueueWorker]:
-        monkeypatch.setenv("BATCHOPS_CHUNK_SIZE", str(chunk_size))
-        server = start_server("--database", database, "--dispatch", "procrastinate", data_dir=tmp_path / "server")
-        started.append(start_worker(tmp_path / "worker", database, seaweed.endpoint, "--concurrency", "2"))
+    def start(chunk_size: int, endpoint: str | None = None, **env: str) -> tuple[Any, QueueWorker]:
+        for name, value in {"BATCHOPS_CHUNK_SIZE": str(chunk_size), **env}.items():
+            monkeypatch.setenv(name, value)
+        args = ("--database", database, "--dispatch", "procrastinate")
+        server = start_server(*args, data_dir=tmp_path / "server", s3_endpoint=endpoint)
+        started.append(start_worker(tmp_path / "worker", database, endpoint or seaweed.endpoint, "--concurrency", "2"))
         return server, started[-1]
 
     yield start
@@ -106,3 +112,27 @@ def steps_of(url: str, job_id: str) -> set[tuple[str, str]]:
             (f"job:{job_id}",),
         ).fetchall()
     return {(name, status) for name, status in found}
+
+
+def test_a_store_down_while_a_worker_prepares_fails_the_job_there_with_a_clear_reason(
+    start_both: Any, seaweed: LocalSeaweed, s3: Any, new_bucket: Any
+) -> None:
+    # Given workers that wait at most 2 s for their store, and a store that goes down for good after CreateJob
+    proxy = FaultyProxy(seaweed.endpoint).start()
+    server, worker = start_both(100, proxy.endpoint, BATCHOPS_STORE_OUTAGE_MAX_SECONDS="2")
+    control = server.client()
+    bucket, reports = new_bucket(), new_bucket()
+    proxy.outage(after=proxy.forwarded + REPORT_CHECK_REQUESTS, seconds=3600)
+    job_id = create_job(
+        control, put_manifest(s3, bucket, [f"{bucket},k{i}" for i in range(100)]), TAGGING, report_bucket=reports
+    )
+
+    # Then the worker's Preparing holds, fails past the bound, and its finishing gives the report up
+    job = wait_status(control, job_id, "Failed", timeout=60)
+    failure, report_failure = job["FailureReasons"]
+    assert failure["FailureCode"] == "StoreUnavailable"
+    assert f"the object store at {proxy.endpoint} has not answered for" in failure["FailureReason"]
+    assert report_failure["FailureCode"] == "ReportWriteFailed"
+    gave_up = f"job {job_id}: the object store at {proxy.endpoint} has not answered"
+    assert gave_up in worker.log_path.read_text()  # the worker's outage watch, not the server's
+    assert gave_up not in (server.data_dir / "server.log").read_text()
