@@ -101,6 +101,7 @@ class JobRunner:
         self._record_retry = Backoff(config.retry_first, config.retry_most)
         self._claim_retry = Backoff(config.retry_first, config.retry_most)
         self._holding = False  # this runner set the job's hold reason
+        self._claimed = 0  # chunks claimed so far
 
     def stop(self) -> None:
         """Stop claiming and cancel running tasks; ``run`` then flushes and returns."""
@@ -111,6 +112,11 @@ class JobRunner:
     @property
     def stopped(self) -> bool:
         return self._stopping.is_set()
+
+    @property
+    def claimed(self) -> int:
+        """How many chunks it has leased so far (before its first claim, holding no lease is no news)."""
+        return self._claimed
 
     async def run(self) -> bool:
         """Run until the job has no claimable work (True) or until stopped (False)."""
@@ -150,6 +156,7 @@ class JobRunner:
             self._claim_retry.succeeded()
             if claim is None:
                 return
+            self._claimed += 1
             rows = self._rows(claim)
             log.debug("job %s: claimed chunk %d with %d tasks to run", self.job.id, claim.chunk_no, len(rows))
             if not rows:
