@@ -1,6 +1,9 @@
 """The composition root: the one place that opens the job store and builds the engine (the supervisor and, with
 ``--workers N``, its worker pool), the job service, the API app and the console app, and serves them as one
 ASGI app. ``batchops server`` and ``make run`` (batchops.demo) both start here.
+
+With ``--dispatch procrastinate`` several servers may share one PostgreSQL database: each serves the API and the
+console, and the one holding the leadership lock runs the engine (``batchops.engine.leadership``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from batchops.console import create_console
 from batchops.engine.clients import StoreClients
 from batchops.engine.dispatch import ProcrastinateWorkforce
 from batchops.engine.engine import Engine
+from batchops.engine.leadership import AdvisoryLock, Leadership, Supervision
 from batchops.engine.loop import Wakeup
 from batchops.engine.processes import WorkerPool
 from batchops.engine.queue import queue_app
@@ -44,7 +48,8 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     wakeup = Wakeup()
     workforce: Workforce
     if settings.dispatch == "procrastinate":
-        workforce = ProcrastinateWorkforce(store, queue_app(dispatching_database(settings)))
+        app = queue_app(dispatching_database(settings))
+        workforce = ProcrastinateWorkforce(store, app, stall_seconds=settings.worker_stall_seconds)
     elif settings.workers:
         workforce = WorkerPool(settings, store)
     else:
@@ -56,12 +61,22 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     return Engine(supervisor, workforce, clients)
 
 
+def build_supervision(settings: Settings, store: Store) -> Supervision:
+    """The engine; with ``--dispatch procrastinate`` (PostgreSQL) one per leadership term, run only while this
+    server holds the leadership lock (several servers may share the database, one supervises)."""
+    if settings.dispatch != "procrastinate":
+        return build_engine(settings, store)  # the only server on its store: always the leader
+    return Leadership(AdvisoryLock(dispatching_database(settings)), lambda: build_engine(settings, store))
+
+
 def build_app(settings: Settings, store: Store) -> ASGIApp:
     """The API at the root and the console at ``/console/``, on one JobService; the engine runs for the
-    app's lifespan, and the store is closed after it."""
-    engine = build_engine(settings, store)
+    app's lifespan (while this server leads), and the store is closed after it."""
+    engine = build_supervision(settings, store)
     jobs = JobService(store, engine.wake, settings)
-    services = Services(jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store)
+    services = Services(
+        jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store, role=lambda: engine.role
+    )
 
     @asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:
