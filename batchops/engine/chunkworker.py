@@ -108,8 +108,11 @@ class ChunkWorker:
 
     async def _renew_leases(self) -> None:
         for owner, runner in list(self._runners.items()):
+            # Holding no lease is news only for a run with tasks left before and after asking: not one that has
+            # yet to claim its chunk, nor one whose chunk was just finished (done chunks hold no lease).
+            working = runner.tasks_left > 0
             held = await self._store.renew_leases(owner, self._lease_seconds)
-            if held == 0 and runner.claimed and not runner.stopped:
+            if held == 0 and working and runner.tasks_left > 0 and not runner.stopped:
                 log.warning(
                     "job %s: this worker lost its chunk's lease (it was frozen or cut off past %.0f s and another "
                     "worker took the chunk): its run stops",

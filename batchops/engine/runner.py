@@ -101,7 +101,6 @@ class JobRunner:
         self._record_retry = Backoff(config.retry_first, config.retry_most)
         self._claim_retry = Backoff(config.retry_first, config.retry_most)
         self._holding = False  # this runner set the job's hold reason
-        self._claimed = 0  # chunks claimed so far
 
     def stop(self) -> None:
         """Stop claiming and cancel running tasks; ``run`` then flushes and returns."""
@@ -114,9 +113,9 @@ class JobRunner:
         return self._stopping.is_set()
 
     @property
-    def claimed(self) -> int:
-        """How many chunks it has leased so far (before its first claim, holding no lease is no news)."""
-        return self._claimed
+    def tasks_left(self) -> int:
+        """Tasks of its claimed chunks that have not ended yet (0 before its first claim and once all ended)."""
+        return sum(self._left_in_chunk.values())
 
     async def run(self) -> bool:
         """Run until the job has no claimable work (True) or until stopped (False)."""
@@ -156,7 +155,6 @@ class JobRunner:
             self._claim_retry.succeeded()
             if claim is None:
                 return
-            self._claimed += 1
             rows = self._rows(claim)
             log.debug("job %s: claimed chunk %d with %d tasks to run", self.job.id, claim.chunk_no, len(rows))
             if not rows:
