@@ -9,12 +9,18 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
 from batchops.engine.leadership import LEADER, STANDBY, AdvisoryLock, Leadership
 from batchops.engine.queue import conninfo
+from batchops.server import build_app
+from batchops.settings import Settings
+from batchops.store.sql import SqlStore
 from batchops.store.sql.urls import DatabaseUrl, parse
 
 #: A standby tries, and a leader checks its lock, this often here (1 s in the server).
@@ -137,3 +143,46 @@ async def test_a_leader_that_stops_lets_the_standby_lead(servers: list[Server]) 
 
     await eventually(lambda: standby.leads, 5, "the standby to take over")
     assert not old.engine.running and old.engine.terms == 1
+
+
+async def test_a_dispatching_servers_healthz_says_standby_until_it_takes_the_lead(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, dispatch="procrastinate", database=postgres_database)
+    store = await SqlStore.open(postgres_database, migrate_schema=False)
+    other_server = AdvisoryLock(parse(postgres_database))  # the default key: the one every server competes for
+    assert await other_server.try_take()
+    app = build_app(settings, store)
+    shutdown = asyncio.Event()
+    lifespan = asyncio.create_task(_run_lifespan(app, shutdown))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    try:
+
+        async def role() -> str:
+            return str((await client.get("/healthz")).json()["role"])
+
+        assert await role() == "standby"
+        await other_server.release()  # the other server is gone: this one takes the lead within seconds
+        started = time.monotonic()
+        while await role() != LEADER:
+            assert time.monotonic() - started < 5, "the server did not take the lead"
+            await asyncio.sleep(0.05)
+    finally:
+        await other_server.release()
+        shutdown.set()
+        await asyncio.wait_for(lifespan, 20)  # the lifespan's end stops the engine and closes the store
+        await client.aclose()
+
+
+async def _run_lifespan(app: Any, shutdown: asyncio.Event) -> None:
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive() -> dict[str, Any]:
+        if inbox[0]["type"] == "lifespan.shutdown":
+            await shutdown.wait()
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        assert not message["type"].endswith(".failed"), message
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
