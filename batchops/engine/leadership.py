@@ -7,8 +7,12 @@ PostgreSQL ends that session and frees the lock, and a standby, which tries ever
 A leader asks its lock connection every ``CHECK_SECONDS``; once it does not answer, the lock may be someone else's:
 the leader steps down at once (stops its engine), then competes again like any standby.
 
-Two supervisors for a moment (a leader cut off, before it notices) do no harm: every status move is a
-compare-and-set in the store and every task's outcome is counted once.
+A leader whose host vanishes without closing its session (power lost, network cut) is noticed by PostgreSQL
+through TCP keepalives asked for on the lock's session: it ends the session, freeing the lock, after about
+``KEEPALIVE_IDLE + KEEPALIVE_COUNT x KEEPALIVE_INTERVAL`` (11 s), while the cut-off leader stops after about
+``CHECK_SECONDS + ANSWER_SECONDS`` (4 s): it has stepped down before another can lead. Were two to supervise for a
+moment anyway, they would do no harm: every status move is a compare-and-set in the store and every task's
+outcome is counted once.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ RETRY_SECONDS = 1.0
 CHECK_SECONDS = 1.0
 #: How long the lock connection may take to answer before the leader counts it as lost.
 ANSWER_SECONDS = 3.0
+#: TCP keepalives on the lock's connection, at both ends (libpq's and the PostgreSQL session's own settings).
+KEEPALIVE_IDLE = 5
+KEEPALIVE_INTERVAL = 2
+KEEPALIVE_COUNT = 3
 
 LEADER = "leader"
 STANDBY = "standby"
@@ -55,9 +63,17 @@ class AdvisoryLock:
     """A session advisory lock on a connection of its own (held for as long as the connection lives)."""
 
     def __init__(self, url: DatabaseUrl, key: int = LOCK_KEY) -> None:
-        # TCP keepalives: a session whose client vanished without closing it (a lost host) ends in seconds.
         self._conninfo = make_conninfo(
-            conninfo(url), keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=3
+            conninfo(url),
+            keepalives=1,
+            keepalives_idle=KEEPALIVE_IDLE,
+            keepalives_interval=KEEPALIVE_INTERVAL,
+            keepalives_count=KEEPALIVE_COUNT,
+            # The server's end: a session whose client vanished ends (and frees the lock) in seconds, not hours.
+            options=(
+                f"-c tcp_keepalives_idle={KEEPALIVE_IDLE} -c tcp_keepalives_interval={KEEPALIVE_INTERVAL} "
+                f"-c tcp_keepalives_count={KEEPALIVE_COUNT}"
+            ),
         )
         self._key = key
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
