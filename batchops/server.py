@@ -66,7 +66,15 @@ def build_supervision(settings: Settings, store: Store) -> Supervision:
     server holds the leadership lock (several servers may share the database, one supervises)."""
     if settings.dispatch != "procrastinate":
         return build_engine(settings, store)  # the only server on its store: always the leader
-    return Leadership(AdvisoryLock(dispatching_database(settings)), lambda: build_engine(settings, store))
+    lock = AdvisoryLock(dispatching_database(settings))
+    return Leadership(lock, lambda: build_engine(settings, store), standby_step=lambda: _probe_if_faulted(store))
+
+
+async def _probe_if_faulted(store: Store) -> None:
+    """A standby runs no supervisor, whose store watch would clear a full disk's fault once room returns: it
+    probes itself, so its /healthz and CreateJob recover too."""
+    if store.write_fault is not None and await store.probe_write():
+        log.info("the store can write again", extra={"action": "disk_space_back"})
 
 
 def build_app(settings: Settings, store: Store) -> ASGIApp:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import psycopg
@@ -117,19 +117,26 @@ class AdvisoryLock:
         return self._conn
 
 
+async def _nothing() -> None:
+    """No housekeeping of its own while standing by."""
+
+
 class Leadership:
-    """Runs an engine (a new one for each term, from ``build``) while this server holds the lock."""
+    """Runs an engine (a new one for each term, from ``build``) while this server holds the lock; while it stands
+    by, ``standby_step`` runs at each try instead (housekeeping every server needs, e.g. probing its store)."""
 
     def __init__(
         self,
         lock: AdvisoryLock,
         build: Callable[[], Supervision],
         *,
+        standby_step: Callable[[], Awaitable[None]] = _nothing,
         retry_seconds: float = RETRY_SECONDS,
         check_seconds: float = CHECK_SECONDS,
     ) -> None:
         self._lock = lock
         self._build = build
+        self._standby_step = standby_step
         self._retry_seconds = retry_seconds
         self._check_seconds = check_seconds
         self._engine: Supervision | None = None
@@ -155,13 +162,24 @@ class Leadership:
 
     async def _compete(self) -> None:
         while True:
-            try:
-                if await self._lock.try_take():
-                    await self._lead()
-            except Exception:  # an engine that cannot start: let another server try, and try again later
-                log.exception("supervising failed; this server steps down and competes again")
-                await self._lock.release()
+            if await self._lock.try_take():
+                await self._term()
+            else:
+                await self._stand_by()
             await asyncio.sleep(self._retry_seconds)
+
+    async def _term(self) -> None:
+        try:
+            await self._lead()
+        except Exception:  # an engine that cannot start: let another server try, and try again later
+            log.exception("supervising failed; this server steps down and competes again")
+            await self._lock.release()
+
+    async def _stand_by(self) -> None:
+        try:
+            await self._standby_step()
+        except Exception as exc:  # tried again at the next try for the lock
+            log.warning("a standby's housekeeping step failed: %s", exc)
 
     async def _lead(self) -> None:
         engine = self._build()

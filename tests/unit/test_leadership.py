@@ -20,6 +20,7 @@ from batchops.engine.leadership import LEADER, STANDBY, AdvisoryLock, Leadership
 from batchops.engine.queue import conninfo
 from batchops.server import build_app
 from batchops.settings import Settings
+from batchops.store.base import WriteFault
 from batchops.store.sql import SqlStore
 from batchops.store.sql.urls import DatabaseUrl, parse
 
@@ -186,3 +187,31 @@ async def _run_lifespan(app: Any, shutdown: asyncio.Event) -> None:
         assert not message["type"].endswith(".failed"), message
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+
+async def test_a_standby_clears_its_stores_write_fault_once_the_store_writes_again(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, dispatch="procrastinate", database=postgres_database)
+    store = await SqlStore.open(postgres_database, migrate_schema=False)
+    other_server = AdvisoryLock(parse(postgres_database))
+    assert await other_server.try_take()  # this server stays a standby: no supervisor's store watch runs here
+    app = build_app(settings, store)
+    shutdown = asyncio.Event()
+    lifespan = asyncio.create_task(_run_lifespan(app, shutdown))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    try:
+        store.write_fault = WriteFault("could not extend file: No space left on device", time.time())
+        first = await client.get("/healthz")
+        assert (first.status_code, first.json()["role"]) == (503, "standby")
+
+        started = time.monotonic()  # room is back (the database was never full): the standby's probe sees it
+        while (await client.get("/healthz")).status_code != 200:
+            assert time.monotonic() - started < 5, "the standby's /healthz stayed 503"
+            await asyncio.sleep(0.05)
+        assert store.write_fault is None
+    finally:
+        await other_server.release()
+        shutdown.set()
+        await asyncio.wait_for(lifespan, 20)
+        await client.aclose()
