@@ -1,6 +1,9 @@
 """The composition root: the one place that opens the job store and builds the engine (the supervisor and, with
 ``--workers N``, its worker pool), the job service, the API app and the console app, and serves them as one
 ASGI app. ``batchops server`` and ``make run`` (batchops.demo) both start here.
+
+With ``--dispatch procrastinate`` several servers may share one PostgreSQL database: each serves the API and the
+console, and the one holding the leadership lock runs the engine (``batchops.engine.leadership``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from batchops.engine.dispatch import ProcrastinateWorkforce
 from batchops.engine.engine import Engine
 from batchops.engine.jobqueue import QueuedJobWork
 from batchops.engine.jobwork import JobSteps, JobWork, LocalJobWork
+from batchops.engine.leadership import AdvisoryLock, Leadership, Supervision
 from batchops.engine.loop import Wakeup
 from batchops.engine.processes import WorkerPool
 from batchops.engine.queue import queue_app
@@ -48,7 +52,8 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     workforce: Workforce
     job_work: JobWork
     if settings.dispatch == "procrastinate":
-        workforce = ProcrastinateWorkforce(store, queue_app(dispatching_database(settings)))
+        app = queue_app(dispatching_database(settings))
+        workforce = ProcrastinateWorkforce(store, app, stall_seconds=settings.worker_stall_seconds)
         job_work = QueuedJobWork(queue_app(dispatching_database(settings)))
     else:
         workforce = WorkerPool(settings, store) if settings.workers else Worker(settings, store, clients, wake=wakeup)
@@ -67,12 +72,30 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     return Engine(supervisor, workforce, clients)
 
 
+def build_supervision(settings: Settings, store: Store) -> Supervision:
+    """The engine; with ``--dispatch procrastinate`` (PostgreSQL) one per leadership term, run only while this
+    server holds the leadership lock (several servers may share the database, one supervises)."""
+    if settings.dispatch != "procrastinate":
+        return build_engine(settings, store)  # the only server on its store: always the leader
+    lock = AdvisoryLock(dispatching_database(settings))
+    return Leadership(lock, lambda: build_engine(settings, store), standby_step=lambda: _probe_if_faulted(store))
+
+
+async def _probe_if_faulted(store: Store) -> None:
+    """A standby runs no supervisor, whose store watch would clear a full disk's fault once room returns: it
+    probes itself, so its /healthz and CreateJob recover too."""
+    if store.write_fault is not None and await store.probe_write():
+        log.info("the store can write again", extra={"action": "disk_space_back"})
+
+
 def build_app(settings: Settings, store: Store) -> ASGIApp:
     """The API at the root and the console at ``/console/``, on one JobService; the engine runs for the
-    app's lifespan, and the store is closed after it."""
-    engine = build_engine(settings, store)
+    app's lifespan (while this server leads), and the store is closed after it."""
+    engine = build_supervision(settings, store)
     jobs = JobService(store, engine.wake, settings)
-    services = Services(jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store)
+    services = Services(
+        jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store, role=lambda: engine.role
+    )
 
     @asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:

@@ -116,6 +116,22 @@ class Settings:
             env="BATCHOPS_CHUNK_SIZE",
         ),
     )
+    worker_stall_seconds: float = field(
+        default=30.0,
+        metadata=seconds(
+            "With --dispatch procrastinate: a batchops worker silent this long (no heartbeat; killed, frozen, cut "
+            "off) is dead, and its chunk jobs are queued again for the others",
+            env="BATCHOPS_WORKER_STALL_SECONDS",
+        ),
+    )
+    chunk_lease_seconds: float = field(
+        default=60.0,
+        metadata=seconds(
+            "How long a batchops worker's claim on a chunk lasts unless renewed (every third of it); a dead or frozen "
+            "worker's chunk goes to another once it lapses",
+            env="BATCHOPS_CHUNK_LEASE_SECONDS",
+        ),
+    )
     s3_max_attempts: int = field(
         default=6,
         metadata=whole("Attempts per S3 call (retries throttling, 5xx, timeouts, connection errors with backoff)"),

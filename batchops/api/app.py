@@ -93,11 +93,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """Ready (200) unless the store cannot write: then 503 with why, until a write succeeds again."""
-    fault = services(request).store.write_fault
+    """Ready (200) unless the store cannot write: then 503 with why, until a write succeeds again; ``role`` says
+    whether this server supervises the jobs (with several servers on one database, one does)."""
+    found = services(request)
+    role = found.role()
+    fault = found.store.write_fault
     if fault is not None:
-        return JSONResponse({"status": "not ready", "reason": fault.message}, status_code=503)
-    return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "not ready", "reason": fault.message, "role": role}, status_code=503)
+    return JSONResponse({"status": "ok", "role": role})
 
 
 def create_app(app_services: Services) -> Starlette:

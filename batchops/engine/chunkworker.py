@@ -6,6 +6,11 @@ taken and does nothing), runs its tasks, records their outcomes idempotently per
 job must be Active when the chunk starts and is looked at again between batches of outcomes: a pause or cancel
 stops the run (procrastinate's abort stops it sooner). A worker that dies holding the lease leaves it to expire;
 the dispatcher then queues the chunk again.
+
+A worker frozen (SIGSTOP, a stalled VM) past its lease finds, at its next renewal, that it holds the chunk no more
+(another worker took it after the lease lapsed): it stops that run at once, so no more S3 work is done for it.
+Whatever it records meanwhile is harmless: outcomes count once per seq, and its status moves are compare-and-set
+from Active in the store, so stale knowledge never moves a job that went on without it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from batchops.domain.status import JobStatus
 from batchops.engine.clients import StoreClients
 from batchops.engine.loop import cancel_all, start_loop
 from batchops.engine.runner import JobRunner, RunnerConfig
-from batchops.engine.worker import LEASE_RENEW_SECONDS, LEASE_SECONDS
 from batchops.errors import JobNotFound, ManifestError
 from batchops.operations.registry import get_operation
 from batchops.settings import Settings
@@ -28,6 +32,8 @@ from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
 S = JobStatus
+#: A worker moves only an Active job (compare-and-set in the store): it may have slept through later moves.
+ACTIVE = frozenset({S.ACTIVE})
 #: How often a running chunk looks at its job's status (at its flushes, but no more often than this).
 STATUS_CHECK_SECONDS = 1.0
 
@@ -40,11 +46,13 @@ class ChunkWorker:
         self._store = store
         self._clients = clients
         self._slots = asyncio.Semaphore(settings.task_concurrency)
-        self._owners: set[str] = set()  # the lease owners of the chunks running now
+        self._lease_seconds = settings.chunk_lease_seconds
+        self._runners: dict[str, JobRunner] = {}  # the runs going on now, by lease owner
         self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._loops = [start_loop(self._renew_leases, LEASE_RENEW_SECONDS, self._store.rest, "lease-heartbeat")]
+        renew_every = self._lease_seconds / 3  # two renewals may fail before the lease lapses
+        self._loops = [start_loop(self._renew_leases, renew_every, self._store.rest, "lease-heartbeat")]
 
     async def stop(self) -> None:
         await cancel_all(self._loops)
@@ -61,24 +69,27 @@ class ChunkWorker:
         runner = await self._runner(job, chunk_no, owner)
         if runner is None:
             return
-        self._owners.add(owner)
+        self._runners[owner] = runner
         try:
-            drained = await runner.run()  # procrastinate's abort cancels it here: its finally flushes and releases
+            await runner.run()  # procrastinate's abort cancels it here: its finally flushes and releases
         finally:
-            self._owners.discard(owner)
-        if drained and not await self._store.has_unfinished_chunks(job.id):
-            await self._store.transition(job.id, S.COMPLETING, "every task has run")
+            del self._runners[owner]
+        # Whichever run ends with no chunk left unfinished moves the job on (its last chunk may have been
+        # finished by another run, e.g. one that took it over from this worker while it was frozen).
+        if not await self._store.has_unfinished_chunks(job.id):
+            await self._store.transition(job.id, S.COMPLETING, "every task has run", only_from=ACTIVE)
 
     async def _runner(self, job: Job, chunk_no: int, owner: str) -> JobRunner | None:
         operation = get_operation(job.spec.operation.name)
         try:
             client = await self._clients.for_job(job)
         except ManifestError as exc:  # its role is gone
-            await self._store.transition(job.id, S.FAILING, str(exc)[:256], FailureReason(exc.code, str(exc)[:256]))
+            failure = FailureReason(exc.code, str(exc)[:256])
+            await self._store.transition(job.id, S.FAILING, str(exc)[:256], failure, only_from=ACTIVE)
             return None
         config = RunnerConfig(
             owner=owner,
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=self._lease_seconds,
             record_attempts=self._settings.outcome_record_attempts,
             only_chunk=chunk_no,
         )
@@ -96,8 +107,19 @@ class ChunkWorker:
         )
 
     async def _renew_leases(self) -> None:
-        for owner in list(self._owners):
-            await self._store.renew_leases(owner, LEASE_SECONDS)
+        for owner, runner in list(self._runners.items()):
+            # Holding no lease is news only for a run with tasks left before and after asking: not one that has
+            # yet to claim its chunk, nor one whose chunk was just finished (done chunks hold no lease).
+            working = runner.tasks_left > 0
+            held = await self._store.renew_leases(owner, self._lease_seconds)
+            if held == 0 and working and runner.tasks_left > 0 and not runner.stopped:
+                log.warning(
+                    "job %s: this worker lost its chunk's lease (it was frozen or cut off past %.0f s and another "
+                    "worker took the chunk): its run stops",
+                    runner.job.id,
+                    self._lease_seconds,
+                )
+                runner.stop()
 
 
 class _ProgressCheck:
@@ -115,7 +137,7 @@ class _ProgressCheck:
                 f"after {ran} tasks ({failed} failed); see the completion report for each task's error"
             )
             failure = FailureReason("TaskFailureThresholdExceeded", reason)
-            return await self._store.transition(job.id, S.FAILING, reason, failure)
+            return await self._store.transition(job.id, S.FAILING, reason, failure, only_from=ACTIVE)
         if time.monotonic() - self._looked < STATUS_CHECK_SECONDS:
             return False
         self._looked = time.monotonic()

@@ -11,8 +11,9 @@ back or expires, and is queued again at the next look.
 
 Draining a job cancels its queued chunk jobs and aborts its running ones (``asyncio.CancelledError`` in the
 worker, whose runner then records its outcomes and gives the lease back); the worker also looks at the job's
-status between batches. A worker killed with kill -9 leaves its chunk jobs "doing": every ``STALL_CHECK_SECONDS``
-the jobs of workers silent for ``STALL_SECONDS`` are put back in the queue (procrastinate's stalled-job retry).
+status between batches. A worker killed with kill -9 (or frozen) leaves its chunk jobs "doing": every
+``STALL_CHECK_SECONDS`` (or sooner) the jobs of workers silent for ``stall_seconds`` (``worker_stall_seconds``) are
+put back in the queue (procrastinate's stalled-job retry).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from procrastinate import App, exceptions, jobs
 from batchops.domain.job import Job
 from batchops.domain.status import JobStatus
 from batchops.engine.loop import Wakeup, cancel_all, start_loop
-from batchops.engine.queue import QUEUE, QUEUES, RUN_CHUNK, STALL_SECONDS, chunk_lock
+from batchops.engine.queue import QUEUE, QUEUES, RUN_CHUNK, chunk_lock
 from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,17 @@ _IN_FLIGHT = ("todo", "doing")
 class ProcrastinateWorkforce:
     """Who runs the tasks when ``batchops worker`` processes do: the supervisor's ``Workforce``."""
 
-    def __init__(self, store: Store, app: App, *, window: int = DISPATCH_WINDOW, per_job: int = PER_JOB_WINDOW) -> None:
+    def __init__(
+        self,
+        store: Store,
+        app: App,
+        *,
+        window: int = DISPATCH_WINDOW,
+        per_job: int = PER_JOB_WINDOW,
+        stall_seconds: float = 30.0,  # the server passes settings.worker_stall_seconds
+    ) -> None:
         self._store = store
+        self._stall_seconds = stall_seconds
         self._app = app  # ``queue_app`` on the job store's PostgreSQL (tests: an InMemoryConnector's)
         self._window = window
         self._per_job = per_job
@@ -58,7 +68,7 @@ class ProcrastinateWorkforce:
         rest = self._store.rest
         self._loops = [
             start_loop(self.dispatch, DISPATCH_SECONDS, rest, "dispatch", self._wakeup),
-            start_loop(self.retry_stalled, STALL_CHECK_SECONDS, rest, "retry-stalled"),
+            start_loop(self.retry_stalled, min(STALL_CHECK_SECONDS, self._stall_seconds / 2), rest, "retry-stalled"),
         ]
 
     async def stop(self) -> None:
@@ -111,7 +121,7 @@ class ProcrastinateWorkforce:
         sending heartbeats (kill -9, lost host)."""
         manager = self._app.job_manager
         for queue in QUEUES:
-            for stalled in await manager.get_stalled_jobs(queue=queue, seconds_since_heartbeat=STALL_SECONDS):
+            for stalled in await manager.get_stalled_jobs(queue=queue, seconds_since_heartbeat=self._stall_seconds):
                 log.warning("%s %s of a silent worker goes back to the queue", stalled.task_name, stalled.id)
                 await manager.retry_job(stalled)
 

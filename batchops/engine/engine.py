@@ -24,6 +24,11 @@ class Engine:
         await self.workforce.stop()  # its runners record their last outcomes and give their leases back
         await self.clients.aclose()
 
+    @property
+    def role(self) -> str:
+        """A server whose engine runs without a leadership lock is the only one on its store: it leads."""
+        return "leader"
+
     def wake(self) -> None:
         """Ask for a tick now (after an API call changed a job)."""
         self.supervisor.wake()

@@ -24,9 +24,14 @@ PREPARE_JOB = "batchops.prepare_job"
 FINISH_JOB = "batchops.finish_job"
 #: Every queue a ``batchops worker`` serves (and whose stalled tasks the server puts back).
 QUEUES = (QUEUE, JOBS_QUEUE)
-#: A worker silent this long (no heartbeat) is dead: its chunk jobs are retried on other workers.
-STALL_SECONDS = 30.0
+#: How often a worker sends its heartbeat, at most (a worker silent ``worker_stall_seconds`` is dead: its chunk
+#: jobs are retried on other workers).
 HEARTBEAT_SECONDS = 5.0
+
+
+def heartbeat_seconds(stall_seconds: float) -> float:
+    """Several heartbeats per stall timeout, so a busy but live worker is never taken for dead."""
+    return min(HEARTBEAT_SECONDS, stall_seconds / 4)
 
 
 def conninfo(url: DatabaseUrl) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from batchops.engine.chunkworker import ChunkWorker
 from batchops.engine.clients import StoreClients
 from batchops.engine.jobqueue import serve_job_steps
-from batchops.engine.queue import HEARTBEAT_SECONDS, QUEUE, QUEUES, RUN_CHUNK, STALL_SECONDS, check_queue, queue_app
+from batchops.engine.queue import QUEUE, QUEUES, RUN_CHUNK, check_queue, heartbeat_seconds, queue_app
 from batchops.errors import ConfigError
 from batchops.settings import Settings
 from batchops.store.sql import open_store
@@ -41,8 +41,8 @@ async def serve_chunks(settings: Settings, concurrency: int) -> None:
                 queues=list(QUEUES),
                 concurrency=concurrency,
                 delete_jobs="successful",
-                update_heartbeat_interval=HEARTBEAT_SECONDS,
-                stalled_worker_timeout=STALL_SECONDS,
+                update_heartbeat_interval=heartbeat_seconds(settings.worker_stall_seconds),
+                stalled_worker_timeout=settings.worker_stall_seconds,
             )
     finally:
         await steps.stop()

@@ -112,6 +112,11 @@ class JobRunner:
     def stopped(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def tasks_left(self) -> int:
+        """Tasks of its claimed chunks that have not ended yet (0 before its first claim and once all ended)."""
+        return sum(self._left_in_chunk.values())
+
     async def run(self) -> bool:
         """Run until the job has no claimable work (True) or until stopped (False)."""
         done = asyncio.Event()

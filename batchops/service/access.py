@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
@@ -21,6 +22,8 @@ class Services:
     settings: Settings
     #: Only for /healthz: whether the job store can write (``write_fault``).
     store: Store
+    #: Only for /healthz: whether this server supervises ("leader") or stands by ("standby").
+    role: Callable[[], str] = field(default=lambda: "leader")
 
 
 def services(request: HTTPConnection) -> Services:

@@ -155,13 +155,16 @@ class MemoryWork(MemoryBase):
             ended = frozenset(seq for seq in self.tables.outcomes.get(job_id, {}) if seq in seqs)
             return ClaimedChunk(chunk_no, chunk.first_seq, chunk.count, chunk.data, ended)
 
-    async def renew_leases(self, owner: str, lease_seconds: float) -> None:
+    async def renew_leases(self, owner: str, lease_seconds: float) -> int:
+        renewed = 0
         async with self._write():
             expires = self._clock() + lease_seconds
             for chunks in self.tables.chunks.values():
                 for c in chunks.values():
                     if c.lease_owner == owner and not c.done:
                         c.lease_expires = expires
+                        renewed += 1
+        return renewed
 
     async def release_chunks(self, job_id: str | None = None, owner: str | None = None) -> None:
         async with self._write():
@@ -230,4 +233,3 @@ def _insert(stored: dict[int, OutcomeRow], rows: Sequence[OutcomeRow]) -> int:
             stored[row[1]] = row
             inserted += 1
     return inserted
-

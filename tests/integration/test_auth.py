@@ -128,7 +128,7 @@ def test_hostile_xml_refused(server: Any, body: bytes) -> None:
 
 def test_health_stays_open(server: Any) -> None:
     status, reply = raw_request(f"{server.url}/healthz", "GET")
-    assert (status, reply) == (200, b'{"status":"ok"}')
+    assert (status, reply) == (200, b'{"status":"ok","role":"leader"}')
 
 
 def test_overlong_next_token(control: Any) -> None:

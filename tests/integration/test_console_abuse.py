@@ -149,7 +149,7 @@ def test_https_with_a_certificate_and_a_secure_cookie(start_server: Any, tmp_pat
     cert, key = self_signed(tmp_path)
     server = start_server("--tls-cert", str(cert), "--tls-key", str(key))
     assert server.url.startswith("https://")
-    assert httpx.get(f"{server.url}/healthz", verify=str(cert)).json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/healthz", verify=str(cert)).json() == {"status": "ok", "role": "leader"}
     client = console(server, verify=str(cert))
     answer = try_login(client, ACCESS_KEY, SECRET_KEY)
     assert answer.status_code == 303

@@ -183,5 +183,5 @@ def test_a_full_disk_holds_the_job_visibly_and_it_ends_exactly_once_when_space_r
     assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == TASKS
     assert job["ProgressSummary"]["NumberOfTasksFailed"] == 0
     assert "disk is full" not in (job.get("StatusUpdateReason") or "")
-    assert healthz(server) == (200, b'{"status":"ok"}')
+    assert healthz(server) == (200, b'{"status":"ok","role":"leader"}')
     create_job(control, put_manifest(s3, bucket, [f"{bucket},k00"]), invoke, confirmation=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -120,6 +121,14 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz answers (``role``: whether this server supervises), or {} while it does not answer."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as reply:
+                return dict(json.loads(reply.read()))
+        except OSError:
+            return {}
 
     def log_tail(self, lines: int = 40) -> str:
         path = self.data_dir / "server.log"

@@ -1,5 +1,5 @@
 """Real ``batchops worker`` processes for the scale-out tests (each in a process group of its own, so kill -9
-reaches only it)."""
+reaches only it); ``pause`` freezes one (SIGSTOP, as a stalled VM would) and ``resume`` wakes it."""
 
 from __future__ import annotations
 
@@ -23,8 +23,15 @@ class QueueWorker:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
+    def pause(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process.poll() is None:
+            self.resume()  # a paused one would never see the SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(timeout=20)
@@ -37,7 +44,9 @@ class QueueWorker:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start_worker(directory: Path, database: str, s3_endpoint: str, *extra_args: str) -> QueueWorker:
+def start_worker(
+    directory: Path, database: str, s3_endpoint: str, *extra_args: str, env: dict[str, str] | None = None
+) -> QueueWorker:
     directory.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "batchops", "worker", "--database", database, "--s3-endpoint", s3_endpoint]
     env = {
@@ -45,6 +54,7 @@ def start_worker(directory: Path, database: str, s3_endpoint: str, *extra_args: 
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "BATCHOPS_ACCOUNT_ID": ACCOUNT,
+        **(env or {}),
     }
     log_path = directory / "worker.log"
     with log_path.open("ab") as log:

@@ -37,7 +37,7 @@ def csrf_of(html: str) -> str:
 
 async def test_healthz_reads_the_write_fault_of_the_store_the_server_opened(settings: Settings, store: Store) -> None:
     client = client_of(settings, store)
-    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/healthz")).json() == {"status": "ok", "role": "leader"}
     store.write_fault = WriteFault("database or disk is full", 0.0)
     reply = await client.get("/healthz")
     assert reply.status_code == 503

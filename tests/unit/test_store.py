@@ -844,6 +844,18 @@ async def test_renew_leases_only_touches_the_owner(store: Store, clock: ManualCl
     assert claim is not None and claim.chunk_no == 1  # w2's lapsed, w1's was renewed
 
 
+async def test_renew_leases_says_whether_the_owner_still_holds_its_chunk(store: Store, clock: ManualClock) -> None:
+    job_id = await two_chunks(store)
+    await store.claim_chunk(job_id, "frozen", 10, chunk_no=0)
+    assert await store.renew_leases("frozen", 10) == 1
+
+    clock.advance(11)  # the frozen worker misses its renewals: its lease lapses and another worker takes the chunk
+    assert await store.claim_chunk(job_id, "other", 10, chunk_no=0) is not None
+
+    assert await store.renew_leases("frozen", 10) == 0  # on waking it learns the chunk is no longer its own
+    assert await store.renew_leases("other", 10) == 1
+
+
 async def test_a_live_lease_means_the_job_has_not_drained(store: Store) -> None:
     job_id = await two_chunks(store)
     assert not await store.has_live_lease(job_id)

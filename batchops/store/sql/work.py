@@ -122,13 +122,14 @@ class SqlWork(Repository):
             ).scalars()
             return ClaimedChunk(row.chunk_no, row.first_seq, row.task_count, row.data, frozenset(ended))
 
-    async def renew_leases(self, owner: str, lease_seconds: float) -> None:
+    async def renew_leases(self, owner: str, lease_seconds: float) -> int:
         async with self._db.write() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 update(chunks)
                 .where(chunks.c.lease_owner == owner, chunks.c.done.is_(False))
                 .values(lease_expires=self._db.clock() + lease_seconds)
             )
+        return int(result.rowcount)
 
     async def release_chunks(self, job_id: str | None = None, owner: str | None = None) -> None:
         """Give leased chunks back (a paused job, or a restart of the only worker)."""
