@@ -54,7 +54,7 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     if settings.dispatch == "procrastinate":
         app = queue_app(dispatching_database(settings))
         workforce = ProcrastinateWorkforce(store, app, stall_seconds=settings.worker_stall_seconds)
-        job_work = QueuedJobWork(queue_app(dispatching_database(settings)))
+        job_work = QueuedJobWork(queue_app(dispatching_database(settings)), settings.chunk_size)
     else:
         workforce = WorkerPool(settings, store) if settings.workers else Worker(settings, store, clients, wake=wakeup)
         job_work = LocalJobWork(JobSteps(settings, store, clients, wake=wakeup), wake=wakeup)

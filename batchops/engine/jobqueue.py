@@ -33,8 +33,9 @@ _IN_FLIGHT = ("todo", "doing")
 class QueuedJobWork:
     """The supervisor's ``JobWork`` when ``batchops worker``s prepare and finish the jobs."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, chunk_size: int | None = None) -> None:
         self._app = app  # ``queue_app`` on the job store's PostgreSQL (tests: an InMemoryConnector's)
+        self._chunk_size = chunk_size  # this server's, sent with each prepare task (workers need not be told)
 
     async def start(self) -> None:
         await self._app.open_async()
@@ -43,7 +44,7 @@ class QueuedJobWork:
         await self._app.close_async()
 
     async def prepare(self, job: Job) -> None:
-        await self._defer(PREPARE_JOB, job)
+        await self._defer(PREPARE_JOB, job, chunk_size=self._chunk_size)
 
     async def finish(self, job: Job) -> None:
         await self._defer(FINISH_JOB, job)
@@ -64,7 +65,7 @@ class QueuedJobWork:
     def retry_now(self) -> None:
         pass
 
-    async def _defer(self, task_name: str, job: Job) -> None:
+    async def _defer(self, task_name: str, job: Job, **kwargs: int | None) -> None:
         if await self._in_flight(job.id):
             return
         deferrer = self._app.configure_task(
@@ -75,7 +76,7 @@ class QueuedJobWork:
             queueing_lock=step_lock(task_name, job.id),
         )
         try:
-            await deferrer.defer_async(job_id=job.id)
+            await deferrer.defer_async(job_id=job.id, **kwargs)
         except exceptions.AlreadyEnqueued:
             return  # queued meanwhile
         log.debug("job %s: %s deferred", job.id, task_name)
@@ -94,8 +95,8 @@ def serve_job_steps(app: App, settings: Settings, store: Store, clients: StoreCl
     retry = RetryStrategy(max_attempts=STEP_ATTEMPTS, exponential_wait=2, retry_exceptions=[Exception])
 
     @app.task(name=PREPARE_JOB, queue=JOBS_QUEUE, retry=retry)
-    async def prepare_job(job_id: str) -> None:
-        await steps.prepare(job_id)
+    async def prepare_job(job_id: str, chunk_size: int | None = None) -> None:
+        await steps.prepare(job_id, chunk_size)
 
     @app.task(name=FINISH_JOB, queue=JOBS_QUEUE, retry=retry)
     async def finish_job(job_id: str) -> None:

@@ -97,14 +97,15 @@ class JobSteps:
 
     # --- the two steps ------------------------------------------------------------------------
 
-    async def prepare(self, job_id: str) -> None:
-        """Read the Preparing job's manifest into chunks, then Ready (or Suspended: confirmation required); a
+    async def prepare(self, job_id: str, chunk_size: int | None = None) -> None:
+        """Read the Preparing job's manifest into chunks of ``chunk_size`` rows (the supervising server's, which
+        defers the step; else this process's setting), then Ready (or Suspended: confirmation required); a
         manifest that cannot be used fails the job with its reason."""
         job = await self._job_in(job_id, (S.PREPARING,), PREPARE)
         if job is None or not self._enter(job_id, PREPARE):
             return
         try:
-            await self._prepare(job)
+            await self._prepare(job, chunk_size or self._settings.chunk_size)
         finally:
             self._leave(job_id)
 
@@ -125,9 +126,9 @@ class JobSteps:
 
     # --- preparing ----------------------------------------------------------------------------
 
-    async def _prepare(self, job: Job) -> None:
+    async def _prepare(self, job: Job, chunk_size: int) -> None:
         try:
-            await self._read_manifest(job)
+            await self._read_manifest(job, chunk_size)
         except ManifestError as exc:
             failure = FailureReason(exc.code, str(exc)[:256])
             await self._store.transition(job.id, S.FAILING, str(exc)[:256], failure)
@@ -140,7 +141,7 @@ class JobSteps:
         if await self._store.transition(job.id, target, f"manifest read: {fresh.progress.total} tasks"):
             log.info("job %s: manifest read: %d tasks", job.id, fresh.progress.total, extra={"action": "prepared"})
 
-    async def _read_manifest(self, job: Job) -> None:
+    async def _read_manifest(self, job: Job, chunk_size: int) -> None:
         """A store outage holds Preparing (it resumes from its checkpoint once the store answers again) instead
         of failing the job; the outage watch shows why and fails the job past the bound. A read that keeps
         breaking while the store answers fails as before, after ``MAX_STALLED_READS`` tries."""
@@ -148,7 +149,7 @@ class JobSteps:
         stalled, checkpoint = 0, await self._store.prepare_checkpoint(job.id)
         while True:
             try:
-                await prepare(self._store, client.s3, job, self._settings.chunk_size)
+                await prepare(self._store, client.s3, job, chunk_size)
                 return
             except ChunksTaken:
                 raise

@@ -94,10 +94,11 @@ class Cluster:
         self.app, self.store = app, store
         self.settings = Settings(data_dir=tmp_path, chunk_size=10)
         self.clients = OneStore(self.settings, s3)
-        self.supervisor = Supervisor(
-            self.settings, store, self.clients, Workforce(), tick_seconds=60, job_work=QueuedJobWork(app)
-        )
-        self.steps = serve_job_steps(app, self.settings, store, self.clients)
+        work = QueuedJobWork(app, self.settings.chunk_size)
+        self.supervisor = Supervisor(self.settings, store, self.clients, Workforce(), tick_seconds=60, job_work=work)
+        # The worker's own chunk size differs: the supervising server's travels with the prepare task.
+        worker_settings = Settings(data_dir=tmp_path, chunk_size=1000)
+        self.steps = serve_job_steps(app, worker_settings, store, self.clients)
 
     async def work_off(self) -> None:
         """The worker runs what is queued now, then stops."""
@@ -124,7 +125,7 @@ async def test_a_new_job_is_deferred_once_and_prepared_by_the_worker(cluster: Cl
 
     [task] = queued(app)
     assert (task["task_name"], task["queue_name"], task["priority"]) == (PREPARE_JOB, JOBS_QUEUE, 7)
-    assert task["lock"] == job_lock(job_id) and task["args"] == {"job_id": job_id}
+    assert task["lock"] == job_lock(job_id) and task["args"] == {"job_id": job_id, "chunk_size": 10}
     assert (await cluster.store.job_for_engine(job_id)).status is S.PREPARING  # the server read nothing
 
     await cluster.work_off()
