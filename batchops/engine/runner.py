@@ -23,6 +23,7 @@ from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.domain.task import TaskOutcome, TaskStatus
 from batchops.engine.backoff import Backoff
+from batchops.engine.keylocks import StoreKeyLocks
 from batchops.errors import StoreFull
 from batchops.functions import FunctionInvoker
 from batchops.manifests.chunks import ChunkRow, decode
@@ -80,7 +81,12 @@ class JobRunner:
         self.job = job
         self._store = store
         self._ctx = TaskContext(
-            s3=s3, job_id=job.id, functions=functions, stores=stores, transfer=transfer or TransferLimits()
+            s3=s3,
+            job_id=job.id,
+            functions=functions,
+            stores=stores,
+            transfer=transfer or TransferLimits(),
+            key_locks=StoreKeyLocks(store, job.id),
         )
         self._operation = operation
         # In-flight tasks: the engine's slots, shared by every job, unless the operation sets its own limit.

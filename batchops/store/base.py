@@ -163,6 +163,21 @@ class WorkQueue(Protocol):
         """The numbers of the job's first ``limit`` unfinished chunks that no live lease holds (to dispatch)."""
         ...
 
+    # --- key locks: a name (a replica's key) held by one task at a time, across processes -------------------
+
+    async def lock_key(self, job_id: str, name: str, owner: str, lease_seconds: float) -> bool:
+        """Hold ``name`` for ``owner`` (a token of one holding) for ``lease_seconds``: True if nobody held it or
+        its holder's lease had expired (taken over), False while another holder's lease runs."""
+        ...
+
+    async def renew_key_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
+        """Extend ``owner``'s hold on ``name``; False if it no longer holds it (expired and taken over)."""
+        ...
+
+    async def unlock_key(self, name: str, owner: str) -> None:
+        """Give ``name`` back if ``owner`` still holds it (a lock taken over since is left to its new holder)."""
+        ...
+
 
 class ReportSource(Protocol):
     """Reads for reports and the console: outcome rows, and jobs searched, sorted and counted."""

@@ -17,6 +17,7 @@ from batchops.store import codec
 from batchops.store.base import ChunkBlob, ClaimedChunk, Clock, HistoryEntry, WriteFault
 from batchops.store.health import WriteHealth
 from batchops.store.outcomes import STATUS, OutcomeRow, outcome_rows, report_row
+from batchops.store.rules import lock_digest
 
 
 @dataclass
@@ -32,6 +33,15 @@ class Chunk:
 
 
 @dataclass
+class KeyLock:
+    """A key_locks row: the job and the holding token that hold a name, until when."""
+
+    job_id: str
+    owner: str
+    expires: float
+
+
+@dataclass
 class Tables:
     """What the SQL store keeps in its tables, by job id (``jobs`` rows keep the table's column names)."""
 
@@ -39,6 +49,7 @@ class Tables:
     history: dict[str, list[HistoryEntry]] = field(default_factory=dict)
     chunks: dict[str, dict[int, Chunk]] = field(default_factory=dict)
     outcomes: dict[str, dict[int, OutcomeRow]] = field(default_factory=dict)
+    key_locks: dict[str, KeyLock] = field(default_factory=dict)  # by the lock name's digest
 
 
 class MemoryBase:
@@ -205,6 +216,32 @@ class MemoryWork(MemoryBase):
         )
         return [no for no, _ in zip(free, range(limit), strict=False)]
 
+    # --- key locks ------------------------------------------------------------------------
+
+    async def lock_key(self, job_id: str, name: str, owner: str, lease_seconds: float) -> bool:
+        async with self._write():
+            now, digest = self._clock(), lock_digest(name)
+            held = self.tables.key_locks.get(digest)
+            if held is not None and held.expires >= now:
+                return False
+            self.tables.key_locks[digest] = KeyLock(job_id, owner, now + lease_seconds)
+            return True
+
+    async def renew_key_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
+        async with self._write():
+            held = self.tables.key_locks.get(lock_digest(name))
+            if held is None or held.owner != owner:
+                return False
+            held.expires = self._clock() + lease_seconds
+            return True
+
+    async def unlock_key(self, name: str, owner: str) -> None:
+        async with self._write():
+            digest = lock_digest(name)
+            held = self.tables.key_locks.get(digest)
+            if held is not None and held.owner == owner:
+                del self.tables.key_locks[digest]
+
     # --- reports --------------------------------------------------------------------------
 
     async def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]:
@@ -228,4 +265,3 @@ def _insert(stored: dict[int, OutcomeRow], rows: Sequence[OutcomeRow]) -> int:
             stored[row[1]] = row
             inserted += 1
     return inserted
-
