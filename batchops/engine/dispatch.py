@@ -12,7 +12,8 @@ back or expires, and is queued again at the next look.
 Draining a job cancels its queued chunk jobs and aborts its running ones (``asyncio.CancelledError`` in the
 worker, whose runner then records its outcomes and gives the lease back); the worker also looks at the job's
 status between batches. A worker killed with kill -9 leaves its chunk jobs "doing": every ``STALL_CHECK_SECONDS``
-the jobs of workers silent for ``STALL_SECONDS`` are put back in the queue (procrastinate's stalled-job retry).
+the jobs of workers silent for ``STALL_SECONDS`` are put back in the queue (procrastinate's stalled-job retry),
+their chunks' leases given back, so they run again without waiting for the dead worker's leases to expire.
 """
 
 from __future__ import annotations
@@ -107,10 +108,17 @@ class ProcrastinateWorkforce:
             await self._app.job_manager.cancel_job_by_id_async(procrastinate_id, abort=True)
 
     async def retry_stalled(self) -> None:
-        """Put back in the queue the chunk jobs of workers that stopped sending heartbeats (kill -9, lost host)."""
+        """Put back in the queue the chunk jobs of workers that stopped sending heartbeats (kill -9, lost host),
+        their chunks' leases given back first: the chunk runs again at once, not after the dead lease expires.
+
+        A worker only frozen (SIGSTOP, a paused VM) may wake still running the chunk: the lease is no longer its
+        own, which stops its runner (lease fencing); outcomes count once per seq either way."""
         manager = self._app.job_manager
         for stalled in await manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=STALL_SECONDS):
             log.warning("chunk job %s of a silent worker goes back to the queue", stalled.id)
+            job_id, chunk_no = stalled.task_kwargs.get("job_id"), stalled.task_kwargs.get("chunk_no")
+            if isinstance(job_id, str) and isinstance(chunk_no, int):
+                await self._store.release_chunk(job_id, chunk_no)
             await manager.retry_job(stalled)
 
     async def _defer(self, job: Job, chunk_no: int) -> int:

@@ -151,6 +151,10 @@ class WorkQueue(Protocol):
 
     async def release_chunks(self, job_id: str | None = None, owner: str | None = None) -> None: ...
 
+    async def release_chunk(self, job_id: str, chunk_no: int) -> None:
+        """Give back one chunk's lease, whoever holds it (its worker is known dead: the chunk runs again now)."""
+        ...
+
     async def record_outcomes(
         self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
     ) -> tuple[int, int]: ...

@@ -179,6 +179,12 @@ class MemoryWork(MemoryBase):
                     if (job_id is None or jid == job_id) and (owner is None or c.lease_owner == owner):
                         c.lease_owner = c.lease_expires = None
 
+    async def release_chunk(self, job_id: str, chunk_no: int) -> None:
+        async with self._write():
+            chunk = self.tables.chunks.get(job_id, {}).get(chunk_no)
+            if chunk is not None:
+                chunk.lease_owner = chunk.lease_expires = None
+
     async def record_outcomes(
         self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
     ) -> tuple[int, int]:
