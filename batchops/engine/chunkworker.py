@@ -5,7 +5,9 @@ name of its own, so the run is fenced from any other delivery of the same chunk:
 taken and does nothing), runs its tasks, records their outcomes idempotently per seq and gives the lease back. The
 job must be Active when the chunk starts and is looked at again between batches of outcomes: a pause or cancel
 stops the run (procrastinate's abort stops it sooner). A worker that dies holding the lease leaves it to expire;
-the dispatcher then queues the chunk again.
+the dispatcher then queues the chunk again. While a chunk's object store is down its tasks wait on the breaker;
+this process's outage watch shows why on the job and, past ``store_outage_max_seconds``, fails the job and stops
+its chunks here (the server's supervisor watches only its own work: Preparing and reports).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import JobStatus
 from batchops.engine.clients import StoreClients
 from batchops.engine.loop import cancel_all, start_loop
+from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch, ends_none
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.engine.worker import LEASE_RENEW_SECONDS, LEASE_SECONDS
 from batchops.errors import JobNotFound, ManifestError
@@ -41,10 +44,22 @@ class ChunkWorker:
         self._clients = clients
         self._slots = asyncio.Semaphore(settings.task_concurrency)
         self._owners: set[str] = set()  # the lease owners of the chunks running now
+        self._running: dict[str, set[JobRunner]] = {}  # job → its chunks' runners here
+        self._outages = OutageWatch(
+            store,
+            settings.store_outage_max_seconds,
+            stop_work=self._stop_job,
+            end_without_report=ends_none,
+            wake=_nobody,
+        )
         self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._loops = [start_loop(self._renew_leases, LEASE_RENEW_SECONDS, self._store.rest, "lease-heartbeat")]
+        rest = self._store.rest
+        self._loops = [
+            start_loop(self._renew_leases, LEASE_RENEW_SECONDS, rest, "lease-heartbeat"),
+            start_loop(self._outages.watch, OUTAGE_WATCH_SECONDS, rest, "outage-watch"),
+        ]
 
     async def stop(self) -> None:
         await cancel_all(self._loops)
@@ -62,10 +77,12 @@ class ChunkWorker:
         if runner is None:
             return
         self._owners.add(owner)
+        self._running.setdefault(job.id, set()).add(runner)
         try:
             drained = await runner.run()  # procrastinate's abort cancels it here: its finally flushes and releases
         finally:
             self._owners.discard(owner)
+            self._ended(job.id, runner)
         if drained and not await self._store.has_unfinished_chunks(job.id):
             await self._store.transition(job.id, S.COMPLETING, "every task has run")
 
@@ -76,6 +93,7 @@ class ChunkWorker:
         except ManifestError as exc:  # its role is gone
             await self._store.transition(job.id, S.FAILING, str(exc)[:256], FailureReason(exc.code, str(exc)[:256]))
             return None
+        self._outages.track(job, client.breaker)
         config = RunnerConfig(
             owner=owner,
             lease_seconds=LEASE_SECONDS,
@@ -95,9 +113,25 @@ class ChunkWorker:
             transfer=self._clients.transfer,
         )
 
+    def _stop_job(self, job_id: str) -> None:
+        """The job failed for its store's outage: stop its chunks running here (they record what they ran)."""
+        for runner in self._running.get(job_id, ()):
+            runner.stop()
+
+    def _ended(self, job_id: str, runner: JobRunner) -> None:
+        runners = self._running.get(job_id, set())
+        runners.discard(runner)
+        if not runners:  # the job's last chunk here: its store is no longer this process's to watch
+            self._running.pop(job_id, None)
+            self._outages.forget(job_id)
+
     async def _renew_leases(self) -> None:
         for owner in list(self._owners):
             await self._store.renew_leases(owner, LEASE_SECONDS)
+
+
+def _nobody() -> None:
+    """No supervisor in this process to wake."""
 
 
 class _ProgressCheck:

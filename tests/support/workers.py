@@ -37,18 +37,21 @@ class QueueWorker:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start_worker(directory: Path, database: str, s3_endpoint: str, *extra_args: str) -> QueueWorker:
+def start_worker(
+    directory: Path, database: str, s3_endpoint: str, *extra_args: str, env: dict[str, str] | None = None
+) -> QueueWorker:
     directory.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "batchops", "worker", "--database", database, "--s3-endpoint", s3_endpoint]
-    env = {
+    environment = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "BATCHOPS_ACCOUNT_ID": ACCOUNT,
+        **(env or {}),
     }
     log_path = directory / "worker.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [*args, *extra_args], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            [*args, *extra_args], stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
         )
     return QueueWorker(log_path, process)
