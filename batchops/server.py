@@ -48,7 +48,7 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     elif settings.workers:
         workforce = WorkerPool(settings, store)
     else:
-        workforce = Worker(settings, store, clients, wake=wakeup)
+        workforce = Worker(settings, store, clients, wake=wakeup, alone=True)
     remote = isinstance(workforce, ProcrastinateWorkforce)
     supervisor = Supervisor(
         settings, store, clients, workforce, tick_seconds=tick_seconds, wakeup=wakeup, remote_workers=remote

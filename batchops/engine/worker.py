@@ -48,12 +48,15 @@ class Worker:
         *,
         owner: str | None = None,
         wake: Callable[[], None] = _nobody,
+        alone: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
         self.owner = owner or f"worker-{uuid.uuid4()}"
         self._clients = clients
         self._slots = asyncio.Semaphore(settings.task_concurrency)
+        # The only process running this store's tasks (the server's own worker): its key locks need no store.
+        self._alone = alone
         self._runners: dict[str, JobRunner] = {}
         # ``wake`` asks the supervisor in this process for a tick: a job's work here ended, so it can move on.
         self._work = JobTasks(on_end=self._work_ended, on_done=wake)
@@ -124,7 +127,11 @@ class Worker:
             client.s3,
             operation,
             self._slots,
-            RunnerConfig(owner=self.owner, record_attempts=self.settings.outcome_record_attempts),
+            RunnerConfig(
+                owner=self.owner,
+                record_attempts=self.settings.outcome_record_attempts,
+                shared_key_locks=not self._alone,
+            ),
             self._check_threshold,
             functions=await self._clients.function_invoker(),
             stores=self._clients.routes,
