@@ -51,7 +51,11 @@ class StoreKeyLocks:
     async def hold(self, name: str) -> AsyncIterator[None]:
         async with self._local.hold(name):
             owner = f"keylock-{uuid.uuid4().hex}"
-            await self._take(name, owner)
+            try:
+                await self._take(name, owner)
+            except asyncio.CancelledError:  # the task stopped while taking: a take may have committed all the same
+                await self._let_go(name, owner)
+                raise
             renewal = asyncio.create_task(self._renew(name, owner), name=f"keylock-renew-{owner}")
             try:
                 yield
