@@ -56,7 +56,10 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
         workforce = ProcrastinateWorkforce(store, app, stall_seconds=settings.worker_stall_seconds)
         job_work = QueuedJobWork(queue_app(dispatching_database(settings)), settings.chunk_size)
     else:
-        workforce = WorkerPool(settings, store) if settings.workers else Worker(settings, store, clients, wake=wakeup)
+        if settings.workers:
+            workforce = WorkerPool(settings, store)
+        else:  # it runs every task: its key locks need not go through the store
+            workforce = Worker(settings, store, clients, wake=wakeup, alone=True)
         job_work = LocalJobWork(JobSteps(settings, store, clients, wake=wakeup), wake=wakeup)
     remote = isinstance(workforce, ProcrastinateWorkforce)
     supervisor = Supervisor(

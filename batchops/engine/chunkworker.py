@@ -5,7 +5,9 @@ name of its own, so the run is fenced from any other delivery of the same chunk:
 taken and does nothing), runs its tasks, records their outcomes idempotently per seq and gives the lease back. The
 job must be Active when the chunk starts and is looked at again between batches of outcomes: a pause or cancel
 stops the run (procrastinate's abort stops it sooner). A worker that dies holding the lease leaves it to expire;
-the dispatcher then queues the chunk again.
+the dispatcher then queues the chunk again. While a chunk's object store is down its tasks wait on the breaker;
+this process's outage watch shows why on the job and, past ``store_outage_max_seconds``, fails the job and stops
+its chunks here (the server's supervisor watches only its own work: Preparing and reports).
 
 A worker frozen (SIGSTOP, a stalled VM) past its lease finds, at its next renewal, that it holds the chunk no more
 (another worker took it after the lease lapsed): it stops that run at once, so no more S3 work is done for it.
@@ -24,6 +26,7 @@ from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import JobStatus
 from batchops.engine.clients import StoreClients
 from batchops.engine.loop import cancel_all, start_loop
+from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch, ends_none
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import JobNotFound, ManifestError
 from batchops.operations.registry import get_operation
@@ -48,11 +51,23 @@ class ChunkWorker:
         self._slots = asyncio.Semaphore(settings.task_concurrency)
         self._lease_seconds = settings.chunk_lease_seconds
         self._runners: dict[str, JobRunner] = {}  # the runs going on now, by lease owner
+        self._running: dict[str, set[JobRunner]] = {}  # job → its chunks' runners here
+        self._outages = OutageWatch(
+            store,
+            settings.store_outage_max_seconds,
+            stop_work=self._stop_job,
+            end_without_report=ends_none,
+            wake=_nobody,
+        )
         self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        rest = self._store.rest
         renew_every = self._lease_seconds / 3  # two renewals may fail before the lease lapses
-        self._loops = [start_loop(self._renew_leases, renew_every, self._store.rest, "lease-heartbeat")]
+        self._loops = [
+            start_loop(self._renew_leases, renew_every, rest, "lease-heartbeat"),
+            start_loop(self._outages.watch, OUTAGE_WATCH_SECONDS, rest, "outage-watch"),
+        ]
 
     async def stop(self) -> None:
         await cancel_all(self._loops)
@@ -70,10 +85,12 @@ class ChunkWorker:
         if runner is None:
             return
         self._runners[owner] = runner
+        self._running.setdefault(job.id, set()).add(runner)
         try:
             await runner.run()  # procrastinate's abort cancels it here: its finally flushes and releases
         finally:
             del self._runners[owner]
+            self._ended(job.id, runner)
         # Whichever run ends with no chunk left unfinished moves the job on (its last chunk may have been
         # finished by another run, e.g. one that took it over from this worker while it was frozen).
         if not await self._store.has_unfinished_chunks(job.id):
@@ -87,6 +104,7 @@ class ChunkWorker:
             failure = FailureReason(exc.code, str(exc)[:256])
             await self._store.transition(job.id, S.FAILING, str(exc)[:256], failure, only_from=ACTIVE)
             return None
+        self._outages.track(job, client.breaker)
         config = RunnerConfig(
             owner=owner,
             lease_seconds=self._lease_seconds,
@@ -106,6 +124,18 @@ class ChunkWorker:
             transfer=self._clients.transfer,
         )
 
+    def _stop_job(self, job_id: str) -> None:
+        """The job failed for its store's outage: stop its chunks running here (they record what they ran)."""
+        for runner in self._running.get(job_id, ()):
+            runner.stop()
+
+    def _ended(self, job_id: str, runner: JobRunner) -> None:
+        runners = self._running.get(job_id, set())
+        runners.discard(runner)
+        if not runners:  # the job's last chunk here: its store is no longer this process's to watch
+            self._running.pop(job_id, None)
+            self._outages.forget(job_id)
+
     async def _renew_leases(self) -> None:
         for owner, runner in list(self._runners.items()):
             # Holding no lease is news only for a run with tasks left before and after asking: not one that has
@@ -120,6 +150,10 @@ class ChunkWorker:
                     self._lease_seconds,
                 )
                 runner.stop()
+
+
+def _nobody() -> None:
+    """No supervisor in this process to wake."""
 
 
 class _ProgressCheck:

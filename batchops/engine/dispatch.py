@@ -13,7 +13,8 @@ Draining a job cancels its queued chunk jobs and aborts its running ones (``asyn
 worker, whose runner then records its outcomes and gives the lease back); the worker also looks at the job's
 status between batches. A worker killed with kill -9 (or frozen) leaves its chunk jobs "doing": every
 ``STALL_CHECK_SECONDS`` (or sooner) the jobs of workers silent for ``stall_seconds`` (``worker_stall_seconds``) are
-put back in the queue (procrastinate's stalled-job retry).
+put back in the queue (procrastinate's stalled-job retry), their chunks' leases given back, so they run again
+without waiting for the dead worker's leases to expire.
 """
 
 from __future__ import annotations
@@ -118,11 +119,18 @@ class ProcrastinateWorkforce:
 
     async def retry_stalled(self) -> None:
         """Put back in the queue the chunk jobs (and the jobs' prepare and finish tasks) of workers that stopped
-        sending heartbeats (kill -9, lost host)."""
+        sending heartbeats (kill -9, lost host), a chunk's lease given back first: the chunk runs again at once,
+        not after the dead lease expires.
+
+        A worker only frozen (SIGSTOP, a paused VM) may wake still running the chunk: the lease is no longer its
+        own, which stops its runner (lease fencing); outcomes count once per seq either way."""
         manager = self._app.job_manager
         for queue in QUEUES:
             for stalled in await manager.get_stalled_jobs(queue=queue, seconds_since_heartbeat=self._stall_seconds):
                 log.warning("%s %s of a silent worker goes back to the queue", stalled.task_name, stalled.id)
+                job_id, chunk_no = stalled.task_kwargs.get("job_id"), stalled.task_kwargs.get("chunk_no")
+                if queue == QUEUE and isinstance(job_id, str) and isinstance(chunk_no, int):
+                    await self._store.release_chunk(job_id, chunk_no)
                 await manager.retry_job(stalled)
 
     async def _defer(self, job: Job, chunk_no: int) -> int:

@@ -23,6 +23,11 @@ HOLDABLE = frozenset({S.PREPARING, S.ACTIVE})
 EndWithoutReport = Callable[[str, FailureReason], Awaitable[bool]]
 
 
+async def ends_none(_job_id: str, _failure: FailureReason) -> bool:
+    """For a process that ends no job (a worker): finishing is the supervisor's."""
+    return False
+
+
 class OutageWatch:
     def __init__(
         self,

@@ -23,10 +23,12 @@ from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.domain.task import TaskOutcome, TaskStatus
 from batchops.engine.backoff import Backoff
+from batchops.engine.keylocks import StoreKeyLocks
 from batchops.errors import StoreFull
 from batchops.functions import FunctionInvoker
 from batchops.manifests.chunks import ChunkRow, decode
 from batchops.operations.base import Operation, TaskContext
+from batchops.operations.keylocks import LOCAL_KEY_LOCKS
 from batchops.s3.breaker import BREAKERS, outage_of
 from batchops.s3.errors import to_task_error
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
@@ -52,6 +54,9 @@ class RunnerConfig:
     retry_most: float = 30.0
     #: Run this chunk only (one delivered by the queue to ``batchops worker``), rather than claim chunk after chunk.
     only_chunk: int | None = None
+    #: Other processes run this store's tasks too (``--workers N``, ``batchops worker``): key locks go through the
+    #: store. False where this process runs every task (``--workers 0``): the in-process lock is enough.
+    shared_key_locks: bool = True
 
 
 @dataclass
@@ -80,7 +85,12 @@ class JobRunner:
         self.job = job
         self._store = store
         self._ctx = TaskContext(
-            s3=s3, job_id=job.id, functions=functions, stores=stores, transfer=transfer or TransferLimits()
+            s3=s3,
+            job_id=job.id,
+            functions=functions,
+            stores=stores,
+            transfer=transfer or TransferLimits(),
+            key_locks=StoreKeyLocks(store, job.id) if config.shared_key_locks else LOCAL_KEY_LOCKS,
         )
         self._operation = operation
         # In-flight tasks: the engine's slots, shared by every job, unless the operation sets its own limit.

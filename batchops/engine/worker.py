@@ -19,7 +19,7 @@ from batchops.domain.status import JobStatus
 from batchops.engine.clients import StoreClients
 from batchops.engine.jobtasks import IDLE_BACKOFF_SECONDS, JobTasks
 from batchops.engine.loop import cancel_all, start_loop
-from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch
+from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch, ends_none
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import ManifestError
 from batchops.operations.registry import get_operation
@@ -48,17 +48,20 @@ class Worker:
         *,
         owner: str | None = None,
         wake: Callable[[], None] = _nobody,
+        alone: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
         self.owner = owner or f"worker-{uuid.uuid4()}"
         self._clients = clients
         self._slots = asyncio.Semaphore(settings.task_concurrency)
+        # The only process running this store's tasks (the server's own worker): its key locks need no store.
+        self._alone = alone
         self._runners: dict[str, JobRunner] = {}
         # ``wake`` asks the supervisor in this process for a tick: a job's work here ended, so it can move on.
         self._work = JobTasks(on_end=self._work_ended, on_done=wake)
         self._outages = OutageWatch(
-            store, settings.store_outage_max_seconds, stop_work=self.drain, end_without_report=_ends_none, wake=wake
+            store, settings.store_outage_max_seconds, stop_work=self.drain, end_without_report=ends_none, wake=wake
         )
         self._loops: list[asyncio.Task[None]] = []
 
@@ -124,7 +127,11 @@ class Worker:
             client.s3,
             operation,
             self._slots,
-            RunnerConfig(owner=self.owner, record_attempts=self.settings.outcome_record_attempts),
+            RunnerConfig(
+                owner=self.owner,
+                record_attempts=self.settings.outcome_record_attempts,
+                shared_key_locks=not self._alone,
+            ),
             self._check_threshold,
             functions=await self._clients.function_invoker(),
             stores=self._clients.routes,
@@ -154,8 +161,3 @@ class Worker:
 
     async def _renew_leases(self) -> None:
         await self.store.renew_leases(self.owner, LEASE_SECONDS)
-
-
-async def _ends_none(_job_id: str, _failure: FailureReason) -> bool:
-    """A worker ends no job: its finishing is the supervisor's."""
-    return False

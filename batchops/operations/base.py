@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element
 from typing_extensions import TypeVar
 
 from batchops.domain.task import ObjectRef
+from batchops.operations.keylocks import LOCAL_KEY_LOCKS, KeyLocks
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
 from batchops.s3.types import S3Client
 
@@ -38,6 +39,8 @@ class TaskContext:
     stores: StoreRoutes = NO_ROUTES
     #: Multipart threshold, part size and the memory budget of copies.
     transfer: TransferLimits = field(default_factory=TransferLimits)
+    #: Names (a replica's key) the job's tasks hold one at a time: across processes where an engine runs them.
+    key_locks: KeyLocks = LOCAL_KEY_LOCKS
 
 
 class Params(ABC):

@@ -11,17 +11,15 @@ Each replica carries its source's version id in the user metadata ``batchops-sou
 Version order: for a manifest row with a VersionId, the replica's history of the key is brought up to
 that version, oldest first — source versions older than it that the replica lacks are copied before it,
 and a version the replica already has (or has passed) is not copied again. Rows of one key run one at a
-time within one process, so the replica's versions follow the source's order whatever order the manifest
-lists them in. With ``--workers N`` a job's chunks run in several processes, and rows of one key in chunks
-claimed by different workers are not serialised against each other.
+time (``ctx.key_locks``: across every process the engine runs tasks in, ``--workers N`` and ``batchops
+worker`` alike), so the replica's versions follow the source's order whatever order the manifest lists them in
+and however its rows are spread over chunks.
 Delete markers are not replicated.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -78,7 +76,7 @@ class ReplicateObject(Operation[ReplicateParams]):
 
     async def run(self, ctx: TaskContext, params: ReplicateParams, target: ObjectRef) -> str:
         dest = replica_destination(ctx, params, target)
-        async with KEY_LOCKS.hold((dest.bucket, dest.key)):
+        async with ctx.key_locks.hold(f"{dest.bucket}/{dest.key}"):  # bucket names hold no "/"
             if target.version_id:
                 return await replicate_history(ctx, target, dest)
             return await replicate_current(ctx, target, dest)
@@ -157,28 +155,3 @@ async def replicated_version(ctx: TaskContext, dest: Destination) -> str | None:
         raise
     marker: str | None = head.get("Metadata", {}).get(SOURCE_VERSION_KEY)
     return marker
-
-
-class KeyedLocks:
-    """One FIFO lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[Any, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: Any) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
-#: Rows of one replica key run one at a time within this process (not across ``--workers`` processes).
-KEY_LOCKS = KeyedLocks()

@@ -157,6 +157,10 @@ class WorkQueue(Protocol):
 
     async def release_chunks(self, job_id: str | None = None, owner: str | None = None) -> None: ...
 
+    async def release_chunk(self, job_id: str, chunk_no: int) -> None:
+        """Give back one chunk's lease, whoever holds it (its worker is known dead: the chunk runs again now)."""
+        ...
+
     async def record_outcomes(
         self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
     ) -> tuple[int, int]: ...
@@ -167,6 +171,21 @@ class WorkQueue(Protocol):
 
     async def free_chunks(self, job_id: str, limit: int) -> list[int]:
         """The numbers of the job's first ``limit`` unfinished chunks that no live lease holds (to dispatch)."""
+        ...
+
+    # --- key locks: a name (a replica's key) held by one task at a time, across processes -------------------
+
+    async def lock_key(self, job_id: str, name: str, owner: str, lease_seconds: float) -> bool:
+        """Hold ``name`` for ``owner`` (a token of one holding) for ``lease_seconds``: True if nobody held it or
+        its holder's lease had expired (taken over), False while another holder's lease runs."""
+        ...
+
+    async def renew_key_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
+        """Extend ``owner``'s hold on ``name``; False if it no longer holds it (expired and taken over)."""
+        ...
+
+    async def unlock_key(self, name: str, owner: str) -> None:
+        """Give ``name`` back if ``owner`` still holds it (a lock taken over since is left to its new holder)."""
         ...
 
 

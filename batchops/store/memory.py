@@ -212,6 +212,8 @@ class MemoryStore(MemoryWork):
             for job_id in ids:
                 for table in (self.tables.jobs, self.tables.history, self.tables.chunks, self.tables.outcomes):
                     table.pop(job_id, None)
+            purged = set(ids)
+            self.tables.key_locks = {n: k for n, k in self.tables.key_locks.items() if k.job_id not in purged}
         return len(ids)
 
     # --- console: search, sort, count -----------------------------------------------------

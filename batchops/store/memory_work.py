@@ -17,6 +17,7 @@ from batchops.store import codec
 from batchops.store.base import ChunkBlob, ClaimedChunk, Clock, HistoryEntry, WriteFault
 from batchops.store.health import WriteHealth
 from batchops.store.outcomes import STATUS, OutcomeRow, outcome_rows, report_row
+from batchops.store.rules import lock_digest
 
 
 @dataclass
@@ -32,6 +33,15 @@ class Chunk:
 
 
 @dataclass
+class KeyLock:
+    """A key_locks row: the job and the holding token that hold a name, until when."""
+
+    job_id: str
+    owner: str
+    expires: float
+
+
+@dataclass
 class Tables:
     """What the SQL store keeps in its tables, by job id (``jobs`` rows keep the table's column names)."""
 
@@ -39,6 +49,7 @@ class Tables:
     history: dict[str, list[HistoryEntry]] = field(default_factory=dict)
     chunks: dict[str, dict[int, Chunk]] = field(default_factory=dict)
     outcomes: dict[str, dict[int, OutcomeRow]] = field(default_factory=dict)
+    key_locks: dict[str, KeyLock] = field(default_factory=dict)  # by the lock name's digest
 
 
 class MemoryBase:
@@ -173,6 +184,12 @@ class MemoryWork(MemoryBase):
                     if (job_id is None or jid == job_id) and (owner is None or c.lease_owner == owner):
                         c.lease_owner = c.lease_expires = None
 
+    async def release_chunk(self, job_id: str, chunk_no: int) -> None:
+        async with self._write():
+            chunk = self.tables.chunks.get(job_id, {}).get(chunk_no)
+            if chunk is not None:
+                chunk.lease_owner = chunk.lease_expires = None
+
     async def record_outcomes(
         self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
     ) -> tuple[int, int]:
@@ -209,6 +226,32 @@ class MemoryWork(MemoryBase):
             if not c.done and (c.lease_owner is None or (c.lease_expires is not None and c.lease_expires < now))
         )
         return [no for no, _ in zip(free, range(limit), strict=False)]
+
+    # --- key locks ------------------------------------------------------------------------
+
+    async def lock_key(self, job_id: str, name: str, owner: str, lease_seconds: float) -> bool:
+        async with self._write():
+            now, digest = self._clock(), lock_digest(name)
+            held = self.tables.key_locks.get(digest)
+            if held is not None and held.expires >= now:
+                return False
+            self.tables.key_locks[digest] = KeyLock(job_id, owner, now + lease_seconds)
+            return True
+
+    async def renew_key_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
+        async with self._write():
+            held = self.tables.key_locks.get(lock_digest(name))
+            if held is None or held.owner != owner:
+                return False
+            held.expires = self._clock() + lease_seconds
+            return True
+
+    async def unlock_key(self, name: str, owner: str) -> None:
+        async with self._write():
+            digest = lock_digest(name)
+            held = self.tables.key_locks.get(digest)
+            if held is not None and held.owner == owner:
+                del self.tables.key_locks[digest]
 
     # --- reports --------------------------------------------------------------------------
 

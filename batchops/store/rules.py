@@ -4,6 +4,7 @@ in-memory one cannot drift on what a status move writes, what a ListJobs token h
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -117,3 +118,9 @@ def decode_token(token: str) -> tuple[float, str]:
             "nextToken is not one this server issued; pass the NextToken of the previous ListJobs page unchanged",
             field="nextToken",
         ) from None
+
+
+def lock_digest(name: str) -> str:
+    """A key lock's name as a store keeps it: a fixed-size digest (a name holds a key: up to 1 KiB, maybe not
+    UTF-8, whose bytes ``surrogateescape`` gives back)."""
+    return hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()

@@ -172,6 +172,19 @@ chunks = Table(
 )
 Index("ix_chunks_claim", chunks.c.job_id, chunks.c.done, chunks.c.chunk_no)
 
+# Locks on names (a replica's key) that tasks in any process take one at a time (migration 0009): the holder
+# writes its owner token and an expiry it renews; a row past its expiry is taken over, so a dead holder never
+# blocks for ever. ``name`` is the SHA-256 of the lock's name (keys may be 1 KiB and not UTF-8).
+key_locks = Table(
+    "key_locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("job_id", String(64), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("expires", Float, nullable=False),
+)
+Index("ix_key_locks_job", key_locks.c.job_id)
+
 # Console sessions that are signed in: the cookie carries the id; logout deletes the row, so a copied cookie
 # ends with its session (migration 0006). Rows older than the session lifetime are purged at sign-in.
 console_sessions = Table(

@@ -41,6 +41,7 @@ from tests.support.operations import (
     text_of,
 )
 from tests.support.s3 import OTHER_KEY, OTHER_SECRET, REGION
+from tests.support.versions import bodies_in_order, versions_of
 
 pytestmark = pytest.mark.integration
 
@@ -422,19 +423,6 @@ async def test_a_missing_source_on_a_cross_store_copy_is_no_such_key(
 
 
 # --- replicate ------------------------------------------------------------------------------------
-
-
-def versions_of(client: Any, bucket: str, key: str) -> list[dict[str, Any]]:
-    """A key's versions, oldest first."""
-    listed = client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
-    return sorted(reversed([v for v in listed if v["Key"] == key]), key=lambda v: v["LastModified"])
-
-
-def bodies_in_order(client: Any, bucket: str, key: str) -> list[bytes]:
-    return [
-        client.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])["Body"].read()
-        for v in versions_of(client, bucket, key)
-    ]
 
 
 async def test_replicate_keeps_version_order_whatever_the_manifest_order(

@@ -102,7 +102,7 @@ def test_kill_9_of_a_worker_mid_job_still_completes_with_every_task_once(
     assert describe(control, job_id)["Status"] == "Active"
     doomed.kill9()
 
-    # the dead worker's chunk jobs come back after the stall timeout (30 s), its leases expire (60 s)
+    # the dead worker's chunk jobs come back after the stall timeout (30 s), their leases given back with them
     job = wait_status(control, job_id, "Complete", timeout=240)
     _assert_exact(job, s3, reports, job_id)
     assert survivor.process.poll() is None

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +22,12 @@ import pytest
 from batchops.devstore import LocalSeaweed
 from batchops.s3.breaker import CircuitBreaker, policy_for
 from batchops.s3.client import StoreCredentials, open_client
+from tests.support import postgres
 from tests.support.faulty_proxy import FaultyProxy, counts, resume_seconds
 from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
 from tests.support.server import Server
+from tests.support.workers import start_worker
 
 TASKS = 2000
 HOLDING = "holding: object store"
@@ -226,6 +229,42 @@ def test_a_store_down_past_the_bound_fails_the_job_with_a_clear_reason(
     assert (job["ProgressSummary"]["NumberOfTasksSucceeded"] > 0) is (after > 0)
     assert job["ProgressSummary"]["NumberOfTasksSucceeded"] < len(keys)
     assert not job.get("StatusUpdateReason", "").startswith(HOLDING)
+
+
+def test_a_batchops_worker_holds_its_chunks_shows_why_and_fails_the_job_past_the_bound(
+    start_server: Callable[..., Server],
+    proxy: FaultyProxy,
+    s3: Any,
+    objects: tuple[str, list[str]],
+    tmp_path: Path,
+) -> None:
+    # Given a dispatching server and a batchops worker that wait at most 4 s for their store
+    bucket, keys = objects
+    bound = {"BATCHOPS_STORE_OUTAGE_MAX_SECONDS": "4"}
+    with postgres.fresh_database() as database:
+        args = ("--database", database, "--dispatch", "procrastinate")
+        server = start_server(*args, s3_endpoint=proxy.endpoint, env={**bound, "BATCHOPS_CHUNK_SIZE": "200"})
+        worker = start_worker(tmp_path / "worker", database, proxy.endpoint, env=bound)
+        try:
+            control = server.client()
+            reports = f"t-reports-{uuid.uuid4().hex[:12]}"
+            s3.create_bucket(Bucket=reports)
+            # and a store that goes down for good once the worker has run some of the job's tasks
+            proxy.outage(after=proxy.forwarded + REPORT_CHECK_REQUESTS + 300, seconds=3600)
+            job_id = tag_job(control, s3, bucket, keys, uuid.uuid4().hex, reports)
+            # Then the job holds while Active, saying why (the worker's chunks wait on its breaker)
+            assert proxy.down.wait(60), "the job never reached the outage"
+            held = wait_holding(control, job_id, "Active")
+            assert f"{HOLDING} {proxy.endpoint} unreachable since" in held["StatusUpdateReason"]
+            # And past the bound the worker fails it, clearly; no task counts as failed
+            job = wait_status(control, job_id, {"Failed"}, timeout=60)
+        finally:
+            worker.stop()
+    assert job["FailureReasons"][0]["FailureCode"] == "StoreUnavailable"
+    assert f"the object store at {proxy.endpoint} has not answered for" in job["FailureReasons"][0]["FailureReason"]
+    assert job["ProgressSummary"]["NumberOfTasksFailed"] == 0
+    assert 0 < job["ProgressSummary"]["NumberOfTasksSucceeded"] < len(keys)
+    assert "has not answered" in worker.log_tail(200)  # the worker failed it: the server watches no Active job
 
 
 # --- the long version -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A job completes with its report; kill -9 of a worker mid-job loses no task and counts none twice (the
 server gives the dead worker's leases back and starts another); cancelling and the failure threshold
-reach tasks running in other processes; a killed server's workers stop by themselves.
+reach tasks running in other processes; a killed server's workers stop by themselves; rows of one key in
+chunks run by different workers keep S3ReplicateObject's version order (the key lock is the store's).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -26,6 +28,7 @@ from tests.support.jobs import (
     wait_status,
 )
 from tests.support.server import ACCOUNT, Server
+from tests.support.versions import bodies_in_order
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +124,37 @@ def test_workers_of_a_killed_server_stop_by_themselves(start_server: Any) -> Non
     workers = wait_for(lambda: len(worker_pids(server)) == 2 and worker_pids(server), what="two workers")
     server.kill9()
     wait_for(lambda: not any(alive(pid) for pid in workers), timeout=15, what="orphaned workers to exit")
+
+
+def test_replicate_keeps_version_order_when_rows_of_a_key_run_in_two_workers(
+    start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any
+) -> None:
+    source, replica, reports = new_bucket(), new_bucket(), new_bucket()
+    for bucket in (source, replica):
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    config = tmp_path / "replicas.toml"
+    config.write_text(f'[[replicas]]\nsource_bucket = "{source}"\ntarget_bucket = "{replica}"\n')
+    # One row per chunk and one task at a time per worker: each worker claims the next chunk or two, so a key's
+    # rows (listed together, newest first, as inventory reports list them) run in both workers at once.
+    server = start_server(
+        "--workers", "2", "--task-concurrency", "2", "--config", str(config), env={"BATCHOPS_CHUNK_SIZE": "1"}
+    )
+    control = server.client()
+    wait_for(lambda: len(worker_pids(server)) == 2, what="two workers")
+    keys = ["a.txt", "b c.txt", "d/e.txt"]
+    rows = []
+    for key in keys:
+        ids = [s3.put_object(Bucket=source, Key=key, Body=f"{key} v{n}".encode())["VersionId"] for n in range(4)]
+        rows += [f"{source},{quote(key)},{version}" for version in reversed(ids)]
+    operation = {"S3ReplicateObject": {}}
+    location = put_manifest(s3, source, rows)
+    job_id = create_job(control, location, operation, report_bucket=reports, fields=["Bucket", "Key", "VersionId"])
+
+    job = wait_status(control, job_id, "Complete")
+
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 12, job["ProgressSummary"]
+    for key in keys:  # each version copied once, oldest first, whichever worker ran which row
+        assert bodies_in_order(s3, replica, key) == [f"{key} v{n}".encode() for n in range(4)]
+    _, report = read_report(s3, reports, job_id)
+    copied = [int(row[6].split()[1]) for row in report if row[6].startswith("replicated ")]
+    assert sum(copied) == 12, [row[6] for row in report]

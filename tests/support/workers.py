@@ -49,7 +49,7 @@ def start_worker(
 ) -> QueueWorker:
     directory.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "batchops", "worker", "--database", database, "--s3-endpoint", s3_endpoint]
-    env = {
+    environment = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
@@ -59,6 +59,6 @@ def start_worker(
     log_path = directory / "worker.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [*args, *extra_args], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            [*args, *extra_args], stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
         )
     return QueueWorker(log_path, process)

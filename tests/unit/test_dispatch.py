@@ -117,6 +117,25 @@ async def test_draining_a_job_cancels_its_queued_chunks_only(app: App) -> None:
     assert len(queued(app, "cancelled")) == 2
 
 
+async def test_a_dead_workers_chunk_jobs_go_back_to_the_queue_with_their_leases_given_back(app: App) -> None:
+    store = MemoryStore()
+    job_id = await active_job(store, "only", priority=5, chunks=3)
+    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10)
+    await workforce.dispatch()
+    connector = app.connector
+    assert isinstance(connector, testing.InMemoryConnector)
+    live = (await connector.register_worker_one())["worker_id"]
+    for row in connector.jobs.values():  # chunks 0 and 1 run on a worker whose heartbeats stopped, 2 on a live one
+        row["status"], row["worker_id"] = "doing", (live if row["args"]["chunk_no"] == 2 else live + 1)
+        await store.claim_chunk(job_id, f"worker-{row['worker_id']}", 60, chunk_no=row["args"]["chunk_no"])
+
+    await workforce.retry_stalled()
+
+    assert chunks_of(app, job_id) == [0, 1]  # queued again
+    assert await store.free_chunks(job_id, 10) == [0, 1]  # and free to claim now, not in 60 s
+    assert [job["args"]["chunk_no"] for job in queued(app, "doing")] == [2]
+
+
 # --- the commands: PostgreSQL only, refused in one line --------------------------------------
 
 

@@ -18,7 +18,7 @@ from batchops.store.schema import metadata
 
 VERSIONS = Path(migrate.__file__).resolve().parent / "migrations" / "versions"
 NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.py$")
-TABLES = {"jobs", "job_events", "tasks", "chunks", "console_sessions"}
+TABLES = {"jobs", "job_events", "tasks", "chunks", "console_sessions", "key_locks"}
 
 
 def ours(name: str | None, type_: str, _parent_names: object) -> bool:

@@ -15,7 +15,8 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import ConfigError, TaskError, ValidationError
 from batchops.operations.base import TaskContext
 from batchops.operations.copy import CopyObject
-from batchops.operations.replicate import KeyedLocks, ReplicateObject
+from batchops.operations.keylocks import KeyedLocks
+from batchops.operations.replicate import ReplicateObject
 from batchops.operations.transfer import (
     MAX_PARTS,
     MIB,

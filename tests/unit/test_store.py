@@ -891,6 +891,26 @@ async def test_release_chunks_by_owner_job_and_all(store: Store) -> None:
     assert claim is not None and claim.chunk_no == 0
 
 
+async def test_release_chunk_gives_back_that_chunks_lease_only(store: Store) -> None:
+    job_id = await two_chunks(store)
+    other_job = await new_job(store, token="other")
+    await add_chunk(store, other_job, 0, [good(0)], lines_read=1)
+    await drive(store, other_job, S.PREPARING, S.READY, S.ACTIVE)
+    await store.claim_chunk(job_id, "dead", 60)
+    await store.claim_chunk(job_id, "alive", 60)
+    await store.claim_chunk(other_job, "dead", 60)
+
+    await store.release_chunk(job_id, 0)
+
+    assert await store.free_chunks(job_id, 10) == [0]
+    assert await store.free_chunks(other_job, 10) == []  # same chunk number, other job: still leased
+    await store.renew_leases("dead", 60)  # a frozen holder that wakes does not get it back by renewing
+    claim = await store.claim_chunk(job_id, "next", 60, chunk_no=0)
+    assert claim is not None and claim.chunk_no == 0
+    assert await store.claim_chunk(job_id, "other", 60) is None  # chunk 1 is still alive's
+    await store.release_chunk(job_id, 7)  # no such chunk: nothing happens
+
+
 # --- outcomes -------------------------------------------------------------------------------
 
 

@@ -141,6 +141,15 @@ class SqlWork(Repository):
         async with self._db.write() as conn:
             await conn.execute(query)
 
+    async def release_chunk(self, job_id: str, chunk_no: int) -> None:
+        query = (
+            update(chunks)
+            .where(chunks.c.job_id == job_id, chunks.c.chunk_no == chunk_no)
+            .values(lease_owner=None, lease_expires=None)
+        )
+        async with self._db.write() as conn:
+            await conn.execute(query)
+
     async def record_outcomes(
         self, job_id: str, outcomes: Sequence[TaskOutcome], finished_chunks: Iterable[int]
     ) -> tuple[int, int]:
