@@ -44,7 +44,9 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     wakeup = Wakeup()
     workforce: Workforce
     if settings.dispatch == "procrastinate":
-        workforce = ProcrastinateWorkforce(store, queue_app(dispatching_database(settings)))
+        app = queue_app(dispatching_database(settings))
+        window, per_job = settings.dispatch_window, settings.dispatch_per_job
+        workforce = ProcrastinateWorkforce(store, app, window=window, per_job=per_job)
     elif settings.workers:
         workforce = WorkerPool(settings, store)
     else:

@@ -81,6 +81,19 @@ async def test_a_full_window_queues_nothing_more_and_never_a_chunk_twice(app: Ap
     assert chunks_of(app, job_id) == [0, 1, 2, 3]
 
 
+async def test_one_batch_queues_the_chunks_and_skips_one_queued_meanwhile(app: App) -> None:
+    # procrastinate refuses a whole batch when one chunk's queueing lock is taken: the others still go in.
+    store = MemoryStore()
+    job = await store.job_for_engine(await active_job(store, "only", priority=5, chunks=4))
+    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10)
+    assert await workforce.queue_chunks(job, [2]) == 1  # e.g. by a dispatch step that looked just before
+
+    assert await workforce.queue_chunks(job, [0, 1, 2, 3]) == 3
+
+    assert chunks_of(app, job.id) == [0, 1, 2, 3]
+    assert await workforce.queue_chunks(job, []) == 0
+
+
 async def test_chunks_leased_or_finished_are_not_dispatched(app: App) -> None:
     store = MemoryStore()
     job_id = await active_job(store, "only", priority=5, chunks=3)
