@@ -1,0 +1,73 @@
+"""P8: scale-out: tasks/s of a ``BatchOpsNoOp`` job, Active → Complete, run by 1, 2 and 4 worker processes.
+
+On PostgreSQL: ``batchops server --database postgresql://… --dispatch procrastinate`` dispatches the chunks and N
+``batchops worker`` processes run them (a fresh database per N). Beside it, the same job on SQLite with
+``batchops server --workers N``. Nothing is pinned: the server, the workers, PostgreSQL and SeaweedFS share the
+machine's cores, so N beyond the cores shows the machine's limit, not batchops' (the row says how many cores).
+The no-op touches no object: what is measured is claiming chunks, running tasks and recording outcomes.
+"""
+
+from __future__ import annotations
+
+import os
+
+from bench import postgres
+from bench.harness import CONCURRENCY, NOOP, WORKER_ENV, Bench, Row
+
+ID = "P8"
+WORKER_COUNTS = (1, 2, 4)
+#: Chunks one ``batchops worker`` runs at once (the README's example).
+CHUNKS_PER_WORKER = 4
+
+
+def run(bench: Bench) -> Row:
+    rows = bench.count(60_000, 2_000)
+    location = bench.manifest("p8-manifests", (f"p8-src,obj/{i:07d}" for i in range(rows)))
+    on_postgres = {n: postgres_rate(bench, location, rows, n) for n in WORKER_COUNTS}
+    on_sqlite = {n: sqlite_rate(bench, location, rows, n) for n in WORKER_COUNTS}
+    bench.shared["worker_tasks_per_second"] = on_postgres[1]
+    counts = "/".join(str(n) for n in WORKER_COUNTS)
+    return Row(
+        ID,
+        f"scale-out: {rows:,} no-op tasks by {counts} `batchops worker`s on PostgreSQL; {os.cpu_count()} cores",
+        f"{figures(on_postgres)} tasks/s",
+        f"{figures(on_sqlite)} tasks/s (SQLite, `--workers {counts}`)",
+        f"{ratios(on_postgres)} (SQLite {ratios(on_sqlite)})",
+        "— (measured; ratio to 1 worker)",
+        None,
+    )
+
+
+def postgres_rate(bench: Bench, location: dict[str, str], rows: int, workers: int) -> float:
+    name = f"p8-pg-{workers}"
+    worker_args = ("--concurrency", str(CHUNKS_PER_WORKER), "--task-concurrency", str(CONCURRENCY))
+    with postgres.fresh_database() as url:
+        server_args = ("--database", url, "--dispatch", "procrastinate")
+        with (
+            bench.server(name, *server_args) as server,
+            postgres.queue_workers(
+                bench.work / name, url, bench.endpoint, workers, WORKER_ENV, *worker_args, "--log-level", "warning"
+            ),
+        ):
+            job = bench.run_job(server, location, NOOP, database=url)
+    return tasks_per_second(job.total, rows, job.at("Complete") - job.at("Active"))
+
+
+def sqlite_rate(bench: Bench, location: dict[str, str], rows: int, workers: int) -> float:
+    with bench.server(f"p8-sqlite-{workers}", workers=workers) as server:
+        job = bench.run_job(server, location, NOOP)
+    return tasks_per_second(job.total, rows, job.at("Complete") - job.at("Active"))
+
+
+def tasks_per_second(total: int, rows: int, seconds: float) -> float:
+    assert total == rows, f"{total} tasks for {rows} rows"
+    return rows / seconds
+
+
+def figures(rates: dict[int, float]) -> str:
+    return " / ".join(f"{rate:,.0f}" for rate in rates.values())
+
+
+def ratios(rates: dict[int, float]) -> str:
+    one = rates[WORKER_COUNTS[0]]
+    return " / ".join(f"{rate / one:.2f}" for rate in rates.values())
