@@ -16,6 +16,8 @@ from bench.harness import CONCURRENCY, NOOP, WORKER_ENV, Bench, Row
 
 ID = "P8"
 WORKER_COUNTS = (1, 2, 4)
+#: Runs of each configuration; the best counts (the machines are shared and noisy).
+ROUNDS = 2
 #: Chunks one ``batchops worker`` runs at once (the README's example).
 CHUNKS_PER_WORKER = 4
 
@@ -23,13 +25,19 @@ CHUNKS_PER_WORKER = 4
 def run(bench: Bench) -> Row:
     rows = bench.count(60_000, 2_000)
     location = bench.manifest("p8-manifests", (f"p8-src,obj/{i:07d}" for i in range(rows)))
-    on_postgres = {n: postgres_rate(bench, location, rows, n) for n in WORKER_COUNTS}
-    on_sqlite = {n: sqlite_rate(bench, location, rows, n) for n in WORKER_COUNTS}
+    rounds = 1 if bench.smoke else ROUNDS
+    on_postgres: dict[int, float] = {}
+    on_sqlite: dict[int, float] = {}
+    for _ in range(rounds):  # interleaved, so a burst of load elsewhere on the machine hits one round, not one N
+        for n in WORKER_COUNTS:
+            on_postgres[n] = max(on_postgres.get(n, 0.0), postgres_rate(bench, location, rows, n))
+            on_sqlite[n] = max(on_sqlite.get(n, 0.0), sqlite_rate(bench, location, rows, n))
     bench.shared["worker_tasks_per_second"] = on_postgres[1]
     counts = "/".join(str(n) for n in WORKER_COUNTS)
     return Row(
         ID,
-        f"scale-out: {rows:,} no-op tasks by {counts} `batchops worker`s on PostgreSQL; {os.cpu_count()} cores",
+        f"scale-out: {rows:,} no-op tasks by {counts} `batchops worker`s on PostgreSQL, best of {rounds}; "
+        f"{os.cpu_count()} cores",
         f"{figures(on_postgres)} tasks/s",
         f"{figures(on_sqlite)} tasks/s (SQLite, `--workers {counts}`)",
         f"{ratios(on_postgres)} (SQLite {ratios(on_sqlite)})",

@@ -23,22 +23,27 @@ from bench.harness import Bench, Row
 
 ID = "P9"
 WRITERS = 4
+ROUNDS = 2
 BATCH = 1000
 ACCOUNT = "123456789012"
 
 
 def run(bench: Bench) -> Row:
     batches = bench.count(50, 3)
-    with postgres.fresh_database() as url:
-        on_postgres = outcomes_per_second(url, batches)
-    sqlite = bench.work / "p9" / "batchops.sqlite3"
-    sqlite.parent.mkdir(parents=True, exist_ok=True)
-    on_sqlite = outcomes_per_second(str(sqlite), batches)
+    rounds = 1 if bench.smoke else ROUNDS
+    on_postgres = on_sqlite = 0.0
+    for n in range(rounds):  # the best of each: the machines are shared and noisy
+        with postgres.fresh_database() as url:
+            on_postgres = max(on_postgres, outcomes_per_second(url, batches))
+        sqlite = bench.work / f"p9-{n}" / "batchops.sqlite3"
+        sqlite.parent.mkdir(parents=True, exist_ok=True)
+        on_sqlite = max(on_sqlite, outcomes_per_second(str(sqlite), batches))
     bench.shared["capacity"] = capacity(on_postgres, bench.shared.get("worker_tasks_per_second"))
     total = WRITERS * batches * BATCH
     return Row(
         ID,
-        f"control-plane ceiling: {total:,} outcomes recorded by {WRITERS} processes in batches of {BATCH:,}",
+        f"control-plane ceiling: {total:,} outcomes recorded by {WRITERS} processes in batches of {BATCH:,}, "
+        f"best of {rounds}",
         f"{on_postgres:,.0f} outcomes/s (PostgreSQL)",
         f"{on_sqlite:,.0f} outcomes/s (SQLite)",
         f"{on_postgres / on_sqlite:.2f}",
