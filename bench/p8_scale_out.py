@@ -10,6 +10,7 @@ The no-op touches no object: what is measured is claiming chunks, running tasks 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from bench import postgres
 from bench.harness import CONCURRENCY, NOOP, WORKER_ENV, Bench, Row
@@ -28,17 +29,21 @@ def run(bench: Bench) -> Row:
     rounds = 1 if bench.smoke else ROUNDS
     on_postgres: dict[int, float] = {}
     on_sqlite: dict[int, float] = {}
+    per_core = 0.0  # no-op tasks per CPU-second of the batchops workers (the machine's load moves it little)
     for _ in range(rounds):  # interleaved, so a burst of load elsewhere on the machine hits one round, not one N
         for n in WORKER_COUNTS:
-            on_postgres[n] = max(on_postgres.get(n, 0.0), postgres_rate(bench, location, rows, n))
+            rate, cpu_seconds = postgres_rate(bench, location, rows, n)
+            on_postgres[n] = max(on_postgres.get(n, 0.0), rate)
+            per_core = max(per_core, rows / cpu_seconds)
             on_sqlite[n] = max(on_sqlite.get(n, 0.0), sqlite_rate(bench, location, rows, n))
     bench.shared["worker_tasks_per_second"] = on_postgres[1]
+    bench.shared["worker_tasks_per_cpu_second"] = per_core
     counts = "/".join(str(n) for n in WORKER_COUNTS)
     return Row(
         ID,
         f"scale-out: {rows:,} no-op tasks by {counts} `batchops worker`s on PostgreSQL, best of {rounds}; "
         f"{os.cpu_count()} cores",
-        f"{figures(on_postgres)} tasks/s",
+        f"{figures(on_postgres)} tasks/s; {per_core:,.0f} per worker CPU-second",
         f"{figures(on_sqlite)} tasks/s (SQLite, `--workers {counts}`)",
         f"{ratios(on_postgres)} (SQLite {ratios(on_sqlite)})",
         "— (measured; ratio to 1 worker)",
@@ -46,7 +51,8 @@ def run(bench: Bench) -> Row:
     )
 
 
-def postgres_rate(bench: Bench, location: dict[str, str], rows: int, workers: int) -> float:
+def postgres_rate(bench: Bench, location: dict[str, str], rows: int, workers: int) -> tuple[float, float]:
+    """Tasks/s, and the CPU-seconds the workers spent on the job."""
     name = f"p8-pg-{workers}"
     worker_args = ("--concurrency", str(CHUNKS_PER_WORKER), "--task-concurrency", str(CONCURRENCY))
     with postgres.fresh_database() as url:
@@ -55,16 +61,24 @@ def postgres_rate(bench: Bench, location: dict[str, str], rows: int, workers: in
             bench.server(name, *server_args) as server,
             postgres.queue_workers(
                 bench.work / name, url, bench.endpoint, workers, WORKER_ENV, *worker_args, "--log-level", "warning"
-            ),
+            ) as processes,
         ):
+            before = sum(cpu_seconds(p.pid) for p in processes)
             job = bench.run_job(server, location, NOOP, database=url)
-    return tasks_per_second(job.total, rows, job.at("Complete") - job.at("Active"))
+            spent = sum(cpu_seconds(p.pid) for p in processes) - before
+    return tasks_per_second(job.total, rows, job.at("Complete") - job.at("Active")), spent
 
 
 def sqlite_rate(bench: Bench, location: dict[str, str], rows: int, workers: int) -> float:
     with bench.server(f"p8-sqlite-{workers}", workers=workers) as server:
         job = bench.run_job(server, location, NOOP)
     return tasks_per_second(job.total, rows, job.at("Complete") - job.at("Active"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tasks_per_second(total: int, rows: int, seconds: float) -> float:

@@ -38,7 +38,8 @@ def run(bench: Bench) -> Row:
         sqlite = bench.work / f"p9-{n}" / "batchops.sqlite3"
         sqlite.parent.mkdir(parents=True, exist_ok=True)
         on_sqlite = max(on_sqlite, outcomes_per_second(str(sqlite), batches))
-    bench.shared["capacity"] = capacity(on_postgres, bench.shared.get("worker_tasks_per_second"))
+    per_worker = bench.shared.get("worker_tasks_per_second")
+    bench.shared["capacity"] = capacity(on_postgres, per_worker, bench.shared.get("worker_tasks_per_cpu_second"))
     total = WRITERS * batches * BATCH
     return Row(
         ID,
@@ -52,14 +53,15 @@ def run(bench: Bench) -> Row:
     )
 
 
-def capacity(ceiling: float, per_worker: float | None) -> str:
-    """What the ceiling means in workers (one worker's no-op rate from P8)."""
+def capacity(ceiling: float, per_worker: float | None, per_cpu_second: float | None) -> str:
+    """What the ceiling means in workers (one worker's no-op rate and CPU cost from P8)."""
     line = f"control plane: PostgreSQL records {ceiling:,.0f} outcomes/s"
-    if not per_worker:
+    if not per_worker or not per_cpu_second:
         return f"{line} (run P8 too to see how many workers that serves)"
     return (
-        f"{line}; one batchops worker runs {per_worker:,.0f} no-op tasks/s (P8), so one PostgreSQL serves "
-        f"≈ {ceiling / per_worker:.1f} workers of no-op tasks (more of slower tasks: ceiling / their tasks/s)"
+        f"{line}; one batchops worker ran {per_worker:,.0f} no-op tasks/s (P8; {per_cpu_second:,.0f} per CPU-second), "
+        f"so one PostgreSQL serves ≈ {ceiling / per_worker:.1f} such workers (≈ {ceiling / per_cpu_second:.1f} "
+        "worker cores busy with no-op tasks; more of slower tasks: ceiling / their tasks/s)"
     )
 
 
