@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,7 @@ def queue_workers(
                 started.append(
                     subprocess.Popen([*command, *args], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
                 )
+        wait_until_listening(database, count, started)
         yield started
     finally:
         for process in started:
@@ -93,3 +95,21 @@ def queue_workers(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def wait_until_listening(
+    database: str, count: int, processes: list[subprocess.Popen[bytes]], timeout: float = 60.0
+) -> None:
+    """Until ``count`` workers have registered with the queue (procrastinate's worker table): a job created
+    sooner would share the cores with their start-up (imports), which is not what is measured."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(conninfo(database), autocommit=True) as conn:
+        while True:
+            row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+            if row is not None and row[0] >= count:
+                return
+            exited = [p.args for p in processes if p.poll() is not None]
+            if exited or time.monotonic() > deadline:
+                what = "exited" if exited else f"did not register within {timeout:.0f} s"
+                raise RuntimeError(f"a batchops worker {what} (see its worker-N.log)")
+            time.sleep(0.1)  # polling interval of the condition above
