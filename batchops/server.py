@@ -53,7 +53,9 @@ def build_engine(settings: Settings, store: Store, tick_seconds: float = TICK_SE
     job_work: JobWork
     if settings.dispatch == "procrastinate":
         app = queue_app(dispatching_database(settings))
-        workforce = ProcrastinateWorkforce(store, app, stall_seconds=settings.worker_stall_seconds)
+        window, per_job = settings.dispatch_window, settings.dispatch_per_job
+        stall = settings.worker_stall_seconds
+        workforce = ProcrastinateWorkforce(store, app, window=window, per_job=per_job, stall_seconds=stall)
         job_work = QueuedJobWork(queue_app(dispatching_database(settings)), settings.chunk_size)
     else:
         if settings.workers:

@@ -109,6 +109,24 @@ class Settings:
             flag=True,
         ),
     )
+    dispatch_window: int = field(
+        default=32,
+        metadata=whole(
+            "With --dispatch procrastinate: chunk jobs queued or running at once, cluster-wide (about twice the "
+            "workers' chunk slots: all of them --concurrency summed)",
+            env="BATCHOPS_DISPATCH_WINDOW",
+            flag=True,
+        ),
+    )
+    dispatch_per_job: int = field(
+        default=16,
+        metadata=whole(
+            "With --dispatch procrastinate: chunk jobs queued or running at once for one job, so jobs of one "
+            "priority share the workers",
+            env="BATCHOPS_DISPATCH_PER_JOB",
+            flag=True,
+        ),
+    )
     chunk_size: int = field(
         default=1000,
         metadata=whole(

@@ -29,6 +29,8 @@ from bench import (
     p5_create_to_active,
     p6_engine_overhead,
     p7_describe_latency,
+    p8_scale_out,
+    p9_control_plane,
 )
 from bench.harness import Bench, Row
 
@@ -42,6 +44,8 @@ WORKLOADS: dict[str, Callable[[Bench], Row]] = {
         p5_create_to_active,
         p6_engine_overhead,
         p7_describe_latency,
+        p8_scale_out,
+        p9_control_plane,
     )
 }
 HEADER = ("id", "workload", "batchops", "peer (same run, same store)", "ratio", "target", "met?")
@@ -77,9 +81,11 @@ def run_all(bench: Bench, wanted: list[str]) -> tuple[list[Row], bool]:
     return rows, ok
 
 
-def table(rows: list[Row]) -> str:
+def table(rows: list[Row], smoke: bool) -> str:
     def met(row: Row) -> str:
-        return "n/a (smoke)" if row.met is None else ("yes" if row.met else "NO")
+        if row.met is None:
+            return "n/a (smoke)" if smoke else "—"
+        return "yes" if row.met else "NO"
 
     lines = [HEADER, tuple("---" for _ in HEADER)]
     lines += [(r.id, r.workload, r.ours, r.peer, r.ratio, r.target, met(r)) for r in rows]
@@ -114,9 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     mode = "smoke (tiny, not timed)" if args.smoke else f"scale {args.scale:g}"
     print(f"\nbatchops benchmark, {mode}; {os.cpu_count()} cores; load average {load_before[0]:.2f} at start, "
           f"{os.getloadavg()[0]:.2f} at end; ratio = batchops / peer (times) or batchops / floor (rates)\n")
-    print(table(rows))
+    print(table(rows, args.smoke))
     print()
     print(ceilings(bench))
+    if "capacity" in bench.shared:
+        print(bench.shared["capacity"])
     if args.keep:
         print(f"\nwork directory kept: {work}")
     return 0 if ok else 1

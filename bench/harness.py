@@ -28,9 +28,10 @@ import boto3
 from botocore.config import Config
 
 from batchops.devstore import LocalSeaweed
+from bench import postgres
 from tests.support.jobs import TERMINAL, create_job, describe, put_manifest, wait_for
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
-from tests.support.server import Server
+from tests.support.server import ACCOUNT, Server
 
 #: batchops' task concurrency in every workload, and s5cmd's --numworkers (same concurrency).
 CONCURRENCY = 64
@@ -41,6 +42,8 @@ POPULATE_THREADS = 64
 WORKERS = int(os.environ.get("BATCHOPS_BENCH_WORKERS", "2"))
 OBJECT_BODY = b"x" * 1024
 NOOP = "<BatchOpsNoOp/>"
+#: What a ``batchops worker`` of the benchmark's servers needs in its environment: the store's keys, the account.
+WORKER_ENV = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "BATCHOPS_ACCOUNT_ID": ACCOUNT}
 
 
 @dataclass
@@ -187,10 +190,12 @@ class Bench:
         until: str = "Complete",
         on_created: Callable[[str], None] | None = None,
         timeout: float = 3600.0,
+        database: str | None = None,
     ) -> JobRun:
         """Create a job (a dict for boto3's model, or an extension's XML), wait for ``until``, return its history.
 
-        ``on_created`` gets the job id as soon as CreateJob answered (to start a probe).
+        ``on_created`` gets the job id as soon as CreateJob answered (to start a probe). ``database``: the
+        server's PostgreSQL URL (its history is read there; else from its SQLite).
         """
         control = server.client()
         created_at = time.time()
@@ -208,7 +213,8 @@ class Bench:
         if until == "Complete":
             progress = job["ProgressSummary"]
             assert progress["NumberOfTasksFailed"] == 0, f"job {job_id} had failed tasks: {job}"
-        return JobRun(job, created_at, status_history(server, job_id))
+        history = postgres.status_history(database, job_id) if database else status_history(server, job_id)
+        return JobRun(job, created_at, history)
 
     # --- peers ------------------------------------------------------------------------------
 

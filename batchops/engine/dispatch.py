@@ -34,10 +34,6 @@ from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
 
-#: Chunk jobs queued or running at once, cluster-wide (≈ 2 x the workers' chunk slots is plenty).
-DISPATCH_WINDOW = 32
-#: ... and for one job: several jobs of one priority share the workers.
-PER_JOB_WINDOW = 16
 DISPATCH_SECONDS = 0.5
 STALL_CHECK_SECONDS = 5.0
 _IN_FLIGHT = ("todo", "doing")
@@ -46,15 +42,10 @@ _IN_FLIGHT = ("todo", "doing")
 class ProcrastinateWorkforce:
     """Who runs the tasks when ``batchops worker`` processes do: the supervisor's ``Workforce``."""
 
-    def __init__(
-        self,
-        store: Store,
-        app: App,
-        *,
-        window: int = DISPATCH_WINDOW,
-        per_job: int = PER_JOB_WINDOW,
-        stall_seconds: float = 30.0,  # the server passes settings.worker_stall_seconds
-    ) -> None:
+    def __init__(self, store: Store, app: App, *, window: int, per_job: int, stall_seconds: float) -> None:
+        """``window``: chunk jobs queued or running at once, cluster-wide; ``per_job``: of them for one job
+        (settings ``dispatch_window``, ``dispatch_per_job``); ``stall_seconds``: a worker silent this long is dead
+        (``worker_stall_seconds``)."""
         self._store = store
         self._stall_seconds = stall_seconds
         self._app = app  # ``queue_app`` on the job store's PostgreSQL (tests: an InMemoryConnector's)
@@ -108,8 +99,7 @@ class ProcrastinateWorkforce:
             if wanted <= 0:
                 continue
             free = [no for no in await self._store.free_chunks(job.id, wanted + len(mine)) if no not in mine]
-            for chunk_no in free[:wanted]:
-                room -= await self._defer(job, chunk_no)
+            room -= await self.queue_chunks(job, free[:wanted])
 
     async def cancel_chunks(self, job_id: str) -> None:
         """Cancel the job's queued chunk jobs and abort its running ones."""
@@ -133,16 +123,21 @@ class ProcrastinateWorkforce:
                     await self._store.release_chunk(job_id, chunk_no)
                 await manager.retry_job(stalled)
 
-    async def _defer(self, job: Job, chunk_no: int) -> int:
-        """Queue one chunk job; 1 if queued, 0 if one for the chunk was queued already."""
-        deferrer = self._app.configure_task(
-            RUN_CHUNK, queue=QUEUE, priority=job.priority, queueing_lock=chunk_lock(job.id, chunk_no)
-        )
+    async def queue_chunks(self, job: Job, chunk_nos: list[int]) -> int:
+        """Queue the job's chunks ``chunk_nos``; how many were queued (a chunk with a queued job already is not)."""
+        return await self._queue([chunk_job(job, chunk_no) for chunk_no in chunk_nos]) if chunk_nos else 0
+
+    async def _queue(self, chunk_jobs: list[jobs.Job]) -> int:
+        """Queue chunk jobs in one INSERT; how many were queued. procrastinate refuses the whole batch if one chunk
+        has a queued job already (its queueing lock; a rare race), so then each goes alone and the taken one is
+        skipped."""
         try:
-            await deferrer.defer_async(job_id=job.id, chunk_no=chunk_no)
+            await self._app.job_manager.batch_defer_jobs_async(chunk_jobs)
         except exceptions.AlreadyEnqueued:
-            return 0
-        return 1
+            if len(chunk_jobs) == 1:
+                return 0
+            return sum([await self._queue([one]) for one in chunk_jobs])
+        return len(chunk_jobs)
 
     async def _in_flight(self) -> dict[str, list[tuple[int, int]]]:
         """The chunk jobs queued or running (the window holds few): per job id, (procrastinate id, chunk no)."""
@@ -162,3 +157,16 @@ def _add(found: dict[str, list[tuple[int, int]]], row: jobs.Job) -> None:
 def by_priority(active: Iterable[Job]) -> list[Job]:
     """Highest priority first, then the oldest."""
     return sorted(active, key=lambda job: (-job.priority, job.creation_time))
+
+
+def chunk_job(job: Job, chunk_no: int) -> jobs.Job:
+    """The queue's job "run chunk ``chunk_no`` of ``job``", at the job's priority, locked to that chunk."""
+    return jobs.Job(
+        id=None,
+        queue=QUEUE,
+        priority=job.priority,
+        lock=None,
+        queueing_lock=chunk_lock(job.id, chunk_no),
+        task_name=RUN_CHUNK,
+        task_kwargs={"job_id": job.id, "chunk_no": chunk_no},
+    )

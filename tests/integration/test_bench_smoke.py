@@ -1,4 +1,5 @@
-"""The benchmark (``python -m bench``) still runs end to end: every workload at tiny scale, no timing judged."""
+"""The benchmark (``python -m bench``) still runs end to end: every workload at tiny scale (P8 and P9 on the local
+PostgreSQL too), no timing judged."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = [f"P{n}" for n in range(1, 8)]
+WORKLOADS = [f"P{n}" for n in range(1, 10)]
 
 
 @pytest.mark.timeout(900)
@@ -26,10 +27,12 @@ def test_every_workload_completes_and_prints_a_figure() -> None:
     for workload, cells in rows.items():
         assert re.search(r"\d", cells[2]), f"{workload} has no batchops figure: {cells}"
         assert cells[6] == "n/a (smoke)", f"{workload}: a smoke run judges no target: {cells}"
-    for peered in ("P1", "P2", "P3", "P4"):
+    for peered in ("P1", "P2", "P3", "P4", "P8", "P9"):
         assert re.search(r"\d", rows[peered][3]) and re.search(r"\d", rows[peered][4]), rows[peered]
     for operation in ("copy", "tag", "delete"):
         assert f"store ceiling for {operation}:" in done.stdout, done.stdout
+    capacity = r"control plane: PostgreSQL records [\d,]+ outcomes/s; .* serves ≈ [\d.]+ such workers"
+    assert re.search(capacity, done.stdout), done.stdout
 
 
 def _table_rows(output: str) -> list[list[str]]:

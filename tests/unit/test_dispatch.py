@@ -26,6 +26,9 @@ from batchops.store.sql.urls import parse
 from tests.support.engine import OneStore, RefusingS3, Workforce
 from tests.support.job_store import add_chunk, drive, good, new_job
 
+#: A worker silent this long is dead (the default of worker_stall_seconds).
+STALL = Settings().worker_stall_seconds
+
 S = JobStatus
 
 
@@ -58,7 +61,7 @@ async def test_the_window_bounds_the_chunks_queued_per_job_and_in_all(app: App) 
     store = MemoryStore()
     low = await active_job(store, "low", priority=1)
     high = await active_job(store, "high", priority=9)
-    workforce = ProcrastinateWorkforce(store, app, window=3, per_job=2)
+    workforce = ProcrastinateWorkforce(store, app, window=3, per_job=2, stall_seconds=STALL)
 
     await workforce.dispatch()
 
@@ -73,7 +76,7 @@ async def test_the_window_bounds_the_chunks_queued_per_job_and_in_all(app: App) 
 async def test_a_full_window_queues_nothing_more_and_never_a_chunk_twice(app: App) -> None:
     store = MemoryStore()
     job_id = await active_job(store, "only", priority=5)
-    workforce = ProcrastinateWorkforce(store, app, window=4, per_job=4)
+    workforce = ProcrastinateWorkforce(store, app, window=4, per_job=4, stall_seconds=STALL)
 
     await workforce.dispatch()
     await workforce.dispatch()
@@ -81,11 +84,24 @@ async def test_a_full_window_queues_nothing_more_and_never_a_chunk_twice(app: Ap
     assert chunks_of(app, job_id) == [0, 1, 2, 3]
 
 
+async def test_one_batch_queues_the_chunks_and_skips_one_queued_meanwhile(app: App) -> None:
+    # procrastinate refuses a whole batch when one chunk's queueing lock is taken: the others still go in.
+    store = MemoryStore()
+    job = await store.job_for_engine(await active_job(store, "only", priority=5, chunks=4))
+    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10, stall_seconds=STALL)
+    assert await workforce.queue_chunks(job, [2]) == 1  # e.g. by a dispatch step that looked just before
+
+    assert await workforce.queue_chunks(job, [0, 1, 2, 3]) == 3
+
+    assert chunks_of(app, job.id) == [0, 1, 2, 3]
+    assert await workforce.queue_chunks(job, []) == 0
+
+
 async def test_chunks_leased_or_finished_are_not_dispatched(app: App) -> None:
     store = MemoryStore()
     job_id = await active_job(store, "only", priority=5, chunks=3)
     await store.claim_chunk(job_id, "someone", 60, chunk_no=0)  # a worker runs it already
-    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10)
+    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10, stall_seconds=STALL)
 
     await workforce.dispatch()
 
@@ -96,7 +112,7 @@ async def test_a_job_no_longer_active_gets_no_chunks(app: App) -> None:
     store = MemoryStore()
     job_id = await active_job(store, "paused", priority=5)
     await drive(store, job_id, S.PAUSING)
-    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10)
+    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10, stall_seconds=STALL)
 
     await workforce.dispatch()
 
@@ -107,7 +123,7 @@ async def test_draining_a_job_cancels_its_queued_chunks_only(app: App) -> None:
     store = MemoryStore()
     drained = await active_job(store, "drained", priority=5, chunks=2)
     kept = await active_job(store, "kept", priority=5, chunks=2)
-    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10)
+    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10, stall_seconds=STALL)
     await workforce.dispatch()
 
     await workforce.cancel_chunks(drained)
@@ -120,7 +136,7 @@ async def test_draining_a_job_cancels_its_queued_chunks_only(app: App) -> None:
 async def test_a_dead_workers_chunk_jobs_go_back_to_the_queue_with_their_leases_given_back(app: App) -> None:
     store = MemoryStore()
     job_id = await active_job(store, "only", priority=5, chunks=3)
-    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10)
+    workforce = ProcrastinateWorkforce(store, app, window=10, per_job=10, stall_seconds=STALL)
     await workforce.dispatch()
     connector = app.connector
     assert isinstance(connector, testing.InMemoryConnector)

@@ -196,7 +196,7 @@ async def test_a_finish_task_of_a_dead_worker_comes_back_and_the_job_ends(cluste
     await cluster.supervisor.tick()
     assert len(queued(app)) == 1  # busy while it is "doing": never a second one
 
-    await ProcrastinateWorkforce(cluster.store, app).retry_stalled()
+    await ProcrastinateWorkforce(cluster.store, app, window=4, per_job=4, stall_seconds=30).retry_stalled()
     await cluster.work_off()
 
     assert task["status"] == "succeeded"

@@ -31,6 +31,8 @@ SERVER_OPTIONS = {
     "--task-concurrency",
     "--workers",
     "--dispatch",
+    "--dispatch-window",
+    "--dispatch-per-job",
     "--tls-cert",
     "--tls-key",
     "--config",

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -237,20 +236,34 @@ async def _insert_outcomes(conn: AsyncConnection, rows: Sequence[OutcomeRow]) ->
     return int(result.rowcount)
 
 
-_OUTCOME_COLUMNS = ("job_id", "seq", "bucket", "key", "version_id", "status", "error_code", "http_status", "message")
-#: Rows per PostgreSQL INSERT: 9 parameters each, under the protocol's 65,535 parameters per statement.
-_PG_ROWS_PER_INSERT = 5000
+#: One statement for any number of outcomes: the rows travel as nine arrays (one per column) and are unnested by
+#: PostgreSQL. Its text never changes, so nothing is compiled per batch (SQLAlchemy's multi-row VALUES took ≈0.2 s
+#: of a worker's CPU per 1,000 rows) and the server plans it once per connection.
+_INSERT_OUTCOMES_PG = (
+    "INSERT INTO tasks (job_id, seq, bucket, key, version_id, status, error_code, http_status, message) "
+    "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bytea[], %s::bytea[], %s::bytea[], %s::smallint[], "
+    "%s::text[], %s::integer[], %s::text[]) "
+    "ON CONFLICT DO NOTHING RETURNING seq"
+)
+#: The column types that turn a row's values into what PostgreSQL stores (object names as BYTEA, text without NUL).
+_OUTCOME_TYPES = [tasks.c[name].type for name in ("job_id", "seq", "bucket", "key", "version_id", "status")] + [
+    tasks.c[name].type for name in ("error_code", "http_status", "message")
+]
 
 
 async def _insert_outcomes_pg(conn: AsyncConnection, rows: Sequence[OutcomeRow]) -> int:
-    """Multi-row INSERT … ON CONFLICT DO NOTHING RETURNING (through the ``tasks`` types: object names as BYTEA);
-    returns how many rows were inserted, so a seq that already has an outcome is not counted again."""
-    inserted = 0
-    for start in range(0, len(rows), _PG_ROWS_PER_INSERT):
-        values = [dict(zip(_OUTCOME_COLUMNS, row, strict=True)) for row in rows[start : start + _PG_ROWS_PER_INSERT]]
-        query = pg_insert(tasks).values(values).on_conflict_do_nothing().returning(tasks.c.seq)
-        inserted += len((await conn.execute(query)).all())  # the rows actually inserted
-    return inserted
+    """INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING; returns how many rows were inserted,
+    so a seq that already has an outcome is not counted again."""
+    if not rows:
+        return 0
+    dialect = conn.dialect
+    binds = [column_type.bind_processor(dialect) for column_type in _OUTCOME_TYPES]
+    arrays = [
+        [value if bind is None else bind(value) for value in values]
+        for bind, values in zip(binds, zip(*rows, strict=True), strict=True)
+    ]
+    result = await conn.exec_driver_sql(_INSERT_OUTCOMES_PG, tuple(arrays))
+    return len(result.all())  # the rows actually inserted
 
 
 def _only(chunk_no: int | None) -> list[ColumnElement[bool]]:
