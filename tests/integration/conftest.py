@@ -5,8 +5,7 @@ ends ``[sqlite]`` or ``[postgresql]``): the engine and the store are checked on 
 sense on one says so, and why, with ``pytestmark = pytest.mark.job_databases("sqlite", reason=...)``. Those kept
 on SQLite alone are the edge's tests, whose subject is before or beside the store (signatures, the console's
 browser pages, request fuzzing, abusive connections, bad input refused before a job exists), and the tests of
-SQLite itself (its file on a full disk). Servers built by module fixtures (hostile keys, request fuzz) run on
-SQLite.
+SQLite itself (its file on a full disk). The request fuzzer's server, built by a module fixture, runs on SQLite.
 """
 
 from __future__ import annotations
