@@ -46,3 +46,19 @@ def artifacts_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+#: Fixtures and parameter values that put a test on PostgreSQL: the store's contract tests (``postgres``) and the
+#: integration tests' servers (``job_database`` is ``postgresql``).
+POSTGRES_FIXTURES = {"postgres_database"}
+POSTGRES_PARAMS = {"postgres", "postgresql"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on PostgreSQL carry the ``postgres`` marker: ``make test`` runs them, ``make test-unit`` (no services)
+    leaves them out, ``-m 'not postgres'`` runs the rest."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_postgres = any(isinstance(value, str) and value in POSTGRES_PARAMS for value in params.values())
+        if on_postgres or POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)

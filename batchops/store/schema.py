@@ -59,7 +59,7 @@ _ESCAPE = "\ufffe"
 
 
 class FreeText(TypeDecorator[Any]):
-    """A task's error code or message: any text, NUL included (a message may echo a key).
+    """Any text, NUL included: a task's error code or message (a message may echo a key), a listing's cursor.
 
     SQLite stores it as given. PostgreSQL text cannot hold NUL, so a value holding NUL (or starting with the
     escape) is stored as the escape, then itself with NUL written as escape + "0" and the escape doubled; read
@@ -108,8 +108,9 @@ jobs = Table(
     # Preparing checkpoint: physical manifest lines already turned into tasks.
     Column("manifest_lines_read", Count, nullable=False, default=0),
     Column("manifest_done", Boolean, nullable=False, default=False),
-    # Where a seekable manifest source (a bucket listing) resumes; opaque to the store.
-    Column("manifest_cursor", Text),
+    # Where a seekable manifest source (a bucket listing) resumes; opaque to the store, NUL included (a version
+    # listing's cursor is key NUL version id).
+    Column("manifest_cursor", FreeText),
     # GeneratedManifestDescriptor as JSON, once a generator job has saved its manifest.
     Column("generated_manifest", Text),
     Column("creation_time", Float, nullable=False),

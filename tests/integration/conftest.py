@@ -1,4 +1,12 @@
-"""Fixtures for the integration tests: real ``batchops server`` processes on the test SeaweedFS, and clients."""
+"""Fixtures for the integration tests: real ``batchops server`` processes on the test SeaweedFS, and clients.
+
+Every test that starts a server runs twice, its server's job store on each of ``JOB_DATABASES`` (the test's id
+ends ``[sqlite]`` or ``[postgresql]``): the engine and the store are checked on both. A module that only makes
+sense on one says so, and why, with ``pytestmark = pytest.mark.job_databases("sqlite", reason=...)``. Those kept
+on SQLite alone are the edge's tests, whose subject is before or beside the store (signatures, the console's
+browser pages, request fuzzing, abusive connections, bad input refused before a job exists), and the tests of
+SQLite itself (its file on a full disk). The request fuzzer's server, built by a module fixture, runs on SQLite.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +20,44 @@ import pytest
 from batchops.devstore import LocalSeaweed
 from batchops.operations.base import TaskContext
 from batchops.s3.client import StoreCredentials, open_client
+from tests.support import postgres
 from tests.support.s3 import OTHER_KEY, OTHER_SECRET, s3_client
 from tests.support.server import Server
+
+#: The job stores the servers of the integration tests run on: SQLite (the file in the server's data dir, the
+#: default) and PostgreSQL (``--database``, a database on the local server).
+JOB_DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "job_databases(*kinds, reason): the job stores this test's servers run on (default: all)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The one parametrisation of the job store: each test whose servers need one runs on each kind."""
+    if "job_database" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("job_databases")
+        metafunc.parametrize("job_database", marker.args if marker else JOB_DATABASES, indirect=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    """One fresh, migrated PostgreSQL database per test module (each test empties it first), dropped after it."""
+    with postgres.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def job_database(request: pytest.FixtureRequest) -> str | None:
+    """The ``--database`` of this test's servers: None on SQLite (a fresh file in each server's data dir), else the
+    module's PostgreSQL database, emptied (no server of an earlier test runs any more)."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_database")
+    postgres.empty(url)
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +75,9 @@ def other_s3(other_seaweed: LocalSeaweed) -> Any:
 
 
 @pytest.fixture
-def start_server(seaweed: LocalSeaweed, tmp_path: Path) -> Iterator[Callable[..., Server]]:
+def start_server(
+    seaweed: LocalSeaweed, tmp_path: Path, job_database: str | None
+) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
     def start(
@@ -41,9 +87,11 @@ def start_server(seaweed: LocalSeaweed, tmp_path: Path) -> Iterator[Callable[...
         s3_endpoint: str | None = None,
         preexec: Callable[[], None] | None = None,
     ) -> Server:
-        """A server on the test SeaweedFS, or on ``s3_endpoint`` (e.g. moto's server for archive restores)."""
+        """A server on the test SeaweedFS, or on ``s3_endpoint`` (e.g. moto's server for archive restores); its
+        jobs in the test's ``job_database`` (each server of a test, and a restarted one, shares it)."""
         directory = data_dir or tmp_path / f"server-{len(servers)}"
-        server = Server(directory, s3_endpoint or seaweed.endpoint, list(extra_args), env or {}, preexec=preexec)
+        endpoint = s3_endpoint or seaweed.endpoint
+        server = Server(directory, endpoint, list(extra_args), env or {}, preexec=preexec, database=job_database)
         servers.append(server.start())
         return server
 

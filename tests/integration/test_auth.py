@@ -17,7 +17,10 @@ from tests.support.jobs import wait_for
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
 from tests.support.server import ACCOUNT, s3control_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.job_databases("sqlite", reason="signatures are checked at the edge, before the store"),
+]
 
 JOBS = "/v20180820/jobs"
 

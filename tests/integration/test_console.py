@@ -20,7 +20,10 @@ from tests.support.jobs import create_job, describe, put_manifest, wait_for, wai
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.job_databases("sqlite", reason="the console's pages in a browser: the edge"),
+]
 
 CHROMIUM = os.environ.get("BATCHOPS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

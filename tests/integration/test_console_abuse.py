@@ -24,6 +24,11 @@ from tests.support.jobs import describe, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
 
+# The console's edge (throttling, HTTPS, uploads, trickled bodies) on SQLite; its sessions, kept in the job
+# store, on every job database (BOTH below).
+pytestmark = pytest.mark.job_databases("sqlite", reason="the console's edge: no job reaches the store")
+BOTH = pytest.mark.job_databases("sqlite", "postgresql")
+
 MIB = 1024 * 1024
 
 def console(server: Server, **kwargs: Any) -> httpx.Client:
@@ -78,6 +83,7 @@ def test_wrong_passwords_are_throttled_logged_and_the_right_one_works_after_the_
 
 # --- item 9: sessions end at logout and when credentials change; HTTPS ---------------------------------------
 
+@BOTH
 def test_a_copied_cookie_stops_working_at_logout(server: Server) -> None:
     owner = signed_in(server)
     thief = console(server, cookies=dict(owner.cookies))
@@ -101,6 +107,7 @@ def accounts_config(path: Path, password: str, secret: str) -> Path:
     )
     return path
 
+@BOTH
 def test_sessions_survive_a_restart_but_not_a_credential_change(start_server: Any, tmp_path: Path) -> None:
     config = accounts_config(tmp_path / "accounts.toml", "first-password", SECRET_KEY)
     server = start_server("--config", str(config))
@@ -114,6 +121,7 @@ def test_sessions_survive_a_restart_but_not_a_credential_change(start_server: An
     assert not sees_jobs(console(server, cookies=copied))
     assert sees_jobs(signed_in(server, ACCOUNT, "second-password"))
 
+@BOTH
 def test_only_the_password_changed_ends_the_session_too(start_server: Any, tmp_path: Path) -> None:
     config = accounts_config(tmp_path / "accounts.toml", "first-password", SECRET_KEY)
     server = start_server("--config", str(config))

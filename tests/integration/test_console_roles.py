@@ -22,7 +22,10 @@ from tests.support.jobs import describe, put_manifest, wait_status
 from tests.support.s3 import ACCESS_KEY, OTHER_KEY, OTHER_SECRET, SECRET_KEY
 from tests.support.server import Server, s3control_client
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.job_databases("sqlite", reason="the console's report and upload pages: the edge"),
+]
 
 
 @dataclass(frozen=True)

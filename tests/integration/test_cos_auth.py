@@ -16,7 +16,10 @@ from tests.support.jobs import put_manifest, put_objects
 from tests.support.server import Server
 from tests.support.tenancy import CONFIG, KEYS, A, B, client, create
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.job_databases("sqlite", reason="signatures are checked at the edge, before the store"),
+]
 
 APPID_A, APPID_B = "1250000001", B  # B declares no appid: it answers to its account id
 

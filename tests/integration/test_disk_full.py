@@ -28,7 +28,10 @@ from tests.support.http import raw_request
 from tests.support.jobs import create_job, describe, put_manifest, wait_for, wait_status
 from tests.support.server import Server
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.job_databases("sqlite", reason="fills the disk under the SQLite file: a test of SQLite itself"),
+]
 
 TASKS = 40
 CHUNK = 10  # tasks per claimed chunk: a full disk stops the job after its first chunk

@@ -1,16 +1,14 @@
-"""``batchops server --database postgresql://…``: a job runs to an exact report with its state in PostgreSQL,
-and a server killed with kill -9 mid-job, restarted on the same database, completes it with every task once."""
+"""``batchops server --database postgresql://…``: a job runs to an exact report with its state in PostgreSQL, none
+in the data dir. (The rest of the integration suite runs on PostgreSQL too, kill -9 included: tests ending
+``[postgresql]``.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.support import postgres
-from tests.support.crash import kill_9_mid_job_then_exact_report
 from tests.support.jobs import (
     TAGGING,
     create_job,
@@ -20,14 +18,10 @@ from tests.support.jobs import (
     wait_status,
 )
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database of this test's own (dropped after it)."""
-    with postgres.fresh_database() as url:
-        yield url
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.job_databases("postgresql", reason="checks where a PostgreSQL server keeps its state"),
+]
 
 
 def rows_in(url: str, table: str) -> int:
@@ -37,9 +31,9 @@ def rows_in(url: str, table: str) -> int:
 
 
 def test_a_tagging_job_completes_with_its_state_in_postgresql(
-    start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any, database: str
+    start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any, job_database: str
 ) -> None:
-    server = start_server("--database", database, data_dir=tmp_path / "pg")
+    server = start_server(data_dir=tmp_path / "pg")
     control = server.client()
     bucket, reports = new_bucket(), new_bucket()
     put_objects(s3, bucket, [f"k{i}" for i in range(200)])
@@ -59,14 +53,6 @@ def test_a_tagging_job_completes_with_its_state_in_postgresql(
         [f"k{i}" for i in range(200)] + [f"missing-{i}" for i in range(10)]
     )
     assert sum(row[3] == "failed" for row in report) == 10
-    assert (rows_in(database, "jobs"), rows_in(database, "tasks")) == (1, 210)  # the job lives in PostgreSQL
+    assert (rows_in(job_database, "jobs"), rows_in(job_database, "tasks")) == (1, 210)  # the job lives in PostgreSQL
     assert not (tmp_path / "pg" / "batchops.sqlite3").exists()
 
-
-@pytest.mark.parametrize("workers", ["0", "2"], ids=["in-process", "2-workers"])
-def test_kill_9_mid_job_on_postgresql_loses_no_task_and_counts_none_twice(
-    start_server: Any, tmp_path: Any, s3: Any, new_bucket: Any, database: str, workers: str
-) -> None:
-    args = ("--database", database, "--task-concurrency", "4", "--workers", workers)
-    kill_9_mid_job_then_exact_report(start_server, s3, new_bucket, tmp_path / "crash", *args)
-    assert rows_in(database, "tasks") == 3100

@@ -55,6 +55,9 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     #: Run in the child before the server starts (e.g. ``resource.setrlimit`` for a lower open-file limit).
     preexec: Callable[[], None] | None = None
+    #: The job store's ``--database`` URL; None: the SQLite file in ``data_dir``. A ``--database`` among
+    #: ``extra_args`` wins (the scale-out tests bring a database of their own).
+    database: str | None = None
 
     @property
     def url(self) -> str:
@@ -76,6 +79,7 @@ class Server:
             str(self.data_dir),
             "--s3-endpoint",
             self.s3_endpoint,
+            *self._database_args(),
             *self.extra_args,
         ]
         env = {
@@ -92,6 +96,9 @@ class Server:
         )
         self._wait_healthy()
         return self
+
+    def _database_args(self) -> list[str]:
+        return ["--database", self.database] if self.database and "--database" not in self.extra_args else []
 
     def _wait_healthy(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

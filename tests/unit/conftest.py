@@ -68,12 +68,3 @@ async def any_store(request: pytest.FixtureRequest, tmp_path: Path, clock: Manua
         yield opened
     finally:
         await opened.close()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on PostgreSQL carry the ``postgres`` marker: ``make test`` runs them, ``make test-unit`` (no services)
-    leaves them out."""
-    for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if "postgres_database" in getattr(item, "fixturenames", ()) or "postgres" in params.values():
-            item.add_marker(pytest.mark.postgres)

@@ -692,6 +692,14 @@ async def test_listing_cursor_moves_with_its_chunk_and_the_saved_manifest_shows_
     assert job.spec.manifest is None and job.spec.generator == GeneratorSpec("arn:aws:s3:::src", True)
 
 
+
+async def test_a_version_listing_cursor_holding_nul_round_trips(store: Store) -> None:
+    # The generator's cursor when listing versions is key NUL version id; PostgreSQL text cannot hold NUL.
+    job_id = await new_job(store, manifest=None, generator=GeneratorSpec("arn:aws:s3:::src", True))
+    for cursor in ["k\x00v1", "\ufffek\x00\ufffe0"]:  # the second: FreeText's escape itself, around NUL
+        await add_chunk(store, job_id, 0, [], lines_read=0, cursor=cursor)
+        assert await store.manifest_cursor(job_id) == cursor
+
 async def test_prepare_checkpoint_after_two_chunks(store: Store) -> None:
     job_id = await new_job(store)
     await add_chunk(store, job_id, 0, [good(0), good(1), bad(2)], lines_read=4)  # one blank line skipped
