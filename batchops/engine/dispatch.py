@@ -34,7 +34,7 @@ from batchops.store.base import Store
 
 log = logging.getLogger(__name__)
 
-#: How often the window is refilled: it bounds one job's rate at ``per_job × chunk size ÷ this`` (80,000 tasks/s with
+#: How often the window is refilled: it bounds one job's rate at ``per_job * chunk size / this`` (80,000 tasks/s with
 #: the defaults); a step is three small queries.
 DISPATCH_SECONDS = 0.2
 STALL_CHECK_SECONDS = 5.0

@@ -24,7 +24,11 @@ from tests.support.jobs import TAGGING, create_job, describe, put_manifest, read
 from tests.support.server import Server
 from tests.support.workers import QueueWorker, start_worker
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # The scaled-out mode needs PostgreSQL; each test brings a fresh database (the queue's tables are in it too).
+    pytest.mark.job_databases("postgresql", reason="dispatching needs PostgreSQL"),
+]
 
 TASKS = 20_000
 MISSING = 100

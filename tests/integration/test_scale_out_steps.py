@@ -27,7 +27,11 @@ from tests.support.jobs import (
 from tests.support.server import ACCOUNT
 from tests.support.workers import QueueWorker, start_worker
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # The scaled-out mode needs PostgreSQL; each test brings a fresh database (the queue's tables are in it too).
+    pytest.mark.job_databases("postgresql", reason="dispatching needs PostgreSQL"),
+]
 
 #: CreateJob's report-bucket check (HeadBucket, a marker PutObject, its DeleteObject), as in test_store_outage.
 REPORT_CHECK_REQUESTS = 3

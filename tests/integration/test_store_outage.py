@@ -231,6 +231,7 @@ def test_a_store_down_past_the_bound_fails_the_job_with_a_clear_reason(
     assert not job.get("StatusUpdateReason", "").startswith(HOLDING)
 
 
+@pytest.mark.job_databases("postgresql", reason="batchops worker needs PostgreSQL; it brings a database of its own")
 def test_a_batchops_worker_holds_its_chunks_shows_why_and_fails_the_job_past_the_bound(
     start_server: Callable[..., Server],
     proxy: FaultyProxy,
