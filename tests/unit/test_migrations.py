@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -15,6 +17,7 @@ from batchops.domain.task import ObjectRef
 from batchops.manifests.chunks import ChunkRow, decode
 from batchops.store import migrate
 from batchops.store.schema import metadata
+from tests.support import postgres
 
 VERSIONS = Path(migrate.__file__).resolve().parent / "migrations" / "versions"
 NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.py$")
@@ -175,3 +178,55 @@ def test_migrations_build_exactly_the_schema_on_postgresql(postgres_database: st
         assert {key_types[c] for c in ("bucket", "key", "version_id")} == {"BYTEA"}  # keys that are not UTF-8
     finally:
         engine.dispose()
+
+
+def _queue_note(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT obj_description('procrastinate_jobs'::regclass)")).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_a_new_postgresql_database_notes_the_procrastinate_release_of_its_queue(postgres_database: str) -> None:
+    assert _queue_note(postgres_database) == f"procrastinate schema {version('procrastinate')}"
+
+
+@pytest.mark.postgres
+def test_the_queue_gets_the_migrations_of_each_newer_procrastinate_release_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database whose queue an older procrastinate made gets the migration files procrastinate ships for each
+    release since (here a made-up next release's, written beside real ones), pre before post, once."""
+    shipped = tmp_path / "migrations"
+    shipped.mkdir()
+    (shipped / "03.10.00_01_pre_already_there.sql").write_text("CREATE TABLE procrastinate_test_old (n int);")
+    (shipped / "03.99.00_01_pre_add.sql").write_text("CREATE TABLE procrastinate_test_new (n int);")
+    (shipped / "03.99.00_50_post_add.sql").write_text("INSERT INTO procrastinate_test_new VALUES (42);")
+    (shipped / "04.00.00_01_pre_future.sql").write_text("CREATE TABLE procrastinate_test_future (n int);")
+    with postgres.fresh_database() as url:  # its queue: the installed procrastinate's (3.10 or newer)
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:  # as a database made by 3.10.0 before batchops noted the release
+                conn.execute(text("COMMENT ON TABLE procrastinate_jobs IS NULL"))
+            monkeypatch.setattr(migrate.SchemaManager, "get_migrations_path", staticmethod(lambda: str(shipped)))
+            monkeypatch.setattr(migrate, "version", lambda _name: "3.99.0")
+            migrate.upgrade(url)
+            migrate.upgrade(url)  # again: nothing more
+            with engine.connect() as conn:
+                tables = set(inspect(conn).get_table_names())
+                assert conn.execute(text("SELECT n FROM procrastinate_test_new")).scalars().all() == [42]
+        finally:
+            engine.dispose()
+        assert "procrastinate_test_old" not in tables and "procrastinate_test_future" not in tables
+        assert _queue_note(url) == "procrastinate schema 3.99.0"
+
+
+def test_queue_migrations_are_those_after_the_applied_release_up_to_the_installed_one() -> None:
+    names = [path.name for path in migrate.queue_migrations((3, 3, 0), (3, 4, 0))]
+    assert names == [
+        "03.04.00_01_pre_add_retry_failed_job_procedure.sql",
+        "03.04.00_50_post_add_retry_failed_job_procedure.sql",
+    ]
+    assert migrate.queue_migrations((3, 10, 0), (3, 10, 0)) == []
