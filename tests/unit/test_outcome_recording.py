@@ -253,11 +253,10 @@ async def test_a_full_database_holds_the_job_visibly_and_it_ends_exactly_once_wh
     await limit.set(await limit.page_count())  # no page more: the outcomes do not fit
 
     runner = asyncio.create_task(run(store, job_id, operation))
-    async with asyncio.timeout(20):  # the outcomes cannot fit: the store reports the fault
-        while store.write_fault is None:
+    async with asyncio.timeout(20):  # the outcomes cannot fit: the store reports the fault, the runner the hold
+        while store.write_fault is None or (job := await store.job_for_engine(job_id)).hold_reason is None:
             await asyncio.sleep(0.01)
 
-    job = await store.job_for_engine(job_id)
     # Held with most outcomes unrecorded (a first flush of a few, on a busy machine, may fit in a page's free room)
     assert job.status is JobStatus.ACTIVE and job.progress.succeeded < len(lines) // 2
     assert job.hold_reason is not None and "disk is full" in job.hold_reason
