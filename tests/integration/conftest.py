@@ -23,6 +23,7 @@ from batchops.s3.client import StoreCredentials, open_client
 from tests.support import postgres
 from tests.support.s3 import OTHER_KEY, OTHER_SECRET, s3_client
 from tests.support.server import Server
+from tests.support.workers import QueueWorker, StartWorkers, start_worker
 
 #: The job stores the servers of the integration tests run on: SQLite (the file in the server's data dir, the
 #: default) and PostgreSQL (``--database``, a database on the local server).
@@ -58,6 +59,38 @@ def job_database(request: pytest.FixtureRequest) -> str | None:
     url: str = request.getfixturevalue("postgres_database")
     postgres.empty(url)
     return url
+
+
+# --- the scaled-out mode: a database of the test's own and ``batchops worker`` processes ------------------------
+
+
+@pytest.fixture
+def queue_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one scale-out test (the queue's tables are in it too); asked for before the
+    servers and workers, it is dropped after they have stopped."""
+    with postgres.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+def queue_workers(tmp_path: Path, seaweed: LocalSeaweed, queue_database: str) -> Iterator[StartWorkers]:
+    started: list[QueueWorker] = []
+
+    def start(
+        count: int, *extra_args: str, env: dict[str, str] | None = None, s3_endpoint: str | None = None
+    ) -> list[QueueWorker]:
+        """Workers on the test SeaweedFS (or ``s3_endpoint``), each with a directory (and log) of its own."""
+        endpoint = s3_endpoint or seaweed.endpoint
+        new = [
+            start_worker(tmp_path / f"worker-{len(started) + n}", queue_database, endpoint, *extra_args, env=env)
+            for n in range(count)
+        ]
+        started.extend(new)
+        return new
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture(scope="module")

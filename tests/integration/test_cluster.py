@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from batchops.devstore import LocalSeaweed
 from batchops.domain.status import JobStatus, can_move
-from tests.support import postgres
 from tests.support.jobs import TAGGING, create_job, describe, put_manifest, read_report, wait_for, wait_status
 from tests.support.server import Server
-from tests.support.workers import QueueWorker, start_worker
+from tests.support.workers import StartWorkers
 
 pytestmark = [
     pytest.mark.integration,
@@ -43,32 +39,10 @@ CLUSTER_ENV = {
 TAKEOVER_SECONDS = 10.0
 
 
-@pytest.fixture
-def database() -> Iterator[str]:
-    with postgres.fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-def workers(tmp_path: Path, seaweed: LocalSeaweed, database: str) -> Iterator[Callable[[int], list[QueueWorker]]]:
-    started: list[QueueWorker] = []
-
-    def start(count: int) -> list[QueueWorker]:
-        for _ in range(count):
-            directory = tmp_path / f"worker-{len(started)}"
-            extra = ("--concurrency", "2", "--task-concurrency", "4")
-            started.append(start_worker(directory, database, seaweed.endpoint, *extra, env=CLUSTER_ENV))
-        return started
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
 def test_two_servers_and_three_workers_ride_out_kill_9_a_frozen_worker_and_a_lost_leader(
-    database: str, start_server: Any, s3: Any, new_bucket: Any, workers: Any
+    queue_database: str, start_server: Any, s3: Any, new_bucket: Any, queue_workers: StartWorkers
 ) -> None:
-    # ``database`` first: it is dropped after the servers and workers have stopped.
+    database = queue_database
     args = ("--database", database, "--dispatch", "procrastinate")
     servers: list[Server] = [start_server(*args, env=CLUSTER_ENV) for _ in range(2)]
     leader = wait_for(lambda: _the_leader(servers), 15, what="one of the two servers to supervise")
@@ -81,7 +55,7 @@ def test_two_servers_and_three_workers_ride_out_kill_9_a_frozen_worker_and_a_los
     _put_objects(s3, bucket, keys)
     rows = [f"{bucket},{k}" for k in keys] + [f"{bucket},missing-{i}" for i in range(MISSING)]
     job_id = create_job(control, put_manifest(s3, bucket, rows), TAGGING, report_bucket=reports)
-    doomed, frozen, steady = workers(3)
+    doomed, frozen, steady = queue_workers(3, "--concurrency", "2", "--task-concurrency", "4", env=CLUSTER_ENV)
     wait_for(lambda: _ran(control, job_id) > 2000, 120, what="the job to be well under way")
 
     frozen.pause()

@@ -5,15 +5,12 @@ the chunks queued and running."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from batchops.devstore import LocalSeaweed
-from tests.support import postgres
 from tests.support.jobs import (
     TAGGING,
     create_job,
@@ -25,7 +22,7 @@ from tests.support.jobs import (
     wait_status,
 )
 from tests.support.server import ACCOUNT
-from tests.support.workers import QueueWorker, start_worker
+from tests.support.workers import StartWorkers
 
 pytestmark = [
     pytest.mark.integration,
@@ -37,26 +34,8 @@ TASKS = 5000
 MISSING = 50
 
 
-@pytest.fixture
-def database() -> Iterator[str]:
-    with postgres.fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
-def workers(tmp_path: Path, seaweed: LocalSeaweed, database: str) -> Iterator[Callable[[int], list[QueueWorker]]]:
-    started: list[QueueWorker] = []
-
-    def start(count: int) -> list[QueueWorker]:
-        for _ in range(count):
-            directory = tmp_path / f"worker-{len(started)}"
-            extra = ("--concurrency", "2", "--task-concurrency", "8")
-            started.append(start_worker(directory, database, seaweed.endpoint, *extra))
-        return started
-
-    yield start
-    for worker in started:
-        worker.stop()
+#: Two chunks at a time per worker, 8 requests in flight.
+WORKER_ARGS = ("--concurrency", "2", "--task-concurrency", "8")
 
 
 def _run_job(start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str) -> tuple[Any, str, str]:
@@ -85,10 +64,10 @@ def _assert_exact(job: dict[str, Any], s3: Any, reports: str, job_id: str) -> No
 
 
 def test_two_workers_run_a_dispatched_job_to_an_exact_report(
-    start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str, workers: Any
+    queue_database: str, start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, queue_workers: StartWorkers
 ) -> None:
-    control, job_id, reports = _run_job(start_server, tmp_path, s3, new_bucket, database)
-    started = workers(2)
+    control, job_id, reports = _run_job(start_server, tmp_path, s3, new_bucket, queue_database)
+    started = queue_workers(2, *WORKER_ARGS)
 
     job = wait_status(control, job_id, "Complete", timeout=180)
 
@@ -97,10 +76,10 @@ def test_two_workers_run_a_dispatched_job_to_an_exact_report(
 
 
 def test_kill_9_of_a_worker_mid_job_still_completes_with_every_task_once(
-    start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str, workers: Any
+    queue_database: str, start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, queue_workers: StartWorkers
 ) -> None:
-    control, job_id, reports = _run_job(start_server, tmp_path, s3, new_bucket, database)
-    doomed, survivor = workers(2)
+    control, job_id, reports = _run_job(start_server, tmp_path, s3, new_bucket, queue_database)
+    doomed, survivor = queue_workers(2, *WORKER_ARGS)
     wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress")
 
     assert describe(control, job_id)["Status"] == "Active"
@@ -113,10 +92,10 @@ def test_kill_9_of_a_worker_mid_job_still_completes_with_every_task_once(
 
 
 def test_cancelling_a_dispatched_job_stops_its_chunks_on_the_workers(
-    start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str, workers: Any
+    queue_database: str, start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, queue_workers: StartWorkers
 ) -> None:
-    control, job_id, _ = _run_job(start_server, tmp_path, s3, new_bucket, database)
-    started = workers(2)
+    control, job_id, _ = _run_job(start_server, tmp_path, s3, new_bucket, queue_database)
+    started = queue_workers(2, *WORKER_ARGS)
     wait_for(lambda: describe(control, job_id)["ProgressSummary"]["NumberOfTasksSucceeded"] > 500, what="progress")
 
     control.update_job_status(AccountId=ACCOUNT, JobId=job_id, RequestedJobStatus="Cancelled")
@@ -124,7 +103,7 @@ def test_cancelling_a_dispatched_job_stops_its_chunks_on_the_workers(
     job = wait_status(control, job_id, "Cancelled", timeout=60)
     progress = job["ProgressSummary"]
     assert progress["NumberOfTasksSucceeded"] + progress["NumberOfTasksFailed"] < TASKS
-    assert in_flight_chunk_jobs(database) == 0  # queued ones cancelled, running ones aborted or ended
+    assert in_flight_chunk_jobs(queue_database) == 0  # queued ones cancelled, running ones aborted or ended
     assert all(worker.process.poll() is None for worker in started)
 
 

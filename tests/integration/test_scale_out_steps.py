@@ -4,7 +4,7 @@ a worker reads a large manifest aborts that read and ends the job Cancelled."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,6 @@ import psycopg
 import pytest
 
 from batchops.devstore import LocalSeaweed
-from tests.support import postgres
 from tests.support.faulty_proxy import FaultyProxy
 from tests.support.jobs import (
     TAGGING,
@@ -25,7 +24,7 @@ from tests.support.jobs import (
     wait_status,
 )
 from tests.support.server import ACCOUNT
-from tests.support.workers import QueueWorker, start_worker
+from tests.support.workers import QueueWorker, StartWorkers
 
 pytestmark = [
     pytest.mark.integration,
@@ -38,33 +37,28 @@ REPORT_CHECK_REQUESTS = 3
 
 
 @pytest.fixture
-def database() -> Iterator[str]:
-    with postgres.fresh_database() as url:
-        yield url
-
-
-@pytest.fixture
 def start_both(
-    start_server: Any, tmp_path: Path, seaweed: LocalSeaweed, database: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[int], tuple[Any, QueueWorker]]]:
-    """A dispatching server and one worker; the chunk size is the worker's now: it reads the manifests."""
-    started: list[QueueWorker] = []
+    queue_database: str,
+    start_server: Any,
+    tmp_path: Path,
+    queue_workers: StartWorkers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., tuple[Any, QueueWorker]]:
+    """A dispatching server and one worker (the server's chunk size travels with the prepare task)."""
 
     def start(chunk_size: int, endpoint: str | None = None, **env: str) -> tuple[Any, QueueWorker]:
         for name, value in {"BATCHOPS_CHUNK_SIZE": str(chunk_size), **env}.items():
             monkeypatch.setenv(name, value)
-        args = ("--database", database, "--dispatch", "procrastinate")
+        args = ("--database", queue_database, "--dispatch", "procrastinate")
         server = start_server(*args, data_dir=tmp_path / "server", s3_endpoint=endpoint)
-        started.append(start_worker(tmp_path / "worker", database, endpoint or seaweed.endpoint, "--concurrency", "2"))
-        return server, started[-1]
+        [worker] = queue_workers(1, "--concurrency", "2", s3_endpoint=endpoint)
+        return server, worker
 
-    yield start
-    for worker in started:
-        worker.stop()
+    return start
 
 
 def test_a_worker_reads_the_manifest_and_writes_the_report(
-    start_both: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str
+    start_both: Any, tmp_path: Path, s3: Any, new_bucket: Any, queue_database: str
 ) -> None:
     server, worker = start_both(50)
     control = server.client()
@@ -82,11 +76,11 @@ def test_a_worker_reads_the_manifest_and_writes_the_report(
     assert f"job {job_id}: manifest read: 300 tasks" in worker_log
     assert f"report for job {job_id} written" in worker_log
     assert "manifest read" not in server_log and "report for job" not in server_log
-    assert steps_of(database, job_id) == set()  # both ran and succeeded (the worker deletes succeeded tasks)
+    assert steps_of(queue_database, job_id) == set()  # both ran and succeeded (the worker deletes succeeded tasks)
 
 
 def test_cancel_while_a_worker_prepares_aborts_the_read_and_cancels_the_job(
-    start_both: Any, tmp_path: Path, s3: Any, new_bucket: Any, database: str
+    start_both: Any, tmp_path: Path, s3: Any, new_bucket: Any, queue_database: str
 ) -> None:
     rows = 200_000  # one row per chunk: Preparing takes a while, long enough to cancel it midway
     server, worker = start_both(1)
@@ -102,7 +96,7 @@ def test_cancel_while_a_worker_prepares_aborts_the_read_and_cancels_the_job(
 
     job = wait_status(control, job_id, "Cancelled", timeout=60)
     assert job["ProgressSummary"]["TotalNumberOfTasks"] < rows  # the read stopped midway
-    assert steps_of(database, job_id) == {("batchops.prepare_job", "aborted")}  # the finish succeeded (deleted)
+    assert steps_of(queue_database, job_id) == {("batchops.prepare_job", "aborted")}  # the finish succeeded (deleted)
     assert f"report for job {job_id} written" in worker.log_path.read_text()
     assert worker.process.poll() is None
 

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,11 @@ import pytest
 from batchops.devstore import LocalSeaweed
 from batchops.s3.breaker import CircuitBreaker, policy_for
 from batchops.s3.client import StoreCredentials, open_client
-from tests.support import postgres
 from tests.support.faulty_proxy import FaultyProxy, counts, resume_seconds
 from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
 from tests.support.server import Server
-from tests.support.workers import start_worker
+from tests.support.workers import StartWorkers
 
 TASKS = 2000
 HOLDING = "holding: object store"
@@ -231,36 +229,33 @@ def test_a_store_down_past_the_bound_fails_the_job_with_a_clear_reason(
     assert not job.get("StatusUpdateReason", "").startswith(HOLDING)
 
 
-@pytest.mark.job_databases("postgresql", reason="batchops worker needs PostgreSQL; it brings a database of its own")
+@pytest.mark.job_databases("postgresql", reason="batchops worker needs PostgreSQL; the test has a database of its own")
 def test_a_batchops_worker_holds_its_chunks_shows_why_and_fails_the_job_past_the_bound(
+    queue_database: str,
     start_server: Callable[..., Server],
+    queue_workers: StartWorkers,
     proxy: FaultyProxy,
     s3: Any,
     objects: tuple[str, list[str]],
-    tmp_path: Path,
 ) -> None:
     # Given a dispatching server and a batchops worker that wait at most 4 s for their store
     bucket, keys = objects
     bound = {"BATCHOPS_STORE_OUTAGE_MAX_SECONDS": "4"}
-    with postgres.fresh_database() as database:
-        args = ("--database", database, "--dispatch", "procrastinate")
-        server = start_server(*args, s3_endpoint=proxy.endpoint, env={**bound, "BATCHOPS_CHUNK_SIZE": "200"})
-        worker = start_worker(tmp_path / "worker", database, proxy.endpoint, env=bound)
-        try:
-            control = server.client()
-            reports = f"t-reports-{uuid.uuid4().hex[:12]}"
-            s3.create_bucket(Bucket=reports)
-            # and a store that goes down for good once the worker has run some of the job's tasks
-            proxy.outage(after=proxy.forwarded + REPORT_CHECK_REQUESTS + 300, seconds=3600)
-            job_id = tag_job(control, s3, bucket, keys, uuid.uuid4().hex, reports)
-            # Then the job holds while Active, saying why (the worker's chunks wait on its breaker)
-            assert proxy.down.wait(60), "the job never reached the outage"
-            held = wait_holding(control, job_id, "Active")
-            assert f"{HOLDING} {proxy.endpoint} unreachable since" in held["StatusUpdateReason"]
-            # And past the bound the worker fails it, clearly; no task counts as failed
-            job = wait_status(control, job_id, {"Failed"}, timeout=60)
-        finally:
-            worker.stop()
+    args = ("--database", queue_database, "--dispatch", "procrastinate")
+    server = start_server(*args, s3_endpoint=proxy.endpoint, env={**bound, "BATCHOPS_CHUNK_SIZE": "200"})
+    [worker] = queue_workers(1, env=bound, s3_endpoint=proxy.endpoint)
+    control = server.client()
+    reports = f"t-reports-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=reports)
+    # and a store that goes down for good once the worker has run some of the job's tasks
+    proxy.outage(after=proxy.forwarded + REPORT_CHECK_REQUESTS + 300, seconds=3600)
+    job_id = tag_job(control, s3, bucket, keys, uuid.uuid4().hex, reports)
+    # Then the job holds while Active, saying why (the worker's chunks wait on its breaker)
+    assert proxy.down.wait(60), "the job never reached the outage"
+    held = wait_holding(control, job_id, "Active")
+    assert f"{HOLDING} {proxy.endpoint} unreachable since" in held["StatusUpdateReason"]
+    # And past the bound the worker fails it, clearly; no task counts as failed
+    job = wait_status(control, job_id, {"Failed"}, timeout=60)
     assert job["FailureReasons"][0]["FailureCode"] == "StoreUnavailable"
     assert f"the object store at {proxy.endpoint} has not answered for" in job["FailureReasons"][0]["FailureReason"]
     assert job["ProgressSummary"]["NumberOfTasksFailed"] == 0

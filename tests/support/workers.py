@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,11 @@ class QueueWorker:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+#: The ``queue_workers`` fixture: starts ``count`` ``batchops worker``s on the test's ``queue_database``:
+#: ``(count, *args, env=None, s3_endpoint=None)``.
+StartWorkers = Callable[..., list["QueueWorker"]]
 
 
 def start_worker(
