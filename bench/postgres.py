@@ -2,7 +2,7 @@
 status history read from it, and ``batchops worker`` processes on it.
 
 The server is the local one (``127.0.0.1:5432``, user ``postgres``) unless ``BATCHOPS_BENCH_POSTGRES_URL`` names
-another; the benchmark never imports the test suite's helpers for this (no pytest in a benchmark run).
+another. The database itself is made as the tests make theirs (``tests.support.postgres.new_database``).
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
-from batchops.store import migrate
 from batchops.store.sql.urls import parse
+from tests.support import postgres
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOW_TO_START = (
@@ -45,21 +43,12 @@ def fresh_database() -> Iterator[str]:
     Commits do not wait for the disk (``synchronous_commit = off``), as a deployment that accepts losing the last
     moments of outcomes on a crash would run it; they are recorded again when their chunks run again.
     """
-    admin = conninfo(server_url())
-    name = f"batchops_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name)))
-    except psycopg.OperationalError as exc:
-        raise RuntimeError(f"{HOW_TO_START} (cannot reach {parse(server_url()).shown}: {exc})") from None
-    url = parse(server_url()).sync_url.set(database=name)
-    try:
-        migrate.upgrade(url)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres.new_database(server_url(), "batchops_bench"))
+        except postgres.NoPostgres as exc:
+            raise RuntimeError(f"{HOW_TO_START} ({exc})") from None
+        yield url
 
 
 def status_history(url: str, job_id: str) -> list[tuple[float, str]]:

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from batchops.domain.status import JobStatus, can_move
-from tests.support.jobs import TAGGING, create_job, describe, put_manifest, read_report, wait_for, wait_status
+from tests.support.jobs import TAGGING, assert_exact_report, create_job, describe, put_manifest, wait_for, wait_status
 from tests.support.server import Server
 from tests.support.workers import StartWorkers
 
@@ -76,7 +76,7 @@ def test_two_servers_and_three_workers_ride_out_kill_9_a_frozen_worker_and_a_los
 
     job = wait_status(control, job_id, "Complete", timeout=150)
 
-    _assert_exact(job, s3, reports, job_id)
+    assert_exact_report(job, s3, reports, job_id, TASKS, MISSING)
     _assert_legal_history(database, job_id)
     assert frozen.process.poll() is None and steady.process.poll() is None  # the survivors are still serving
     assert "lost its chunk's lease" not in steady.log_tail(100_000)  # a worker never frozen never stops a run so
@@ -120,17 +120,6 @@ def _all_moved_on(database: str, job_id: str, leased: dict[int, str]) -> bool:
     return all(now[no][0] or now[no][1] not in (None, owner) for no, owner in leased.items())
 
 
-def _assert_exact(job: dict[str, Any], s3: Any, reports: str, job_id: str) -> None:
-    assert job["ProgressSummary"] == {
-        **job["ProgressSummary"],
-        "TotalNumberOfTasks": TASKS,
-        "NumberOfTasksSucceeded": TASKS - MISSING,
-        "NumberOfTasksFailed": MISSING,
-    }
-    _, report = read_report(s3, reports, job_id)
-    assert len(report) == TASKS
-    assert len({row[1] for row in report}) == TASKS  # every task exactly once
-    assert sum(row[3] == "failed" for row in report) == MISSING
 
 
 def _assert_legal_history(database: str, job_id: str) -> None:

@@ -13,11 +13,11 @@ import pytest
 
 from tests.support.jobs import (
     TAGGING,
+    assert_exact_report,
     create_job,
     describe,
     put_manifest,
     put_objects,
-    read_report,
     wait_for,
     wait_status,
 )
@@ -50,17 +50,6 @@ def _run_job(start_server: Any, tmp_path: Path, s3: Any, new_bucket: Any, databa
     return control, job_id, reports
 
 
-def _assert_exact(job: dict[str, Any], s3: Any, reports: str, job_id: str) -> None:
-    assert job["ProgressSummary"] == {
-        **job["ProgressSummary"],
-        "TotalNumberOfTasks": TASKS,
-        "NumberOfTasksSucceeded": TASKS - MISSING,
-        "NumberOfTasksFailed": MISSING,
-    }
-    _, report = read_report(s3, reports, job_id)
-    assert len(report) == TASKS
-    assert len({row[1] for row in report}) == TASKS  # every task exactly once
-    assert sum(row[3] == "failed" for row in report) == MISSING
 
 
 def test_two_workers_run_a_dispatched_job_to_an_exact_report(
@@ -71,7 +60,7 @@ def test_two_workers_run_a_dispatched_job_to_an_exact_report(
 
     job = wait_status(control, job_id, "Complete", timeout=180)
 
-    _assert_exact(job, s3, reports, job_id)
+    assert_exact_report(job, s3, reports, job_id, TASKS, MISSING)
     assert all(worker.process.poll() is None for worker in started)
 
 
@@ -87,7 +76,7 @@ def test_kill_9_of_a_worker_mid_job_still_completes_with_every_task_once(
 
     # the dead worker's chunk jobs come back after the stall timeout (30 s), their leases given back with them
     job = wait_status(control, job_id, "Complete", timeout=240)
-    _assert_exact(job, s3, reports, job_id)
+    assert_exact_report(job, s3, reports, job_id, TASKS, MISSING)
     assert survivor.process.poll() is None
 
 

@@ -116,3 +116,17 @@ def read_report(s3: Any, bucket: str, job_id: str) -> tuple[dict[str, Any], list
 def slow_rows(bucket: str, keys: list[str], times: int = 10) -> list[str]:
     """Each key listed ``times`` over: a job long enough to pause or cancel while it runs (tasks are fast)."""
     return [f"{bucket},{k}" for _ in range(times) for k in keys]
+
+
+def assert_exact_report(job: dict[str, Any], s3: Any, reports: str, job_id: str, tasks: int, failed: int) -> None:
+    """The ended job counted ``tasks`` tasks, ``failed`` of them failed, and its report lists each task once."""
+    assert job["ProgressSummary"] == {
+        **job["ProgressSummary"],
+        "TotalNumberOfTasks": tasks,
+        "NumberOfTasksSucceeded": tasks - failed,
+        "NumberOfTasksFailed": failed,
+    }
+    _, report = read_report(s3, reports, job_id)
+    assert len(report) == tasks
+    assert len({row[1] for row in report}) == tasks  # every task exactly once
+    assert sum(row[3] == "failed" for row in report) == failed
