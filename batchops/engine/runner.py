@@ -140,8 +140,13 @@ class JobRunner:
             await asyncio.gather(*self._inflight, return_exceptions=True)
             done.set()
             self._flush_now.set()
-            await flusher  # its last flush records every outcome gathered so far (or the job has been failed)
-            await self._release()
+            # Shielded: an abort may cancel this task again while it cleans up (procrastinate repeats it); the last
+            # flush goes on regardless, and a lease not given back would hold a cancelled job in Cancelling until
+            # it expires.
+            try:
+                await asyncio.shield(flusher)  # its last flush records every outcome gathered so far
+            finally:
+                await asyncio.shield(self._release())
         log.debug("job %s: runner ends, stopped=%s", self.job.id, self.stopped)
         return not self.stopped
 
