@@ -33,6 +33,7 @@ from batchops.engine.queue import queue_app
 from batchops.engine.supervisor import TICK_SECONDS, Supervisor, Workforce
 from batchops.engine.worker import Worker
 from batchops.errors import ConfigError
+from batchops.listening import ensure_port_free
 from batchops.service import ConsoleSessions, JobService, Services
 from batchops.settings import Settings
 from batchops.store.base import Store
@@ -120,7 +121,8 @@ def build_app(settings: Settings, store: Store) -> ASGIApp:
 
 def serve(settings: Settings, log_level: str = "info") -> None:
     """Open (and migrate) the store at ``settings.database_url`` and serve until stopped (Ctrl+C, SIGTERM).
-    DatabaseUnavailable if the database cannot be reached."""
+    DatabaseUnavailable if the database cannot be reached; ConfigError if the port is taken."""
+    ensure_port_free(settings.host, settings.port)  # before any line that says we serve
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.dispatch == "procrastinate":

@@ -19,6 +19,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
         "errors sigv4 devstore",
+        "listening",
         "knobs wire_numbers arns",
         "xmlutil tenancy domain",
         "settings",
