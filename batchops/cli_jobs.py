@@ -109,7 +109,12 @@ def job() -> None:
 @click.option("--priority", type=click.IntRange(MIN_PRIORITY, MAX_PRIORITY), default=10, show_default=True)
 @click.option("--description", help="Up to 256 characters.")
 @click.option("--role-arn", help="[default arn:aws:iam::<account>:role/batchops]")
-@click.option("--confirmation-required/--no-confirmation-required", default=False, show_default=True)
+@click.option(
+    "--confirmation-required/--no-confirmation-required",
+    default=True,
+    show_default=True,
+    help="Wait Suspended for `update-status JOB --requested-job-status Ready` (as the console does), or run at once.",
+)
 @click.option("--client-request-token", help="Idempotency token [default: a new UUID].")
 @click.option("--tag", multiple=True, metavar="KEY=VALUE", help="A tag on the job itself.")
 @with_client

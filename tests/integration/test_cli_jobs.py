@@ -92,6 +92,7 @@ def test_create_from_a_local_csv_then_list_describe_wait_and_report(
             "cli tagging",
             "--priority",
             "12",
+            "--no-confirmation-required",
             "--output",
             "json",
         )
@@ -129,7 +130,7 @@ def test_priority_confirm_cancel_and_a_refused_transition(
     bucket = new_bucket()
     s3.put_object(Bucket=bucket, Key="a", Body=b"x")
     manifest = write_manifest(tmp_path, bucket, ["a"])
-    create = ["create", "--manifest-file", str(manifest), "--manifest-bucket", bucket, "--confirmation-required"]
+    create = ["create", "--manifest-file", str(manifest), "--manifest-bucket", bucket]  # waits for confirmation
     first = ok(run(server.url, seaweed, *create, "--operation-json", '{"S3DeleteObjectTagging": {}}')).strip()
     second = ok(run(server.url, seaweed, *create, "--put-object-tag", "k=v")).strip()
     control = server.client()

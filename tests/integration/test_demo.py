@@ -1,23 +1,31 @@
 """``make run`` (``batchops demo``), the quick start's first command: it serves on its own SeaweedFS, the job its
-instructions print runs to Complete through the CLI lines it prints, and a terminated demo takes its SeaweedFS
-with it (no store left running, orphaned)."""
+instructions print runs to Complete through the CLI lines it prints, the README's command-line walk-through runs
+as pasted in a second terminal, a taken port is named before any "serving" line, and a terminated demo takes its
+SeaweedFS (and its env file) with it."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import boto3
 import pytest
 
 from batchops.devstore import free_port
 from tests.support.jobs import wait_for
 
 pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).parents[2]
 
 
 def healthy(url: str) -> bool:
@@ -42,25 +50,60 @@ def alive(pid: int) -> bool:
         return False
 
 
-def printed_environment(text: str) -> dict[str, str]:
-    """The variables of the ``export …`` lines the demo prints for the command line."""
-    block = text.split("export ", 1)[1].split("batchops job create", 1)[0]
-    return dict(re.findall(r"(\w+)=(\S+)", block))
+def make_run_command(port: int) -> list[str]:
+    """The Makefile's ``run`` recipe, with this interpreter's batchops and ``port`` for ``$(PORT)``."""
+    makefile = (REPO / "Makefile").read_text()
+    recipe = re.search(r"^run:.*\n\t(.+)$", makefile, re.MULTILINE)
+    assert recipe, "the Makefile has no run target"
+    line = recipe.group(1).replace("$(BIN)/batchops", f"{shlex.quote(sys.executable)} -m batchops")
+    return shlex.split(line.replace("$(PORT)", str(port)))
 
 
-def test_the_demo_runs_its_printed_job_and_stops_with_its_store(tmp_path: Path) -> None:
-    port, log_path = free_port(), tmp_path / "demo.log"
-    command = [sys.executable, "-m", "batchops", "demo", "--data-dir", str(tmp_path / "data"), "--port", str(port)]
+def demo_environment(env_file: Path) -> dict[str, str]:
+    """The variables ``demo.env`` exports (``PATH`` left out: it extends the shell's)."""
+    pairs = (shlex.split(line.removeprefix("export "))[0] for line in env_file.read_text().splitlines())
+    found = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+    found.pop("PATH")
+    return found
+
+
+def readme_walk_through() -> str:
+    """The first shell block of the README's "Command line" section."""
+    section = (REPO / "README.md").read_text().split("\n## Command line\n", 1)[1]
+    block = re.search(r"^```sh\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert block, "README.md's Command line section has no sh block"
+    return block.group(1)
+
+
+@contextmanager
+def running_demo(cwd: Path, port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """``make run``'s command in ``cwd`` on ``port``, serving; stopped (and its SeaweedFS) afterwards."""
+    log_path = cwd / "demo.log"
     with log_path.open("wb") as log:
-        demo = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        demo = subprocess.Popen(make_run_command(port), stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     stores: list[int] = []
     try:
         wait_for(lambda: healthy(f"http://127.0.0.1:{port}"), timeout=120, what="the demo to serve")
+        stores += [pid for pid in children(demo.pid) if b"weed" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        yield demo, log_path
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        for pid in filter(alive, stores):  # what a killed or failed run left behind
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_the_demo_runs_its_printed_job_and_stops_with_its_store(tmp_path: Path) -> None:
+    port = free_port()
+    with running_demo(tmp_path, port) as (demo, log_path):
         text = log_path.read_text()
-        create = re.search(r"(batchops job create .*)", text)
+        create = re.search(r"(batchops job create .*(?:\\\n.*)*)", text)
         assert create, text
-        env = {**os.environ, **printed_environment(text)}
-        cli = [sys.executable, "-m", "batchops", *create.group(1).split()[1:]]
+        env_file = tmp_path / ".data" / "demo.env"
+        assert ". .data/demo.env" in text  # the printed way to the variables
+        env = {**os.environ, **demo_environment(env_file)}
+        cli = [sys.executable, "-m", "batchops", *shlex.split(create.group(1).replace("\\\n", " "))[1:]]
         job_id = subprocess.run(cli, env=env, capture_output=True, text=True, check=True, timeout=60).stdout.strip()
         waited = subprocess.run(
             [sys.executable, "-m", "batchops", "job", "wait", job_id],
@@ -72,14 +115,76 @@ def test_the_demo_runs_its_printed_job_and_stops_with_its_store(tmp_path: Path) 
         assert waited.returncode == 0, waited.stdout + waited.stderr
         assert "Complete: 300 succeeded, 0 failed of 300" in waited.stdout
 
-        stores += [pid for pid in children(demo.pid) if b"weed" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        stores = [pid for pid in children(demo.pid) if b"weed" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         assert len(stores) == 1
         demo.send_signal(signal.SIGTERM)
         demo.wait(timeout=30)
         wait_for(lambda: not alive(stores[0]), timeout=20, what="the demo's SeaweedFS to stop with it")
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
-        for pid in filter(alive, stores):  # what a failed run left behind
-            os.kill(pid, signal.SIGKILL)
+        assert not env_file.exists()  # no stale endpoint for the next terminal
+
+
+def test_the_readme_walk_through_runs_as_pasted_after_make_run(tmp_path: Path) -> None:
+    port = free_port()
+    with running_demo(tmp_path, port):
+        env_file = tmp_path / ".data" / "demo.env"
+        # A fresh terminal: no batchops on PATH, no keys or endpoints, until the walk-through sources demo.env.
+        shell = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+        walked = subprocess.run(
+            ["bash", "-e", "-c", readme_walk_through()],  # -e: a failing step fails the test
+            cwd=tmp_path,
+            env=shell,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert walked.returncode == 0, walked.stdout + walked.stderr
+        out = walked.stdout
+        job_id = re.search(r"job (\S+) priority 50", out)
+        assert job_id, out
+        job = job_id.group(1)
+        assert any(job in line and "Suspended" in line for line in out.splitlines()), out  # the list, before Ready
+        assert f"job {job} is Ready" in out
+        assert f"job {job} Complete: 100 succeeded, 0 failed of 100" in out
+        assert "100 row(s)" in out
+        assert len((tmp_path / "objects.csv").read_text().splitlines()) == 100
+
+        demo = demo_environment(env_file)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=demo["BATCHOPS_S3_ENDPOINT"],
+            aws_access_key_id=demo["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=demo["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        tagged = s3.get_object_tagging(Bucket="demo-source", Key="photos/0099.txt")["TagSet"]
+        assert tagged == [{"Key": "project", "Value": "x"}]
+        assert s3.get_object_tagging(Bucket="demo-source", Key="photos/0100.txt")["TagSet"] == []
+
+
+@pytest.mark.parametrize("command", ["demo", "server"])
+def test_a_taken_port_is_named_before_any_serving_line(tmp_path: Path, command: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        started = subprocess.run(
+            [sys.executable, "-m", "batchops", command, "--data-dir", str(tmp_path / "data"), "--port", str(port)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert started.returncode == 1, started.stdout + started.stderr
+    assert "serving" not in started.stdout + started.stderr
+    error = started.stderr.strip()
+    assert len(error.splitlines()) == 1 and "Traceback" not in error, error
+    assert error.startswith(f"error: port {port} on 127.0.0.1 is already in use"), error
+    suggested = re.search(r"--port (\d+)", error)
+    assert suggested and int(suggested.group(1)) != port, error
+    assert ("make run PORT=" in error) == (command == "demo"), error
+    assert not (tmp_path / "data" / "seaweed").exists()  # the demo stopped before starting its store
+
+
+def test_make_run_passes_its_port() -> None:
+    planned = subprocess.run(
+        ["make", "-n", "run", "PORT=8090"], cwd=REPO, capture_output=True, text=True, check=True, timeout=30
+    )
+    assert "batchops demo --data-dir .data --port 8090" in planned.stdout, planned.stdout
