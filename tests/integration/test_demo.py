@@ -98,7 +98,7 @@ def test_the_demo_runs_its_printed_job_and_stops_with_its_store(tmp_path: Path) 
     port = free_port()
     with running_demo(tmp_path, port) as (demo, log_path):
         text = log_path.read_text()
-        create = re.search(r"(batchops job create .*(?:\\\n.*)*)", text)
+        create = re.search(r"(batchops job create (?:.*\\\n)*.*)", text)  # with its continued lines
         assert create, text
         env_file = tmp_path / ".data" / "demo.env"
         assert ". .data/demo.env" in text  # the printed way to the variables
