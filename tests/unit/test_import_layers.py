@@ -19,8 +19,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
         "errors sigv4 devstore",
-        "listening",
-        "knobs wire_numbers arns",
+        "knobs wire_numbers arns listening",
         "xmlutil tenancy domain",
         "settings",
         "auth s3 store functions",
