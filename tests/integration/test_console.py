@@ -155,7 +155,7 @@ def test_create_a_job_through_the_form_and_watch_it_complete(
     page.get_by_label("Priority (0").fill("high")
     page.get_by_label("Report bucket").fill("")
     page.get_by_role("button", name="Create job").click()
-    expect(page.get_by_test_id("error-priority")).to_contain_text("Priority must be an integer")
+    expect(page.get_by_test_id("error-priority")).to_contain_text("The priority must be an integer")
     expect(page.get_by_test_id("form-errors")).to_be_visible()
     shot(page, artifacts_dir, "03-create-errors")
     assert s3.list_objects_v2(Bucket=bucket, Prefix="manifests/").get("KeyCount", 0) == 0  # nothing uploaded yet
