@@ -95,6 +95,13 @@ def actions(job: Job) -> dict[str, bool]:
     }
 
 
+def suspended_reason(job: Job) -> str | None:
+    """Why the job is Suspended, in the console's words (the API's cause names the API call that confirms it)."""
+    if job.suspended_cause and job.suspended_cause.startswith("ConfirmationRequired"):
+        return "waiting for your confirmation (Confirm and run, under Actions)"
+    return job.suspended_cause
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -121,6 +128,7 @@ GLOBALS = {
     "percent": percent,
     "shares": shares,
     "reading_manifest": reading_manifest,
+    "suspended_reason": suspended_reason,
     "rate": rate,
     "eta_seconds": eta_seconds,
     "actions": actions,

@@ -338,6 +338,8 @@ def test_change_priority_inline_and_confirm_a_suspended_job(
     row.get_by_role("link").first.click()
     expect(page.get_by_test_id("status")).to_have_text("Suspended")
     expect(page.get_by_test_id("confirm-form")).to_be_visible()
+    expect(page.get_by_test_id("suspended")).to_contain_text("waiting for your confirmation")
+    expect(page.get_by_test_id("suspended")).not_to_contain_text("UpdateJobStatus")
     shot(page, artifacts_dir, "06-job-suspended")
     page.get_by_role("button", name="Confirm and run").click()
 
