@@ -54,7 +54,7 @@ async def _create(request: Request, form: forms.JobForm, account_id: str, spec: 
     try:
         made: tuple[str, bool] = await app.jobs.create(account, spec, [])
     except BatchOpsError as exc:
-        form.add_error(form.error_field(getattr(exc, "field", None)), str(exc))
+        form.refuse(exc)
         return None
     return made
 

@@ -1,8 +1,8 @@
 """The create-job form: form fields → a CreateJob request, checked by the API's own validation.
 
 The form is turned into CreateJob XML and parsed by ``s3control_xml.parse_create_job``, so the console
-accepts exactly what the API accepts. A refusal's ``ValidationError.field`` is mapped back to the form
-field it came from, so the message appears next to that field.
+accepts exactly what the API accepts. A refusal is put in the form's words (``wording.translate``) and shown
+next to the field it came from.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element, tostring
 
 from batchops.api.s3control_xml import MANIFEST_FORMAT, NAMESPACE, REPORT_FORMAT, parse_create_job
+from batchops.console import wording
 from batchops.domain.job import FailureThreshold, JobSpec
-from batchops.errors import ValidationError
+from batchops.errors import BatchOpsError, ValidationError
 from batchops.xmlutil import add, non_xml_char
 
 #: Operations offered by the form, with a label for people.
@@ -27,27 +28,14 @@ OPERATIONS = {
     "S3PutObjectRetention": "Set retention",
     "S3DeleteObject": "Delete objects",
 }
-#: Where a ValidationError.field shows up in the form; the first matching prefix wins.
-FIELD_MAP = (
-    ("Priority", "priority"),
-    ("Description", "description"),
-    ("RoleArn", "role_arn"),
-    ("Manifest.Spec.Fields", "manifest_fields"),
-    ("Manifest", "manifest_arn"),
-    ("ObjectArn", "manifest_arn"),
-    ("Report.Prefix", "report_prefix"),
-    ("Report.ReportScope", "report_scope"),
-    ("Report", "report_bucket"),
-    ("S3PutObjectTagging", "op_tags"),
-    ("TagSet", "op_tags"),
-    ("S3PutObjectCopy.TargetKeyPrefix", "copy_prefix"),
-    ("S3PutObjectCopy", "copy_target"),
-    ("S3PutObjectAcl", "acl"),
-    ("S3PutObjectLegalHold", "legal_hold"),
-    ("S3PutObjectRetention", "retention_mode"),
-    ("Operation", "operation"),
-)
 PLACEHOLDER_ETAG = "pending-upload"
+TAGGING = "S3PutObjectTagging"
+#: The box a user ticks to confirm that an empty tag set is meant: it removes every tag of every object.
+REMOVE_ALL_TAGS = "remove_all_tags"
+EMPTY_TAGS_WARNING = (
+    "No tags are given, so every object in the manifest would lose all of its tags. Add tags, "
+    "or tick \u201cYes, remove all tags\u201d and create the job again."
+)
 
 
 class FormError(Exception):
@@ -98,16 +86,20 @@ class JobForm:
         return self.get("manifest_source") == "upload"
 
     def add_error(self, name: str, message: str) -> None:
-        self.errors.setdefault(name, message)
+        self.errors.setdefault(name, message[:1].upper() + message[1:])
 
-    def error_field(self, api_field: str | None) -> str:
-        """The form field for a ValidationError.field; 'form' (the top of the page) when none matches."""
-        for prefix, name in FIELD_MAP:
-            if api_field and (api_field == prefix or api_field.startswith(prefix + ".")):
-                if name == "manifest_arn" and self.uploading:
-                    return "upload_bucket"
-                return name
-        return "form"
+    @property
+    def asks_to_remove_all_tags(self) -> bool:
+        """Whether to offer the box that confirms an empty tag set (after the warning, until tags are given)."""
+        asked = self.errors.get("op_tags") == EMPTY_TAGS_WARNING or bool(self.get(REMOVE_ALL_TAGS))
+        return asked and self.get("operation") == TAGGING and not self.get("op_tags")
+
+    def refuse(self, exc: BatchOpsError) -> None:
+        """Record the service's refusal next to the form field it is about, in the form's words."""
+        name, message = wording.translate(getattr(exc, "field", None), str(exc))
+        if name in ("manifest_arn", "manifest_etag") and self.uploading:
+            name = "upload_bucket"  # the manifest's place is the upload's bucket
+        self.add_error(name, message)
 
 
 def manifest_location(form: JobForm) -> tuple[str, str]:
@@ -145,9 +137,17 @@ def validate(form: JobForm, object_arn: str, etag: str, threshold: FailureThresh
         form.add_error(exc.field, exc.message)
         return None
     except ValidationError as exc:
-        form.add_error(form.error_field(exc.field), str(exc))
+        form.refuse(exc)
+        return None
+    if _removes_all_tags(spec) and not form.get(REMOVE_ALL_TAGS):
+        form.add_error("op_tags", EMPTY_TAGS_WARNING)
         return None
     return spec
+
+
+def _removes_all_tags(spec: JobSpec) -> bool:
+    """An empty TagSet is legal (S3 replaces the tags with none), but rarely meant: the form asks first."""
+    return spec.operation.name == TAGGING and not spec.operation.params.get("TagSet")
 
 
 def _check_characters(form: JobForm) -> None:
@@ -175,7 +175,7 @@ def _add_operation(parent: Element, form: JobForm) -> None:
     if name not in OPERATIONS:
         raise FormError("operation", f"choose an operation: {', '.join(OPERATIONS.values())}")
     element = add(parent, name)
-    if name == "S3PutObjectTagging":
+    if name == TAGGING:
         tag_set = add(element, "TagSet")
         for key, value in _tag_lines(form.get("op_tags")):
             member = add(tag_set, "member")

@@ -27,9 +27,27 @@ BADGES = {
 }
 
 
+#: Statuses in which no more of the manifest is read: the job is ending or has ended.
+ENDING: frozenset[JobStatus] = TERMINAL | {JobStatus.COMPLETING, JobStatus.CANCELLING, JobStatus.FAILING}
+
+
 def percent(job: Job) -> int:
+    """Tasks run, in percent of all tasks; 0 when there are none (a job that failed before running any)."""
     total = job.progress.total
-    return int(job.progress.done * 100 / total) if total else (100 if job.status in TERMINAL else 0)
+    return int(job.progress.done * 100 / total) if total else 0
+
+
+def shares(job: Job) -> tuple[str, str]:
+    """The progress bar's two parts, succeeded and failed, in percent of all tasks (as SVG widths)."""
+    total = job.progress.total
+    if not total:
+        return "0", "0"
+    return f"{job.progress.succeeded * 100 / total:.2f}", f"{job.progress.failed * 100 / total:.2f}"
+
+
+def reading_manifest(job: Job) -> bool:
+    """Whether the manifest is still being read (its rows still count up): not once the job is ending."""
+    return not job.manifest_done and job.status not in ENDING
 
 
 def rate(job: Job) -> float | None:
@@ -77,6 +95,13 @@ def actions(job: Job) -> dict[str, bool]:
     }
 
 
+def suspended_reason(job: Job) -> str | None:
+    """Why the job is Suspended, in the console's words (the API's cause names the API call that confirms it)."""
+    if job.suspended_cause and job.suspended_cause.startswith("ConfirmationRequired"):
+        return "waiting for your confirmation (Confirm and run, under Actions)"
+    return job.suspended_cause
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -101,6 +126,9 @@ def job_summary(job: Job) -> dict[str, Any]:
 FILTERS = {"duration": duration, "when": when, "pretty_json": pretty_json}
 GLOBALS = {
     "percent": percent,
+    "shares": shares,
+    "reading_manifest": reading_manifest,
+    "suspended_reason": suspended_reason,
     "rate": rate,
     "eta_seconds": eta_seconds,
     "actions": actions,

@@ -1,6 +1,7 @@
 """The web console in a real browser (Debian's Chromium, driven by Playwright) against a real server and SeaweedFS.
 
-Every page visited is saved as a screenshot under test-artifacts/console/ (paths printed; run with -s to see them).
+Every page visited is saved as screenshots at desktop and phone width under test-artifacts/screenshots/ (paths
+printed; run with -s to see them), and must fit both widths.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.support.console import console_session
+from tests.support.console import console_session, screenshots
 from tests.support.jobs import create_job, describe, put_manifest, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
@@ -66,12 +67,8 @@ def page(browser: Browser) -> Iterator[Page]:
     opened.context.close()
 
 
-def shot(page: Page, artifacts_dir: Path, name: str) -> Path:
-    path = artifacts_dir / "console" / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-    return path
+def shot(page: Page, artifacts_dir: Path, name: str) -> None:
+    screenshots(page, artifacts_dir, name)
 
 
 def sign_in(page: Page, server: Server, identity: str = ACCESS_KEY, secret: str = SECRET_KEY) -> None:
@@ -99,15 +96,32 @@ def job_row(page: Page, job_id: str) -> Any:
     return page.locator(f'tr[data-job-id="{job_id}"]')
 
 
+#: The bar's colours: console.css's --ok and --bad.
+SUCCEEDED_FILL, FAILED_FILL = "rgb(26, 127, 55)", "rgb(180, 35, 24)"
+
+
+def assert_bar(where: Any, succeeded: str, failed: str) -> None:
+    """The progress bar's succeeded and failed parts: their widths (percent of all tasks) and their own colours."""
+    ok, bad = where.get_by_test_id("bar-succeeded"), where.get_by_test_id("bar-failed")
+    expect(ok).to_have_attribute("width", succeeded)
+    expect(bad).to_have_attribute("width", failed)
+    expect(bad).to_have_attribute("x", succeeded)  # the failed part starts where the succeeded part ends
+    assert ok.evaluate("e => getComputedStyle(e).fill") == SUCCEEDED_FILL
+    assert bad.evaluate("e => getComputedStyle(e).fill") == FAILED_FILL
+
+
 # --- sign in ----------------------------------------------------------------------------------
 
 
 def test_sign_in_refuses_wrong_credentials_and_accepts_the_account_keys(
     page: Page, server: Server, artifacts_dir: Path
 ) -> None:
+    page.goto(f"{server.url}/console/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    shot(page, artifacts_dir, "01-sign-in")
     sign_in(page, server, secret="not-the-secret")
     expect(page.get_by_test_id("login-error")).to_contain_text("match no account")
-    shot(page, artifacts_dir, "01-login-refused")
+    shot(page, artifacts_dir, "01-sign-in-refused")
 
     sign_in(page, server)
 
@@ -141,7 +155,7 @@ def test_create_a_job_through_the_form_and_watch_it_complete(
     page.get_by_label("Priority (0").fill("high")
     page.get_by_label("Report bucket").fill("")
     page.get_by_role("button", name="Create job").click()
-    expect(page.get_by_test_id("error-priority")).to_contain_text("Priority must be an integer")
+    expect(page.get_by_test_id("error-priority")).to_contain_text("The priority must be an integer")
     expect(page.get_by_test_id("form-errors")).to_be_visible()
     shot(page, artifacts_dir, "03-create-errors")
     assert s3.list_objects_v2(Bucket=bucket, Prefix="manifests/").get("KeyCount", 0) == 0  # nothing uploaded yet
@@ -152,7 +166,7 @@ def test_create_a_job_through_the_form_and_watch_it_complete(
     page.get_by_label("Priority (0").fill("7")
     page.get_by_label("Report bucket").fill("")
     page.get_by_role("button", name="Create job").click()
-    expect(page.get_by_test_id("error-report_bucket")).to_contain_text("Report.Bucket is required")
+    expect(page.get_by_test_id("error-report_bucket")).to_have_text("Choose a report bucket, or switch the report off.")
 
     page.get_by_label("CSV manifest").set_input_files(
         {"name": "objects.csv", "mimeType": "text/csv", "buffer": manifest.encode()}
@@ -175,6 +189,8 @@ def test_create_a_job_through_the_form_and_watch_it_complete(
     expect(page.get_by_test_id("history")).to_contain_text("Complete")
     expect(page.get_by_test_id("report-files")).to_contain_text("manifest.json")
     expect(page.get_by_test_id("priority")).to_have_text("7")
+    assert_bar(page, succeeded="80.00", failed="20.00")  # 4 of 5 succeeded, 1 failed
+    expect(page.get_by_test_id("pausing-note")).not_to_contain_text("not supported")
     shot(page, artifacts_dir, "04-job-complete")
 
     tags = s3.get_object_tagging(Bucket=bucket, Key="obj-0")["TagSet"]
@@ -183,6 +199,72 @@ def test_create_a_job_through_the_form_and_watch_it_complete(
     with page.expect_download() as download:
         page.get_by_test_id("report-files").get_by_role("link", name="failed tasks (CSV)").click()
     assert "missing-object" in Path(download.value.path()).read_text()
+
+
+def upload_form(page: Page, bucket: str, manifest: bytes) -> None:
+    """Fill the create form's manifest upload (a file input is empty again each time the form comes back)."""
+    csv_file = {"name": "objects.csv", "mimeType": "text/csv", "buffer": manifest}
+    page.get_by_label("CSV manifest").set_input_files(csv_file)
+    page.get_by_label("Upload it to bucket").fill(bucket)
+
+
+def test_an_empty_tag_set_is_created_only_once_removing_all_tags_is_confirmed(
+    browser: Browser, server: Server, s3: Any, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    control = server.client()
+    bucket = new_bucket()
+    s3.put_object(Bucket=bucket, Key="tagged", Body=b"x", Tagging="keep=me")
+    page = new_page(browser, javascript=False)  # the warning and its confirmation are the server's, not a script's
+    try:
+        sign_in(page, server)
+        page.goto(f"{server.url}/console/jobs/new")
+        upload_form(page, bucket, f"{bucket},tagged\n".encode())
+        page.get_by_label("Wait for my confirmation before running").uncheck()
+        page.get_by_label("Write a completion report").uncheck()
+        expect(page.get_by_label("Yes, remove all tags")).to_have_count(0)  # not asked before the warning
+        page.get_by_role("button", name="Create job").click()
+
+        expect(page.get_by_test_id("error-op_tags")).to_contain_text("would lose all of its tags")
+        expect(page.get_by_label("Yes, remove all tags")).not_to_be_checked()
+        shot(page, artifacts_dir, "10-create-empty-tags-warning")
+        assert control.list_jobs(AccountId=ACCOUNT)["Jobs"] == []
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="manifests/").get("KeyCount", 0) == 0  # nothing uploaded
+
+        upload_form(page, bucket, f"{bucket},tagged\n".encode())
+        page.get_by_label("Yes, remove all tags").check()
+        page.get_by_role("button", name="Create job").click()
+
+        expect(page.get_by_test_id("flash-ok")).to_contain_text("created")
+        job_id = page.get_by_test_id("job-id").inner_text()
+    finally:
+        page.context.close()
+    assert wait_status(control, job_id, "Complete")["ProgressSummary"]["NumberOfTasksSucceeded"] == 1
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == []
+
+
+# --- a job that failed before running any task ----------------------------------------------------
+
+
+def test_a_job_that_failed_before_running_any_task_shows_an_empty_bar(
+    page: Page, server: Server, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    control = server.client()
+    bucket = new_bucket()
+    missing = {"ObjectArn": f"arn:aws:s3:::{bucket}/missing.csv", "ETag": '"0123456789abcdef0123456789abcdef"'}
+    job_id = create_job(control, missing, TAGGING, Description="its manifest is not there")
+    assert wait_status(control, job_id, "Failed")["ProgressSummary"]["TotalNumberOfTasks"] == 0
+    sign_in(page, server)
+
+    assert_bar(job_row(page, job_id), succeeded="0", failed="0")
+    expect(job_row(page, job_id)).to_contain_text("0 succeeded · 0 failed · 0 tasks")
+    job_row(page, job_id).get_by_role("link").first.click()
+
+    expect(page.get_by_test_id("status")).to_have_text("Failed")
+    assert_bar(page, succeeded="0", failed="0")
+    expect(page.get_by_test_id("failure-reasons")).to_contain_text("ManifestNotReadable")
+    expect(page.get_by_test_id("total-tasks")).to_have_text("0")
+    expect(page.get_by_test_id("manifest-rows")).not_to_contain_text("still")
+    shot(page, artifacts_dir, "11-job-failed")
 
 
 # --- list: filter, search, sort, live rows ------------------------------------------------------
@@ -256,6 +338,8 @@ def test_change_priority_inline_and_confirm_a_suspended_job(
     row.get_by_role("link").first.click()
     expect(page.get_by_test_id("status")).to_have_text("Suspended")
     expect(page.get_by_test_id("confirm-form")).to_be_visible()
+    expect(page.get_by_test_id("suspended")).to_contain_text("waiting for your confirmation")
+    expect(page.get_by_test_id("suspended")).not_to_contain_text("UpdateJobStatus")
     shot(page, artifacts_dir, "06-job-suspended")
     page.get_by_role("button", name="Confirm and run").click()
 

@@ -37,17 +37,17 @@ def test_a_filled_form_becomes_the_spec_the_api_would_build() -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "text"),
     [
-        ({"priority": "high"}, "priority", "Priority must be an integer"),
-        ({"priority": "-1"}, "priority", "Priority must be from 0"),
-        ({"report_bucket": ""}, "report_bucket", "Report.Bucket is required"),
+        ({"priority": "high"}, "priority", "The priority must be an integer"),
+        ({"priority": "-1"}, "priority", "The priority must be from 0"),
+        ({"report_bucket": ""}, "report_bucket", "Choose a report bucket, or switch the report off"),
         ({"report_bucket": "Bad_Bucket"}, "report_bucket", "not valid"),
-        ({"role_arn": "nope"}, "role_arn", "RoleArn must be"),
-        ({"description": "x" * 300}, "description", "Description must be 1 to 256"),
-        ({"op_tags": "no equals sign"}, "op_tags", "line 1"),
+        ({"role_arn": "nope"}, "role_arn", "The role ARN must be"),
+        ({"description": "x" * 300}, "description", "The description must be 1 to 256"),
+        ({"op_tags": "no equals sign"}, "op_tags", "Line 1"),
         ({"op_tags": "a=1\na=2"}, "op_tags", "duplicate"),
-        ({"operation": "S3PutObjectCopy", "copy_target": ""}, "copy_target", "TargetResource is required"),
+        ({"operation": "S3PutObjectCopy", "copy_target": ""}, "copy_target", "Choose the bucket to copy"),
         ({"operation": "S3PutObjectRetention"}, "retention_until", "retained"),
-        ({"operation": "S3Nope"}, "operation", "choose an operation"),
+        ({"operation": "S3Nope"}, "operation", "Choose an operation"),
     ],
 )
 def test_each_error_lands_next_to_its_field(changes: dict[str, str], field: str, text: str) -> None:
