@@ -63,3 +63,11 @@ def test_a_missing_manifest_file_is_named(client: Client) -> None:
 def test_an_invalid_endpoint_is_a_client_error_not_a_traceback(url: str, s3_endpoint: str | None) -> None:
     with pytest.raises(ClientError, match=r"Invalid endpoint.*--s3-endpoint"):
         Client(url, "123456789012", "key", "secret", s3_endpoint=s3_endpoint)
+
+
+@pytest.mark.parametrize("account_id", ["12345", "1234567890123", "12345678901a", ""])
+def test_an_account_id_that_is_not_12_digits_is_named_not_taken_for_an_unreachable_server(account_id: str) -> None:
+    # Unchecked, boto3 would put it in front of the host name and report the server unreachable.
+    with pytest.raises(RequestRefused, match=rf"account id '{account_id}' is not 12 digits.*--account-id") as refused:
+        Client("http://127.0.0.1:9", account_id, "key", "secret")
+    assert refused.value.code == "InvalidAccountId"
