@@ -115,7 +115,7 @@ def test_no_secret_in_logs_responses_or_reports(tenants: Any, s3: Any, new_bucke
     # signatures of the store calls: those are its, not the API's).
     ours = "\n".join(line for line in log.splitlines() if " batchops.access: " in line or " batchops.jobs: " in line)
     assert f"POST /v20180820/jobs account {A}: 200 in " in ours and f"job {job}: Completing -> Complete" in ours
-    assert f"GET /v20180820/jobs account -: 403 in " in ours  # the request signed with a wrong secret
+    assert "GET /v20180820/jobs account -: 403 in " in ours  # the request signed with a wrong secret
     for credential in ("Signature", "Credential", "Authorization", KEYS[A][0], KEYS[B][0]):
         assert credential not in ours
     for secret in (KEYS[A][1], KEYS[B][1], SECRET_KEY):
