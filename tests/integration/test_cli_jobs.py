@@ -201,7 +201,8 @@ def test_a_failed_job_a_malformed_account_id_and_a_bad_argument_each_say_what_is
     ended = run(server.url, seaweed, "wait", failed, "--interval", "0.2")
     assert "None" not in ended.stdout + ended.stderr
     assert ended.stdout.strip().startswith(f"job {failed} Failed: 0 succeeded, 0 failed of 0 in ")
-    assert one_line_error(ended, after_progress=True).startswith(f"error: job {failed} ended Failed: ManifestNotReadable")
+    reason = one_line_error(ended, after_progress=True)
+    assert reason.startswith(f"error: job {failed} ended Failed: ManifestNotReadable")
 
     malformed = one_line_error(run(server.url, seaweed, "list", "--account-id", "12345"))
     assert malformed.startswith("error: account id '12345' is not 12 digits") and "cannot reach" not in malformed
