@@ -297,8 +297,9 @@ class Client:
             return RequestRefused(f"bucket {bucket} does not exist in the object store; create it first", code)
         if code in ("NoSuchKey", "404", "NotFound") and bucket:
             return RequestRefused(f"{what} has no such object in bucket {bucket}, or no such bucket ({code})", code)
-        plain = code in ("JobStatusException", "NotFoundException")  # their messages already say it all
-        return RequestRefused(message if plain else f"{code}: {message}", code)
+        # The server's own words, every code alike (they name what is wrong and how to fix it): the CLI prints
+        # every refusal the same way. The code stays in ``.code``.
+        return RequestRefused(message, code)
 
 
 def _checked_account(account_id: str) -> str:

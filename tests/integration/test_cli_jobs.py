@@ -207,6 +207,12 @@ def test_a_failed_job_a_malformed_account_id_and_a_bad_argument_each_say_what_is
     malformed = one_line_error(run(server.url, seaweed, "list", "--account-id", "12345"))
     assert malformed.startswith("error: account id '12345' is not 12 digits") and "cannot reach" not in malformed
 
+    # the two refusals read alike: the server's words after the one prefix
+    priority = one_line_error(run(server.url, seaweed, "update-priority", failed, "5"))
+    assert priority == f"error: job {failed} has already ended (Failed); its priority is final"
+    status = one_line_error(run(server.url, seaweed, "update-status", failed, "--requested-job-status", "Cancelled"))
+    assert status.startswith(f"error: job {failed} is Failed; requestedJobStatus=Cancelled is accepted only while")
+
     usage = run(server.url, seaweed, "update-priority", failed, "99999999999")
     assert usage.returncode == 2 and usage.stderr.count("\n") == 1, usage.stderr
     assert usage.stderr.startswith("error: Invalid value for 'PRIORITY'")
