@@ -117,7 +117,7 @@ def job() -> None:
 @click.option(
     "--operation-json",
     help='The Operation, as boto3 takes it, e.g. \'{"S3PutObjectTagging": {"TagSet": [{"Key": "project", "Value": '
-    '"blue"}]}}\' (sets each object\'s tags to project=blue) or \'{"S3DeleteObject": {}}\'.',
+    "\"blue\"}]}}' (sets each object's tags to project=blue) or '{\"S3DeleteObject\": {}}'.",
 )
 @click.option("--put-object-tag", multiple=True, metavar="KEY=VALUE", help="Shortcut for an S3PutObjectTagging job.")
 @click.option("--manifest-arn", help="The manifest already in the store: arn:aws:s3:::bucket/key.csv.")

@@ -66,7 +66,6 @@ class CsvSource:
             if row is not None:
                 yield row
 
-
     async def _refusing_a_header(self, data_chunks: AsyncIterator[bytes], body: Any) -> AsyncIterator[bytes]:
         """The same bytes, once the first line is known not to be a header row (ManifestError if it is)."""
         head = b""

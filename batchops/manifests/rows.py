@@ -193,9 +193,7 @@ def header_row(first_line: str, fields: Sequence[str]) -> str | None:
     names = [name.lower() for name in fields]
     if not {"bucket", "key"} <= set(names[: len(values)]) or is_bucket_name(values[names.index("bucket")]):
         return None  # a header names at least Bucket and Key
-    named = all(
-        name == "ignore" or value.lower() == name for value, name in zip(values, names, strict=False)
-    )
+    named = all(name == "ignore" or value.lower() == name for value, name in zip(values, names, strict=False))
     extra_are_names = all(value.lower() in _FIELD_NAMES for value in values[len(names) :])
     return line if named and extra_are_names else None
 

@@ -30,6 +30,7 @@ TOTAL_SECONDS = 10.0
 #: Codes for a key the store will not take: the prefix is at fault, not the bucket.
 _KEY_REFUSALS = frozenset({"KeyTooLongError", "InvalidRequest", "InvalidArgument", "InvalidObjectName"})
 
+
 def marker_key(prefix: str | None) -> str:
     prefix = (prefix or "").rstrip("/")
     return f"{prefix}/{MARKER_NAME}" if prefix else MARKER_NAME
