@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
-from batchops.domain.status import USER_REQUESTS, JobStatus
+from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus
 from batchops.errors import BatchOpsError
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 #: The statuses ``--status`` accepts, in lifecycle order.
 STATUSES = tuple(status.value for status in JobStatus)
+_ENDED = frozenset(status.value for status in TERMINAL)
 
 _CONNECTION = (
     click.option(
@@ -53,10 +54,28 @@ _CONNECTION = (
 )
 
 
-def fail(message: str) -> None:
-    """One line on stderr, exit code 1, no traceback."""
+def fail(message: str, code: int = 1) -> None:
+    """One line on stderr, exit code 1 (2 for a usage error, as click has it), no traceback."""
     click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+    sys.exit(code)
+
+
+class OneLineErrors(click.Group):
+    """Usage errors (a bad option or argument, an unknown command) print as the one ``error: …`` line every
+    other error prints, instead of click's usage block and ``Error:``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            path = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            fail(f"{_one_line(exc.format_message()).rstrip('.')}; see `{path} --help`", 2)
+        except click.ClickException as exc:
+            fail(_one_line(exc.format_message()))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def with_client(command: Callable[..., None]) -> Callable[..., None]:
@@ -86,7 +105,7 @@ def with_client(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 def job() -> None:
     """Create, list, inspect, confirm, cancel and wait for jobs on a running batchops server."""
 
@@ -95,7 +114,11 @@ def job() -> None:
 
 
 @job.command()
-@click.option("--operation-json", help='The Operation, as boto3 takes it: \'{"S3PutObjectTagging": {"TagSet": []}}\'.')
+@click.option(
+    "--operation-json",
+    help='The Operation, as boto3 takes it, e.g. \'{"S3PutObjectTagging": {"TagSet": [{"Key": "project", "Value": '
+    "\"blue\"}]}}' (sets each object's tags to project=blue) or '{\"S3DeleteObject\": {}}'.",
+)
 @click.option("--put-object-tag", multiple=True, metavar="KEY=VALUE", help="Shortcut for an S3PutObjectTagging job.")
 @click.option("--manifest-arn", help="The manifest already in the store: arn:aws:s3:::bucket/key.csv.")
 @click.option("--manifest-etag", help="Its ETag (looked up in the store when not given).")
@@ -307,6 +330,17 @@ def wait(client: Client, output: str, job_id: str, interval: float, timeout: flo
         fail(f"job {job_id} ended {final['Status']}" + (f": {reasons}" if reasons else ""))
 
 
+#: The task count of a job still reading its manifest.
+_UNKNOWN = "…"
+
+
+def total_text(found: dict[str, Any]) -> str:
+    """The job's task count as the bar shows it: known once the manifest is read, or once the job has ended
+    (a job that failed before reading it has 0 tasks, not an unknown number)."""
+    total = int(found.get("ProgressSummary", {}).get("TotalNumberOfTasks", 0))
+    return str(total) if total or found.get("Status") in _ENDED else _UNKNOWN
+
+
 class WaitProgress:
     """A rich progress bar fed by DescribeJob polls: succeeded, failed, rate and ETA."""
 
@@ -319,14 +353,17 @@ class WaitProgress:
             BarColumn(),
             TaskProgressColumn(),
             TextColumn(
-                "[green]{task.fields[succeeded]} succeeded[/] [red]{task.fields[failed]} failed[/] of {task.total}"
+                "[green]{task.fields[succeeded]} succeeded[/] [red]{task.fields[failed]} failed[/] "
+                "of {task.fields[total_text]}"
             ),
             TextColumn("{task.fields[rate]}"),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=Console(stderr=True),
         )
-        self.task = self.progress.add_task(job_id, total=None, status="…", succeeded=0, failed=0, rate="")
+        self.task = self.progress.add_task(
+            job_id, total=None, status="…", succeeded=0, failed=0, total_text=_UNKNOWN, rate=""
+        )
 
     def __enter__(self) -> WaitProgress:
         self.progress.start()
@@ -347,6 +384,7 @@ class WaitProgress:
             status=found["Status"],
             succeeded=succeeded,
             failed=failed,
+            total_text=total_text(found),
             rate=self._rate(succeeded + failed),
         )
 

@@ -38,6 +38,7 @@ from botocore.config import Config
 from batchops.domain import status as domain_status
 from batchops.errors import ClientError, CredentialsRefused, RequestRefused, ServerUnreachable
 from batchops.reports.reader import ReportLocation, named_row, read_report
+from batchops.tenancy import ACCOUNT_ID_PATTERN
 
 __all__ = [
     "TERMINAL",
@@ -83,7 +84,7 @@ class Client:
         s3_endpoint: str | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self.account_id = account_id
+        self.account_id = _checked_account(account_id)
         self.s3_endpoint = s3_endpoint
         session = boto3.session.Session(
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
@@ -296,8 +297,21 @@ class Client:
             return RequestRefused(f"bucket {bucket} does not exist in the object store; create it first", code)
         if code in ("NoSuchKey", "404", "NotFound") and bucket:
             return RequestRefused(f"{what} has no such object in bucket {bucket}, or no such bucket ({code})", code)
-        plain = code in ("JobStatusException", "NotFoundException")  # their messages already say it all
-        return RequestRefused(message if plain else f"{code}: {message}", code)
+        # The server's own words, every code alike (they name what is wrong and how to fix it): the CLI prints
+        # every refusal the same way. The code stays in ``.code``.
+        return RequestRefused(message, code)
+
+
+def _checked_account(account_id: str) -> str:
+    # Checked here, not left to the server: boto3 puts the account id in front of the host name, so a
+    # malformed one would fail as an unreachable server.
+    if not ACCOUNT_ID_PATTERN.match(account_id or ""):
+        raise RequestRefused(
+            f"account id {account_id!r} is not 12 digits: give your 12-digit account id, e.g. 123456789012 "
+            "(--account-id or BATCHOPS_ACCOUNT_ID)",
+            "InvalidAccountId",
+        )
+    return account_id
 
 
 def _report(bucket: str | None, prefix: str | None, scope: str) -> dict[str, Any]:

@@ -110,6 +110,7 @@ def build_app(settings: Settings, store: Store) -> ASGIApp:
             yield
         finally:
             await engine.stop()
+            await jobs.close()
             await store.close()
 
     # Every path outside /console is the API's (the router's default), so the API alone answers routing errors,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from batchops.domain.job import Job
 from batchops.manifests import open_source
 from batchops.manifests.chunks import source_chunks
+from batchops.manifests.objects import ManifestETagMismatch
 from batchops.manifests.output import open_writer
 from batchops.manifests.source import Position
 from batchops.s3.types import S3Client
@@ -22,7 +23,15 @@ GROUP = 64
 
 
 async def prepare(store: Store, s3: S3Client, job: Job, chunk_size: int) -> None:
-    """Turn the job's manifest into chunks. Raises ManifestError when the manifest cannot be used."""
+    """Turn the job's manifest into chunks. Raises ManifestError when the manifest cannot be used; for an ETag
+    that does not match, it says whether it never matched or the manifest changed after the job was created."""
+    try:
+        await _prepare(store, s3, job, chunk_size)
+    except ManifestETagMismatch as exc:
+        raise exc.told_apart(job.creation_time) from None
+
+
+async def _prepare(store: Store, s3: S3Client, job: Job, chunk_size: int) -> None:
     source = open_source(job.spec, s3)
     writer = open_writer(s3, job.id, job.spec.generator)
     group = 1 if writer is not None or job.spec.generator is not None else GROUP

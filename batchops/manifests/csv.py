@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from batchops.domain.job import ManifestSpec
+from batchops.errors import ManifestError
 from batchops.manifests.chunks import encode_lines
-from batchops.manifests.objects import body_chunks, open_manifest
+from batchops.manifests.objects import body_chunks, location_object, open_manifest
 from batchops.manifests.rows import (
     BOM,
     HEAD_BYTES,
@@ -19,7 +21,9 @@ from batchops.manifests.rows import (
     RAW_KEEP,
     RowError,
     decode_text,
+    header_row,
     iter_lines,
+    no_header_message,
     parse_row,
 )
 from batchops.manifests.source import Position, PreparedChunk, SourceRow
@@ -40,7 +44,10 @@ class CsvSource:
         """The non-blank lines after ``start``, unparsed, ``chunk_size`` per chunk blob."""
         body = await open_manifest(self._s3, self._manifest.location)
         batcher = _LineBatch(chunk_size, start.entries)
-        async for data in body_chunks(body, READ_BYTES):
+        data_chunks = body_chunks(body, READ_BYTES)
+        if start.entries == 0:  # a resumed read checked its first line before
+            data_chunks = self._refusing_a_header(data_chunks, body)
+        async for data in data_chunks:
             for batch in batcher.add(data):
                 yield _prepared(batch)
         for batch in batcher.finish():
@@ -53,9 +60,34 @@ class CsvSource:
             line_no += 1
             if line_no <= start.entries:
                 continue
+            if line_no == 1:
+                self._refuse_a_header(line)
             row = _source_row(Position(line_no), line, self._manifest.fields)
             if row is not None:
                 yield row
+
+    async def _refusing_a_header(self, data_chunks: AsyncIterator[bytes], body: Any) -> AsyncIterator[bytes]:
+        """The same bytes, once the first line is known not to be a header row (ManifestError if it is)."""
+        head = b""
+        async for data in data_chunks:
+            head += data
+            if b"\n" in head or len(head) >= HEADER_LOOK_BYTES:
+                break
+        try:
+            self._refuse_a_header(decode_text(head[:HEADER_LOOK_BYTES].split(b"\n", 1)[0]))
+        except ManifestError:
+            body.close()
+            raise
+        if head:
+            yield head
+        async for data in data_chunks:
+            yield data
+
+    def _refuse_a_header(self, first_line: str) -> None:
+        line = header_row(first_line, self._manifest.fields)
+        if line is not None:
+            bucket, key = location_object(self._manifest.location)
+            raise ManifestError("InvalidManifest", no_header_message(line, f"s3://{bucket}/{key}"))
 
 
 def _source_row(position: Position, line: str, fields: tuple[str, ...]) -> SourceRow | None:
@@ -71,6 +103,8 @@ def _source_row(position: Position, line: str, fields: tuple[str, ...]) -> Sourc
 
 #: How much of the manifest Preparing reads at once.
 READ_BYTES = 1024 * 1024
+#: How much of a manifest's start is enough to tell a header row: a longer first line is not one.
+HEADER_LOOK_BYTES = 1024
 #: What ``str.strip`` removes among ASCII characters (``bytes.strip`` alone misses \x1c-\x1f).
 _ASCII_SPACE = bytes(c for c in range(128) if chr(c).isspace())
 

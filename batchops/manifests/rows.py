@@ -29,6 +29,7 @@ MAX_LINE_BYTES = 64 * 1024
 MAX_KEY_BYTES = 1024
 FIELD_NAMES = ("Ignore", "Bucket", "Key", "VersionId")
 DEFAULT_FIELDS = ("Bucket", "Key")
+_FIELD_NAMES = frozenset(name.lower() for name in FIELD_NAMES)
 
 BOM = b"\xef\xbb\xbf"
 HEAD_BYTES = 64  # how much of an overlong line to keep for the error message
@@ -173,6 +174,35 @@ def parse_row(line: str, fields: Sequence[str]) -> ObjectRef | None:
     key = decode_key(values[fields.index("Key")])
     version_id = _version_id(values[fields.index("VersionId")]) if "VersionId" in fields else None
     return ObjectRef(bucket, key, version_id)
+
+
+def header_row(first_line: str, fields: Sequence[str]) -> str | None:
+    """The manifest's first line, stripped, if it is a header row naming its Fields, which manifests do not
+    have; None if it is not.
+
+    Names are compared without case (``BUCKET,key`` is a header), Ignore columns hold anything, and a row may
+    name fewer or more columns than Fields. But a row whose Bucket cell is a valid bucket name is a task:
+    ``bucket,key`` names the object ``key`` in a bucket called ``bucket``, which may well exist (bucket names
+    are lower-case, so ``Bucket,Key`` cannot be one).
+    """
+    line = first_line.removeprefix("\ufeff").strip()
+    try:
+        values = _split_csv(line)
+    except RowError:
+        return None
+    names = [name.lower() for name in fields]
+    if not {"bucket", "key"} <= set(names[: len(values)]) or is_bucket_name(values[names.index("bucket")]):
+        return None  # a header names at least Bucket and Key
+    named = all(name == "ignore" or value.lower() == name for value, name in zip(values, names, strict=False))
+    extra_are_names = all(value.lower() in _FIELD_NAMES for value in values[len(names) :])
+    return line if named and extra_are_names else None
+
+
+def no_header_message(line: str, where: str) -> str:
+    return (
+        f"manifests have no header row: remove the first line `{line}` from the manifest {where}, "
+        "and create the job again with its new ETag"
+    )
 
 
 def require_utf8(values: Sequence[str], names: Sequence[str]) -> None:

@@ -11,16 +11,14 @@ was; a role that may put but not delete keeps one empty object under a fixed nam
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack, suppress
-from typing import Any
+from contextlib import suppress
 
-from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batchops.domain.job import JobSpec
 from batchops.errors import StoreUnavailable, ValidationError
 from batchops.reports.writer import put_bytes, report_bucket
-from batchops.s3.client import StoreCredentials, client_config
+from batchops.s3.client import QuickClients, checking_client
 from batchops.s3.resolver import resolve
 from batchops.s3.types import S3Client
 from batchops.settings import Settings
@@ -32,51 +30,29 @@ TOTAL_SECONDS = 10.0
 #: Codes for a key the store will not take: the prefix is at fault, not the bucket.
 _KEY_REFUSALS = frozenset({"KeyTooLongError", "InvalidRequest", "InvalidArgument", "InvalidObjectName"})
 
-_session: AioSession | None = None
-
 
 def marker_key(prefix: str | None) -> str:
     prefix = (prefix or "").rstrip("/")
     return f"{prefix}/{MARKER_NAME}" if prefix else MARKER_NAME
 
 
-async def check_report_writable(settings: Settings, account_id: str, spec: JobSpec) -> None:
+async def check_report_writable(
+    settings: Settings, account_id: str, spec: JobSpec, clients: QuickClients | None = None
+) -> None:
     """Refuse (ValidationError naming Report.Bucket or Report.Prefix) a report the job's role cannot write;
-    StoreUnavailable when the store does not answer. Call after ``check_role``."""
+    StoreUnavailable when the store does not answer. Call after ``check_role``; ``clients``: open ones to use."""
     if not spec.report.enabled:
         return
     creds = resolve(settings, account_id, spec.role_arn)
     if creds is None:  # check_role refuses this first; nothing to probe with
         return
     bucket = report_bucket(spec.report)
-    async with AsyncExitStack() as stack:
-        s3 = await stack.enter_async_context(_client(settings, creds))
+    async with checking_client(creds, min(settings.s3_timeout_seconds, TIMEOUT_SECONDS), clients) as s3:
         try:
             async with asyncio.timeout(TOTAL_SECONDS):
                 await _probe(s3, bucket, marker_key(spec.report.prefix), spec.role_arn)
         except TimeoutError:
             raise unreachable(bucket, f"no answer within {TOTAL_SECONDS:g} s") from None
-
-
-def _client(settings: Settings, creds: StoreCredentials) -> Any:
-    """An S3 client for the role's store that gives up quickly: a CreateJob is waiting."""
-    return _shared_session().create_client(
-        "s3",
-        endpoint_url=creds.endpoint_url,
-        region_name=creds.region,
-        aws_access_key_id=creds.access_key_id,
-        aws_secret_access_key=creds.secret_access_key,
-        config=client_config(2, 2, min(settings.s3_timeout_seconds, TIMEOUT_SECONDS)),
-    )
-
-
-def _shared_session() -> AioSession:
-    # One session for every check: a new one reloads botocore's service models (~50 ms); a client from
-    # a warm session takes ~3 ms.
-    global _session
-    if _session is None:
-        _session = get_session()
-    return _session
 
 
 async def _probe(s3: S3Client, bucket: str, key: str, role_arn: str) -> None:

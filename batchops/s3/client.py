@@ -9,11 +9,13 @@ per store, so an outage holds its jobs).
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+from aiobotocore.session import AioSession, get_session
 
 from batchops.s3.breaker import WATCH_ONLY, BotocoreGuard, CircuitBreaker
 from batchops.s3.fast import FastS3
@@ -45,6 +47,61 @@ def client_config(max_connections: int, max_attempts: int, timeout: float) -> Ai
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
+
+
+_quick_session: AioSession | None = None
+
+
+def quick_client(creds: StoreCredentials, timeout: float, max_connections: int = 2) -> Any:
+    """An S3 client (an async context manager) for a check a waiting request makes, such as CreateJob's: two
+    attempts, ``timeout`` per answer."""
+    # One session for every check: a new one reloads botocore's service models (~50 ms); a client from
+    # a warm session takes ~3 ms.
+    global _quick_session
+    if _quick_session is None:
+        _quick_session = get_session()
+    return _quick_session.create_client(
+        "s3",
+        endpoint_url=creds.endpoint_url,
+        region_name=creds.region,
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        config=client_config(max_connections, 2, timeout),
+    )
+
+
+class QuickClients:
+    """The clients of ``quick_client``, one per store and keys, opened on first use and kept open until
+    ``close``: opening a client and its connection costs more than the check it makes."""
+
+    #: Connections per client: as many CreateJobs as this check their store at once.
+    CONNECTIONS = 32
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._stack = AsyncExitStack()
+        self._open: dict[StoreCredentials, Any] = {}
+
+    async def client(self, creds: StoreCredentials) -> Any:
+        found = self._open.get(creds)
+        if found is None:  # two first calls at once may both open one: the extra is closed with the rest
+            opened = await self._stack.enter_async_context(quick_client(creds, self.timeout, self.CONNECTIONS))
+            found = self._open.setdefault(creds, opened)
+        return found
+
+    async def close(self) -> None:
+        self._open.clear()
+        await self._stack.aclose()
+
+
+@asynccontextmanager
+async def checking_client(creds: StoreCredentials, timeout: float, clients: QuickClients | None) -> AsyncIterator[Any]:
+    """A client of ``clients`` (left open for the next check) or, without them, a new one closed after."""
+    if clients is not None:
+        yield await clients.client(creds)
+        return
+    async with quick_client(creds, timeout) as s3:
+        yield s3
 
 
 async def open_client(

@@ -7,15 +7,19 @@ through ``wake``, which only this class calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.status import USER_REQUESTS, JobStatus, priority_is_final
 from batchops.domain.task import ReportRow
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, StatusNotRequestable
+from batchops.manifests.precheck import check_manifest
 from batchops.operations.registry import get_operation
+from batchops.reports.target import TIMEOUT_SECONDS as CHECK_TIMEOUT_SECONDS
 from batchops.reports.target import check_report_writable
+from batchops.s3.client import QuickClients
 from batchops.s3.resolver import check_role
 from batchops.service import objects
 from batchops.service.objects import Readable, ReportFile, ReportFileStream
@@ -68,19 +72,29 @@ class JobService:
         self._store = store
         self._wake = wake  # tells the engine to look at the jobs now, not at its next tick
         self._settings = settings
+        # CreateJob's store checks reuse their clients: opening one costs more than the check.
+        self._check_clients = QuickClients(min(settings.s3_timeout_seconds, CHECK_TIMEOUT_SECONDS))
+
+    async def close(self) -> None:
+        """Close the clients CreateJob's checks keep open (the server calls it when it stops)."""
+        await self._check_clients.close()
 
     # --- create ---------------------------------------------------------------------------------
 
     async def create(self, account: Account, spec: JobSpec, tags: Tags) -> tuple[str, bool]:
-        """CreateJob's rules past parsing: a declared RoleArn, the operation's settings, a report the role can
-        write, the account's job quota.
+        """CreateJob's rules past parsing: a declared RoleArn, the operation's settings, a manifest with the
+        ETag given and no header row (when the role can read it now), a report the role can write, the account's
+        job quota.
 
         Returns (job id, created); a replayed ClientRequestToken returns the first job's id.
         """
         check_role(self._settings, account.id, spec.role_arn)
         operation = get_operation(spec.operation.name)
         operation.check_settings(operation.decode(spec.operation.params), self._settings)
-        await check_report_writable(self._settings, account.id, spec)
+        await _all_pass(
+            check_manifest(self._settings, account.id, spec, self._check_clients),
+            check_report_writable(self._settings, account.id, spec, self._check_clients),
+        )
         limit = self._settings.max_unfinished_jobs(account)
         made = await self._store.create_job(account.id, spec, tags, max_unfinished=limit)
         self._wake()
@@ -195,6 +209,15 @@ class JobService:
         """Put a manifest where the role will read it (streamed in parts); its ETag."""
         check_role(self._settings, account_id, role_arn)
         return await objects.upload(self._settings, account_id, role_arn, bucket, key, source, size)
+
+
+async def _all_pass(*checks: Awaitable[None]) -> None:
+    """Run the store checks side by side (each is a round trip CreateJob waits for); the first one's refusal,
+    in the order given, if any refuses."""
+    outcomes = await asyncio.gather(*checks, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _default_reason(target: JobStatus) -> str:

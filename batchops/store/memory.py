@@ -82,6 +82,7 @@ class MemoryStore(MemoryWork):
             values = rules.new_job_values(job_id, account_id, spec, tags, fingerprint, now)
             self.tables.jobs[job_id] = job_row(values)
             self.tables.history[job_id] = [(now, None, JobStatus.NEW.value, "job created")]
+        rules.log_status_move(job_id, None, JobStatus.NEW, f"job created for account {account_id}")
         return job_id, True
 
     def _of(self, account_id: str) -> Iterator[SimpleNamespace]:
@@ -190,6 +191,7 @@ class MemoryStore(MemoryWork):
             values = rules.status_values(row, target, now, reason if user_reason else None, failure)
             vars(row).update(values)
             self.tables.history[job_id].append((now, current.value, target.value, reason))
+        rules.log_status_move(job_id, current, target, reason, failure)
         return True
 
     async def add_failure(self, job_id: str, failure: FailureReason) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,9 @@ from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import IdempotencyConflict, PriorityFinal, TooManyUnfinishedJobs, ValidationError
 from batchops.store import codec
 from batchops.store.base import SEARCH_SORTS, WriteFault
+
+#: Every job's status moves, one INFO line each: the server log's account of what happened to a job.
+status_log = logging.getLogger("batchops.jobs")
 
 
 def new_job_values(
@@ -59,6 +63,24 @@ def status_values(
         reasons = [*json.loads(row.failure_reasons), {"code": failure.code, "reason": failure.reason}]
         values["failure_reasons"] = json.dumps(reasons)
     return values
+
+
+def log_status_move(
+    job_id: str, source: JobStatus | None, target: JobStatus, reason: str | None, failure: FailureReason | None = None
+) -> None:
+    """Log a status move the store has just committed (``source`` None: the job was created). The reason is
+    folded onto one line: a user's statusUpdateReason cannot forge log lines."""
+    said = " ".join((reason or "").split())
+    code = f" ({failure.code})" if failure is not None else ""
+    status_log.info(
+        "job %s: %s -> %s%s: %s",
+        job_id,
+        source.value if source is not None else "created",
+        target.value,
+        code,
+        said,
+        extra={"action": "job_status", "job_id": job_id, "to_status": target.value},
+    )
 
 
 def replayed(job_id: str, stored_fingerprint: str, fingerprint: str, token: str) -> str:

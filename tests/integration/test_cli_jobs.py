@@ -191,3 +191,30 @@ def test_unreachable_server_and_refused_credentials_are_one_line_each(
 
     missing = run(server.url, seaweed, "describe", "00000000-0000-0000-0000-000000000000")
     assert "does not exist" in one_line_error(missing)
+
+
+def test_a_failed_job_a_malformed_account_id_and_a_bad_argument_each_say_what_is_wrong(
+    server: Server, seaweed: LocalSeaweed, new_bucket: Any
+) -> None:
+    bucket = new_bucket()
+    missing = ["--manifest-arn", f"arn:aws:s3:::{bucket}/missing.csv", "--manifest-etag", "0123abcd"]
+    failed = ok(run(server.url, seaweed, "create", *missing, "--put-object-tag", "k=v")).strip()
+    ended = run(server.url, seaweed, "wait", failed, "--interval", "0.2")
+    assert "None" not in ended.stdout + ended.stderr
+    assert ended.stdout.strip().startswith(f"job {failed} Failed: 0 succeeded, 0 failed of 0 in ")
+    reason = one_line_error(ended, after_progress=True)
+    assert reason.startswith(f"error: job {failed} ended Failed: ManifestNotReadable")
+
+    malformed = one_line_error(run(server.url, seaweed, "list", "--account-id", "12345"))
+    assert malformed.startswith("error: account id '12345' is not 12 digits") and "cannot reach" not in malformed
+
+    # the two refusals read alike: the server's words after the one prefix
+    priority = one_line_error(run(server.url, seaweed, "update-priority", failed, "5"))
+    assert priority == f"error: job {failed} has already ended (Failed); its priority is final"
+    status = one_line_error(run(server.url, seaweed, "update-status", failed, "--requested-job-status", "Cancelled"))
+    assert status.startswith(f"error: job {failed} is Failed; requestedJobStatus=Cancelled is accepted only while")
+
+    usage = run(server.url, seaweed, "update-priority", failed, "99999999999")
+    assert usage.returncode == 2 and usage.stderr.count("\n") == 1, usage.stderr
+    assert usage.stderr.startswith("error: Invalid value for 'PRIORITY'")
+    assert usage.stderr.strip().endswith("see `batchops job update-priority --help`")

@@ -118,12 +118,13 @@ def test_unreadable_manifest_fails_the_job_with_a_reason(control: Any, s3: Any, 
     assert "missing.csv" in job["FailureReasons"][0]["FailureReason"]
 
 
-def test_manifest_etag_mismatch_fails_the_job(control: Any, s3: Any, new_bucket: Any) -> None:
+def test_manifest_etag_mismatch_is_refused_at_createjob(control: Any, s3: Any, new_bucket: Any) -> None:
+    # The manifest is readable, so CreateJob checks its ETag (test_manifest_checks.py has the rest).
     bucket = new_bucket()
     location = put_manifest(s3, bucket, [f"{bucket},a"])
     location["ETag"] = '"0123456789abcdef0123456789abcdef"'
-    job = wait_status(control, create_job(control, location, TAGGING), "Failed")
-    assert job["FailureReasons"][0]["FailureCode"] == "ManifestETagMismatch"
+    with pytest.raises(control.exceptions.BadRequestException, match="is not the ETag of the manifest"):
+        create_job(control, location, TAGGING)
 
 
 def test_malformed_rows_become_failed_tasks_not_a_failed_job(control: Any, s3: Any, new_bucket: Any) -> None:

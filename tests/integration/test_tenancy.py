@@ -111,6 +111,13 @@ def test_no_secret_in_logs_responses_or_reports(tenants: Any, s3: Any, new_bucke
     answers += [s3.get_object(Bucket=reports, Key=o["Key"])["Body"].read().decode() for o in listed]
     log = (tenants.data_dir / "server.log").read_text(errors="replace")
     assert "DEBUG" in log  # the most talkative level was on
+    # The access log and the status log spoke, and name no credential (botocore's own DEBUG lines show the
+    # signatures of the store calls: those are its, not the API's).
+    ours = "\n".join(line for line in log.splitlines() if " batchops.access: " in line or " batchops.jobs: " in line)
+    assert f"POST /v20180820/jobs account {A}: 200 in " in ours and f"job {job}: Completing -> Complete" in ours
+    assert "GET /v20180820/jobs account -: 403 in " in ours  # the request signed with a wrong secret
+    for credential in ("Signature", "Credential", "Authorization", KEYS[A][0], KEYS[B][0]):
+        assert credential not in ours
     for secret in (KEYS[A][1], KEYS[B][1], SECRET_KEY):
         assert secret not in log
         for answer in answers:

@@ -28,6 +28,17 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
         await opened.close()
 
 
+@pytest.fixture(autouse=True)
+def no_manifest_look(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests have no object store: CreateJob's look at the manifest (a network round trip, to AWS when no
+    endpoint is set) is off. test_manifest_header_and_etag.py and the integration tests cover what it checks."""
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    monkeypatch.setattr("batchops.service.jobs.check_manifest", nothing)
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)

@@ -45,6 +45,7 @@ class SqlJobs(Repository):
             values = rules.new_job_values(job_id, account_id, spec, tags, fingerprint, now)
             await conn.execute(insert(jobs).values(**values))
             await add_event(conn, job_id, None, JobStatus.NEW, "job created", now)
+        rules.log_status_move(job_id, None, JobStatus.NEW, f"job created for account {account_id}")
         return job_id, True
 
     async def get_job(self, account_id: str, job_id: str) -> Job:
@@ -177,6 +178,7 @@ class SqlJobs(Repository):
             if result.rowcount == 0:
                 return False
             await add_event(conn, job_id, current, target, reason, now)
+        rules.log_status_move(job_id, current, target, reason, failure)
         return True
 
     async def add_failure(self, job_id: str, failure: FailureReason) -> None:
