@@ -142,12 +142,11 @@ def test_the_job_api_through_the_aws_cli(aws: AwsCli, s3: Any, new_bucket: Any) 
 
 def test_a_job_cancelled_through_the_aws_cli(aws: AwsCli, s3: Any, new_bucket: Any) -> None:
     bucket = new_bucket()
-    job_id = aws.create_job(TAGGING, *manifest_args(put_manifest(s3, bucket, [f"{bucket},a"])), "--confirmation-required")
+    location = put_manifest(s3, bucket, [f"{bucket},a"])
+    job_id = aws.create_job(TAGGING, *manifest_args(location), "--confirmation-required")
 
-    answer = aws.s3control(
-        "update-job-status", "--job-id", job_id, "--requested-job-status", "Cancelled",
-        "--status-update-reason", "not needed",
-    )  # fmt: skip
+    reason = ("--status-update-reason", "not needed")
+    answer = aws.s3control("update-job-status", "--job-id", job_id, "--requested-job-status", "Cancelled", *reason)
 
     assert answer["Status"] in ("Cancelled", "Cancelling")
     assert wait_for(lambda: aws.describe(job_id)["Status"] == "Cancelled", what=f"{job_id} Cancelled")

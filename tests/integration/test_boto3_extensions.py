@@ -49,9 +49,7 @@ def create(control: Any, case: Extension, manifest: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("case", EXTENSIONS, ids=lambda case: case.name)
-def test_each_extension_is_sent_and_shown_by_boto3(
-    case: Extension, server: Server, s3: Any, new_bucket: Any
-) -> None:
+def test_each_extension_is_sent_and_shown_by_boto3(case: Extension, server: Server, s3: Any, new_bucket: Any) -> None:
     bucket = new_bucket()
     case = case.with_bucket(bucket)
     control = hooked_client(server)
@@ -99,7 +97,7 @@ def test_the_default_session_form(server: Server, monkeypatch: pytest.MonkeyPatc
         aws_secret_access_key=SECRET_KEY,
     )
     assert control.list_jobs(AccountId=ACCOUNT)["Jobs"] == []
-    with pytest.raises(ParamValidationError, match="Unknown parameter in Operation.BatchOpsNoOp"):
+    with pytest.raises(ParamValidationError, match=r"Unknown parameter in Operation\.BatchOpsNoOp"):
         control.create_job(**_minimal(Operation={"BatchOpsNoOp": {"Unknown": 1}}))
 
 

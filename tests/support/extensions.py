@@ -26,7 +26,8 @@ class Extension:
 
     def with_bucket(self, bucket: str) -> Extension:
         """The case with ``{bucket}`` filled in."""
-        filled = json.loads(json.dumps({"operation": self.operation, "create": self.create}).replace("{bucket}", bucket))
+        text = json.dumps({"operation": self.operation, "create": self.create})
+        filled = json.loads(text.replace("{bucket}", bucket))
         return Extension(self.name, filled["operation"], filled["create"], self.shown)
 
 
@@ -38,7 +39,13 @@ EXTENSIONS = [
     Extension("BatchOpsNoOp", NO_OP),
     Extension(
         "BatchOpsWaitForRestore",
-        {"S3InitiateRestoreObject": {"ExpirationInDays": 2, "GlacierJobTier": "STANDARD", "BatchOpsWaitForRestore": 600}},
+        {
+            "S3InitiateRestoreObject": {
+                "ExpirationInDays": 2,
+                "GlacierJobTier": "STANDARD",
+                "BatchOpsWaitForRestore": 600,
+            }
+        },
     ),
     Extension(
         "BatchOpsReplicaTarget",
