@@ -18,7 +18,7 @@ ROOT = Path(batchops.__file__).parent
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors sigv4 devstore",
+        "errors sigv4 devstore aws_hooks",
         "knobs wire_numbers arns",
         "xmlutil tenancy domain",
         "settings",
@@ -27,7 +27,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "operations reports",
         "engine service",
         "api client",
-        "console cli_jobs cli_db",
+        "console cli_jobs cli_db awscli_plugin",
         "server",
         "demo",
         "cli",
