@@ -47,6 +47,11 @@ def boto3_hook(target: Any = None) -> Any:
         target.meta.events.register(HOST_EVENT, strip_account_from_host, unique_id=_HOOK_ID)
         return target
     botocore_session = getattr(target, "_session", target)  # a boto3 Session wraps a botocore one
+    if not hasattr(botocore_session, "get_component"):
+        raise TypeError(
+            "batchops.boto3_hook takes a boto3 Session, a botocore Session or an s3control client (or nothing: "
+            f"boto3's default session), not {type(target).__name__}"
+        )
     add_data_path(botocore_session.get_component("data_loader"))
     botocore_session.register(HOST_EVENT, strip_account_from_host, unique_id=_HOOK_ID)
     return target

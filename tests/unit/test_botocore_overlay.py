@@ -268,6 +268,11 @@ def test_hooking_a_session_twice_adds_the_overlay_and_the_hook_once() -> None:
     assert request.url == "http://localhost:1/"
 
 
+def test_anything_else_is_refused_with_what_the_hook_takes() -> None:
+    with pytest.raises(TypeError, match="takes a boto3 Session, a botocore Session or an s3control client"):
+        boto3_hook("http://127.0.0.1:8080")
+
+
 def test_the_awscli_plugin_registers_the_hook_and_the_overlay() -> None:
     emitter = HierarchicalEmitter()
     awscli_initialize(emitter)
