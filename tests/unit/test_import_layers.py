@@ -18,11 +18,11 @@ ROOT = Path(batchops.__file__).parent
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors sigv4 devstore aws_hooks",
+        "errors sigv4 devstore",
         "knobs wire_numbers arns",
         "xmlutil tenancy domain",
         "settings",
-        "auth s3 store functions",
+        "auth s3 store functions aws_hooks",
         "manifests",
         "operations reports",
         "engine service",
