@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchops.aws_hooks import boto3_hook
+
 __version__ = "0.1.0"
-__all__ = ["Client", "__version__"]
+__all__ = ["Client", "__version__", "boto3_hook"]
 
 
 def __getattr__(name: str) -> Any:

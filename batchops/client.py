@@ -22,7 +22,6 @@ message is one line saying what went wrong and what to do.
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -35,6 +34,7 @@ import boto3
 import botocore.exceptions as boto_errors
 from botocore.config import Config
 
+from batchops.aws_hooks import boto3_hook
 from batchops.domain import status as domain_status
 from batchops.errors import ClientError, CredentialsRefused, RequestRefused, ServerUnreachable
 from batchops.reports.reader import ReportLocation, named_row, read_report
@@ -56,11 +56,6 @@ MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
 _CREDENTIAL_CODES = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "InvalidSignature"}
 )
-
-
-def strip_account_from_host(request: Any, **_: Any) -> None:
-    """boto3 puts the account id in front of the host name; a batchops server is reached without it."""
-    request.url = re.sub(r"^(https?://)\d{12}\.", r"\1", request.url)
 
 
 @dataclass(frozen=True)
@@ -86,8 +81,10 @@ class Client:
         self.url = url.rstrip("/")
         self.account_id = _checked_account(account_id)
         self.s3_endpoint = s3_endpoint
-        session = boto3.session.Session(
-            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
+        session = boto3_hook(
+            boto3.session.Session(
+                aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
+            )
         )
         config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=30)
         s3_config = config.merge(Config(s3={"addressing_style": "path"}))
@@ -98,7 +95,6 @@ class Client:
             raise ClientError(
                 f"{exc}; give the server URL (--url) and the store's endpoint (--s3-endpoint) as http(s)://host:port"
             ) from None
-        self._control.meta.events.register("before-sign.s3-control.*", strip_account_from_host)
 
     # --- jobs ---------------------------------------------------------------------------------
 

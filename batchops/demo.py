@@ -128,19 +128,16 @@ Command line (in another terminal, in this directory; README.md "Command line" w
         --no-confirmation-required
     batchops job list
 
-boto3:
-    import boto3, re
-    s3control = boto3.client("s3control", endpoint_url="{url}", region_name="us-east-1",
-                             aws_access_key_id="{access_key}", aws_secret_access_key="{secret_key}")
-    # boto3 puts the account id in the host name; remove it (one line, before signing):
-    s3control.meta.events.register("before-sign.s3-control.*",
-        lambda request, **kw: setattr(request, "url", re.sub(r"^(https?://)\\d{{12}}\\.", r"\\1", request.url)))
+boto3 (batchops.boto3_hook strips the account id boto3 puts in the host name, and adds our extensions):
+    import boto3, batchops
+    session = boto3.Session(aws_access_key_id="{access_key}", aws_secret_access_key="{secret_key}",
+                            region_name="us-east-1")
+    s3control = batchops.boto3_hook(session).client("s3control", endpoint_url="{url}")
     s3control.list_jobs(AccountId="{account}")
 
-AWS CLI:
+AWS CLI v1 (installed next to batchops: .venv/bin/pip install awscli), with the batchops plugin:
+    aws configure set plugins.batchops batchops.awscli_plugin
     AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key} aws s3control list-jobs \\
         --account-id {account} --endpoint-url {url} --region us-east-1
-    (the CLI prefixes the host with the account id too: add '127.0.0.1 {account}.localhost' to /etc/hosts
-     and use --endpoint-url http://localhost:{port})
 {"" if env("CI") else "Stop with Ctrl+C."}
 """

@@ -267,6 +267,14 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
         add_generator(parent, spec.generator)
     if job.generated_manifest is not None:
         add_generated_descriptor(parent, job.generated_manifest)
+    _add_threshold(parent, spec.threshold)
+
+
+def _add_threshold(parent: Element, threshold: FailureThreshold) -> None:
+    # Our extension, echoed so a client sees the threshold the job runs with (its own or the server's default).
+    element = xmlutil.add(parent, jobxml.THRESHOLD_ELEMENT)
+    xmlutil.add(element, "MinTasks", threshold.min_tasks)
+    xmlutil.add(element, "Percent", threshold.percent)
 
 
 def _add_list_descriptor(parent: Element, job: Job) -> None:

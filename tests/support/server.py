@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import ssl
 import subprocess
@@ -19,15 +18,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from batchops.aws_hooks import strip_account_from_host
 from batchops.devstore import free_port
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
 
 ACCOUNT = "123456789012"
-
-
-def strip_account_from_host(request: Any, **_: Any) -> None:
-    """boto3 puts the account id in the host name; the README documents this one-line hook."""
-    request.url = re.sub(r"^(https?://)\d{12}\.", r"\1", request.url)
 
 
 def s3control_client(url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> Any:
