@@ -316,18 +316,25 @@ def update_status(
 @click.argument("job_id")
 @click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between polls.")
 @click.option("--timeout", type=float, help="Give up after this many seconds (exit 1).")
+@click.option(
+    "--until",
+    type=click.Choice(["Suspended", "Ready", "Active", "Paused"]),
+    help="Stop when the job shows this status instead (Suspended: its manifest is read and it awaits confirmation);"
+    " exit 1 if it ends without reaching it.",
+)
 @with_client
-def wait(client: Client, output: str, job_id: str, interval: float, timeout: float | None) -> None:
-    """Show a job's progress until it ends; exit 1 unless it ends Complete."""
+def wait(client: Client, output: str, job_id: str, interval: float, timeout: float | None, until: str | None) -> None:
+    """Show a job's progress until it ends (or shows --until); exit 1 unless it ends Complete (or shows --until)."""
     with WaitProgress(job_id) as bar:
-        final = client.wait(job_id, interval=interval, timeout=timeout, on_progress=bar.update)
+        final = client.wait(job_id, interval=interval, timeout=timeout, on_progress=bar.update, until=until)
     summary = bar.summary(final)
     _emit(output, final, lambda: click.echo(summary))
-    if final["Status"] != "Complete":
+    if final["Status"] != (until or "Complete"):
         reasons = "; ".join(
             f"{f.get('FailureCode')}: {f.get('FailureReason')}" for f in final.get("FailureReasons", [])
         )
-        fail(f"job {job_id} ended {final['Status']}" + (f": {reasons}" if reasons else ""))
+        before = f" before it was {until}" if until else ""
+        fail(f"job {job_id} ended {final['Status']}{before}" + (f": {reasons}" if reasons else ""))
 
 
 #: The task count of a job still reading its manifest.

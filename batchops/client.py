@@ -195,14 +195,19 @@ class Client:
         interval: float = 1.0,
         timeout: float | None = None,
         on_progress: Callable[[dict[str, Any]], None] | None = None,
+        until: str | None = None,
     ) -> dict[str, Any]:
-        """Poll until the job is Complete, Cancelled or Failed; returns it. ``on_progress`` sees every poll."""
+        """Poll until the job is Complete, Cancelled or Failed, or first shows status ``until``; returns it.
+
+        ``on_progress`` sees every poll. With ``until`` (e.g. ``"Suspended"``: its manifest is read and it waits
+        for confirmation), a job that ends without passing through that status is returned as it ended.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             job = self.describe_job(job_id)
             if on_progress is not None:
                 on_progress(job)
-            if job["Status"] in TERMINAL:
+            if job["Status"] in TERMINAL or job["Status"] == until:
                 return job
             if deadline is not None and time.monotonic() >= deadline:
                 raise ClientError(f"job {job_id} is still {job['Status']} after {timeout:g} s; wait longer or check it")

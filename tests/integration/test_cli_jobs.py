@@ -134,7 +134,8 @@ def test_priority_confirm_cancel_and_a_refused_transition(
     first = ok(run(server.url, seaweed, *create, "--operation-json", '{"S3DeleteObjectTagging": {}}')).strip()
     second = ok(run(server.url, seaweed, *create, "--put-object-tag", "k=v")).strip()
     control = server.client()
-    wait_status(control, first, "Suspended")
+    suspended = ok(run(server.url, seaweed, "wait", first, "--until", "Suspended", "--interval", "0.2"))
+    assert suspended.startswith(f"job {first} Suspended: 0 succeeded, 0 failed of 1"), suspended
     wait_status(control, second, "Suspended")
 
     assert ok(run(server.url, seaweed, "update-priority", first, "99")).strip() == f"job {first} priority 99"
@@ -155,6 +156,9 @@ def test_priority_confirm_cancel_and_a_refused_transition(
     assert "Cancel" in ok(cancelled)
     ended = run(server.url, seaweed, "wait", second, "--interval", "0.2")
     assert one_line_error(ended, after_progress=True) == f"error: job {second} ended Cancelled"
+
+    never = run(server.url, seaweed, "wait", first, "--until", "Suspended", "--interval", "0.2")
+    assert one_line_error(never, after_progress=True) == f"error: job {first} ended Complete before it was Suspended"
 
     refused = run(server.url, seaweed, "update-status", first, "--requested-job-status", "Cancelled")
     line = one_line_error(refused)
