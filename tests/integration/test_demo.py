@@ -161,6 +161,28 @@ def test_the_readme_walk_through_runs_as_pasted_after_make_run(tmp_path: Path) -
         assert s3.get_object_tagging(Bucket="demo-source", Key="photos/0100.txt")["TagSet"] == []
 
 
+def readme_boto3_example() -> str:
+    """The Python block of the README's "Using it with boto3" section."""
+    section = (REPO / "README.md").read_text().split("\n## Using it with boto3\n", 1)[1]
+    block = re.search(r"^```python\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert block, "README.md's boto3 section has no python block"
+    return block.group(1)
+
+
+def test_the_readme_boto3_example_runs_with_no_keys_in_the_environment(tmp_path: Path) -> None:
+    port = free_port()
+    with running_demo(tmp_path, port):
+        demo = demo_environment(tmp_path / ".data" / "demo.env")
+        # No AWS_* variables and an empty HOME (no ~/.aws): the example's own keys must be enough.
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BATCHOPS_S3_ENDPOINT": demo["BATCHOPS_S3_ENDPOINT"]}
+        example = readme_boto3_example().replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+        ran = subprocess.run(
+            [sys.executable, "-c", example], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert "'TotalNumberOfTasks'" in ran.stdout, ran.stdout
+
+
 @pytest.mark.parametrize("command", ["demo", "server"])
 def test_a_taken_port_is_named_before_any_serving_line(tmp_path: Path, command: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
