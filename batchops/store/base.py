@@ -211,6 +211,22 @@ class ReportSource(Protocol):
     async def status_counts(self, account_id: str, horizon_days: int = 90) -> dict[JobStatus, int]: ...
 
 
+@dataclass(frozen=True)
+class RetryLinks:
+    """A job's retry links: the job it retries (or None) and its retries, oldest first."""
+
+    retry_of: str | None = None
+    retries: tuple[str, ...] = ()
+
+
+class RetryStore(Protocol):
+    """Which job a retry (``batchops job retry``) runs the failed tasks of."""
+
+    async def link_retry(self, parent_id: str, retry_id: str) -> None: ...
+
+    async def retry_links(self, job_id: str) -> RetryLinks: ...
+
+
 class SessionStore(Protocol):
     """Console sessions that are signed in (logout ends a copied cookie too)."""
 
@@ -221,7 +237,7 @@ class SessionStore(Protocol):
     async def end_console_session(self, session_id: str) -> None: ...
 
 
-class Store(JobStore, WorkQueue, ReportSource, SessionStore, Protocol):
+class Store(JobStore, WorkQueue, ReportSource, SessionStore, RetryStore, Protocol):
     """The whole store, with the lifecycle the server and the engine drive."""
 
     #: Set while the store cannot write (its disk is full), cleared by the next write that commits.

@@ -21,7 +21,7 @@ from batchops.domain.job import FailureReason, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
-from batchops.store.base import SEARCH_SORTS, Clock, HistoryEntry, Store
+from batchops.store.base import SEARCH_SORTS, Clock, HistoryEntry, RetryLinks, Store
 from batchops.store.memory_work import MemoryWork
 
 #: The ``jobs`` columns a new row does not set, with the table's defaults.
@@ -61,6 +61,7 @@ class MemoryStore(MemoryWork):
     def __init__(self, clock: Clock = time.time) -> None:
         super().__init__(clock)
         self.sessions: dict[str, _Session] = {}
+        self.retry_parents: dict[str, str] = {}  # retry job id -> the job it retries, in the order noted
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -248,6 +249,16 @@ class MemoryStore(MemoryWork):
             status = JobStatus(row.status)
             counts[status] = counts.get(status, 0) + 1
         return counts
+
+    # --- retry links ----------------------------------------------------------------------
+
+    async def link_retry(self, parent_id: str, retry_id: str) -> None:
+        async with self._write():
+            self.retry_parents.setdefault(retry_id, parent_id)
+
+    async def retry_links(self, job_id: str) -> RetryLinks:
+        retries = tuple(child for child, parent in self.retry_parents.items() if parent == job_id)
+        return RetryLinks(self.retry_parents.get(job_id), retries)
 
     # --- console sessions -----------------------------------------------------------------
 
