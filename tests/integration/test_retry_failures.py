@@ -24,6 +24,7 @@ from batchops.arns import parse_object_arn
 from batchops.devstore import LocalSeaweed
 from tests.integration.test_cli_jobs import ok, run
 from tests.support.console import console_session
+from tests.support.cos import cos_request
 from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_status
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
@@ -247,3 +248,25 @@ def test_manifest_rows_that_name_no_object_are_not_retried(
     wait_status(control, bad_id, "Complete")
     with pytest.raises(ClientError, match="manifest rows that name no object"):
         control.batch_ops_retry_job(AccountId=ACCOUNT, JobId=bad_id)
+
+
+def test_the_cos_wire_retries_and_describes_the_links(server: Server, s3: Any, new_bucket: Callable[..., str]) -> None:
+    bucket, reports = new_bucket(), new_bucket()
+    control = hooked(server)
+    parent_id = make_parent(s3, control, bucket, reports, ["gone/cos"])
+    body = b"<RetryJobRequest><ErrorCodes><ErrorCode>NoSuchBucket</ErrorCode></ErrorCodes></RetryJobRequest>"
+
+    answer = cos_request(server, "POST", f"/jobs/{parent_id}/batchops-retry", body=body)
+
+    assert answer.status == 200, answer.xml
+    retry_id = answer.text("JobId")
+    assert retry_id and retry_id != parent_id
+    assert manifest_rows(s3, wait_status(control, retry_id, {"Complete", "Failed"})) == [(NO_BUCKET, "lost")]
+    described = cos_request(server, "GET", f"/jobs/{parent_id}")
+    assert [e.text for e in described.xml.findall("Job/BatchOpsRetries/JobId")] == [retry_id]  # type: ignore[union-attr]
+    assert cos_request(server, "GET", f"/jobs/{retry_id}").text("Job/BatchOpsRetryOf") == parent_id
+    refused = cos_request(
+        server, "POST", f"/jobs/{parent_id}/batchops-retry", body=body.replace(b"NoSuchBucket", b"Nope")
+    )
+    assert (refused.status, refused.text("Code")) == (400, "InvalidArgument")
+    assert "no failed task with error code Nope" in (refused.text("Message") or "")
