@@ -10,6 +10,7 @@ import io
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 import batchops
 from batchops.arns import parse_object_arn
 from batchops.devstore import LocalSeaweed
+from tests.integration.test_awscli import AwsCli
 from tests.integration.test_cli_jobs import ok, run
 from tests.support.console import console_session
 from tests.support.cos import cos_request
@@ -270,3 +272,17 @@ def test_the_cos_wire_retries_and_describes_the_links(server: Server, s3: Any, n
     )
     assert (refused.status, refused.text("Code")) == (400, "InvalidArgument")
     assert "no failed task with error code Nope" in (refused.text("Message") or "")
+
+
+def test_the_aws_cli_with_the_plugin_retries(
+    server: Server, s3: Any, new_bucket: Callable[..., str], tmp_path: Path
+) -> None:
+    bucket, reports = new_bucket(), new_bucket()
+    parent_id = make_parent(s3, hooked(server), bucket, reports, ["gone/aws"])
+    aws = AwsCli(tmp_path / "home", server.url)
+    assert aws.run("configure", "set", "plugins.batchops", "batchops.awscli_plugin").returncode == 0
+
+    answer = aws.s3control("batch-ops-retry-job", "--job-id", parent_id, "--error-codes", "NoSuchKey")
+
+    assert aws.describe(answer["JobId"])["BatchOpsRetryOf"] == parent_id
+    assert aws.describe(parent_id)["BatchOpsRetries"] == [answer["JobId"]]
