@@ -28,9 +28,9 @@ from batchops.domain.job import (
     ManifestSpec,
     Progress,
 )
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
-from batchops.store.base import RetryLinks
 
 MANIFEST_FORMAT = "COSBatchOperations_CSV_V1"
 INVENTORY_MANIFEST_FORMAT = "COSInventoryReport_CSV_V1"

@@ -10,8 +10,8 @@ from xml.etree.ElementTree import Element
 
 from batchops import xmlutil
 from batchops.api import jobxml
+from batchops.domain.retry import RetryLinks
 from batchops.service.retry import RetryRequest
-from batchops.store.base import RetryLinks
 
 REQUEST_ROOT = "RetryJobRequest"
 RETRY_OF_ELEMENT = "BatchOpsRetryOf"

@@ -26,9 +26,9 @@ from batchops.domain.job import (
     ManifestSpec,
     Progress,
 )
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
 from batchops.errors import TooManyTags, ValidationError
-from batchops.store.base import RetryLinks
 
 NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"

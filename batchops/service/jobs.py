@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import USER_REQUESTS, JobStatus, priority_is_final
 from batchops.domain.task import ReportRow
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, StatusNotRequestable
@@ -25,7 +26,7 @@ from batchops.service import objects
 from batchops.service.objects import Readable, ReportFile, ReportFileStream
 from batchops.service.retry import RetryRequest, retry_failures
 from batchops.settings import Settings
-from batchops.store.base import SEARCH_SORTS, RetryLinks, Store
+from batchops.store.base import SEARCH_SORTS, Store
 from batchops.tenancy import Account
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_xml_chars

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
 
@@ -209,14 +210,6 @@ class ReportSource(Protocol):
     ) -> tuple[list[Job], int]: ...
 
     async def status_counts(self, account_id: str, horizon_days: int = 90) -> dict[JobStatus, int]: ...
-
-
-@dataclass(frozen=True)
-class RetryLinks:
-    """A job's retry links: the job it retries (or None) and its retries, oldest first."""
-
-    retry_of: str | None = None
-    retries: tuple[str, ...] = ()
 
 
 class RetryStore(Protocol):

@@ -18,10 +18,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from batchops.domain.job import FailureReason, Job, JobSpec
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
-from batchops.store.base import SEARCH_SORTS, Clock, HistoryEntry, RetryLinks, Store
+from batchops.store.base import SEARCH_SORTS, Clock, HistoryEntry, Store
 from batchops.store.memory_work import MemoryWork
 
 #: The ``jobs`` columns a new row does not set, with the table's defaults.

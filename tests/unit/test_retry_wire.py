@@ -13,8 +13,8 @@ from botocore.model import ServiceModel
 from batchops.api.s3control_retry import parse_retry
 from batchops.api.s3control_xml import render_describe_job, render_retry
 from batchops.aws_hooks import boto3_hook
+from batchops.domain.retry import RetryLinks
 from batchops.errors import ValidationError
-from batchops.store.base import RetryLinks
 from tests.support.s3control_bodies import ACCOUNT, REGION, make_job
 
 

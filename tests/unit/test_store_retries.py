@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from batchops.store.base import RetryLinks, Store
+from batchops.domain.retry import RetryLinks
+from batchops.store.base import Store
 from tests.support.clock import ManualClock
 
 

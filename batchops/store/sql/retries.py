@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
-from batchops.store.base import RetryLinks
+from batchops.domain.retry import RetryLinks
 from batchops.store.schema import job_retries
 from batchops.store.sql.database import Repository
 
