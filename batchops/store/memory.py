@@ -218,6 +218,8 @@ class MemoryStore(MemoryWork):
                     table.pop(job_id, None)
             purged = set(ids)
             self.tables.key_locks = {n: k for n, k in self.tables.key_locks.items() if k.job_id not in purged}
+            for job_id in purged:  # a purged retry is no longer listed; a purged parent stays named, as it was
+                self.retry_parents.pop(job_id, None)
         return len(ids)
 
     # --- console: search, sort, count -----------------------------------------------------
