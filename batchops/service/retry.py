@@ -4,8 +4,8 @@ again or reading the original manifest), with the same operation and settings.
 The retry's manifest is a CSV (Bucket,Key[,VersionId], keys URL-encoded as manifests require) written to
 ``<report prefix>/job-<id>/retries/<name>.csv`` in the original's report bucket; a job without a report bucket
 gets it in its manifest's bucket (a generated manifest's: the output bucket, else the listed bucket) under
-``job-<id>/retries/``. ``<name>`` comes from the request's ClientRequestToken, so a replayed request writes the
-same file with the same content and CreateJob's idempotency returns the first retry.
+``job-<id>/retries/``. ``<name>`` comes from the request (its ClientRequestToken and error codes), so a replayed
+request writes the same file with the same content and CreateJob's idempotency returns the first retry.
 """
 
 from __future__ import annotations
@@ -84,9 +84,13 @@ def check_retryable(job: Job) -> None:
         raise NothingToRetry(f"job {job.id} has no failed tasks to retry ({job.progress.succeeded} succeeded)")
 
 
-def manifest_target(parent: Job, token: str) -> RetryManifest:
-    """Where the retry manifest of ``parent`` goes: its report bucket, else its manifest's bucket."""
-    name = hashlib.sha256(f"{parent.id}/{token}".encode()).hexdigest()[:32]
+def manifest_target(parent: Job, request: RetryRequest) -> RetryManifest:
+    """Where the retry manifest of ``parent`` goes: its report bucket, else its manifest's bucket.
+
+    Named after the whole request: a replay rewrites the same bytes, and the same token sent with other error
+    codes (refused by CreateJob's idempotency) never overwrites a manifest a retry may be reading."""
+    asked = "\n".join([parent.id, request.client_request_token, *sorted(set(request.error_codes))])
+    name = hashlib.sha256(asked.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     report = parent.spec.report
     if report.enabled and report.bucket:
         key = f"{job_folder(report.prefix, parent.id)}/retries/{name}.csv"
@@ -172,7 +176,7 @@ async def retry_failures(
     check_request(request)
     parent = await store.get_job(account.id, request.job_id)
     check_retryable(parent)
-    where = manifest_target(parent, request.client_request_token)
+    where = manifest_target(parent, request)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="", write_through=True)
         rows = store.report_rows(parent.id, TaskStatus.FAILED)

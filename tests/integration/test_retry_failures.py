@@ -140,7 +140,11 @@ def test_error_codes_filter_and_nothing_to_retry_is_a_clear_error(
     codes = {code for _, code in report_outcomes(s3, reports, parent_id).values() if code}
     assert "NoSuchBucket" in codes and len(codes) == 2, codes
 
-    only = control.batch_ops_retry_job(AccountId=ACCOUNT, JobId=parent_id, ErrorCodes=["NoSuchBucket"])["JobId"]
+    asked = {"AccountId": ACCOUNT, "JobId": parent_id, "ClientRequestToken": "codes-1"}
+    only = control.batch_ops_retry_job(**asked, ErrorCodes=["NoSuchBucket"])["JobId"]
+    with pytest.raises(ClientError) as conflict:  # the same token for another retry: refused, nothing overwritten
+        control.batch_ops_retry_job(**asked, ErrorCodes=["NoSuchKey"])
+    assert conflict.value.response["Error"]["Code"] == "IdempotencyException"
     assert manifest_rows(s3, wait_status(control, only, {"Complete", "Failed"})) == [(NO_BUCKET, "lost")]
 
     with pytest.raises(ClientError) as nothing:
