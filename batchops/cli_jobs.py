@@ -274,6 +274,8 @@ def describe_rows(found: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("Role ARN", found.get("RoleArn", "")),
         ("Job ARN", found.get("JobArn", "")),
+        ("Retry of", found.get("BatchOpsRetryOf", "")),
+        ("Retries", ", ".join(found.get("BatchOpsRetries", []))),
     ]
     return [(name, value) for name, value in rows if value]
 
@@ -307,6 +309,22 @@ def update_status(
     """Confirm (Ready) or cancel (Cancelled) a job."""
     status = client.update_status(job_id, requested_job_status, status_update_reason)
     _emit(output, {"JobId": job_id, "Status": status}, lambda: click.echo(f"job {job_id} is {status}"))
+
+
+@job.command()
+@click.argument("job_id")
+@click.option(
+    "--error-code", "error_codes", multiple=True, help="Retry only failed tasks with this error code (repeatable)."
+)
+@click.option("--client-request-token", help="Idempotency token: the same token retries once (default: a new one).")
+@with_client
+def retry(
+    client: Client, output: str, job_id: str, error_codes: tuple[str, ...], client_request_token: str | None
+) -> None:
+    """Run a finished job's failed tasks again, as a new job with the same operation and settings."""
+    new_id = client.retry_job(job_id, error_codes, client_request_token)
+    answer = {"JobId": new_id, "RetryOf": job_id}
+    _emit(output, answer, lambda: click.echo(f"job {new_id} retries the failed tasks of job {job_id}"))
 
 
 # --- wait / report --------------------------------------------------------------------------

@@ -182,6 +182,21 @@ class Client:
         with self._calling("the batchops server"):
             return str(self._control.update_job_status(**arguments)["Status"])
 
+    def retry_job(
+        self, job_id: str, error_codes: Sequence[str] = (), client_request_token: str | None = None
+    ) -> str:
+        """A new job over the finished job's failed tasks (only those with ``error_codes`` when given), with the
+        same operation and settings; returns its id. The same ``client_request_token`` retries once."""
+        arguments: dict[str, Any] = {
+            "AccountId": self.account_id,
+            "JobId": job_id,
+            "ClientRequestToken": client_request_token or str(uuid.uuid4()),
+        }
+        if error_codes:
+            arguments["ErrorCodes"] = list(error_codes)
+        with self._calling("the batchops server"):
+            return str(self._control.batch_ops_retry_job(**arguments)["JobId"])
+
     def confirm(self, job_id: str, reason: str | None = None) -> str:
         return self.update_status(job_id, "Ready", reason)
 

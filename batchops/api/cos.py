@@ -15,6 +15,7 @@ from batchops.api import cos_xml as wire
 from batchops.api.auth import read_body, signer_of
 from batchops.api.errors import ApiError
 from batchops.api.s3control import xml_response
+from batchops.api.s3control_retry import parse_retry
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.domain.status import JobStatus
 from batchops.errors import StatusNotRequestable, ValidationError
@@ -50,8 +51,16 @@ async def create_job(request: Request) -> Response:
 
 
 async def describe_job(request: Request) -> Response:
-    job = await services(request).jobs.describe(account_of(request), job_id_of(request))
-    return xml_response(wire.render_describe_job(job))
+    jobs = services(request).jobs
+    job = await jobs.describe(account_of(request), job_id_of(request))
+    return xml_response(wire.render_describe_job(job, await jobs.retry_links(job.account_id, job.id)))
+
+
+async def retry_job(request: Request) -> Response:
+    """batchops's retry extension, as on S3 Control: a new job over this finished job's failed tasks."""
+    retry = parse_retry(job_id_of(request), await read_body(request))
+    job_id, _created = await services(request).jobs.retry(signer_of(request), retry)
+    return xml_response(wire.render_retry(job_id))
 
 
 async def list_jobs(request: Request) -> Response:
@@ -116,4 +125,5 @@ ROUTES = [
     Route("/jobs/{job_id}", describe_job, methods=["GET"]),
     Route("/jobs/{job_id}/priority", update_priority, methods=["POST"]),
     Route("/jobs/{job_id}/status", update_status, methods=["POST"]),
+    Route("/jobs/{job_id}/batchops-retry", retry_job, methods=["POST"]),
 ]

@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element
 
 from batchops import xmlutil
 from batchops.api import jobxml
+from batchops.api.s3control_retry import add_links
 from batchops.arns import parse_object_arn
 from batchops.domain.job import (
     FailureThreshold,
@@ -27,6 +28,7 @@ from batchops.domain.job import (
     ManifestSpec,
     Progress,
 )
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
 from batchops.errors import ValidationError
 
@@ -160,9 +162,19 @@ def render_create_job(job_id: str) -> bytes:
     return jobxml.to_bytes(root)
 
 
-def render_describe_job(job: Job) -> bytes:
+def render_describe_job(job: Job, links: RetryLinks | None = None) -> bytes:
     root = Element("DescribeJobResult")
-    _add_job(xmlutil.add(root, "Job"), job)
+    descriptor = xmlutil.add(root, "Job")
+    _add_job(descriptor, job)
+    if links is not None:
+        add_links(descriptor, links)
+    return jobxml.to_bytes(root)
+
+
+def render_retry(job_id: str) -> bytes:
+    """The answer to the retry extension: the new job's id."""
+    root = Element("RetryJobResult")
+    xmlutil.add(root, "JobId", job_id)
     return jobxml.to_bytes(root)
 
 

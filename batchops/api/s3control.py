@@ -11,6 +11,7 @@ from starlette.routing import Route
 from batchops.api import s3control_xml as wire
 from batchops.api.auth import read_body, signer_of
 from batchops.api.errors import ApiError
+from batchops.api.s3control_retry import parse_retry
 from batchops.auth.accounts import check_account_header
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.domain.status import JobStatus
@@ -55,8 +56,10 @@ async def create_job(request: Request) -> Response:
 
 async def describe_job(request: Request) -> Response:
     app = services(request)
-    job = await app.jobs.describe(account_of(request), job_id_of(request))
-    return xml_response(wire.render_describe_job(job, region=app.settings.s3_region))
+    account_id = account_of(request)
+    job = await app.jobs.describe(account_id, job_id_of(request))
+    links = await app.jobs.retry_links(account_id, job.id)
+    return xml_response(wire.render_describe_job(job, region=app.settings.s3_region, links=links))
 
 
 async def list_jobs(request: Request) -> Response:
@@ -116,6 +119,14 @@ async def update_status(request: Request) -> Response:
     return xml_response(wire.render_update_status(job.id, job.status, job.status_update_reason))
 
 
+async def retry_job(request: Request) -> Response:
+    """batchops's retry extension: a new job over this finished job's failed tasks."""
+    account_of(request)  # x-amz-account-id must name the signer's account
+    retry = parse_retry(job_id_of(request), await read_body(request))
+    job_id, _created = await services(request).jobs.retry(signer_of(request), retry)
+    return xml_response(wire.render_retry(job_id))
+
+
 async def get_job_tagging(request: Request) -> Response:
     tags = await services(request).jobs.tags(account_of(request), job_id_of(request))
     return xml_response(wire.render_job_tagging(tags))
@@ -140,6 +151,7 @@ ROUTES = [
     Route("/v20180820/jobs/{job_id}", describe_job, methods=["GET"]),
     Route("/v20180820/jobs/{job_id}/priority", update_priority, methods=["POST"]),
     Route("/v20180820/jobs/{job_id}/status", update_status, methods=["POST"]),
+    Route("/v20180820/jobs/{job_id}/batchops-retry", retry_job, methods=["POST"]),
     Route("/v20180820/jobs/{job_id}/tagging", get_job_tagging, methods=["GET"]),
     Route("/v20180820/jobs/{job_id}/tagging", put_job_tagging, methods=["PUT"]),
     Route("/v20180820/jobs/{job_id}/tagging", delete_job_tagging, methods=["DELETE"]),

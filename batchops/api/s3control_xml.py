@@ -16,6 +16,7 @@ from xml.etree.ElementTree import Element
 from batchops import xmlutil
 from batchops.api import jobxml
 from batchops.api.s3control_generator import add_generated_descriptor, add_generator, parse_generator
+from batchops.api.s3control_retry import add_links
 from batchops.arns import job_arn, parse_object_arn
 from batchops.domain.job import (
     FailureThreshold,
@@ -25,6 +26,7 @@ from batchops.domain.job import (
     ManifestSpec,
     Progress,
 )
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
 from batchops.errors import TooManyTags, ValidationError
 
@@ -195,9 +197,19 @@ def render_create_job(job_id: str) -> bytes:
     return jobxml.to_bytes(root)
 
 
-def render_describe_job(job: Job, *, region: str) -> bytes:
+def render_describe_job(job: Job, *, region: str, links: RetryLinks | None = None) -> bytes:
     root = _document("DescribeJobResult")
-    _add_job_descriptor(xmlutil.add(root, "Job"), job, region)
+    descriptor = xmlutil.add(root, "Job")
+    _add_job_descriptor(descriptor, job, region)
+    if links is not None:
+        add_links(descriptor, links)
+    return jobxml.to_bytes(root)
+
+
+def render_retry(job_id: str) -> bytes:
+    """The answer to the retry extension (``BatchOpsRetryJob``): the new job's id."""
+    root = _document("RetryJobResult")
+    xmlutil.add(root, "JobId", job_id)
     return jobxml.to_bytes(root)
 
 

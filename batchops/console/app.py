@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from batchops.console import auth, create, present, views
+from batchops.console import auth, create, present, retry, views
 from batchops.console.state import ConsoleState
 from batchops.console.throttle import LoginThrottle
 from batchops.errors import JobNotFound
@@ -47,6 +47,7 @@ ROUTES = [
     Route("/jobs/{job_id}/confirm", views.confirm, methods=["POST"]),
     Route("/jobs/{job_id}/cancel", views.cancel, methods=["POST"]),
     Route("/jobs/{job_id}/priority", views.priority, methods=["POST"]),
+    Route("/jobs/{job_id}/retry", retry.retry, methods=["POST"]),
     Route("/api/jobs", views.jobs_live, methods=["GET"]),
     Route("/api/jobs/{job_id}", views.job_live, methods=["GET"]),
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -252,6 +253,8 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "report_files": [],
         "report_error": None,
         "job_arn": job_arn(job.account_id, job.id, app.settings.s3_region),
+        "retry_links": await app.jobs.retry_links(job.account_id, job.id),
+        "retry_token": str(uuid.uuid4()),  # one per page drawn: the retry form submitted twice retries once
     }
     if job.spec.report.enabled and job.status in TERMINAL:
         try:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import USER_REQUESTS, JobStatus, priority_is_final
 from batchops.domain.task import ReportRow
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, StatusNotRequestable
@@ -23,6 +24,7 @@ from batchops.s3.client import QuickClients
 from batchops.s3.resolver import check_role
 from batchops.service import objects
 from batchops.service.objects import Readable, ReportFile, ReportFileStream
+from batchops.service.retry import RetryRequest, retry_failures
 from batchops.settings import Settings
 from batchops.store.base import SEARCH_SORTS, Store
 from batchops.tenancy import Account
@@ -99,6 +101,19 @@ class JobService:
         made = await self._store.create_job(account.id, spec, tags, max_unfinished=limit)
         self._wake()
         return made
+
+    async def retry(self, account: Account, request: RetryRequest) -> tuple[str, bool]:
+        """A new job over a finished job's failed tasks (those with ``request.error_codes``, if any), with the
+        same operation and settings; (retry job id, created). A replayed ClientRequestToken returns the first.
+
+        Raises JobNotFound, JobStatusRefused (not finished), NothingToRetry, StoreCallFailed, or CreateJob's errors.
+        """
+        return await retry_failures(self._store, self._settings, self.create, account, request)
+
+    async def retry_links(self, account_id: str, job_id: str) -> RetryLinks:
+        """The job the account's job retries, and its retries (DescribeJob, the console)."""
+        await self._store.get_job(account_id, job_id)
+        return await self._store.retry_links(job_id)
 
     # --- read -----------------------------------------------------------------------------------
 

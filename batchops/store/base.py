@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
 
@@ -211,6 +212,14 @@ class ReportSource(Protocol):
     async def status_counts(self, account_id: str, horizon_days: int = 90) -> dict[JobStatus, int]: ...
 
 
+class RetryStore(Protocol):
+    """Which job a retry (``batchops job retry``) runs the failed tasks of."""
+
+    async def link_retry(self, parent_id: str, retry_id: str) -> None: ...
+
+    async def retry_links(self, job_id: str) -> RetryLinks: ...
+
+
 class SessionStore(Protocol):
     """Console sessions that are signed in (logout ends a copied cookie too)."""
 
@@ -221,7 +230,7 @@ class SessionStore(Protocol):
     async def end_console_session(self, session_id: str) -> None: ...
 
 
-class Store(JobStore, WorkQueue, ReportSource, SessionStore, Protocol):
+class Store(JobStore, WorkQueue, ReportSource, SessionStore, RetryStore, Protocol):
     """The whole store, with the lifecycle the server and the engine drive."""
 
     #: Set while the store cannot write (its disk is full), cleared by the next write that commits.

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from batchops.domain.job import FailureReason, Job, JobSpec
+from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
@@ -61,6 +62,7 @@ class MemoryStore(MemoryWork):
     def __init__(self, clock: Clock = time.time) -> None:
         super().__init__(clock)
         self.sessions: dict[str, _Session] = {}
+        self.retry_parents: dict[str, str] = {}  # retry job id -> the job it retries, in the order noted
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -216,6 +218,8 @@ class MemoryStore(MemoryWork):
                     table.pop(job_id, None)
             purged = set(ids)
             self.tables.key_locks = {n: k for n, k in self.tables.key_locks.items() if k.job_id not in purged}
+            for job_id in purged:  # a purged retry is no longer listed; a purged parent stays named, as it was
+                self.retry_parents.pop(job_id, None)
         return len(ids)
 
     # --- console: search, sort, count -----------------------------------------------------
@@ -248,6 +252,16 @@ class MemoryStore(MemoryWork):
             status = JobStatus(row.status)
             counts[status] = counts.get(status, 0) + 1
         return counts
+
+    # --- retry links ----------------------------------------------------------------------
+
+    async def link_retry(self, parent_id: str, retry_id: str) -> None:
+        async with self._write():
+            self.retry_parents.setdefault(retry_id, parent_id)
+
+    async def retry_links(self, job_id: str) -> RetryLinks:
+        retries = tuple(child for child, parent in self.retry_parents.items() if parent == job_id)
+        return RetryLinks(self.retry_parents.get(job_id), retries)
 
     # --- console sessions -----------------------------------------------------------------
 

@@ -186,6 +186,16 @@ key_locks = Table(
 )
 Index("ix_key_locks_job", key_locks.c.job_id)
 
+# A retry job's link to the job whose failed tasks it runs again (migration 0011): DescribeJob shows both ways.
+job_retries = Table(
+    "job_retries",
+    metadata,
+    Column("job_id", String(64), primary_key=True),  # the retry
+    Column("parent_id", String(64), nullable=False),  # the job retried
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_job_retries_parent", job_retries.c.parent_id)
+
 # Console sessions that are signed in: the cookie carries the id; logout deletes the row, so a copied cookie
 # ends with its session (migration 0006). Rows older than the session lifetime are purged at sign-in.
 console_sessions = Table(

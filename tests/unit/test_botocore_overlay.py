@@ -28,7 +28,7 @@ from botocore.model import ServiceModel, StructureShape
 
 import batchops
 from batchops import xmlutil
-from batchops.api import jobxml, s3control_generator, s3control_xml
+from batchops.api import jobxml, s3control_generator, s3control_retry, s3control_xml
 from batchops.api.s3control_xml import render_describe_job
 from batchops.aws_hooks import DATA_PATH, HOST_EVENT, boto3_hook, strip_account_from_host
 from batchops.awscli_plugin import awscli_initialize
@@ -39,6 +39,8 @@ from tests.support.s3control_bodies import REGION, create, job_params, make_job
 
 ROOT = Path(batchops.__file__).parent
 OVERLAY = Path(DATA_PATH) / "s3control" / "2018-08-20" / "service-2.sdk-extras.json"
+#: Members only DescribeJob answers (no CreateJob case sends them): tests/unit/test_retry_wire.py round-trips them.
+ANSWER_ONLY = {s3control_retry.RETRY_OF_ELEMENT, s3control_retry.RETRIES_ELEMENT}
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +195,7 @@ def test_the_integration_cases_use_every_name_the_overlay_adds(stock: ServiceMod
     overlay = json.loads(OVERLAY.read_text())["merge"]["shapes"]
     added = {name for shape, extra in overlay.items() if shape in stock.shape_names for name in extra["members"]}
     used = _keys(json.loads(json.dumps([(case.operation, case.create) for case in EXTENSIONS])))
-    assert added - used == set()
+    assert added - used - ANSWER_ONLY == set()
 
 
 @pytest.mark.parametrize("case", EXTENSIONS, ids=lambda case: case.name)

@@ -16,7 +16,7 @@ from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
 from batchops.store.base import HistoryEntry
-from batchops.store.schema import chunks, job_events, jobs, key_locks, tasks
+from batchops.store.schema import chunks, job_events, job_retries, jobs, key_locks, tasks
 from batchops.store.sql.database import Repository
 
 
@@ -199,10 +199,10 @@ class SqlJobs(Repository):
         return [(r.at, r.from_status, r.to_status, r.reason) for r in rows]
 
     async def purge_ended_before(self, cutoff: float) -> int:
-        """Delete jobs (with their tasks, chunks, history and key locks) that ended before ``cutoff``."""
+        """Delete jobs (with their tasks, chunks, history, key locks and retry links) that ended before ``cutoff``."""
         async with self._db.write() as conn:
             ids = (await conn.execute(select(jobs.c.id).where(jobs.c.termination_time < cutoff))).scalars().all()
-            for table in (tasks, chunks, job_events, key_locks):
+            for table in (tasks, chunks, job_events, key_locks, job_retries):  # a purged parent stays named
                 await conn.execute(delete(table).where(table.c.job_id.in_(ids)))
             await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
         return len(ids)
