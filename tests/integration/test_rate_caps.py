@@ -8,6 +8,7 @@ the caps; an ended job's caps are final.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 import batchops
 from batchops.devstore import LocalSeaweed
 from tests.integration.test_cli_jobs import ok, run
+from tests.support.console import console_session
 from tests.support.faulty_proxy import FaultyProxy, rate_between
 from tests.support.jobs import put_manifest, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
@@ -134,3 +136,33 @@ def test_the_cli_changes_and_shows_the_caps_and_an_ended_jobs_caps_are_final(
     wait_status(server.client(), job_id, "Cancelled")
     ended = run(server.url, seaweed, "update-rate", job_id, "--max-requests-per-second", "5")
     assert ended.returncode == 1 and "its rate caps can no longer change" in ended.stderr, ended.stderr
+
+
+def test_the_console_shows_the_caps_and_its_form_changes_them(
+    start_server: Callable[..., Server], seaweed: LocalSeaweed, s3: Any, objects: tuple[str, list[str]]
+) -> None:
+    bucket, keys = objects
+    server = start_server()
+    client = client_of(server, seaweed)
+    location = put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys[:3]])
+    job_id = client.create_job(
+        operation={"BatchOpsNoOp": {}},
+        manifest_arn=location["ObjectArn"],
+        manifest_etag=location["ETag"],
+        confirmation_required=True,
+        max_requests_per_second=30,
+    )
+    console, token = console_session(server)
+    page = console.get(f"/jobs/{job_id}").text
+    assert re.search(r'data-testid="rate-caps-now">at most 30 requests/s<', page), page
+
+    form = {"csrf_token": token, "max_requests_per_second": "", "max_tasks_in_flight": "4"}
+    assert console.post(f"/jobs/{job_id}/rate", data=form).status_code == 303
+    page = console.get(f"/jobs/{job_id}").text
+    assert "Rate caps of job" in page and 'data-testid="rate-caps-now">at most 4 tasks at once<' in page
+    job = client.describe_job(job_id)
+    assert (job.get("BatchOpsMaxRequestsPerSecond"), job["BatchOpsMaxTasksInFlight"]) == (None, 4)
+
+    form["max_tasks_in_flight"] = "0"
+    console.post(f"/jobs/{job_id}/rate", data=form)
+    assert "Refused: maxTasksInFlight must be from 1 to 100000, not 0" in console.get(f"/jobs/{job_id}").text
