@@ -140,6 +140,8 @@ def job() -> None:
 )
 @click.option("--client-request-token", help="Idempotency token [default: a new UUID].")
 @click.option("--tag", multiple=True, metavar="KEY=VALUE", help="A tag on the job itself.")
+@click.option("--max-requests-per-second", type=float, help="Cap on the job's S3 requests a second [default: none].")
+@click.option("--max-tasks-in-flight", type=int, help="Cap on the job's tasks running at once [default: none].")
 @with_client
 def create(client: Client, output: str, **options: Any) -> None:
     """Create a job; prints its id."""
@@ -160,6 +162,8 @@ def create(client: Client, output: str, **options: Any) -> None:
         report_scope=options["report_scope"],
         tags=_pairs(options["tag"], "--tag"),
         client_request_token=options["client_request_token"],
+        max_requests_per_second=options["max_requests_per_second"],
+        max_tasks_in_flight=options["max_tasks_in_flight"],
     )
     _emit(output, {"JobId": job_id}, lambda: click.echo(job_id))
 
@@ -249,6 +253,15 @@ def describe_rows(found: dict[str, Any]) -> list[tuple[str, str]]:
         ("Status", found["Status"]),
         ("Description", found.get("Description", "")),
         ("Priority", str(found.get("Priority", ""))),
+        (
+            "Rate cap",
+            rate_text(
+                {
+                    "MaxRequestsPerSecond": found.get("BatchOpsMaxRequestsPerSecond"),
+                    "MaxTasksInFlight": found.get("BatchOpsMaxTasksInFlight"),
+                }
+            ),
+        ),
         ("Operation", json.dumps(found.get("Operation", {}), default=str)),
         ("Manifest", manifest.get("Location", {}).get("ObjectArn", "")),
         ("Manifest ETag", manifest.get("Location", {}).get("ETag", "")),
@@ -291,6 +304,30 @@ def update_priority(client: Client, output: str, job_id: str, priority: int) -> 
     """Change a job's priority (higher runs first)."""
     now = client.update_priority(job_id, priority)
     _emit(output, {"JobId": job_id, "Priority": now}, lambda: click.echo(f"job {job_id} priority {now}"))
+
+
+@job.command("update-rate")
+@click.argument("job_id")
+@click.option("--max-requests-per-second", metavar="N|none", help="S3 requests a second for the job; none: no cap.")
+@click.option("--max-tasks-in-flight", metavar="M|none", help="The job's tasks running at once; none: no cap.")
+@with_client
+def update_rate(
+    client: Client, output: str, job_id: str, max_requests_per_second: str | None, max_tasks_in_flight: str | None
+) -> None:
+    """Change a job's rate caps while it runs; its tasks follow within 2 seconds."""
+    if max_requests_per_second is None and max_tasks_in_flight is None:
+        raise click.UsageError("give --max-requests-per-second and/or --max-tasks-in-flight (a number, or none)")
+    caps = client.update_rate(job_id, max_requests_per_second, max_tasks_in_flight)
+    _emit(output, {"JobId": job_id, **caps}, lambda: click.echo(f"job {job_id} {rate_text(caps)}"))
+
+
+def rate_text(caps: dict[str, Any]) -> str:
+    """``max 50 requests/s, max 8 tasks in flight`` (or ``no rate cap``)."""
+    requests, tasks = caps.get("MaxRequestsPerSecond"), caps.get("MaxTasksInFlight")
+    parts = ([f"max {requests:g} requests/s"] if requests is not None else []) + (
+        [f"max {tasks} tasks in flight"] if tasks is not None else []
+    )
+    return ", ".join(parts) or "no rate cap"
 
 
 @job.command("update-status")

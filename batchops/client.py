@@ -117,8 +117,13 @@ class Client:
         report_scope: str = "AllTasks",
         tags: Mapping[str, str] | None = None,
         client_request_token: str | None = None,
+        max_requests_per_second: float | None = None,
+        max_tasks_in_flight: int | None = None,
     ) -> str:
         """Create a job; returns its id.
+
+        ``max_requests_per_second`` and ``max_tasks_in_flight`` cap how hard its tasks press the store
+        (``update_rate`` changes them while it runs).
 
         The manifest is either an object already in the store (``manifest_arn``; its ETag is looked up when
         ``manifest_etag`` is not given) or a local CSV file uploaded first to ``manifest_bucket``.
@@ -148,6 +153,7 @@ class Client:
             request["Description"] = description
         if tags:
             request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        request.update(_rate_caps(max_requests_per_second, max_tasks_in_flight))
         with self._calling("the batchops server"):
             return str(self._control.create_job(**request)["JobId"])
 
@@ -173,6 +179,26 @@ class Client:
         with self._calling("the batchops server"):
             answer = self._control.update_job_priority(AccountId=self.account_id, JobId=job_id, Priority=priority)
         return int(answer["Priority"])
+
+    def update_rate(
+        self,
+        job_id: str,
+        max_requests_per_second: float | str | None = None,
+        max_tasks_in_flight: int | str | None = None,
+    ) -> dict[str, Any]:
+        """Change a job's rate caps while it runs (None: that cap unchanged; ``"none"``: no cap). Returns the
+        caps now: ``{"MaxRequestsPerSecond": float | None, "MaxTasksInFlight": int | None}``."""
+        arguments: dict[str, Any] = {"AccountId": self.account_id, "JobId": job_id}
+        if max_requests_per_second is not None:
+            arguments["MaxRequestsPerSecond"] = str(max_requests_per_second)
+        if max_tasks_in_flight is not None:
+            arguments["MaxTasksInFlight"] = str(max_tasks_in_flight)
+        with self._calling("the batchops server"):
+            answer = self._control.update_job_rate(**arguments)
+        return {
+            "MaxRequestsPerSecond": answer.get("BatchOpsMaxRequestsPerSecond"),
+            "MaxTasksInFlight": answer.get("BatchOpsMaxTasksInFlight"),
+        }
 
     def update_status(self, job_id: str, requested: str, reason: str | None = None) -> str:
         """``requested`` is ``Ready`` (confirm a Suspended job) or ``Cancelled``; returns the job's new status."""
@@ -346,3 +372,13 @@ def _report(bucket: str | None, prefix: str | None, scope: str) -> dict[str, Any
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _rate_caps(requests: float | None, tasks: int | None) -> dict[str, Any]:
+    """CreateJob's rate cap elements (batchops extensions), only those given."""
+    caps: dict[str, Any] = {}
+    if requests is not None:
+        caps["BatchOpsMaxRequestsPerSecond"] = requests
+    if tasks is not None:
+        caps["BatchOpsMaxTasksInFlight"] = tasks
+    return caps

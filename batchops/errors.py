@@ -109,6 +109,14 @@ class PriorityFinal(ValidationError):
         self.job_id = job_id
 
 
+class RateFinal(ValidationError):
+    """UpdateJobRate on a job that has ended: there is nothing left to pace."""
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job {job_id} has already ended ({status}); its rate caps can no longer change", "rate")
+        self.job_id = job_id
+
+
 class TooManyUnfinishedJobs(BatchOpsError):
     """The account already has its maximum of unfinished jobs; CreateJob must wait until some end."""
 

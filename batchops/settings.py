@@ -213,6 +213,8 @@ class Settings:
     targets: tuple[TargetStore, ...] = ()
     #: ``[[replicas]]``: where S3ReplicateObject copies each source bucket's objects.
     replicas: tuple[Replica, ...] = ()
+    #: ``[[store_rates]]``: requests per second to a store endpoint, over all jobs (endpoint URL, cap).
+    store_rates: tuple[tuple[str, float], ...] = ()
     outcome_record_attempts: int = field(
         default=20,
         metadata=whole(
@@ -305,6 +307,11 @@ class Settings:
         return self.database or str(self.database_path)
 
     @property
+    def rate_share(self) -> int:
+        """The processes running tasks, among which each rate cap is divided evenly (``workers``, at least 1)."""
+        return max(1, self.workers)
+
+    @property
     def worker_task_concurrency(self) -> int:
         """Tasks in flight in one worker process: ``task_concurrency`` shared evenly among the workers."""
         return max(1, -(-self.task_concurrency // max(self.workers, 1)))
@@ -325,6 +332,7 @@ class _ConfigFile:
     functions: Any = None
     targets: Any = None
     replicas: Any = None
+    store_rates: Any = None
 
 
 def load_settings(
@@ -344,6 +352,7 @@ def load_settings(
         functions=read_functions(config.functions),
         targets=read_targets(config.targets),
         replicas=read_replicas(config.replicas),
+        store_rates=_store_rates(config.store_rates),
     )
 
 
@@ -394,6 +403,25 @@ def _threshold(table: Any) -> FailureThreshold:
     return threshold
 
 
+def _store_rates(declared: Any) -> tuple[tuple[str, float], ...]:
+    """``[[store_rates]]`` entries: ``endpoint = "https://..."`` and ``max_requests_per_second = N`` (N > 0)."""
+    if declared is None:
+        return ()
+    if not isinstance(declared, list):
+        raise ConfigError("store_rates must be [[store_rates]] tables, each with endpoint and max_requests_per_second")
+    rates = []
+    for entry in declared:
+        endpoint = entry.get("endpoint") if isinstance(entry, Mapping) else None
+        cap = entry.get("max_requests_per_second") if isinstance(entry, Mapping) else None
+        if not isinstance(endpoint, str) or isinstance(cap, bool) or not isinstance(cap, int | float) or cap <= 0:
+            raise ConfigError(
+                "each [[store_rates]] needs endpoint (the store's URL, as in s3_endpoint) and "
+                f"max_requests_per_second (a number above 0); got {entry!r}"
+            )
+        rates.append((endpoint.rstrip("/"), float(cap)))
+    return tuple(rates)
+
+
 def _accounts(declared: Any, environ: Mapping[str, str]) -> tuple[Account, ...]:
     if declared:
         return read_accounts(declared)
@@ -402,7 +430,7 @@ def _accounts(declared: Any, environ: Mapping[str, str]) -> tuple[Account, ...]:
 
 
 #: Tables whose entries are not knobs: they belong at the top level of the file, as [[name]].
-_TABLES = ("targets", "replicas")
+_TABLES = ("targets", "replicas", "store_rates")
 
 
 def _read_file(path: Path) -> _ConfigFile:
@@ -430,4 +458,5 @@ def _read_file(path: Path) -> _ConfigFile:
         functions=data.get("functions"),
         targets=data.get("targets"),
         replicas=data.get("replicas"),
+        store_rates=data.get("store_rates"),
     )

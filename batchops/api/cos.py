@@ -98,6 +98,17 @@ async def update_priority(request: Request) -> Response:
     return xml_response(wire.render_update_priority(job.id, job.priority))
 
 
+async def update_rate(request: Request) -> Response:
+    """Our extension, as on S3 Control: change a running job's rate caps."""
+    account_id = account_of(request)
+    job_id = job_id_of(request)
+    query = request.query_params
+    job = await services(request).jobs.update_rate(
+        account_id, job_id, query.get("maxRequestsPerSecond"), query.get("maxTasksInFlight")
+    )
+    return xml_response(wire.render_update_rate(job))
+
+
 async def update_status(request: Request) -> Response:
     account_id = account_of(request)
     job_id = job_id_of(request)
@@ -126,4 +137,5 @@ ROUTES = [
     Route("/jobs/{job_id}/priority", update_priority, methods=["POST"]),
     Route("/jobs/{job_id}/status", update_status, methods=["POST"]),
     Route("/jobs/{job_id}/batchops-retry", retry_job, methods=["POST"]),
+    Route("/jobs/{job_id}/batchops-rate", update_rate, methods=["POST"]),
 ]

@@ -52,6 +52,8 @@ _CREATE_JOB_ELEMENTS = frozenset(
         "Report",
         "RoleArn",
         jobxml.THRESHOLD_ELEMENT,
+        jobxml.RATE_ELEMENT,
+        jobxml.TASKS_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Enabled", "Format", "Prefix", "ReportScope"})
@@ -77,6 +79,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> Job
         confirmation_required=jobxml.parse_confirmation_required(root),
         description=check_bytes(xmlutil.text(root, "Description"), "Description", 256) or "",
         threshold=jobxml.parse_threshold(root, default_threshold),
+        rate=jobxml.parse_rate(root),
     )
 
 
@@ -187,6 +190,13 @@ def render_list_jobs(jobs: Sequence[Job], next_token: str | None) -> bytes:
     return jobxml.to_bytes(root)
 
 
+def render_update_rate(job: Job) -> bytes:
+    root = Element("UpdateJobRateResult")
+    xmlutil.add(root, "JobId", job.id)
+    jobxml.add_rate(root, job.rate)
+    return jobxml.to_bytes(root)
+
+
 def render_update_priority(job_id: str, priority: int) -> bytes:
     return jobxml.update_priority_result(Element("UpdateJobPriorityResult"), job_id, priority)
 
@@ -233,6 +243,7 @@ def _add_job(parent: Element, job: Job) -> None:
     jobxml.add_optional(parent, "SuspendedCause", job.suspended_cause)
     jobxml.add_time(parent, "SuspendedDate", job.suspended_time, format_timestamp)
     jobxml.add_time(parent, "TerminationDate", job.termination_time, format_timestamp)
+    jobxml.add_rate(parent, job.rate)
 
 
 def _add_list_entry(parent: Element, job: Job) -> None:
@@ -251,5 +262,3 @@ def _add_progress(parent: Element, progress: Progress) -> None:
     xmlutil.add(element, "NumberOfTasksFailed", progress.failed)
     xmlutil.add(element, "NumberOfTasksSucceeded", progress.succeeded)
     xmlutil.add(element, "TotalNumberOfTasks", progress.total)
-
-

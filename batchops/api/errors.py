@@ -13,6 +13,7 @@ from batchops.errors import (
     JobStatusRefused,
     MalformedXML,
     PriorityFinal,
+    RateFinal,
     StoreFull,
     StoreUnavailable,
     TooManyTags,
@@ -42,6 +43,7 @@ S3CONTROL_CODES: CodeTable = (
     (IdempotencyConflict, "IdempotencyException", 400),
     (InvalidTransition, "JobStatusException", 400),
     (JobStatusRefused, "JobStatusException", 400),
+    (RateFinal, "JobStatusException", 400),
     (TooManyUnfinishedJobs, "TooManyRequestsException", 400),
     (TooManyTags, "TooManyTagsException", 400),
     (StoreUnavailable, "ServiceUnavailable", 503),
@@ -59,6 +61,7 @@ COS_CODES: CodeTable = (
     (JobStatusRefused, "InvalidRequest", 400),
     (MalformedXML, "MalformedXML", 400),
     (PriorityFinal, "NoSuchJob", 404),  # COS answers an ended job's priority change as no such job
+    (RateFinal, "InvalidRequest", 400),
     (TooManyUnfinishedJobs, "TooManyJobs", 500),  # reference b.6: the job quota is a 500 on the COS wire
     (StoreUnavailable, "ServiceUnavailable", 503),
     (ValidationError, "InvalidArgument", 400),

@@ -21,6 +21,7 @@ from batchops.domain.job import (
     FailureThreshold,
     ManifestSpec,
     OperationSpec,
+    RateCaps,
     ReportSpec,
 )
 from batchops.domain.status import JobStatus
@@ -28,9 +29,12 @@ from batchops.errors import ValidationError
 from batchops.manifests.rows import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
 from batchops.reports.writer import check_prefix
+from batchops.service.rates import read_requests, read_tasks
 from batchops.wire_numbers import parse_decimal
 
 THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
+RATE_ELEMENT = "BatchOpsMaxRequestsPerSecond"
+TASKS_ELEMENT = "BatchOpsMaxTasksInFlight"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _MAX_LONG = 2**63 - 1
 
@@ -198,6 +202,28 @@ def parse_threshold(root: Element, default: FailureThreshold) -> FailureThreshol
         min_tasks=default.min_tasks if min_tasks is None else min_tasks,
         percent=default.percent if percent is None else percent,
     )
+
+
+def parse_rate(root: Element) -> RateCaps:
+    """``<BatchOpsMaxRequestsPerSecond>`` and ``<BatchOpsMaxTasksInFlight>`` (our extension, both dialects)."""
+    requests = xmlutil.raw_text(root, RATE_ELEMENT)
+    tasks = xmlutil.raw_text(root, TASKS_ELEMENT)
+    return RateCaps(
+        None if requests is None else read_requests(requests, RATE_ELEMENT),
+        None if tasks is None else read_tasks(tasks, TASKS_ELEMENT),
+    )
+
+
+def add_rate(parent: Element, rate: RateCaps) -> None:
+    """The job's caps now, when it has any (absent otherwise, so a DescribeJob stays AWS's for jobs without)."""
+    add_optional(parent, RATE_ELEMENT, _number(rate.max_requests_per_second))
+    add_optional(parent, TASKS_ELEMENT, rate.max_tasks_in_flight)
+
+
+def _number(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return str(int(value)) if value.is_integer() else str(value)
 
 
 def _parse_percent(element: Element) -> float | None:

@@ -52,6 +52,8 @@ _CREATE_JOB_ELEMENTS = frozenset(
         "Tags",
         "ManifestGenerator",
         jobxml.THRESHOLD_ELEMENT,
+        jobxml.RATE_ELEMENT,
+        jobxml.TASKS_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Format", "Enabled", "Prefix", "ReportScope", "ExpectedBucketOwner"})
@@ -78,6 +80,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tup
         confirmation_required=jobxml.parse_confirmation_required(root),
         description=_parse_description(root),
         threshold=jobxml.parse_threshold(root, default_threshold),
+        rate=jobxml.parse_rate(root),
         generator=generator,
     )
     return spec, parse_tags(root)
@@ -226,6 +229,14 @@ def render_update_priority(job_id: str, priority: int) -> bytes:
     return jobxml.update_priority_result(_document("UpdateJobPriorityResult"), job_id, priority)
 
 
+def render_update_rate(job: Job) -> bytes:
+    """Our extension's answer: the job's caps now (an element absent: no such cap)."""
+    root = _document("UpdateJobRateResult")
+    xmlutil.add(root, "JobId", job.id)
+    jobxml.add_rate(root, job.rate)
+    return jobxml.to_bytes(root)
+
+
 def render_update_status(job_id: str, status: JobStatus, reason: str | None) -> bytes:
     return jobxml.update_status_result(_document("UpdateJobStatusResult"), job_id, status, reason)
 
@@ -280,6 +291,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     if job.generated_manifest is not None:
         add_generated_descriptor(parent, job.generated_manifest)
     _add_threshold(parent, spec.threshold)
+    jobxml.add_rate(parent, job.rate)
 
 
 def _add_threshold(parent: Element, threshold: FailureThreshold) -> None:

@@ -48,6 +48,7 @@ ROUTES = [
     Route("/jobs/{job_id}/cancel", views.cancel, methods=["POST"]),
     Route("/jobs/{job_id}/priority", views.priority, methods=["POST"]),
     Route("/jobs/{job_id}/retry", retry.retry, methods=["POST"]),
+    Route("/jobs/{job_id}/rate", views.rate, methods=["POST"]),
     Route("/api/jobs", views.jobs_live, methods=["GET"]),
     Route("/api/jobs/{job_id}", views.job_live, methods=["GET"]),
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -95,6 +95,17 @@ def actions(job: Job) -> dict[str, bool]:
     }
 
 
+def rate_caps(job: Job) -> str:
+    """``at most 50 requests/s and 8 tasks at once`` (or ``none``)."""
+    caps = job.rate
+    parts = []
+    if caps.max_requests_per_second is not None:
+        parts.append(f"{caps.max_requests_per_second:g} requests/s")
+    if caps.max_tasks_in_flight is not None:
+        parts.append(f"{caps.max_tasks_in_flight} tasks at once")
+    return "at most " + " and ".join(parts) if parts else "none"
+
+
 def suspended_reason(job: Job) -> str | None:
     """Why the job is Suspended, in the console's words (the API's cause names the API call that confirms it)."""
     if job.suspended_cause and job.suspended_cause.startswith("ConfirmationRequired"):
@@ -132,6 +143,7 @@ GLOBALS = {
     "rate": rate,
     "eta_seconds": eta_seconds,
     "actions": actions,
+    "rate_caps": rate_caps,
     "badges": BADGES,
     "priority_range": (MIN_PRIORITY, MAX_PRIORITY),
 }

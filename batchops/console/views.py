@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from batchops.arns import job_arn
 from batchops.console import auth
 from batchops.console.auth import Handler, account_of, login_required
-from batchops.console.present import job_summary
+from batchops.console.present import job_summary, rate_caps
 from batchops.console.state import console_state
 from batchops.domain.job import Job
 from batchops.domain.status import TERMINAL, JobStatus
@@ -346,4 +346,20 @@ async def priority(request: Request) -> Response:
         flash(request, "error", f"Refused: {exc}")
     else:
         flash(request, "ok", f"Priority of job {job.id} is now {job.priority}.")
+    return _back(request, job_id, form)
+
+
+@protected
+async def rate(request: Request) -> Response:
+    """The rate cap form: an empty field removes that cap."""
+    job_id = str(request.path_params["job_id"])
+    form = await request.form()
+    requests = str(form.get("max_requests_per_second") or "").strip()
+    tasks = str(form.get("max_tasks_in_flight") or "").strip()
+    try:
+        job = await console_state(request).services.jobs.update_rate(account_of(request), job_id, requests, tasks)
+    except ValidationError as exc:
+        flash(request, "error", f"Refused: {exc}")
+    else:
+        flash(request, "ok", f"Rate caps of job {job.id} are now: {rate_caps(job)}.")
     return _back(request, job_id, form)

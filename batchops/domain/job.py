@@ -11,6 +11,9 @@ from batchops.domain.status import JobStatus
 #: A job's priority (CreateJob, UpdateJobPriority, the console, the CLI): higher runs first.
 MIN_PRIORITY = 0
 MAX_PRIORITY = 2_147_483_647
+#: A job's rate caps (``BatchOpsMaxRequestsPerSecond``, ``BatchOpsMaxTasksInFlight``) lie within these bounds.
+MAX_REQUESTS_PER_SECOND_CAP = 1_000_000
+MAX_TASKS_IN_FLIGHT_CAP = 100_000
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,18 @@ class FailureThreshold:
 
 
 @dataclass(frozen=True)
+class RateCaps:
+    """How hard a job may press its store: S3 requests per second and tasks in flight (None: no cap)."""
+
+    max_requests_per_second: float | None = None
+    max_tasks_in_flight: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.max_requests_per_second is None and self.max_tasks_in_flight is None
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """Everything a CreateJob request fixes about a job."""
 
@@ -119,6 +134,8 @@ class JobSpec:
     description: str = ""
     threshold: FailureThreshold = field(default_factory=FailureThreshold)
     generator: GeneratorSpec | None = None
+    #: The caps CreateJob set (the job's current caps are ``Job.rate``: they may change while it runs).
+    rate: RateCaps = field(default_factory=RateCaps)
 
 
 @dataclass(frozen=True)
@@ -157,3 +174,5 @@ class Job:
     generated_manifest: GeneratedManifest | None = None
     #: Why the job is holding without progress (the object store unreachable, the disk full), or None.
     hold_reason: str | None = None
+    #: The job's rate caps now (set at CreateJob, changed by UpdateJobRate).
+    rate: RateCaps = field(default_factory=RateCaps)

@@ -30,6 +30,7 @@ from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch, ends_none
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import JobNotFound, ManifestError
 from batchops.operations.registry import get_operation
+from batchops.s3.ratecap import JobRate, JobRates
 from batchops.settings import Settings
 from batchops.store.base import Store
 
@@ -81,22 +82,27 @@ class ChunkWorker:
             log.info("job %s is %s: chunk %d not run", job_id, job.status.value, chunk_no)
             return
         owner = f"chunk-{uuid.uuid4().hex}"
-        runner = await self._runner(job, chunk_no, owner)
-        if runner is None:
-            return
-        self._runners[owner] = runner
-        self._running.setdefault(job.id, set()).add(runner)
+        rates = self._clients.job_rates
+        rate = rates.hold(job.id, job.rate.max_requests_per_second, job.rate.max_tasks_in_flight)
         try:
-            await runner.run()  # procrastinate's abort cancels it here: its finally flushes and releases
+            runner = await self._runner(job, chunk_no, owner, rate)
+            if runner is None:
+                return
+            self._runners[owner] = runner
+            self._running.setdefault(job.id, set()).add(runner)
+            try:
+                await runner.run()  # procrastinate's abort cancels it here: its finally flushes and releases
+            finally:
+                del self._runners[owner]
+                self._ended(job.id, runner)
         finally:
-            del self._runners[owner]
-            self._ended(job.id, runner)
+            rates.release(job.id)
         # Whichever run ends with no chunk left unfinished moves the job on (its last chunk may have been
         # finished by another run, e.g. one that took it over from this worker while it was frozen).
         if not await self._store.has_unfinished_chunks(job.id):
             await self._store.transition(job.id, S.COMPLETING, "every task has run", only_from=ACTIVE)
 
-    async def _runner(self, job: Job, chunk_no: int, owner: str) -> JobRunner | None:
+    async def _runner(self, job: Job, chunk_no: int, owner: str, rate: JobRate) -> JobRunner | None:
         operation = get_operation(job.spec.operation.name)
         try:
             client = await self._clients.for_job(job)
@@ -118,10 +124,11 @@ class ChunkWorker:
             operation,
             self._slots,
             config,
-            _ProgressCheck(self._store).check,
+            _ProgressCheck(self._store, self._clients.job_rates).check,
             functions=await self._clients.function_invoker(),
             stores=self._clients.routes,
             transfer=self._clients.transfer,
+            rate=rate,
         )
 
     def _stop_job(self, job_id: str) -> None:
@@ -159,8 +166,9 @@ def _nobody() -> None:
 class _ProgressCheck:
     """After each flush: stop the chunk when the job is past its failure threshold or no longer Active."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, rates: JobRates | None = None) -> None:
         self._store = store
+        self._rates = rates or JobRates()
         self._looked = time.monotonic()
 
     async def check(self, job: Job, succeeded: int, failed: int) -> bool:
@@ -175,4 +183,7 @@ class _ProgressCheck:
         if time.monotonic() - self._looked < STATUS_CHECK_SECONDS:
             return False
         self._looked = time.monotonic()
-        return (await self._store.job_for_engine(job.id)).status != S.ACTIVE
+        fresh = await self._store.job_for_engine(job.id)
+        # The same read carries the job's caps: a change reaches this process's tasks within STATUS_CHECK_SECONDS.
+        self._rates.update(job.id, fresh.rate.max_requests_per_second, fresh.rate.max_tasks_in_flight)
+        return fresh.status != S.ACTIVE

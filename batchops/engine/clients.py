@@ -12,6 +12,7 @@ from batchops.functions import FunctionInvoker
 from batchops.s3.breaker import BREAKERS, CircuitBreaker, policy_for
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.pool import StoreRoutes, TransferLimits
+from batchops.s3.ratecap import JobRates, StoreRates
 from batchops.s3.resolver import credentials_for
 from batchops.s3.types import S3Client
 from batchops.settings import Settings
@@ -35,6 +36,9 @@ class StoreClients:
         # Buckets on other stores (copy targets, replicas) and the copy limits every job shares.
         self.routes = StoreRoutes(settings.targets, settings.replicas, self._open)
         self.transfer = TransferLimits.from_settings(settings)
+        # Rate caps: each job's (shared by its runners here) and each store endpoint's, this process's share.
+        self.job_rates = JobRates(settings.rate_share)
+        self._store_rates = StoreRates(dict(settings.store_rates), settings.rate_share)
 
     async def for_job(self, job: Job) -> JobClient:
         """The client for the job's RoleArn; ManifestError ``RoleNotDeclared`` once its role is gone."""
@@ -65,4 +69,5 @@ class StoreClients:
             timeout=settings.s3_timeout_seconds,
             kind=settings.s3_client,
             breaker=breaker,
+            store_rate=self._store_rates.for_endpoint(creds.endpoint_url),
         )

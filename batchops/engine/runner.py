@@ -32,6 +32,7 @@ from batchops.operations.keylocks import LOCAL_KEY_LOCKS
 from batchops.s3.breaker import BREAKERS, outage_of
 from batchops.s3.errors import to_task_error
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
+from batchops.s3.ratecap import JOB_RATE, JobRate
 from batchops.s3.types import S3Client
 from batchops.store.base import ClaimedChunk, Store
 
@@ -81,8 +82,11 @@ class JobRunner:
         functions: FunctionInvoker | None = None,
         stores: StoreRoutes = NO_ROUTES,
         transfer: TransferLimits | None = None,
+        rate: JobRate | None = None,
     ) -> None:
         self.job = job
+        # The job's rate caps in this process (shared with its other runners here); None: uncapped.
+        self._rate = rate
         self._store = store
         self._ctx = TaskContext(
             s3=s3,
@@ -214,8 +218,38 @@ class JobRunner:
             running.add_done_callback(self._task_done)
 
     async def _acquire_slot(self) -> bool:
-        """A slot for one more task, or False once the runner is stopped (a pause or cancel must not wait
-        for a slot that a slow request holds)."""
+        """A slot for one more task (the job's own cap first, then the engine's), or False once the runner is
+        stopped (a pause or cancel must not wait for a slot that a slow request holds)."""
+        if self._rate is None:
+            return await self._acquire_engine_slot()
+        gate = self._rate.tasks
+        if not await self._until_stopped(gate.acquire(), gate.release):
+            return False
+        if await self._acquire_engine_slot():
+            return True
+        gate.release()
+        return False
+
+    async def _until_stopped(self, acquire: Coroutine[Any, Any, None], release: Callable[[], None]) -> bool:
+        """Wait for ``acquire`` unless the runner stops first; True once it acquired (and still runs)."""
+        if self.stopped:
+            acquire.close()
+            return False
+        acquiring = asyncio.ensure_future(acquire)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not acquiring.done():
+            acquiring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquiring
+        got = acquiring.done() and not acquiring.cancelled()
+        if got and self.stopped:
+            release()
+            return False
+        return got
+
+    async def _acquire_engine_slot(self) -> bool:
         if self.stopped:
             return False
         if not self._slots.locked():  # the common case: a slot is free, no race to set up
@@ -249,8 +283,12 @@ class JobRunner:
         # the slots are the engine's, shared by every job: one lost is lost for good.
         self._inflight.discard(task)
         self._slots.release()
+        if self._rate is not None:
+            self._rate.tasks.release()
 
     async def _run_task(self, chunk_no: int, row: ChunkRow) -> None:
+        if self._rate is not None:  # this task's own context: every S3 request it sends takes a token of the job's
+            JOB_RATE.set(self._rate.requests)
         self._ended(chunk_no, await self._execute(row))
 
     def _ended(self, chunk_no: int, outcome: TaskOutcome) -> None:

@@ -22,7 +22,10 @@ from batchops.engine.loop import cancel_all, start_loop
 from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch, ends_none
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import ManifestError
+from batchops.operations.base import Operation
 from batchops.operations.registry import get_operation
+from batchops.s3.ratecap import JobRate
+from batchops.s3.types import S3Client
 from batchops.settings import Settings
 from batchops.store.base import Store
 
@@ -95,6 +98,8 @@ class Worker:
     # --- what the supervisor asks -------------------------------------------------------------
 
     def run(self, job: Job) -> None:
+        # ``job`` was just read (the supervisor's tick, this worker's poll): a change of its caps reaches its tasks.
+        self._clients.job_rates.update(job.id, job.rate.max_requests_per_second, job.rate.max_tasks_in_flight)
         if not self._work.resting(job.id):
             self._work.spawn(job.id, self._run(job))
 
@@ -121,10 +126,17 @@ class Worker:
             await self.store.transition(job.id, S.FAILING, str(exc)[:256], FailureReason(exc.code, str(exc)[:256]))
             return
         self._outages.track(job, client.breaker)
+        rate = self._clients.job_rates.hold(job.id, job.rate.max_requests_per_second, job.rate.max_tasks_in_flight)
+        try:
+            await self._run_capped(job, operation, client.s3, rate)
+        finally:
+            self._clients.job_rates.release(job.id)
+
+    async def _run_capped(self, job: Job, operation: Operation, s3: S3Client, rate: JobRate) -> None:
         runner = JobRunner(
             job,
             self.store,
-            client.s3,
+            s3,
             operation,
             self._slots,
             RunnerConfig(
@@ -136,6 +148,7 @@ class Worker:
             functions=await self._clients.function_invoker(),
             stores=self._clients.routes,
             transfer=self._clients.transfer,
+            rate=rate,
         )
         self._runners[job.id] = runner
         drained = await runner.run()

@@ -43,6 +43,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from batchops.s3.overload import FAILING_STATUSES, THROTTLE_CODES
+from batchops.s3.ratecap import RequestRate, take_tokens
 
 #: Error codes that mean the store is failing or overloaded, whatever the status (503 ServiceUnavailable too).
 OUTAGE_CODES = THROTTLE_CODES | {"ServiceUnavailable"}
@@ -302,8 +303,9 @@ class BotocoreGuard:
     failed from an outage while the breaker is open is retried at once (``needs-retry``) — its next attempt
     waits for the store in ``before-send`` — so the outage does not use up the call's attempts."""
 
-    def __init__(self, breaker: CircuitBreaker) -> None:
+    def __init__(self, breaker: CircuitBreaker, store_rate: RequestRate | None = None) -> None:
         self.breaker = breaker
+        self.store_rate = store_rate
 
     def install(self, client: Any) -> None:
         events = client.meta.events
@@ -312,6 +314,7 @@ class BotocoreGuard:
         events.register_first("needs-retry.s3", self.needs_retry)
 
     async def before_send(self, **_: Any) -> None:
+        await take_tokens(self.store_rate)  # every attempt is a request: the job's and the store's rate caps
         _TICKET.set(await self.breaker.admit())
 
     def response_received(self, response_dict: dict[str, Any] | None, exception: Any, **_: Any) -> None:

@@ -20,6 +20,7 @@ from aiobotocore.session import AioSession, get_session
 from batchops.s3.breaker import WATCH_ONLY, BotocoreGuard, CircuitBreaker
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import LeanSession
+from batchops.s3.ratecap import RequestRate
 from batchops.s3.types import S3Client
 from batchops.s3.xmlbody import escape_in_botocore
 
@@ -113,6 +114,7 @@ async def open_client(
     timeout: float = 30.0,
     kind: str = "lean",
     breaker: CircuitBreaker | None = None,
+    store_rate: RequestRate | None = None,
 ) -> S3Client:
     """An S3 client living as long as ``stack``. Every request it sends (lean or SDK) passes ``breaker``; without
     one, a breaker that never opens: an outage fails the calls after their attempts (the console's uploads)."""
@@ -130,7 +132,7 @@ async def open_client(
         )
     )
     escape_in_botocore(client)  # the calls botocore serialises keep a "\r" in a key or tag as "\r"
-    BotocoreGuard(breaker).install(client)
+    BotocoreGuard(breaker, store_rate).install(client)
     if kind != "lean" or not (creds.access_key_id and creds.secret_access_key):
         return client
     lean = LeanSession(
@@ -142,5 +144,6 @@ async def open_client(
         max_attempts=max_attempts,
         timeout=timeout,
         breaker=breaker,
+        store_rate=store_rate,
     )
     return FastS3(client, await stack.enter_async_context(lean))

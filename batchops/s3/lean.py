@@ -31,6 +31,7 @@ from yarl import URL
 from batchops.s3.adaptive import AdaptiveLimit
 from batchops.s3.breaker import WATCH_ONLY, CircuitBreaker, answer_outage, outage_of
 from batchops.s3.overload import FAILING_STATUSES, THROTTLE_CODES
+from batchops.s3.ratecap import RequestRate, take_tokens
 from batchops.s3.signer import EMPTY_SHA256, Signer
 
 #: Answers retried like botocore retries them (besides every 500, 502, 503 and 504).
@@ -103,6 +104,7 @@ class LeanSession:
         max_attempts: int = 6,
         timeout: float = 30.0,
         breaker: CircuitBreaker | None = None,
+        store_rate: RequestRate | None = None,
     ) -> None:
         endpoint = URL(endpoint_url or f"https://s3.{region}.amazonaws.com")
         self.endpoint = str(endpoint.origin())
@@ -112,6 +114,8 @@ class LeanSession:
         self.signer = Signer(access_key_id, secret_access_key, region)
         self.limit = AdaptiveLimit(max_connections)
         self.breaker = breaker or CircuitBreaker(self.endpoint, WATCH_ONLY)
+        #: The endpoint's request cap (``[[store_rates]]``), or None.
+        self.store_rate = store_rate
         self.max_attempts = max(1, max_attempts)
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         self._connections = max_connections
@@ -192,6 +196,7 @@ class LeanSession:
     ) -> tuple[Answer | None, Exception | None]:
         """One try under the adaptive limit: the answer, or the connection/timeout error."""
         assert self._session is not None, "use LeanSession as an async context manager"
+        await take_tokens(self.store_rate)  # before the adaptive slot: a capped request holds no slot while it waits
         signed = self.signer.sign(method, self.host, path, query, headers, payload_hash)
         await self.limit.acquire()
         self.sent += 1

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.retry import RetryLinks
-from batchops.domain.status import USER_REQUESTS, JobStatus, priority_is_final
+from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, priority_is_final
 from batchops.domain.task import ReportRow
-from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, StatusNotRequestable
+from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, RateFinal, StatusNotRequestable
 from batchops.manifests.precheck import check_manifest
 from batchops.operations.registry import get_operation
 from batchops.reports.target import TIMEOUT_SECONDS as CHECK_TIMEOUT_SECONDS
@@ -25,6 +25,7 @@ from batchops.s3.resolver import check_role
 from batchops.service import objects
 from batchops.service.objects import Readable, ReportFile, ReportFileStream
 from batchops.service.retry import RetryRequest, retry_failures
+from batchops.service.rates import changed_caps
 from batchops.settings import Settings
 from batchops.store.base import SEARCH_SORTS, Store
 from batchops.tenancy import Account
@@ -160,6 +161,20 @@ class JobService:
         if priority_is_final(job.status):
             raise PriorityFinal(job.id, job.status.value)
         job = await self._store.update_priority(account_id, job_id, value)  # guarded again in SQL, for races
+        self._wake()
+        return job
+
+    async def update_rate(self, account_id: str, job_id: str, requests: str | None, tasks: str | None) -> Job:
+        """Change the rate caps of a job that has not ended (None: that cap unchanged; ``none``: no cap). Its
+        running tasks follow within a second or two (the engine reads the caps with the job).
+
+        Raises ValidationError, JobNotFound, RateFinal (the job has ended).
+        """
+        job = await self._store.get_job(account_id, job_id)
+        caps = changed_caps(job.rate, requests, tasks)
+        if job.status in TERMINAL:
+            raise RateFinal(job.id, job.status.value)
+        job = await self._store.update_rate(account_id, job_id, caps)  # guarded again in SQL, for races
         self._wake()
         return job
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
+from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec, RateCaps
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
@@ -102,6 +102,9 @@ class JobStore(Protocol):
     async def jobs_in(self, statuses: Iterable[JobStatus]) -> list[Job]: ...
 
     async def update_priority(self, account_id: str, job_id: str, priority: int) -> Job: ...
+
+    async def update_rate(self, account_id: str, job_id: str, rate: RateCaps) -> Job:
+        """Set the job's rate caps (RateFinal once it has ended)."""
 
     async def set_hold_reason(self, job_id: str, reason: str | None) -> None: ...
 

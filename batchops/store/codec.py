@@ -21,6 +21,7 @@ from batchops.domain.job import (
     ManifestSpec,
     OperationSpec,
     Progress,
+    RateCaps,
     ReportSpec,
 )
 from batchops.domain.status import JobStatus
@@ -30,6 +31,8 @@ def spec_to_json(spec: JobSpec) -> str:
     data = asdict(spec)
     if data["generator"] is None:  # a manifest job's JSON (and fingerprint) stays what it was before generators
         del data["generator"]
+    if spec.rate.empty:  # likewise a job without rate caps
+        del data["rate"]
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -46,6 +49,7 @@ def spec_from_json(text: str) -> JobSpec:
         description=data["description"],
         threshold=FailureThreshold(**data["threshold"]),
         generator=_generator_from_json(data.get("generator")),
+        rate=RateCaps(**data.get("rate", {})),
     )
 
 
@@ -115,4 +119,5 @@ def job_from_row(row: Any, now: float) -> Job:
         manifest_done=bool(row.manifest_done),
         generated_manifest=generated_manifest_from_json(row.generated_manifest),
         hold_reason=row.hold_reason,
+        rate=RateCaps(row.max_requests_per_second, row.max_tasks_in_flight),
     )

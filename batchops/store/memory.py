@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from batchops.domain.job import FailureReason, Job, JobSpec
+from batchops.domain.job import FailureReason, Job, JobSpec, RateCaps
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.errors import JobNotFound
@@ -29,6 +29,8 @@ from batchops.store.memory_work import MemoryWork
 _JOB_DEFAULTS: dict[str, Any] = {
     "status_update_reason": None,
     "hold_reason": None,
+    "max_requests_per_second": None,
+    "max_tasks_in_flight": None,
     "total_tasks": 0,
     "succeeded": 0,
     "failed": 0,
@@ -157,6 +159,19 @@ class MemoryStore(MemoryWork):
         job = await self.get_job(account_id, job_id)
         if not changed:
             raise rules.ended_priority(job)
+        return job
+
+    async def update_rate(self, account_id: str, job_id: str, rate: RateCaps) -> Job:
+        async with self._write():
+            row = self.tables.jobs.get(job_id)
+            changed = row is not None and row.account_id == account_id and JobStatus(row.status) not in TERMINAL
+            if row is not None and changed:
+                row.max_requests_per_second = rate.max_requests_per_second
+                row.max_tasks_in_flight = rate.max_tasks_in_flight
+                row.updated_time = self._clock()
+        job = await self.get_job(account_id, job_id)
+        if not changed:
+            raise rules.ended_rate(job)
         return job
 
     async def set_hold_reason(self, job_id: str, reason: str | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from batchops.domain.job import FailureReason, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus
-from batchops.errors import IdempotencyConflict, PriorityFinal, TooManyUnfinishedJobs, ValidationError
+from batchops.errors import IdempotencyConflict, PriorityFinal, RateFinal, TooManyUnfinishedJobs, ValidationError
 from batchops.store import codec
 from batchops.store.base import SEARCH_SORTS, WriteFault
 
@@ -35,6 +35,8 @@ def new_job_values(
         "spec": codec.spec_to_json(spec),
         "tags": json.dumps(tags),
         "failure_reasons": "[]",
+        "max_requests_per_second": spec.rate.max_requests_per_second,
+        "max_tasks_in_flight": spec.rate.max_tasks_in_flight,
         "creation_time": now,
         "updated_time": now,
     }
@@ -111,6 +113,11 @@ def shown(job: Job, fault: WriteFault | None) -> Job:
 def ended_priority(job: Job) -> PriorityFinal:
     """The job ended between the service's check and this update: the same refusal as the check's."""
     return PriorityFinal(job.id, job.status.value)
+
+
+def ended_rate(job: Job) -> RateFinal:
+    """The job ended between the service's check and this update: its rate caps no longer matter."""
+    return RateFinal(job.id, job.status.value)
 
 
 def check_sort(sort: str) -> None:

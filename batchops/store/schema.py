@@ -101,6 +101,9 @@ jobs = Table(
     Column("status_update_reason", Text),
     # Why a running job is holding without progress (store outage, disk full); null when it is not.
     Column("hold_reason", Text),
+    # The job's rate caps now (migration 0012): null is no cap.
+    Column("max_requests_per_second", Float),
+    Column("max_tasks_in_flight", Integer),
     Column("failure_reasons", Text, nullable=False, default="[]"),
     Column("total_tasks", Count, nullable=False, default=0),
     Column("succeeded", Count, nullable=False, default=0),

@@ -63,6 +63,12 @@ EXTENSIONS = [
         ("BatchOpsFailureThreshold",),
     ),
     Extension(
+        "BatchOpsRateCaps",
+        NO_OP,
+        {"BatchOpsMaxRequestsPerSecond": 12.5, "BatchOpsMaxTasksInFlight": 3},
+        ("BatchOpsMaxRequestsPerSecond", "BatchOpsMaxTasksInFlight"),
+    ),
+    Extension(
         "BatchOpsIncludeAllVersions",
         NO_OP,
         {

@@ -22,6 +22,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,8 @@ class FaultyProxy:
     down: threading.Event = field(default_factory=threading.Event)
     back: threading.Event = field(default_factory=threading.Event)
     first_forward_after_back: float | None = None
+    #: (time.monotonic(), method, path?query) of each request the store answered, in order.
+    forwarded_log: list[tuple[float, str, str]] = field(default_factory=list)
     _seen: dict[tuple[str, str], int] = field(default_factory=dict)
     _windows: list[_Window] = field(default_factory=list)
     _mixed_rate: float = 0.0
@@ -200,6 +203,7 @@ class FaultyProxy:
             payload = await upstream.read()
             headers = {k: v for k, v in upstream.headers.items() if k.lower() not in ("transfer-encoding",)}
         self.forwarded += 1
+        self.forwarded_log.append((time.monotonic(), request.method, str(request.rel_url)))
         if self.back.is_set() and self.first_forward_after_back is None:
             self.first_forward_after_back = time.monotonic()
         return web.Response(status=upstream.status, body=payload, headers=headers)
@@ -213,6 +217,13 @@ def resume_seconds(proxy: FaultyProxy, timeout: float = 60.0) -> float:
         time.sleep(0.05)
     _, ended = proxy.last_window()
     return proxy.first_forward_after_back - ended
+
+
+def rate_between(proxy: FaultyProxy, start: float, end: float, wanted: Callable[[str, str], bool]) -> float:
+    """Requests a second the store answered from ``start`` to ``end`` (time.monotonic()), counting the ``wanted``
+    ones (method, path?query)."""
+    hits = [t for t, method, url in list(proxy.forwarded_log) if start <= t < end and wanted(method, url)]
+    return len(hits) / (end - start)
 
 
 def counts(proxy: FaultyProxy) -> dict[str, Any]:

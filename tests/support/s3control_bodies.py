@@ -117,4 +117,5 @@ def make_job(params: dict[str, Any] | None = None, **changes: Any) -> Job:
         creation_time=CREATED,
         progress=Progress(total=10, succeeded=6, failed=1, elapsed_active_seconds=42),
     )
-    return replace(job, **changes)
+    job = replace(job, **changes)
+    return replace(job, rate=job.spec.rate)  # as a store sets a new job's caps from its CreateJob

@@ -19,7 +19,7 @@ from batchops.settings import KNOBS, Settings, load_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 #: Fields that are config-file tables, not knobs.
-TABLES = {"threshold", "accounts", "functions", "targets", "replicas"}
+TABLES = {"threshold", "accounts", "functions", "targets", "replicas", "store_rates"}
 #: The options ``batchops server`` had before they were generated; each must stay.
 SERVER_OPTIONS = {
     "--host",

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from batchops.domain.job import FailureReason, Job, JobSpec
+from batchops.domain.job import FailureReason, Job, JobSpec, RateCaps
 from batchops.domain.status import TERMINAL, JobStatus, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
@@ -120,6 +120,23 @@ class SqlJobs(Repository):
         job = await self.get_job(account_id, job_id)
         if result.rowcount == 0:
             raise rules.ended_priority(job)
+        return job
+
+    async def update_rate(self, account_id: str, job_id: str, rate: RateCaps) -> Job:
+        terminal = [s.value for s in TERMINAL]
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.status.not_in(terminal))
+                .values(
+                    max_requests_per_second=rate.max_requests_per_second,
+                    max_tasks_in_flight=rate.max_tasks_in_flight,
+                    updated_time=self._db.clock(),
+                )
+            )
+        job = await self.get_job(account_id, job_id)
+        if result.rowcount == 0:
+            raise rules.ended_rate(job)
         return job
 
     async def set_hold_reason(self, job_id: str, reason: str | None) -> None:
