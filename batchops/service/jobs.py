@@ -24,8 +24,8 @@ from batchops.s3.client import QuickClients
 from batchops.s3.resolver import check_role
 from batchops.service import objects
 from batchops.service.objects import Readable, ReportFile, ReportFileStream
-from batchops.service.retry import RetryRequest, retry_failures
 from batchops.service.rates import changed_caps
+from batchops.service.retry import RetryRequest, retry_failures
 from batchops.settings import Settings
 from batchops.store.base import SEARCH_SORTS, Store
 from batchops.tenancy import Account
