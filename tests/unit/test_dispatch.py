@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from procrastinate import App, testing
 
 from batchops.cli import main
+from batchops.devstore import free_port
 from batchops.domain.status import JobStatus
 from batchops.engine.dispatch import ProcrastinateWorkforce
 from batchops.engine.queue import QUEUE, RUN_CHUNK, conninfo
@@ -171,7 +172,10 @@ def test_batchops_worker_names_an_unreachable_database_without_its_password() ->
 
 
 def test_a_dispatching_server_refuses_sqlite_before_opening_it(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["server", "--data-dir", str(tmp_path), "--dispatch", "procrastinate"])
+    port = str(free_port())  # not 8080, which something else on the machine may hold
+    result = CliRunner().invoke(
+        main, ["server", "--data-dir", str(tmp_path), "--dispatch", "procrastinate", "--port", port]
+    )
 
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output == "error: --dispatch procrastinate needs PostgreSQL (--database postgresql://…)\n"
