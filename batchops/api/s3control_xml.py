@@ -268,6 +268,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     if job.generated_manifest is not None:
         add_generated_descriptor(parent, job.generated_manifest)
     _add_threshold(parent, spec.threshold)
+    jobxml.add_paused_by(parent, job)
 
 
 def _add_threshold(parent: Element, threshold: FailureThreshold) -> None:

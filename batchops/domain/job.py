@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from batchops.domain.status import JobStatus
+from batchops.domain.status import JobStatus, PausedBy
 
 #: A job's priority (CreateJob, UpdateJobPriority, the console, the CLI): higher runs first.
 MIN_PRIORITY = 0
@@ -157,3 +157,5 @@ class Job:
     generated_manifest: GeneratedManifest | None = None
     #: Why the job is holding without progress (the object store unreachable, the disk full), or None.
     hold_reason: str | None = None
+    #: Who paused the job, while it is Pausing or Paused (None: the scheduler, before this was recorded).
+    paused_by: PausedBy | None = None

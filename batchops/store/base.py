@@ -104,6 +104,11 @@ class JobStore(Protocol):
 
     async def set_hold_reason(self, job_id: str, reason: str | None) -> None: ...
 
+    async def pin_pause(self, job_id: str, reason: str) -> bool:
+        """Mark a Pausing or Paused job as paused by its owner (the scheduler no longer resumes it); False if the
+        job is in neither status."""
+        ...
+
     async def get_tags(self, account_id: str, job_id: str) -> list[dict[str, str]]: ...
 
     async def put_tags(self, account_id: str, job_id: str, tags: list[dict[str, str]]) -> None: ...
@@ -117,6 +122,7 @@ class JobStore(Protocol):
         *,
         user_reason: bool = False,
         only_from: frozenset[JobStatus] | None = None,
+        paused_by: PausedBy | None = None,
     ) -> bool: ...
 
     async def add_failure(self, job_id: str, failure: FailureReason) -> None: ...

@@ -23,7 +23,7 @@ from batchops.domain.job import (
     Progress,
     ReportSpec,
 )
-from batchops.domain.status import JobStatus
+from batchops.domain.status import JobStatus, PausedBy
 
 
 def spec_to_json(spec: JobSpec) -> str:
@@ -115,4 +115,5 @@ def job_from_row(row: Any, now: float) -> Job:
         manifest_done=bool(row.manifest_done),
         generated_manifest=generated_manifest_from_json(row.generated_manifest),
         hold_reason=row.hold_reason,
+        paused_by=PausedBy(row.paused_by) if row.paused_by else None,
     )

@@ -101,6 +101,8 @@ jobs = Table(
     Column("status_update_reason", Text),
     # Why a running job is holding without progress (store outage, disk full); null when it is not.
     Column("hold_reason", Text),
+    # Who paused a Pausing or Paused job (User, Preemption); null otherwise. The scheduler resumes only Preemption.
+    Column("paused_by", String(16)),
     Column("failure_reasons", Text, nullable=False, default="[]"),
     Column("total_tasks", Count, nullable=False, default=0),
     Column("succeeded", Count, nullable=False, default=0),
