@@ -1,0 +1,140 @@
+"""Pause and resume by hand against a real server and SeaweedFS: a paused job makes no progress and touches no
+object while another job runs to its end in the free slot, then resumes to an exact report; and a paused job
+survives kill -9 of the server, stays paused after the restart, and resumes losing and repeating nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import batchops
+from batchops.errors import RequestRefused
+from tests.support.jobs import (
+    TAGGING,
+    assert_exact_report,
+    create_job,
+    describe,
+    put_manifest,
+    put_objects,
+    wait_for,
+    wait_status,
+)
+from tests.support.server import ACCOUNT, ACCESS_KEY, SECRET_KEY
+
+pytestmark = pytest.mark.integration
+
+OBJECTS, MISSING = 1500, 20
+
+
+def _copy_job(control: Any, s3: Any, new_bucket: Any) -> tuple[str, str, str]:
+    """A copy job of OBJECTS objects (and MISSING missing ones) into a fresh bucket: (job id, target, reports)."""
+    source, target, reports = new_bucket(), new_bucket(), new_bucket()
+    keys = [f"o/{i:05d}" for i in range(OBJECTS)]
+    put_objects(s3, source, keys)
+    rows = [f"{source},{k}" for k in keys] + [f"{source},missing-{i}" for i in range(MISSING)]
+    operation = {"S3PutObjectCopy": {"TargetResource": f"arn:aws:s3:::{target}", "TargetKeyPrefix": "c/"}}
+    return create_job(control, put_manifest(s3, source, rows), operation, report_bucket=reports), target, reports
+
+
+def _copies(s3: Any, bucket: str) -> int:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return sum(page.get("KeyCount", 0) for page in pages)
+
+
+def _done(job: dict[str, Any]) -> int:
+    progress = job["ProgressSummary"]
+    return int(progress["NumberOfTasksSucceeded"]) + int(progress["NumberOfTasksFailed"])
+
+
+def _paused_mid_run(server: Any, s3: Any, new_bucket: Any) -> tuple[batchops.Client, str, str, str]:
+    client = batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY)
+    job_id, target, reports = _copy_job(server.client(), s3, new_bucket)
+    wait_for(lambda: _done(client.describe_job(job_id)) > 50, what="the copy job running")
+    assert client.pause_job(job_id, "maintenance window") in {"Pausing", "Paused"}
+    job = wait_status(server.client(), job_id, "Paused", timeout=60)
+    assert 0 < _done(job) < OBJECTS + MISSING, "paused too late to show anything"
+    described = client.describe_job(job_id)
+    assert (described["BatchOpsPausedBy"], described["StatusUpdateReason"]) == ("User", "maintenance window")
+    return client, job_id, target, reports
+
+
+def test_a_paused_job_holds_while_another_runs_then_resumes_to_an_exact_report(
+    start_server: Any, s3: Any, new_bucket: Any
+) -> None:
+    server = start_server("--task-concurrency", "2", "--max-active-jobs", "1")
+    client, job_id, target, reports = _paused_mid_run(server, s3, new_bucket)
+    paused = client.describe_job(job_id)
+    copied = _copies(s3, target)
+    assert copied == paused["ProgressSummary"]["NumberOfTasksSucceeded"]
+
+    # While it is paused, another job takes the only slot and runs to its end: the engine ticked many times over
+    other_bucket = new_bucket()
+    put_objects(s3, other_bucket, ["x"])
+    other = create_job(server.client(), put_manifest(s3, other_bucket, [f"{other_bucket},x"] * 200), TAGGING)
+    wait_status(server.client(), other, "Complete")
+
+    # Then the paused job never moved: same counts, no new copy, still Paused by its owner
+    still = client.describe_job(job_id)
+    assert (still["Status"], still["BatchOpsPausedBy"]) == ("Paused", "User")
+    assert still["ProgressSummary"] == paused["ProgressSummary"]
+    assert _copies(s3, target) == copied
+
+    # When it is resumed it runs again and completes with every task once
+    assert client.resume_job(job_id) in {"Ready", "Active", "Completing", "Complete"}
+    job = wait_status(server.client(), job_id, "Complete", timeout=180)
+    assert "BatchOpsPausedBy" not in client.describe_job(job_id)
+    assert_exact_report(job, s3, reports, job_id, OBJECTS + MISSING, MISSING)
+    assert _copies(s3, target) == OBJECTS
+
+
+def test_pause_then_kill_9_then_restart_then_resume_loses_and_repeats_nothing(
+    start_server: Any, s3: Any, new_bucket: Any, tmp_path: Path
+) -> None:
+    args = ("--task-concurrency", "2")
+    data_dir = tmp_path / "crash"
+    server = start_server(*args, data_dir=data_dir)
+    client, job_id, target, reports = _paused_mid_run(server, s3, new_bucket)
+    paused = client.describe_job(job_id)
+
+    # When the server is killed with the job paused and started again on the same store
+    server.kill9()
+    server = start_server(*args, data_dir=data_dir)
+    client = batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY)
+
+    # Then the job is still paused by its owner, counts as before; a job created after the restart runs to its end
+    # meanwhile (the scheduler has had its chances to resume it, and did not)
+    other_bucket = new_bucket()
+    put_objects(s3, other_bucket, ["x"])
+    other = create_job(server.client(), put_manifest(s3, other_bucket, [f"{other_bucket},x"]), TAGGING)
+    wait_status(server.client(), other, "Complete")
+    after = client.describe_job(job_id)
+    assert (after["Status"], after["BatchOpsPausedBy"]) == ("Paused", "User")
+    assert after["ProgressSummary"]["NumberOfTasksSucceeded"] == paused["ProgressSummary"]["NumberOfTasksSucceeded"]
+    assert after["ProgressSummary"]["NumberOfTasksFailed"] == paused["ProgressSummary"]["NumberOfTasksFailed"]
+
+    # When it is resumed, it completes with every task counted once and one report row per task
+    client.resume_job(job_id)
+    job = wait_status(server.client(), job_id, "Complete", timeout=240)
+    assert_exact_report(job, s3, reports, job_id, OBJECTS + MISSING, MISSING)
+    assert _copies(s3, target) == OBJECTS
+
+
+def test_a_suspended_job_paused_by_hand_is_confirmed_by_its_resume(start_server: Any, s3: Any, new_bucket: Any) -> None:
+    server = start_server("--task-concurrency", "1")
+    client = batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY)
+    bucket = new_bucket()
+    put_objects(s3, bucket, ["k"])
+    job_id = create_job(server.client(), put_manifest(s3, bucket, [f"{bucket},k"]), TAGGING, confirmation=True)
+    wait_status(server.client(), job_id, "Suspended")
+    assert client.pause_job(job_id) == "Paused"
+    assert client.describe_job(job_id)["BatchOpsPausedBy"] == "User"
+
+    # One request, Ready, both resumes and confirms: the job runs to its end
+    assert client.resume_job(job_id) in {"Ready", "Active", "Completing", "Complete"}
+    assert wait_status(server.client(), job_id, "Complete")["ProgressSummary"]["NumberOfTasksSucceeded"] == 1
+
+    # An ended job refuses a pause, naming the statuses that accept one
+    with pytest.raises(RequestRefused, match=f"job {job_id} is Complete; requestedJobStatus=Paused is accepted only"):
+        client.pause_job(job_id)
