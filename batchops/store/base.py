@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec
-from batchops.domain.status import JobStatus
+from batchops.domain.status import JobStatus, PausedBy
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
 
 #: The store's wall clock, epoch seconds (``time.time``; tests pass a manual one).

@@ -15,13 +15,12 @@ from tests.support.jobs import (
     TAGGING,
     assert_exact_report,
     create_job,
-    describe,
     put_manifest,
     put_objects,
     wait_for,
     wait_status,
 )
-from tests.support.server import ACCOUNT, ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCESS_KEY, ACCOUNT, SECRET_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +66,8 @@ def test_a_paused_job_holds_while_another_runs_then_resumes_to_an_exact_report(
     client, job_id, target, reports = _paused_mid_run(server, s3, new_bucket)
     paused = client.describe_job(job_id)
     copied = _copies(s3, target)
-    assert copied == paused["ProgressSummary"]["NumberOfTasksSucceeded"]
+    # a task cut off by the pause may have copied before its outcome was dropped: it runs again after the resume
+    assert copied >= paused["ProgressSummary"]["NumberOfTasksSucceeded"]
 
     # While it is paused, another job takes the only slot and runs to its end: the engine ticked many times over
     other_bucket = new_bucket()
