@@ -4,13 +4,18 @@ survives kill -9 of the server, stays paused after the restart, and resumes losi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import batchops
+from batchops.devstore import LocalSeaweed
 from batchops.errors import RequestRefused
+from tests.integration.test_cli_jobs import ok, one_line_error, run
+from tests.support import cos
+from tests.support.cos import cos_request, create_cos_job, put_cos_manifest
 from tests.support.jobs import (
     TAGGING,
     assert_exact_report,
@@ -20,7 +25,7 @@ from tests.support.jobs import (
     wait_for,
     wait_status,
 )
-from tests.support.server import ACCESS_KEY, ACCOUNT, SECRET_KEY
+from tests.support.server import ACCESS_KEY, ACCOUNT, SECRET_KEY, Server
 
 pytestmark = pytest.mark.integration
 
@@ -138,3 +143,44 @@ def test_a_suspended_job_paused_by_hand_is_confirmed_by_its_resume(start_server:
     # An ended job refuses a pause, naming the statuses that accept one
     with pytest.raises(RequestRefused, match=f"job {job_id} is Complete; requestedJobStatus=Paused is accepted only"):
         client.pause_job(job_id)
+
+
+def test_cos_pauses_and_resumes_and_its_describe_job_says_who_paused(server: Server, s3: Any, new_bucket: Any) -> None:
+    bucket = new_bucket()
+    s3.put_object(Bucket=bucket, Key="a", Body=b"a")
+    arn, etag = put_cos_manifest(s3, bucket, [f"{bucket}, a"])
+    job_id = create_cos_job(server, cos.create_body(arn, etag, cos.TAGGING, confirmation=True))
+    wait_status(server.client(), job_id, "Suspended")
+    status_path = f"/jobs/{job_id}/status"
+
+    paused = cos_request(server, "POST", status_path, params={"requestedJobStatus": "Paused"})
+    assert (paused.status, paused.text("Status")) == (200, "Paused")
+    described = cos_request(server, "GET", f"/jobs/{job_id}")
+    assert (described.text("Job/Status"), described.text("Job/BatchOpsPausedBy")) == ("Paused", "User")
+
+    resumed = cos_request(server, "POST", status_path, params={"requestedJobStatus": "Ready"})
+    assert resumed.status == 200
+    wait_status(server.client(), job_id, "Complete")
+    assert cos_request(server, "GET", f"/jobs/{job_id}").text("Job/BatchOpsPausedBy") is None
+
+
+def test_the_cli_pauses_and_resumes(server: Server, seaweed: LocalSeaweed, s3: Any, new_bucket: Any) -> None:
+    bucket = new_bucket()
+    put_objects(s3, bucket, ["k"])
+    job_id = create_job(server.client(), put_manifest(s3, bucket, [f"{bucket},k"]), TAGGING, confirmation=True)
+    wait_status(server.client(), job_id, "Suspended")
+
+    assert ok(run(server.url, seaweed, "pause", job_id, "--reason", "hold")) == f"job {job_id} is Paused\n"
+    described = json.loads(ok(run(server.url, seaweed, "describe", job_id, "--output", "json")))
+    assert (described["Status"], described["BatchOpsPausedBy"], described["StatusUpdateReason"]) == (
+        "Paused",
+        "User",
+        "hold",
+    )
+    again = run(server.url, seaweed, "update-status", job_id, "--requested-job-status", "Paused")
+    assert ok(again) == f"job {job_id} is Paused\n"  # pausing a paused job changes nothing
+
+    assert ok(run(server.url, seaweed, "resume", job_id)).startswith(f"job {job_id} is ")
+    wait_status(server.client(), job_id, "Complete")
+    refused = one_line_error(run(server.url, seaweed, "pause", job_id))
+    assert f"job {job_id} is Complete; requestedJobStatus=Paused is accepted only while" in refused
