@@ -5,9 +5,11 @@ survives kill -9 of the server, stays paused after the restart, and resumes losi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import batchops
@@ -184,3 +186,36 @@ def test_the_cli_pauses_and_resumes(server: Server, seaweed: LocalSeaweed, s3: A
     wait_status(server.client(), job_id, "Complete")
     refused = one_line_error(run(server.url, seaweed, "pause", job_id))
     assert f"job {job_id} is Complete; requestedJobStatus=Paused is accepted only while" in refused
+
+
+def test_the_console_pauses_and_resumes_and_says_who_paused(server: Server, s3: Any, new_bucket: Any) -> None:
+    bucket = new_bucket()
+    put_objects(s3, bucket, ["k"])
+    job_id = create_job(server.client(), put_manifest(s3, bucket, [f"{bucket},k"]), TAGGING, confirmation=True)
+    wait_status(server.client(), job_id, "Suspended")
+    console = httpx.Client(base_url=f"{server.url}/console", follow_redirects=True, timeout=60)
+    login = console.get("/login")
+    console.post("/login", data={"identity": ACCESS_KEY, "secret": SECRET_KEY, "csrf_token": _csrf(login)})
+    page = console.get(f"/jobs/{job_id}")
+    assert 'data-testid="pause-form"' in page.text and 'data-testid="resume-form"' not in page.text
+
+    page = console.post(f"/jobs/{job_id}/pause", data={"csrf_token": _csrf(page), "reason": "by the console"})
+    assert "Job paused: it is Paused until you resume it." in page.text
+    assert "paused by hand: it stays paused until you resume it" in page.text
+    assert 'data-testid="resume-form"' in page.text and 'data-testid="pause-form"' not in page.text
+    assert client_view(server, job_id) == ("Paused", "User", "by the console")
+
+    page = console.post(f"/jobs/{job_id}/resume", data={"csrf_token": _csrf(page)})
+    assert "Job resumed: it is" in page.text
+    wait_status(server.client(), job_id, "Complete")
+
+
+def client_view(server: Server, job_id: str) -> tuple[str, str, str]:
+    job = batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY).describe_job(job_id)
+    return job["Status"], job["BatchOpsPausedBy"], job["StatusUpdateReason"]
+
+
+def _csrf(page: httpx.Response) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, f"no CSRF token in the page: {page.status_code} {page.text[:300]}"
+    return match.group(1)
