@@ -336,14 +336,14 @@ def rate_text(caps: dict[str, Any]) -> str:
     "--requested-job-status",
     required=True,
     type=click.Choice([requested.value for requested in USER_REQUESTS]),
-    help="Ready confirms a Suspended job; Cancelled cancels an unfinished one.",
+    help="Ready confirms a Suspended job or resumes a Paused one; Paused pauses one; Cancelled cancels one.",
 )
 @click.option("--status-update-reason", help="Why (up to 256 characters).")
 @with_client
 def update_status(
     client: Client, output: str, job_id: str, requested_job_status: str, status_update_reason: str | None
 ) -> None:
-    """Confirm (Ready) or cancel (Cancelled) a job."""
+    """Confirm or resume (Ready), pause (Paused) or cancel (Cancelled) a job."""
     status = client.update_status(job_id, requested_job_status, status_update_reason)
     _emit(output, {"JobId": job_id, "Status": status}, lambda: click.echo(f"job {job_id} is {status}"))
 
@@ -362,6 +362,26 @@ def retry(
     new_id = client.retry_job(job_id, error_codes, client_request_token)
     answer = {"JobId": new_id, "RetryOf": job_id}
     _emit(output, answer, lambda: click.echo(f"job {new_id} retries the failed tasks of job {job_id}"))
+
+
+@job.command()
+@click.argument("job_id")
+@click.option("--reason", help="Why (up to 256 characters; DescribeJob shows it).")
+@with_client
+def pause(client: Client, output: str, job_id: str, reason: str | None) -> None:
+    """Pause a running or waiting job: its running tasks finish, no new ones start, until `job resume`."""
+    status = client.pause_job(job_id, reason)
+    _emit(output, {"JobId": job_id, "Status": status}, lambda: click.echo(f"job {job_id} is {status}"))
+
+
+@job.command()
+@click.argument("job_id")
+@click.option("--reason", help="Why (up to 256 characters; DescribeJob shows it).")
+@with_client
+def resume(client: Client, output: str, job_id: str, reason: str | None) -> None:
+    """Resume a paused job: Ready, then Active when a slot is free."""
+    status = client.resume_job(job_id, reason)
+    _emit(output, {"JobId": job_id, "Status": status}, lambda: click.echo(f"job {job_id} is {status}"))
 
 
 # --- wait / report --------------------------------------------------------------------------

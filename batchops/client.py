@@ -201,7 +201,8 @@ class Client:
         }
 
     def update_status(self, job_id: str, requested: str, reason: str | None = None) -> str:
-        """``requested`` is ``Ready`` (confirm a Suspended job) or ``Cancelled``; returns the job's new status."""
+        """``requested`` is ``Ready`` (confirm a Suspended job, resume a Paused one), ``Paused`` or ``Cancelled``;
+        returns the job's new status."""
         arguments: dict[str, Any] = {"AccountId": self.account_id, "JobId": job_id, "RequestedJobStatus": requested}
         if reason:
             arguments["StatusUpdateReason"] = reason
@@ -228,6 +229,14 @@ class Client:
 
     def cancel(self, job_id: str, reason: str | None = None) -> str:
         return self.update_status(job_id, "Cancelled", reason)
+
+    def pause_job(self, job_id: str, reason: str | None = None) -> str:
+        """Pause a running or waiting job until ``resume_job``: Pausing (its running tasks finish) or Paused."""
+        return self.update_status(job_id, "Paused", reason)
+
+    def resume_job(self, job_id: str, reason: str | None = None) -> str:
+        """Resume a Paused job: Ready, then Active when a slot is free."""
+        return self.update_status(job_id, "Ready", reason)
 
     def wait(
         self,

@@ -93,7 +93,7 @@ class RoleNotDeclared(ValidationError):
 
 
 class StatusNotRequestable(ValidationError):
-    """UpdateJobStatus asks for a status no user may request (only those in ``USER_REQUESTS``: Ready, Cancelled)."""
+    """UpdateJobStatus asks for a status no user may request (only those in ``USER_REQUESTS``)."""
 
     def __init__(self, requested: str | None, choices: tuple[str, ...]) -> None:
         super().__init__(f"requestedJobStatus must be {' or '.join(choices)}, not {requested!r}", "requestedJobStatus")

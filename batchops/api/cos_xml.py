@@ -244,6 +244,7 @@ def _add_job(parent: Element, job: Job) -> None:
     jobxml.add_time(parent, "SuspendedDate", job.suspended_time, format_timestamp)
     jobxml.add_time(parent, "TerminationDate", job.termination_time, format_timestamp)
     jobxml.add_rate(parent, job.rate)
+    jobxml.add_paused_by(parent, job)
 
 
 def _add_list_entry(parent: Element, job: Job) -> None:

@@ -19,6 +19,7 @@ from batchops.domain.job import (
     MIN_PRIORITY,
     FailureReason,
     FailureThreshold,
+    Job,
     ManifestSpec,
     OperationSpec,
     RateCaps,
@@ -35,6 +36,9 @@ from batchops.wire_numbers import parse_decimal
 THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
 RATE_ELEMENT = "BatchOpsMaxRequestsPerSecond"
 TASKS_ELEMENT = "BatchOpsMaxTasksInFlight"
+#: Our DescribeJob extension: who paused a Pausing or Paused job (User: only its owner resumes it; Preemption: the
+#: scheduler resumes it when a slot is free).
+PAUSED_BY_ELEMENT = "BatchOpsPausedBy"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _MAX_LONG = 2**63 - 1
 
@@ -239,6 +243,11 @@ def _parse_percent(element: Element) -> float | None:
 
 def to_bytes(root: Element) -> bytes:
     return XML_DECLARATION + tostring(root, encoding="unicode").encode("utf-8")
+
+
+def add_paused_by(parent: Element, job: Job) -> None:
+    if job.paused_by is not None and job.status in (JobStatus.PAUSING, JobStatus.PAUSED):
+        xmlutil.add(parent, PAUSED_BY_ELEMENT, job.paused_by.value)
 
 
 def add_optional(parent: Element, tag: str, value: object | None) -> None:

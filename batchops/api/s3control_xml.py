@@ -292,6 +292,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
         add_generated_descriptor(parent, job.generated_manifest)
     _add_threshold(parent, spec.threshold)
     jobxml.add_rate(parent, job.rate)
+    jobxml.add_paused_by(parent, job)
 
 
 def _add_threshold(parent: Element, threshold: FailureThreshold) -> None:

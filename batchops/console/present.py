@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job
-from batchops.domain.status import TERMINAL, JobStatus, allowed_requests, priority_is_final
+from batchops.domain.status import TERMINAL, JobStatus, PausedBy, allowed_requests, priority_is_final
 
 #: Badge colour family per status (CSS classes in console.css).
 BADGES = {
@@ -87,9 +87,11 @@ def when(moment: datetime | float | None) -> str:
 
 def actions(job: Job) -> dict[str, bool]:
     """Which buttons the console shows for a job in its current status."""
-    requests = allowed_requests(job.status)
+    requests = allowed_requests(job.status, job.paused_by)
     return {
-        "confirm": "Ready" in requests,
+        "confirm": "Ready" in requests and job.status is JobStatus.SUSPENDED,
+        "resume": "Ready" in requests and job.status is JobStatus.PAUSED,
+        "pause": "Paused" in requests,
         "cancel": "Cancelled" in requests,
         "priority": not priority_is_final(job.status),
     }
@@ -104,6 +106,15 @@ def rate_caps(job: Job) -> str:
     if caps.max_tasks_in_flight is not None:
         parts.append(f"{caps.max_tasks_in_flight} tasks at once")
     return "at most " + " and ".join(parts) if parts else "none"
+
+
+def paused_note(job: Job) -> str | None:
+    """Who paused the job and what resumes it, in the console's words (None: it is not pausing or paused)."""
+    if job.status not in (JobStatus.PAUSING, JobStatus.PAUSED):
+        return None
+    if job.paused_by is PausedBy.USER:
+        return "paused by hand: it stays paused until you resume it (Resume, under Actions)"
+    return "paused for a higher-priority job: it resumes by itself when a slot is free"
 
 
 def suspended_reason(job: Job) -> str | None:
@@ -140,6 +151,7 @@ GLOBALS = {
     "shares": shares,
     "reading_manifest": reading_manifest,
     "suspended_reason": suspended_reason,
+    "paused_note": paused_note,
     "rate": rate,
     "eta_seconds": eta_seconds,
     "actions": actions,

@@ -335,6 +335,16 @@ async def cancel(request: Request) -> Response:
 
 
 @protected
+async def pause(request: Request) -> Response:
+    return await _status_action(request, "Paused", "Job paused: it is {status} until you resume it.")
+
+
+@protected
+async def resume(request: Request) -> Response:
+    return await _status_action(request, "Ready", "Job resumed: it is {status} and runs when a slot is free.")
+
+
+@protected
 async def priority(request: Request) -> Response:
     job_id = str(request.path_params["job_id"])
     form = await request.form()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from batchops.domain.status import JobStatus
+from batchops.domain.status import JobStatus, PausedBy
 
 #: A job's priority (CreateJob, UpdateJobPriority, the console, the CLI): higher runs first.
 MIN_PRIORITY = 0
@@ -176,3 +176,5 @@ class Job:
     hold_reason: str | None = None
     #: The job's rate caps now (set at CreateJob, changed by UpdateJobRate).
     rate: RateCaps = field(default_factory=RateCaps)
+    #: Who paused the job, while it is Pausing or Paused (None: the scheduler, before this was recorded).
+    paused_by: PausedBy | None = None

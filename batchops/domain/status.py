@@ -24,6 +24,13 @@ class JobStatus(StrEnum):
     FAILED = "Failed"
 
 
+class PausedBy(StrEnum):
+    """Who paused a Pausing or Paused job: the scheduler resumes only the jobs it paused itself."""
+
+    USER = "User"
+    PREEMPTION = "Preemption"
+
+
 S = JobStatus
 
 #: Every allowed move, written once. The store guards the same set in SQL
@@ -31,11 +38,13 @@ S = JobStatus
 TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     S.NEW: frozenset({S.PREPARING, S.CANCELLING}),
     S.PREPARING: frozenset({S.SUSPENDED, S.READY, S.FAILING, S.CANCELLING}),
-    S.SUSPENDED: frozenset({S.READY, S.CANCELLING}),
-    S.READY: frozenset({S.ACTIVE, S.CANCELLING}),
+    S.SUSPENDED: frozenset({S.READY, S.PAUSED, S.CANCELLING}),
+    S.READY: frozenset({S.ACTIVE, S.PAUSED, S.CANCELLING}),
     S.ACTIVE: frozenset({S.COMPLETING, S.PAUSING, S.FAILING, S.CANCELLING}),
     S.PAUSING: frozenset({S.PAUSED, S.CANCELLING}),
-    S.PAUSED: frozenset({S.ACTIVE, S.CANCELLING}),
+    # Paused -> Active: the scheduler resumes a pre-empted job (never one paused by hand, which the store
+    # guards); Paused -> Ready: its owner resumes it.
+    S.PAUSED: frozenset({S.ACTIVE, S.READY, S.CANCELLING}),
     # A report that cannot be written turns a completing job into a failing one.
     S.COMPLETING: frozenset({S.COMPLETE, S.FAILING}),
     S.CANCELLING: frozenset({S.CANCELLED}),
@@ -68,17 +77,33 @@ def check_move(current: JobStatus, target: JobStatus) -> None:
         raise InvalidTransition(current.value, target.value)
 
 
-#: What a user may ask for with UpdateJobStatus, and from which statuses: confirm a suspended job
-#: (Ready), or cancel one that has not begun to end (the job then passes through Cancelling).
-USER_REQUESTS: Mapping[JobStatus, tuple[JobStatus, frozenset[JobStatus]]] = {
-    S.READY: (S.READY, frozenset({S.SUSPENDED})),
-    S.CANCELLED: (S.CANCELLING, CANCELLABLE),
+#: What a user may ask for with UpdateJobStatus: from each status it is accepted in, the status the job moves to
+#: (the same status: it is there already, and the request changes nothing but who paused it).
+#: Ready confirms a Suspended job or resumes a Paused one; Paused pauses a job that runs or waits (a running one
+#: drains first, through Pausing); Cancelled cancels one that has not begun to end (through Cancelling).
+#: Resuming a job paused while Suspended counts as its confirmation: both are the one request Ready.
+USER_REQUESTS: Mapping[JobStatus, Mapping[JobStatus, JobStatus]] = {
+    S.READY: {S.SUSPENDED: S.READY, S.PAUSED: S.READY, S.READY: S.READY},
+    S.CANCELLED: {**{s: S.CANCELLING for s in CANCELLABLE}, S.CANCELLING: S.CANCELLING},
+    S.PAUSED: {S.ACTIVE: S.PAUSING, S.READY: S.PAUSED, S.SUSPENDED: S.PAUSED, S.PAUSING: S.PAUSING, S.PAUSED: S.PAUSED},
 }
 
 
-def allowed_requests(status: JobStatus) -> list[str]:
-    """The ``requestedJobStatus`` values a job in ``status`` accepts now (the console shows only these)."""
-    return [requested.value for requested, (_, sources) in USER_REQUESTS.items() if status in sources]
+def user_move(requested: JobStatus, current: JobStatus) -> JobStatus | None:
+    """Where a user's ``requested`` status takes a job that is ``current``; None if the request is refused now."""
+    return USER_REQUESTS[requested].get(current)
+
+
+def allowed_requests(status: JobStatus, paused_by: PausedBy | None = None) -> list[str]:
+    """The ``requestedJobStatus`` values a job in ``status`` accepts now and that change something (the console
+    shows only these). A job the scheduler paused may still be paused by hand, so that it stays paused."""
+    allowed = []
+    for requested, moves in USER_REQUESTS.items():
+        target = moves.get(status)
+        pins_pause = requested is S.PAUSED and target is not None and paused_by is not PausedBy.USER
+        if target is not None and (target is not status or pins_pause):
+            allowed.append(requested.value)
+    return allowed
 
 
 def priority_is_final(status: JobStatus) -> bool:

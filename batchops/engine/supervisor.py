@@ -19,7 +19,7 @@ import time
 from typing import Protocol
 
 from batchops.domain.job import Job
-from batchops.domain.status import JobStatus
+from batchops.domain.status import JobStatus, PausedBy
 from batchops.engine import scheduler
 from batchops.engine.clients import StoreClients
 from batchops.engine.jobwork import JobSteps, JobWork, LocalJobWork
@@ -110,7 +110,7 @@ class Supervisor:
     async def tick(self) -> None:
         jobs = await self.store.jobs_in(_WATCHED)
         for move in scheduler.decide(jobs, self.settings.max_active_jobs):
-            await self.store.transition(move.job_id, move.to, move.reason)
+            await self.store.transition(move.job_id, move.to, move.reason, paused_by=move.paused_by)
         if any(j.status in (S.READY, S.ACTIVE, S.PAUSED) for j in jobs):
             jobs = await self.store.jobs_in(_WATCHED)
         for job in jobs:
@@ -133,7 +133,7 @@ class Supervisor:
 
     async def _after_drain(self, job: Job) -> None:
         if job.status is S.PAUSING:
-            await self.store.transition(job.id, S.PAUSED, "paused: a higher-priority job is running")
+            await self.store.transition(job.id, S.PAUSED, _paused_reason(job))
         else:
             await self._jobs.finish(job)
 
@@ -158,3 +158,9 @@ class Supervisor:
         purged = await self.store.purge_ended_before(time.time() - self.settings.retention_days * 86400)
         if purged:
             log.info("purged %d jobs that ended over %d days ago", purged, self.settings.retention_days)
+
+
+def _paused_reason(job: Job) -> str:
+    if job.paused_by is PausedBy.USER:
+        return "paused by its owner: resume it with UpdateJobStatus requestedJobStatus=Ready"
+    return "paused: a higher-priority job is running"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.retry import RetryLinks
-from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, priority_is_final
+from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, PausedBy, priority_is_final, user_move
 from batchops.domain.task import ReportRow
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, RateFinal, StatusNotRequestable
 from batchops.manifests.precheck import check_manifest
@@ -179,7 +179,8 @@ class JobService:
         return job
 
     async def request_status(self, account_id: str, job_id: str, requested: str | None, reason: str | None) -> Job:
-        """Confirm (``Ready``) or cancel (``Cancelled``) a job, if its status allows; returns the job afterwards.
+        """Confirm or resume (``Ready``), pause (``Paused``) or cancel (``Cancelled``) a job, if its status allows;
+        returns the job afterwards.
 
         Raises StatusNotRequestable, JobNotFound or JobStatusRefused (the job's status does not allow it now).
         """
@@ -188,16 +189,31 @@ class JobService:
             raise StatusNotRequestable(requested, tuple(_REQUESTABLE))
         check_xml_chars(reason, "statusUpdateReason")  # DescribeJob answers it in XML
         job = await self._store.get_job(account_id, job_id)
-        target, allowed_from = USER_REQUESTS[wanted]
-        if job.status is not target:
-            moved = await self._store.transition(
-                job_id, target, reason or _default_reason(target), user_reason=True, only_from=allowed_from
-            )
-            if not moved:
-                raise _refusal(await self._store.get_job(account_id, job_id), wanted, allowed_from)
+        for _ in range(3):  # the engine may move the job between our read and our write: look again
+            if await self._apply_request(job, wanted, reason):
+                break
+            job = await self._store.get_job(account_id, job_id)
+        else:
+            raise _refusal(job, wanted)
         job = await self._store.get_job(account_id, job_id)
         self._wake()
         return job
+
+    async def _apply_request(self, job: Job, wanted: JobStatus, reason: str | None) -> bool:
+        """One try at the request against the job as last read; False if its status changed meanwhile.
+        JobStatusRefused if the status it is in refuses the request."""
+        target = user_move(wanted, job.status)
+        if target is None:
+            raise _refusal(job, wanted)
+        said = reason or _default_reason(wanted, job.status)
+        if target is not job.status:
+            paused_by = PausedBy.USER if wanted is JobStatus.PAUSED else None
+            return await self._store.transition(
+                job.id, target, said, user_reason=True, only_from=frozenset({job.status}), paused_by=paused_by
+            )
+        if wanted is JobStatus.PAUSED:  # pausing or paused already (pre-empted): now the owner's pause
+            return await self._store.pin_pause(job.id, said)
+        return True
 
     # --- tags -----------------------------------------------------------------------------------
 
@@ -250,12 +266,21 @@ async def _all_pass(*checks: Awaitable[None]) -> None:
             raise outcome
 
 
-def _default_reason(target: JobStatus) -> str:
-    return "confirmed by the user" if target is JobStatus.READY else "cancelled by the user"
+_DEFAULT_REASONS = {
+    JobStatus.READY: "confirmed by the user",
+    JobStatus.PAUSED: "paused by the user",
+    JobStatus.CANCELLED: "cancelled by the user",
+}
 
 
-def _refusal(job: Job, requested: JobStatus, allowed_from: frozenset[JobStatus]) -> JobStatusRefused:
-    allowed = ", ".join(sorted(s.value for s in allowed_from))
+def _default_reason(requested: JobStatus, current: JobStatus) -> str:
+    if requested is JobStatus.READY and current is JobStatus.PAUSED:
+        return "resumed by the user"
+    return _DEFAULT_REASONS[requested]
+
+
+def _refusal(job: Job, requested: JobStatus) -> JobStatusRefused:
+    allowed = ", ".join(sorted(s.value for s in USER_REQUESTS[requested]))
     return JobStatusRefused(
         f"job {job.id} is {job.status.value}; requestedJobStatus={requested.value} is accepted only while the job is "
         f"one of: {allowed}"

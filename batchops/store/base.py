@@ -16,7 +16,7 @@ from typing import Protocol
 
 from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec, RateCaps
 from batchops.domain.retry import RetryLinks
-from batchops.domain.status import JobStatus
+from batchops.domain.status import JobStatus, PausedBy
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
 
 #: The store's wall clock, epoch seconds (``time.time``; tests pass a manual one).
@@ -108,6 +108,11 @@ class JobStore(Protocol):
 
     async def set_hold_reason(self, job_id: str, reason: str | None) -> None: ...
 
+    async def pin_pause(self, job_id: str, reason: str) -> bool:
+        """Mark a Pausing or Paused job as paused by its owner (the scheduler no longer resumes it); False if the
+        job is in neither status."""
+        ...
+
     async def get_tags(self, account_id: str, job_id: str) -> list[dict[str, str]]: ...
 
     async def put_tags(self, account_id: str, job_id: str, tags: list[dict[str, str]]) -> None: ...
@@ -121,6 +126,7 @@ class JobStore(Protocol):
         *,
         user_reason: bool = False,
         only_from: frozenset[JobStatus] | None = None,
+        paused_by: PausedBy | None = None,
     ) -> bool: ...
 
     async def add_failure(self, job_id: str, failure: FailureReason) -> None: ...

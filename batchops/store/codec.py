@@ -24,7 +24,7 @@ from batchops.domain.job import (
     RateCaps,
     ReportSpec,
 )
-from batchops.domain.status import JobStatus
+from batchops.domain.status import JobStatus, PausedBy
 
 
 def spec_to_json(spec: JobSpec) -> str:
@@ -120,4 +120,5 @@ def job_from_row(row: Any, now: float) -> Job:
         generated_manifest=generated_manifest_from_json(row.generated_manifest),
         hold_reason=row.hold_reason,
         rate=RateCaps(row.max_requests_per_second, row.max_tasks_in_flight),
+        paused_by=PausedBy(row.paused_by) if row.paused_by else None,
     )

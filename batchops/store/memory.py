@@ -19,7 +19,7 @@ from typing import Any
 
 from batchops.domain.job import FailureReason, Job, JobSpec, RateCaps
 from batchops.domain.retry import RetryLinks
-from batchops.domain.status import TERMINAL, JobStatus, sources_of
+from batchops.domain.status import TERMINAL, JobStatus, PausedBy, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
 from batchops.store.base import SEARCH_SORTS, Clock, HistoryEntry, Store
@@ -31,6 +31,7 @@ _JOB_DEFAULTS: dict[str, Any] = {
     "hold_reason": None,
     "max_requests_per_second": None,
     "max_tasks_in_flight": None,
+    "paused_by": None,
     "total_tasks": 0,
     "succeeded": 0,
     "failed": 0,
@@ -180,6 +181,14 @@ class MemoryStore(MemoryWork):
             if row is not None and row.hold_reason != reason:
                 row.hold_reason, row.updated_time = reason, self._clock()
 
+    async def pin_pause(self, job_id: str, reason: str) -> bool:
+        async with self._write():
+            row = self.tables.jobs.get(job_id)
+            if row is None or row.status not in (JobStatus.PAUSING.value, JobStatus.PAUSED.value):
+                return False
+            row.paused_by, row.status_update_reason, row.updated_time = PausedBy.USER.value, reason, self._clock()
+        return True
+
     async def get_tags(self, account_id: str, job_id: str) -> list[dict[str, str]]:
         return list(json.loads(self._row(account_id, job_id).tags))
 
@@ -197,15 +206,16 @@ class MemoryStore(MemoryWork):
         *,
         user_reason: bool = False,
         only_from: frozenset[JobStatus] | None = None,
+        paused_by: PausedBy | None = None,
     ) -> bool:
         sources = sources_of(target) if only_from is None else sources_of(target) & only_from
         now = self._clock()
         async with self._write():
             row = self._row(None, job_id)
             current = JobStatus(row.status)
-            if current not in sources:
+            if current not in sources or rules.resumed_by_hand_only(row, target):
                 return False
-            values = rules.status_values(row, target, now, reason if user_reason else None, failure)
+            values = rules.status_values(row, target, now, reason if user_reason else None, failure, paused_by)
             vars(row).update(values)
             self.tables.history[job_id].append((now, current.value, target.value, reason))
         rules.log_status_move(job_id, current, target, reason, failure)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from batchops.domain.job import FailureReason, Job, JobSpec
-from batchops.domain.status import TERMINAL, JobStatus
+from batchops.domain.status import TERMINAL, JobStatus, PausedBy
 from batchops.errors import IdempotencyConflict, PriorityFinal, RateFinal, TooManyUnfinishedJobs, ValidationError
 from batchops.store import codec
 from batchops.store.base import SEARCH_SORTS, WriteFault
@@ -43,10 +43,21 @@ def new_job_values(
 
 
 def status_values(
-    row: Any, target: JobStatus, now: float, user_reason: str | None, failure: FailureReason | None
+    row: Any,
+    target: JobStatus,
+    now: float,
+    user_reason: str | None,
+    failure: FailureReason | None,
+    paused_by: PausedBy | None = None,
 ) -> dict[str, Any]:
-    """The columns a move of ``row`` to ``target`` changes (active time, suspension, termination, reasons)."""
+    """The columns a move of ``row`` to ``target`` changes (active time, suspension, termination, reasons, who
+    paused it: kept from Pausing to Paused, cleared when it leaves them)."""
     values: dict[str, Any] = {"status": target.value, "updated_time": now}
+    if target in (JobStatus.PAUSING, JobStatus.PAUSED):
+        if paused_by is not None:
+            values["paused_by"] = paused_by.value
+    elif row.paused_by is not None:
+        values["paused_by"] = None
     if user_reason is not None:
         values["status_update_reason"] = user_reason
     if target is JobStatus.ACTIVE:
@@ -65,6 +76,12 @@ def status_values(
         reasons = [*json.loads(row.failure_reasons), {"code": failure.code, "reason": failure.reason}]
         values["failure_reasons"] = json.dumps(reasons)
     return values
+
+
+def resumed_by_hand_only(row: Any, target: JobStatus) -> bool:
+    """A job paused by its owner leaves Paused only when the owner resumes it (to Ready), never straight to
+    Active: the scheduler's decision may be older than the owner's pause."""
+    return target is JobStatus.ACTIVE and row.status == JobStatus.PAUSED.value and row.paused_by == PausedBy.USER
 
 
 def log_status_move(

@@ -104,6 +104,8 @@ jobs = Table(
     # The job's rate caps now (migration 0012): null is no cap.
     Column("max_requests_per_second", Float),
     Column("max_tasks_in_flight", Integer),
+    # Who paused a Pausing or Paused job (User, Preemption); null otherwise. The scheduler resumes only Preemption.
+    Column("paused_by", String(16)),
     Column("failure_reasons", Text, nullable=False, default="[]"),
     Column("total_tasks", Count, nullable=False, default=0),
     Column("succeeded", Count, nullable=False, default=0),

@@ -81,8 +81,8 @@ def test_describe_priority_and_status_calls(server: Server, suspended_job: str) 
     assert_cos_error(cos_request(server, "POST", path, params={"priority": "x"}), 400, "InvalidArgument")
 
     status_path = f"/jobs/{job_id}/status"
-    bad = cos_request(server, "POST", status_path, params={"requestedJobStatus": "Paused"})
-    assert_cos_error(bad, 400, "InvalidArgument", "must be Cancelled or Ready")
+    bad = cos_request(server, "POST", status_path, params={"requestedJobStatus": "Active"})
+    assert_cos_error(bad, 400, "InvalidArgument", "must be Cancelled or Paused or Ready")
     cancelled = cos_request(
         server, "POST", status_path, params={"requestedJobStatus": "Canceled", "statusUpdateReason": "not needed"}
     )

@@ -26,7 +26,7 @@ def one_line(result: Result, exit_code: int) -> str:
     ("args", "said"),
     [
         (["update-priority", "j", "9999999999", *NOWHERE], "Invalid value for 'PRIORITY'"),
-        (["update-status", "j", "--requested-job-status", "Paused", *NOWHERE], "'Paused' is not one of"),
+        (["update-status", "j", "--requested-job-status", "Active", *NOWHERE], "'Active' is not one of"),
         (["update-status", "j", *NOWHERE], "Missing option '--requested-job-status'"),
         (["wait", *NOWHERE], "Missing argument 'JOB_ID'"),
         (["no-such-command"], "No such command 'no-such-command'"),

@@ -314,7 +314,7 @@ async def test_update_status_refuses_a_status_no_user_may_request(
 ) -> None:
     job_id = await create(client)
     reply = await cos_call(client, "POST", f"/jobs/{job_id}/status", OWNER, params=params)
-    assert_error(reply, 400, "InvalidArgument", "requestedJobStatus must be Cancelled or Ready", sent)
+    assert_error(reply, 400, "InvalidArgument", "requestedJobStatus must be Cancelled or Paused or Ready", sent)
 
 
 async def test_update_status_refuses_a_move_the_jobs_status_does_not_allow(

@@ -30,6 +30,10 @@ ALLOWED = {
     (S.ACTIVE, S.PAUSING),
     (S.PAUSING, S.PAUSED),
     (S.PAUSED, S.ACTIVE),
+    # pause and resume by hand
+    (S.READY, S.PAUSED),
+    (S.SUSPENDED, S.PAUSED),
+    (S.PAUSED, S.READY),
     (S.ACTIVE, S.FAILING),
     (S.FAILING, S.FAILED),
     (S.CANCELLING, S.CANCELLED),
@@ -61,7 +65,7 @@ def test_suspended_never_comes_back() -> None:
 
 
 def test_user_may_confirm_only_suspended_and_cancel_unfinished() -> None:
-    assert USER_REQUESTS[S.READY] == (S.READY, frozenset({S.SUSPENDED}))
-    target, sources = USER_REQUESTS[S.CANCELLED]
-    assert target is S.CANCELLING and sources == CANCELLABLE
+    assert {s for s, t in USER_REQUESTS[S.READY].items() if t is not s} == {S.SUSPENDED, S.PAUSED}
+    moves = USER_REQUESTS[S.CANCELLED]
+    assert set(moves.values()) == {S.CANCELLING} and set(moves) - {S.CANCELLING} == CANCELLABLE
     assert not CANCELLABLE & {S.COMPLETING, S.FAILING, S.CANCELLING, *TERMINAL}

@@ -12,7 +12,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from batchops.domain.job import FailureReason, Job, JobSpec, RateCaps
-from batchops.domain.status import TERMINAL, JobStatus, sources_of
+from batchops.domain.status import TERMINAL, JobStatus, PausedBy, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
 from batchops.store.base import HistoryEntry
@@ -148,6 +148,16 @@ class SqlJobs(Repository):
                 .values(hold_reason=reason, updated_time=self._db.clock())
             )
 
+    async def pin_pause(self, job_id: str, reason: str) -> bool:
+        pausing = [JobStatus.PAUSING.value, JobStatus.PAUSED.value]
+        async with self._db.write() as conn:
+            result = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(pausing))
+                .values(paused_by=PausedBy.USER.value, status_update_reason=reason, updated_time=self._db.clock())
+            )
+        return bool(result.rowcount)
+
     async def get_tags(self, account_id: str, job_id: str) -> list[dict[str, str]]:
         query = select(jobs.c.tags).where(jobs.c.id == job_id, jobs.c.account_id == account_id)
         row = await self._db.first(query)
@@ -175,10 +185,12 @@ class SqlJobs(Repository):
         *,
         user_reason: bool = False,
         only_from: frozenset[JobStatus] | None = None,
+        paused_by: PausedBy | None = None,
     ) -> bool:
         """Move a job to ``target`` if the table allows it from its current status; False if not.
 
-        ``only_from`` narrows the allowed sources further (a user's request may be stricter).
+        ``only_from`` narrows the allowed sources further (a user's request may be stricter); ``paused_by`` says
+        who pauses it (a move to Pausing or Paused).
         """
         sources = sources_of(target) if only_from is None else sources_of(target) & only_from
         now = self._db.clock()
@@ -188,7 +200,9 @@ class SqlJobs(Repository):
             if row is None:
                 raise JobNotFound(job_id)
             current = JobStatus(row.status)
-            values = rules.status_values(row, target, now, reason if user_reason else None, failure)
+            if rules.resumed_by_hand_only(row, target):  # the row is locked: this check holds until the commit
+                return False
+            values = rules.status_values(row, target, now, reason if user_reason else None, failure, paused_by)
             result = await conn.execute(
                 update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources])).values(**values)
             )
