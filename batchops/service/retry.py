@@ -150,7 +150,7 @@ def nothing_to_retry(job: Job, error_codes: Sequence[str], seen: set[str]) -> No
 
 
 def retry_spec(parent: Job, request: RetryRequest, where: RetryManifest, etag: str, versioned: bool) -> JobSpec:
-    """The parent's spec over the retry manifest: same operation, priority, role, report, threshold."""
+    """The parent's spec over the retry manifest: same operation, priority, rate caps, role, report, threshold."""
     original = parent.spec.manifest
     manifest_format = COS_CSV if original is not None and original.format == COS_CSV else S3_CSV
     fields = ("Bucket", "Key", "VersionId") if versioned else ("Bucket", "Key")
@@ -159,6 +159,7 @@ def retry_spec(parent: Job, request: RetryRequest, where: RetryManifest, etag: s
         parent.spec,
         client_request_token=request.client_request_token,
         priority=parent.priority,
+        rate=parent.rate,  # the caps it runs with now, as the priority: an operator may have changed both
         manifest=ManifestSpec(manifest_format, fields, location),
         generator=None,
         confirmation_required=False,  # asking for the retry is the confirmation

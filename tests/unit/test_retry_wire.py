@@ -4,6 +4,8 @@ DescribeJob answers parse as the model's members (an unmodified model skips them
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import botocore.parsers
 import botocore.serialize
 import botocore.session
@@ -13,8 +15,10 @@ from botocore.model import ServiceModel
 from batchops.api.s3control_retry import parse_retry
 from batchops.api.s3control_xml import render_describe_job, render_retry
 from batchops.aws_hooks import boto3_hook
+from batchops.domain.job import RateCaps
 from batchops.domain.retry import RetryLinks
 from batchops.errors import ValidationError
+from batchops.service.retry import RetryManifest, RetryRequest, retry_spec
 from tests.support.s3control_bodies import ACCOUNT, REGION, make_job
 
 
@@ -84,3 +88,15 @@ def test_describe_job_links_parse_both_ways(model: ServiceModel) -> None:
 def test_a_job_without_links_says_nothing_of_them() -> None:
     rendered = render_describe_job(make_job(), region=REGION, links=RetryLinks())
     assert b"BatchOpsRetr" not in rendered
+
+
+def test_a_retry_runs_with_the_parents_caps_and_priority_as_they_are_now_not_as_created() -> None:
+    parent = make_job()
+    parent = replace(parent, spec=replace(parent.spec, rate=RateCaps(20, 4)), rate=RateCaps(None, 8), priority=77)
+    where = RetryManifest("arn:aws:s3:::reports", "reports", "job-0001/retries/x.csv")
+
+    spec = retry_spec(parent, RetryRequest(parent.id, "token"), where, '"etag"', versioned=False)
+
+    assert spec.rate == RateCaps(None, 8)
+    assert spec.priority == 77
+    assert spec.manifest is not None and spec.manifest.location.etag == "etag"
