@@ -230,7 +230,7 @@ class JobRunner:
         gate.release()
         return False
 
-    async def _until_stopped(self, acquire: Coroutine[Any, Any, None], release: Callable[[], None]) -> bool:
+    async def _until_stopped(self, acquire: Coroutine[Any, Any, object], release: Callable[[], None]) -> bool:
         """Wait for ``acquire`` unless the runner stops first; True once it acquired (and still runs)."""
         if self.stopped:
             acquire.close()
@@ -255,18 +255,7 @@ class JobRunner:
         if not self._slots.locked():  # the common case: a slot is free, no race to set up
             await self._slots.acquire()
             return True
-        acquiring = asyncio.ensure_future(self._slots.acquire())
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not acquiring.done():
-            acquiring.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await acquiring
-        if acquiring.done() and not acquiring.cancelled() and self.stopped:
-            self._slots.release()
-            return False
-        return acquiring.done() and not acquiring.cancelled()
+        return await self._until_stopped(self._slots.acquire(), self._slots.release)
 
     async def _drain(self) -> None:
         # Until every task has ended, or the runner is stopped: then run()'s cleanup cancels the rest, whose
