@@ -134,7 +134,7 @@ class ChunkWorker:
     def _stop_job(self, job_id: str) -> None:
         """The job failed for its store's outage: stop its chunks running here (they record what they ran)."""
         for runner in self._running.get(job_id, ()):
-            runner.stop()
+            runner.stop(cut_off=True)
 
     def _ended(self, job_id: str, runner: JobRunner) -> None:
         runners = self._running.get(job_id, set())
@@ -156,7 +156,7 @@ class ChunkWorker:
                     runner.job.id,
                     self._lease_seconds,
                 )
-                runner.stop()
+                runner.stop(cut_off=True)
 
 
 def _nobody() -> None:

@@ -58,6 +58,9 @@ class RunnerConfig:
     #: Other processes run this store's tasks too (``--workers N``, ``batchops worker``): key locks go through the
     #: store. False where this process runs every task (``--workers 0``): the in-process lock is enough.
     shared_key_locks: bool = True
+    #: A pause or cancel lets tasks already running end for up to this long, and records them, before it cuts off
+    #: the rest: a request cut off may still take effect at the store (and then runs again after a resume).
+    stop_grace: float = 3.0
 
 
 @dataclass
@@ -116,11 +119,13 @@ class JobRunner:
         self._claim_retry = Backoff(config.retry_first, config.retry_most)
         self._holding = False  # this runner set the job's hold reason
 
-    def stop(self) -> None:
-        """Stop claiming and cancel running tasks; ``run`` then flushes and returns."""
+    def stop(self, cut_off: bool = False) -> None:
+        """Stop claiming; ``run`` then lets running tasks end (up to ``stop_grace``), flushes and returns.
+        ``cut_off``: cancel them now (this run's lease is lost, or its store is out: letting them end helps none)."""
         self._stopping.set()
-        for task in self._inflight:
-            task.cancel()
+        if cut_off:
+            for task in self._inflight:
+                task.cancel()
 
     @property
     def stopped(self) -> bool:
@@ -139,9 +144,7 @@ class JobRunner:
             await self._claim_loop()
             await self._drain()
         finally:
-            for task in self._inflight:
-                task.cancel()
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+            await self._end_inflight()
             done.set()
             self._flush_now.set()
             # Shielded: an abort may cancel this task again while it cleans up (procrastinate repeats it); the last
@@ -258,14 +261,23 @@ class JobRunner:
         return await self._until_stopped(self._slots.acquire(), self._slots.release)
 
     async def _drain(self) -> None:
-        # Until every task has ended, or the runner is stopped: then run()'s cleanup cancels the rest, whose
-        # tasks stay pending (a paused job runs them later; a cancelled one never does).
+        # Until every task has ended, or the runner is stopped: then run()'s cleanup gives the rest a grace period
+        # and cancels those still running, whose tasks stay pending (a paused job runs them later).
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             while self._inflight and not self.stopped:
                 await asyncio.wait({*self._inflight, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+
+    async def _end_inflight(self) -> None:
+        try:
+            if self._inflight and self.stopped:
+                await asyncio.wait(set(self._inflight), timeout=self._config.stop_grace)
+        finally:
+            for task in self._inflight:
+                task.cancel()
+            await asyncio.gather(*self._inflight, return_exceptions=True)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         # Here, not in the task's own ``finally``: a task cancelled before it started never runs its body, and

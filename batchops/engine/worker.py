@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import JobStatus
@@ -64,7 +65,11 @@ class Worker:
         # ``wake`` asks the supervisor in this process for a tick: a job's work here ended, so it can move on.
         self._work = JobTasks(on_end=self._work_ended, on_done=wake)
         self._outages = OutageWatch(
-            store, settings.store_outage_max_seconds, stop_work=self.drain, end_without_report=ends_none, wake=wake
+            store,
+            settings.store_outage_max_seconds,
+            stop_work=partial(self.drain, cut_off=True),
+            end_without_report=ends_none,
+            wake=wake,
         )
         self._loops: list[asyncio.Task[None]] = []
 
@@ -103,10 +108,10 @@ class Worker:
         if not self._work.resting(job.id):
             self._work.spawn(job.id, self._run(job))
 
-    def drain(self, job_id: str) -> None:
+    def drain(self, job_id: str, cut_off: bool = False) -> None:
         runner = self._runners.get(job_id)
         if runner is not None:
-            runner.stop()
+            runner.stop(cut_off)
         else:
             self._work.cancel(job_id)  # not claiming yet: it was opening the job's client
 

@@ -142,4 +142,6 @@ async def test_a_page_of_10000_jobs_is_fast(store: Store) -> None:
         timings[name] = time.perf_counter() - started
         assert page and total >= len(page)
     print({name: f"{seconds * 1000:.1f} ms" for name, seconds in timings.items()})
-    assert max(timings.values()) < 0.5, timings
+    # A guard against a plan that reads every job per page (seconds here), not a speed target: pages take
+    # 2-25 ms on a quiet 2-core machine, and one took 0.8 s while the rest of the suite loaded it.
+    assert max(timings.values()) < 2.0, timings
