@@ -27,9 +27,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/batchops demo --data-dir .data --port $(PORT)
 
-## test: the whole test suite (starts its own SeaweedFS and servers on free ports)
+## test: the whole test suite (starts its own SeaweedFS and servers on free ports), three test modules at a time
+## (most of a test's time is spent waiting on servers: three processes keep two cores busy; one module's tests stay
+## in one process, as its module fixtures expect)
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile
 
 ## test-unit: the tests that need no service (tests/unit without SeaweedFS or PostgreSQL), the inner loop: under a minute
 test-unit: $(STAMP)
