@@ -142,6 +142,14 @@ def job() -> None:
 @click.option("--tag", multiple=True, metavar="KEY=VALUE", help="A tag on the job itself.")
 @click.option("--max-requests-per-second", type=float, help="Cap on the job's S3 requests a second [default: none].")
 @click.option("--max-tasks-in-flight", type=int, help="Cap on the job's tasks running at once [default: none].")
+@click.option(
+    "--then-json",
+    "then",
+    multiple=True,
+    metavar="OPERATION",
+    help="A chain: a step to run over the tasks that succeeded, once the job before it completes (repeatable, "
+    'in order), as --operation-json takes it, e.g. --then-json \'{"S3DeleteObject": {}}\'.',
+)
 @with_client
 def create(client: Client, output: str, **options: Any) -> None:
     """Create a job; prints its id."""
@@ -164,6 +172,7 @@ def create(client: Client, output: str, **options: Any) -> None:
         client_request_token=options["client_request_token"],
         max_requests_per_second=options["max_requests_per_second"],
         max_tasks_in_flight=options["max_tasks_in_flight"],
+        then=[_operation_json(step, "--then-json") for step in options["then"]],
     )
     _emit(output, {"JobId": job_id}, lambda: click.echo(job_id))
 
@@ -178,12 +187,16 @@ def _operation(operation_json: str | None, object_tags: Sequence[str]) -> dict[s
         raise click.UsageError(
             "give the operation: --operation-json '{\"S3DeleteObjectTagging\": {}}' or --put-object-tag"
         )
+    return _operation_json(operation_json, "--operation-json")
+
+
+def _operation_json(text: str, option: str) -> dict[str, Any]:
     try:
-        operation = json.loads(operation_json)
+        operation = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise click.UsageError(f"--operation-json is not valid JSON: {exc}") from None
+        raise click.UsageError(f"{option} is not valid JSON: {exc}") from None
     if not isinstance(operation, dict) or len(operation) != 1:
-        raise click.UsageError('--operation-json must be an object with one operation, e.g. {"S3DeleteObject": {}}')
+        raise click.UsageError(f'{option} must be an object with one operation, e.g. {{"S3DeleteObject": {{}}}}')
     return operation
 
 
@@ -289,8 +302,22 @@ def describe_rows(found: dict[str, Any]) -> list[tuple[str, str]]:
         ("Job ARN", found.get("JobArn", "")),
         ("Retry of", found.get("BatchOpsRetryOf", "")),
         ("Retries", ", ".join(found.get("BatchOpsRetries", []))),
+        ("Chain", chain_text(found.get("BatchOpsChain"))),
     ]
     return [(name, value) for name, value in rows if value]
+
+
+def chain_text(chain: dict[str, Any] | None) -> str:
+    """``step 2 of 3, Running: 1 S3PutObjectTagging (job …, Complete) -> 2 …``, plus why it stopped."""
+    if not chain:
+        return ""
+    steps = chain.get("Steps", [])
+    shown = []
+    for step in steps:
+        where = f" (job {step['JobId']}, {step.get('Status', '')})" if step.get("JobId") else ""
+        shown.append(f"{step.get('Number')} {step.get('Operation')}{where}")
+    text = f"step {chain.get('Position')} of {len(steps)}, {chain.get('State')}: " + " -> ".join(shown)
+    return f"{text}; {chain['Reason']}" if chain.get("Reason") else text
 
 
 # --- priority / status ----------------------------------------------------------------------

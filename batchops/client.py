@@ -119,8 +119,12 @@ class Client:
         client_request_token: str | None = None,
         max_requests_per_second: float | None = None,
         max_tasks_in_flight: int | None = None,
+        then: Sequence[Mapping[str, Any]] = (),
     ) -> str:
         """Create a job; returns its id.
+
+        ``then`` makes it a chain: operations (as ``operation``) run in turn, each as a new job over the tasks the
+        step before it succeeded on, once that step completes (``describe_job(id)["BatchOpsChain"]`` shows where).
 
         ``max_requests_per_second`` and ``max_tasks_in_flight`` cap how hard its tasks press the store
         (``update_rate`` changes them while it runs).
@@ -154,6 +158,8 @@ class Client:
         if tags:
             request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
         request.update(_rate_caps(max_requests_per_second, max_tasks_in_flight))
+        if then:
+            request["BatchOpsThen"] = [dict(step) for step in then]
         with self._calling("the batchops server"):
             return str(self._control.create_job(**request)["JobId"])
 

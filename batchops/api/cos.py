@@ -53,7 +53,8 @@ async def create_job(request: Request) -> Response:
 async def describe_job(request: Request) -> Response:
     jobs = services(request).jobs
     job = await jobs.describe(account_of(request), job_id_of(request))
-    return xml_response(wire.render_describe_job(job, await jobs.retry_links(job.account_id, job.id)))
+    links = await jobs.retry_links(job.account_id, job.id)
+    return xml_response(wire.render_describe_job(job, links, await jobs.chain(job)))
 
 
 async def retry_job(request: Request) -> Response:

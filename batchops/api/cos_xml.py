@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from batchops import xmlutil
-from batchops.api import jobxml
+from batchops.api import chain_xml, jobxml
 from batchops.api.s3control_retry import add_links
 from batchops.arns import parse_object_arn
+from batchops.domain.chain import ChainView
 from batchops.domain.job import (
     FailureThreshold,
     Job,
@@ -54,6 +55,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         jobxml.THRESHOLD_ELEMENT,
         jobxml.RATE_ELEMENT,
         jobxml.TASKS_ELEMENT,
+        chain_xml.THEN_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Enabled", "Format", "Prefix", "ReportScope"})
@@ -80,6 +82,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> Job
         description=check_bytes(xmlutil.text(root, "Description"), "Description", 256) or "",
         threshold=jobxml.parse_threshold(root, default_threshold),
         rate=jobxml.parse_rate(root),
+        then=chain_xml.parse_then(root, example="COSPutObjectCopy", prefix="COS"),
     )
 
 
@@ -165,12 +168,14 @@ def render_create_job(job_id: str) -> bytes:
     return jobxml.to_bytes(root)
 
 
-def render_describe_job(job: Job, links: RetryLinks | None = None) -> bytes:
+def render_describe_job(job: Job, links: RetryLinks | None = None, chain: ChainView | None = None) -> bytes:
     root = Element("DescribeJobResult")
     descriptor = xmlutil.add(root, "Job")
     _add_job(descriptor, job)
     if links is not None:
         add_links(descriptor, links)
+    chain_xml.add_then(descriptor, job.spec.then)
+    chain_xml.add_chain(descriptor, chain)
     return jobxml.to_bytes(root)
 
 

@@ -59,7 +59,8 @@ async def describe_job(request: Request) -> Response:
     account_id = account_of(request)
     job = await app.jobs.describe(account_id, job_id_of(request))
     links = await app.jobs.retry_links(account_id, job.id)
-    return xml_response(wire.render_describe_job(job, region=app.settings.s3_region, links=links))
+    chain = await app.jobs.chain(job)
+    return xml_response(wire.render_describe_job(job, region=app.settings.s3_region, links=links, chain=chain))
 
 
 async def list_jobs(request: Request) -> Response:

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from batchops import xmlutil
-from batchops.api import jobxml
+from batchops.api import chain_xml, jobxml
 from batchops.api.s3control_generator import add_generated_descriptor, add_generator, parse_generator
 from batchops.api.s3control_retry import add_links
 from batchops.arns import job_arn, parse_object_arn
+from batchops.domain.chain import ChainView
 from batchops.domain.job import (
     FailureThreshold,
     Job,
@@ -54,6 +55,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         jobxml.THRESHOLD_ELEMENT,
         jobxml.RATE_ELEMENT,
         jobxml.TASKS_ELEMENT,
+        chain_xml.THEN_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Format", "Enabled", "Prefix", "ReportScope", "ExpectedBucketOwner"})
@@ -82,6 +84,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tup
         threshold=jobxml.parse_threshold(root, default_threshold),
         rate=jobxml.parse_rate(root),
         generator=generator,
+        then=chain_xml.parse_then(root),
     )
     return spec, parse_tags(root)
 
@@ -200,12 +203,16 @@ def render_create_job(job_id: str) -> bytes:
     return jobxml.to_bytes(root)
 
 
-def render_describe_job(job: Job, *, region: str, links: RetryLinks | None = None) -> bytes:
+def render_describe_job(
+    job: Job, *, region: str, links: RetryLinks | None = None, chain: ChainView | None = None
+) -> bytes:
     root = _document("DescribeJobResult")
     descriptor = xmlutil.add(root, "Job")
     _add_job_descriptor(descriptor, job, region)
     if links is not None:
         add_links(descriptor, links)
+    chain_xml.add_then(descriptor, job.spec.then)
+    chain_xml.add_chain(descriptor, chain)
     return jobxml.to_bytes(root)
 
 

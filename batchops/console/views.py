@@ -254,6 +254,7 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "report_error": None,
         "job_arn": job_arn(job.account_id, job.id, app.settings.s3_region),
         "retry_links": await app.jobs.retry_links(job.account_id, job.id),
+        "chain": await app.jobs.chain(job),
         "retry_token": str(uuid.uuid4()),  # one per page drawn: the retry form submitted twice retries once
     }
     if job.spec.report.enabled and job.status in TERMINAL:
@@ -279,7 +280,7 @@ async def job_live(request: Request) -> Response:
     return JSONResponse({**job_summary(job), "final": job.status in TERMINAL, "parts": parts})
 
 
-LIVE_PARTS = ("status", "progress", "actions", "overview", "manifest", "history", "failures", "report")
+LIVE_PARTS = ("status", "progress", "actions", "overview", "chain", "manifest", "history", "failures", "report")
 
 
 @protected

@@ -121,6 +121,15 @@ class RateCaps:
 
 
 @dataclass(frozen=True)
+class ChainLink:
+    """Where a chain's later step stands: the chain's first job, the step before it, and its place (2, 3, ...)."""
+
+    root_id: str
+    parent_id: str
+    step: int
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """Everything a CreateJob request fixes about a job."""
 
@@ -136,6 +145,11 @@ class JobSpec:
     generator: GeneratorSpec | None = None
     #: The caps CreateJob set (the job's current caps are ``Job.rate``: they may change while it runs).
     rate: RateCaps = field(default_factory=RateCaps)
+    #: The chain's steps after this job (``BatchOpsThen``): when it completes, the first runs over its succeeded
+    #: tasks as a new job, which carries the rest.
+    then: tuple[OperationSpec, ...] = ()
+    #: Set on a chain's later steps: the job before it, and the chain's first (None: not a later step).
+    chain: ChainLink | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batchops.domain.job import FailureReason, Job
 from batchops.domain.status import JobStatus
+from batchops.engine.chain import start_next_step
 from batchops.errors import ValidationError
 from batchops.reports.writer import write_report
 from batchops.s3.errors import to_task_error
@@ -40,6 +41,8 @@ async def finish(store: Store, s3: S3Client, job: Job) -> JobStatus:
     if failure is not None:
         await store.add_failure(job.id, failure)
     target = ENDINGS[job.status]
+    if target is JobStatus.COMPLETE:  # first, so a finish repeated after a crash still starts it (once)
+        await start_next_step(store, s3, job)
     await store.transition(job.id, target, _DONE_REASON[target])
     return target
 

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from batchops.domain.chain import ChainView
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, PausedBy, priority_is_final, user_move
@@ -23,6 +24,7 @@ from batchops.reports.target import check_report_writable
 from batchops.s3.client import QuickClients
 from batchops.s3.resolver import check_role
 from batchops.service import objects
+from batchops.service.chains import chain_view, running_step
 from batchops.service.objects import Readable, ReportFile, ReportFileStream
 from batchops.service.rates import changed_caps
 from batchops.service.retry import RetryRequest, retry_failures
@@ -116,6 +118,10 @@ class JobService:
         await self._store.get_job(account_id, job_id)
         return await self._store.retry_links(job_id)
 
+    async def chain(self, job: Job) -> ChainView | None:
+        """The chain the job belongs to, and where it is (None: the job is in no chain)."""
+        return await chain_view(self._store, job.account_id, job)
+
     # --- read -----------------------------------------------------------------------------------
 
     async def describe(self, account_id: str, job_id: str) -> Job:
@@ -189,6 +195,9 @@ class JobService:
             raise StatusNotRequestable(requested, tuple(_REQUESTABLE))
         check_xml_chars(reason, "statusUpdateReason")  # DescribeJob answers it in XML
         job = await self._store.get_job(account_id, job_id)
+        if wanted is JobStatus.CANCELLED:  # cancelling a chain cancels its running step
+            job = await running_step(self._store, account_id, job)
+            job_id = job.id
         for _ in range(3):  # the engine may move the job between our read and our write: look again
             if await self._apply_request(job, wanted, reason):
                 break

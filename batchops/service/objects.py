@@ -8,23 +8,24 @@ where it was written and an uploaded manifest lands where the job's role will re
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batchops.arns import parse_bucket_arn
 from batchops.domain.job import Job
 from batchops.errors import BatchOpsError
+from batchops.reports import derived
 from batchops.reports.reader import AsyncGetObject, ReportLocation, read_index
 from batchops.s3.client import open_client
 from batchops.s3.resolver import credentials_for
 from batchops.s3.types import S3Client
 from batchops.settings import Settings
 
-#: A manifest upload goes to the store in parts of this size (S3's smallest part is 5 MiB): memory holds one.
-UPLOAD_PART_BYTES = 5 * 1024 * 1024
+UPLOAD_PART_BYTES = derived.UPLOAD_PART_BYTES
+Readable = derived.Readable
 
 
 class StoreCallFailed(BatchOpsError):
@@ -58,10 +59,6 @@ def describe_failure(exc: Exception, bucket: str) -> str:
     return f"the object store could not be reached: {exc}"
 
 
-class Readable(Protocol):
-    async def read(self, size: int = -1) -> bytes: ...
-
-
 async def upload(
     settings: Settings, account_id: str, role_arn: str, bucket: str, key: str, source: Readable, size: int
 ) -> str:
@@ -69,30 +66,9 @@ async def upload(
     ETag."""
     try:
         async with role_store(settings, account_id, role_arn) as s3:
-            if size <= UPLOAD_PART_BYTES:
-                answer = await s3.put_object(Bucket=bucket, Key=key, Body=await source.read())
-                return str(answer["ETag"])
-            return await _multipart_upload(s3, bucket, key, source)
+            return await derived.put(s3, bucket, key, source, size)
     except (ClientError, BotoCoreError) as exc:
         raise StoreCallFailed(describe_failure(exc, bucket)) from None
-
-
-async def _multipart_upload(s3: S3Client, bucket: str, key: str, source: Readable) -> str:
-    upload_id = (await s3.create_multipart_upload(Bucket=bucket, Key=key))["UploadId"]
-    try:
-        parts: list[dict[str, Any]] = []
-        while body := await source.read(UPLOAD_PART_BYTES):
-            number = len(parts) + 1
-            answer = await s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body)
-            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        done = await s3.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-        )
-    except BaseException:
-        with suppress(ClientError, BotoCoreError):
-            await s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        raise
-    return str(done["ETag"])
 
 
 async def etag_of(

@@ -87,6 +87,10 @@ class JobStore(Protocol):
         """The account's job; JobNotFound if there is none (another account's job is not found either)."""
         ...
 
+    async def job_by_token(self, account_id: str, token: str) -> Job | None:
+        """The account's job created with this ClientRequestToken, if any (a chain finds its next step so)."""
+        ...
+
     async def job_for_engine(self, job_id: str) -> Job:
         """Any account's job, for the engine (it works on every account's jobs); JobNotFound if there is none."""
         ...

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchops.domain.job import (
+    ChainLink,
     FailureReason,
     FailureThreshold,
     GeneratedManifest,
@@ -33,6 +34,10 @@ def spec_to_json(spec: JobSpec) -> str:
         del data["generator"]
     if spec.rate.empty:  # likewise a job without rate caps
         del data["rate"]
+    if not spec.then:  # and one that starts no chain
+        del data["then"]
+    if spec.chain is None:
+        del data["chain"]
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -50,6 +55,8 @@ def spec_from_json(text: str) -> JobSpec:
         threshold=FailureThreshold(**data["threshold"]),
         generator=_generator_from_json(data.get("generator")),
         rate=RateCaps(**data.get("rate", {})),
+        then=tuple(OperationSpec(**step) for step in data.get("then", ())),
+        chain=ChainLink(**data["chain"]) if data.get("chain") else None,
     )
 
 

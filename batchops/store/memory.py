@@ -108,6 +108,12 @@ class MemoryStore(MemoryWork):
     async def job_for_engine(self, job_id: str) -> Job:
         return self._shown(self._row(None, job_id), self._clock())
 
+    async def job_by_token(self, account_id: str, token: str) -> Job | None:
+        for row in self._of(account_id):
+            if row.client_request_token == token:
+                return self._shown(row, self._clock())
+        return None
+
     async def list_jobs(
         self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None, horizon_days: int
     ) -> tuple[list[Job], str | None]:

@@ -69,6 +69,9 @@ EXTENSIONS = [
         ("BatchOpsMaxRequestsPerSecond", "BatchOpsMaxTasksInFlight"),
     ),
     Extension(
+        "BatchOpsThen", NO_OP, {"BatchOpsThen": [NO_OP, {"S3PutObjectTagging": {"TagSet": TAGS}}]}, ("BatchOpsThen",)
+    ),
+    Extension(
         "BatchOpsIncludeAllVersions",
         NO_OP,
         {

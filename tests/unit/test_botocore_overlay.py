@@ -28,7 +28,7 @@ from botocore.model import ServiceModel, StructureShape
 
 import batchops
 from batchops import xmlutil
-from batchops.api import jobxml, s3control_generator, s3control_retry, s3control_xml
+from batchops.api import chain_xml, jobxml, s3control_generator, s3control_retry, s3control_xml
 from batchops.api.s3control_xml import render_describe_job
 from batchops.aws_hooks import DATA_PATH, HOST_EVENT, boto3_hook, strip_account_from_host
 from batchops.awscli_plugin import awscli_initialize
@@ -40,7 +40,7 @@ from tests.support.s3control_bodies import REGION, create, job_params, make_job
 ROOT = Path(batchops.__file__).parent
 OVERLAY = Path(DATA_PATH) / "s3control" / "2018-08-20" / "service-2.sdk-extras.json"
 #: Members only DescribeJob answers (no CreateJob case sends them): tests/unit/test_retry_wire.py round-trips them.
-ANSWER_ONLY = {s3control_retry.RETRY_OF_ELEMENT, s3control_retry.RETRIES_ELEMENT}
+ANSWER_ONLY = {s3control_retry.RETRY_OF_ELEMENT, s3control_retry.RETRIES_ELEMENT, chain_xml.CHAIN_ELEMENT}
 
 
 @pytest.fixture(scope="module")

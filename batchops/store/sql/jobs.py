@@ -63,6 +63,11 @@ class SqlJobs(Repository):
             raise JobNotFound(job_id)
         return self._shown(row, self._db.clock())
 
+    async def job_by_token(self, account_id: str, token: str) -> Job | None:
+        query = select(jobs).where(jobs.c.account_id == account_id, jobs.c.client_request_token == token)
+        row = await self._db.first(query)
+        return None if row is None else self._shown(row, self._db.clock())
+
     def _shown(self, row: Any, now: float) -> Job:
         return rules.shown(codec.job_from_row(row, now), self._db.health.write_fault)
 
