@@ -54,6 +54,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         jobxml.THRESHOLD_ELEMENT,
         jobxml.RATE_ELEMENT,
         jobxml.TASKS_ELEMENT,
+        jobxml.DRY_RUN_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Enabled", "Format", "Prefix", "ReportScope"})
@@ -80,6 +81,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> Job
         description=check_bytes(xmlutil.text(root, "Description"), "Description", 256) or "",
         threshold=jobxml.parse_threshold(root, default_threshold),
         rate=jobxml.parse_rate(root),
+        dry_run=jobxml.parse_dry_run(root),
     )
 
 
@@ -245,6 +247,7 @@ def _add_job(parent: Element, job: Job) -> None:
     jobxml.add_time(parent, "TerminationDate", job.termination_time, format_timestamp)
     jobxml.add_rate(parent, job.rate)
     jobxml.add_paused_by(parent, job)
+    jobxml.add_dry_run(parent, spec.dry_run)
 
 
 def _add_list_entry(parent: Element, job: Job) -> None:

@@ -54,6 +54,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         jobxml.THRESHOLD_ELEMENT,
         jobxml.RATE_ELEMENT,
         jobxml.TASKS_ELEMENT,
+        jobxml.DRY_RUN_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Format", "Enabled", "Prefix", "ReportScope", "ExpectedBucketOwner"})
@@ -81,6 +82,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tup
         description=_parse_description(root),
         threshold=jobxml.parse_threshold(root, default_threshold),
         rate=jobxml.parse_rate(root),
+        dry_run=jobxml.parse_dry_run(root),
         generator=generator,
     )
     return spec, parse_tags(root)
@@ -293,6 +295,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     _add_threshold(parent, spec.threshold)
     jobxml.add_rate(parent, job.rate)
     jobxml.add_paused_by(parent, job)
+    jobxml.add_dry_run(parent, spec.dry_run)
 
 
 def _add_threshold(parent: Element, threshold: FailureThreshold) -> None:

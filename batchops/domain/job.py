@@ -136,6 +136,8 @@ class JobSpec:
     generator: GeneratorSpec | None = None
     #: The caps CreateJob set (the job's current caps are ``Job.rate``: they may change while it runs).
     rate: RateCaps = field(default_factory=RateCaps)
+    #: Check every task (HEAD the object, the operation's preconditions) and change nothing but the report.
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)

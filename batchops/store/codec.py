@@ -33,6 +33,8 @@ def spec_to_json(spec: JobSpec) -> str:
         del data["generator"]
     if spec.rate.empty:  # likewise a job without rate caps
         del data["rate"]
+    if not spec.dry_run:  # and one that is not a dry run
+        del data["dry_run"]
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -50,6 +52,7 @@ def spec_from_json(text: str) -> JobSpec:
         threshold=FailureThreshold(**data["threshold"]),
         generator=_generator_from_json(data.get("generator")),
         rate=RateCaps(**data.get("rate", {})),
+        dry_run=data.get("dry_run", False),
     )
 
 
