@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ import batchops
 from batchops.devstore import LocalSeaweed
 from tests.integration.test_boto3_extensions import hooked_client
 from tests.integration.test_cli_jobs import ok, run
+from tests.support.console import console_session
 from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
@@ -290,3 +292,52 @@ def test_cli_and_python_client_create_a_dry_run_and_show_its_counts_by_outcome(
     # Any other job's DescribeJob stays the dialect's own: no BatchOpsDryRun element at all.
     held = client.create_job(operation={"S3DeleteObject": {}}, manifest_arn=manifest, confirmation_required=True)
     assert "BatchOpsDryRun" not in client.describe_job(held)
+
+
+# --- the console ---------------------------------------------------------------------------------------------------
+
+
+def test_the_console_creates_a_dry_run_marks_it_and_counts_its_outcomes(
+    server: Server, control: Any, s3: Any, new_bucket: Callable[..., str]
+) -> None:
+    bucket, reports = new_bucket(), new_bucket()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"k")
+    before = snapshot(s3, [bucket])
+    client, token = console_session(server)
+    assert 'name="dry_run"' in client.get("/jobs/new").text
+    fields = {
+        "csrf_token": token,
+        "client_request_token": str(uuid.uuid4()),
+        "manifest_source": "upload",
+        "upload_bucket": reports,
+        "manifest_fields": "Bucket,Key",
+        "operation": "S3DeleteObjectTagging",
+        "priority": "10",
+        "role_arn": f"arn:aws:iam::{ACCOUNT}:role/batchops",
+        "report_enabled": "on",
+        "report_bucket": reports,
+        "report_prefix": "reports",
+        "report_scope": "AllTasks",
+        "dry_run": "on",
+    }
+    manifest = f"{bucket},k\n{bucket},gone\n".encode()
+    answer = client.post("/jobs/new", data=fields, files={"manifest_file": ("m.csv", manifest, "text/csv")})
+    assert answer.status_code == 303, answer.text[:3000]
+    job_id = answer.headers["location"].rsplit("/", 1)[-1]
+
+    assert describe(control, job_id)["BatchOpsDryRun"] is True
+    wait_status(control, job_id, "Complete")
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'data-testid="dry-run-mark"' in page
+    assert "1 task would succeed, 1 would fail:" in page
+    assert "<strong>NoSuchKey</strong>: 1" in page
+    listed = client.get("/jobs").text
+    row = listed[listed.index(f'data-job-id="{job_id}"') :]
+    assert 'data-testid="dry-run-mark"' in row[: row.index("</tr>")]
+    _, rows = read_report(s3, reports, job_id)
+    assert sorted((row[1], row[3], row[6]) for row in rows)[1] == (
+        "k",
+        "succeeded",
+        "would run S3DeleteObjectTagging (the object exists, 1 bytes)",
+    )
+    assert snapshot(s3, [bucket]) == before
