@@ -139,6 +139,11 @@ class JobSpec:
     #: Check every task (HEAD the object, the operation's preconditions) and change nothing but the report.
     dry_run: bool = False
 
+    def failed_too_often(self, succeeded: int, failed: int) -> bool:
+        """Past the failure threshold: the job fails. Never for a dry run, whose failures are what it is for: it
+        checks every task and ends Complete."""
+        return not self.dry_run and self.threshold.exceeded(succeeded, failed)
+
 
 @dataclass(frozen=True)
 class FailureReason:

@@ -101,8 +101,8 @@ class Operation(ABC, Generic[P]):
         """Dry run: what ``run`` would do to the object, changing nothing. This default HEADs the object (its
         version when the manifest names one), which fails as ``run`` would on a missing one; operations with
         preconditions of their own (batchops.operations.dryrun) check those too."""
-        head = await head_object(ctx, target)
-        return f"would run {self.name} (the object exists, {head.get('ContentLength', 0)} bytes)"
+        size = (await head_object(ctx, target)).get("ContentLength", 0)
+        return f"would run {self.name} (the object exists, {size} byte{'' if size == 1 else 's'})"
 
     def check_settings(self, params: P, settings: Settings) -> None:
         """At CreateJob, refuse parameters this server's configuration cannot serve (raise ValidationError)."""

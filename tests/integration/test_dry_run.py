@@ -21,10 +21,13 @@ from botocore.exceptions import ClientError
 
 import batchops
 from batchops.devstore import LocalSeaweed
+from batchops.reports.reader import ReportLocation
+from batchops.reports.reader import read_report as read_written_report
 from tests.integration.test_boto3_extensions import hooked_client
 from tests.integration.test_cli_jobs import ok, run
 from tests.support.console import console_session
-from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_status
+from tests.support.cos import cos_request, create_body, create_cos_job, put_cos_manifest
+from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
 
@@ -338,6 +341,63 @@ def test_the_console_creates_a_dry_run_marks_it_and_counts_its_outcomes(
     assert sorted((row[1], row[3], row[6]) for row in rows)[1] == (
         "k",
         "succeeded",
-        "would run S3DeleteObjectTagging (the object exists, 1 bytes)",
+        "would run S3DeleteObjectTagging (the object exists, 1 byte)",
     )
     assert snapshot(s3, [bucket]) == before
+
+
+# --- the COS dialect, and the failure threshold ---------------------------------------------------------------------
+
+
+def test_a_cos_dry_run_of_tags_added_past_ten_fails_those_tasks_and_changes_nothing(
+    server: Server, s3: Any, new_bucket: Callable[..., str]
+) -> None:
+    bucket, reports = new_bucket(), new_bucket()
+    s3.put_object(Bucket=bucket, Key="few", Body=b"f", Tagging="a=1")
+    s3.put_object(Bucket=bucket, Key="many", Body=b"m", Tagging="&".join(f"t{i}=v" for i in range(10)))
+    before = snapshot(s3, [bucket])
+    arn, etag = put_cos_manifest(s3, reports, [f"{bucket},few", f"{bucket},many"])
+    adding = (
+        "<COSPutObjectTagging><TaggingDirective>Add</TaggingDirective><TagSet><COSTag><Key>k</Key><Value>v</Value>"
+        "</COSTag></TagSet></COSPutObjectTagging>"
+    )
+    body = create_body(arn, etag, adding, report_bucket=reports).replace(
+        b"</CreateJobRequest>", b"<BatchOpsDryRun>true</BatchOpsDryRun></CreateJobRequest>"
+    )
+    job_id = create_cos_job(server, body)
+
+    def ended() -> Any:
+        answer = cos_request(server, "GET", f"/jobs/{job_id}")
+        return answer if answer.text("Job/Status") == "Complete" else None
+
+    described = wait_for(ended, what=f"COS job {job_id} to complete")
+    assert described.text("Job/BatchOpsDryRun") == "true"
+    written = read_written_report(
+        lambda b, k: bytes(s3.get_object(Bucket=b, Key=k)["Body"].read()),
+        ReportLocation.of(reports, "cos-reports", job_id),
+    )
+    rows = {row[1]: row for row in written.rows}
+    assert rows["few"][6] == "would merge tags: 1 tags now, 2 after"
+    assert outcome(rows["many"]) == ("failed", "TooManyTags", "400")
+    assert snapshot(s3, [bucket]) == before
+
+
+def test_a_dry_run_checks_every_task_past_the_failure_threshold(
+    control: Any, s3: Any, new_bucket: Callable[..., str]
+) -> None:
+    bucket, reports = new_bucket(), new_bucket()
+    s3.put_object(Bucket=bucket, Key="here", Body=b"h")
+    rows = [f"{bucket},here", *(f"{bucket},gone-{n}" for n in range(5))]
+    location = put_manifest(s3, reports, rows)
+    job_id = create_job(
+        control,
+        location,
+        {"S3DeleteObject": {}},
+        report_bucket=reports,
+        BatchOpsDryRun=True,
+        BatchOpsFailureThreshold={"MinTasks": 0, "Percent": 0},
+    )
+    job = wait_status(control, job_id, "Complete")  # a job that is not a dry run fails at its first failure
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 1
+    assert job["ProgressSummary"]["NumberOfTasksFailed"] == 5
+    assert "FailureReasons" not in job or job["FailureReasons"] == []

@@ -13,6 +13,7 @@ import pytest
 from batchops.api import cos_xml, s3control_xml
 from batchops.cli_jobs import counts_text
 from batchops.client import JobReport
+from batchops.domain.job import FailureThreshold
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import TaskContext
@@ -178,3 +179,9 @@ def test_counts_by_outcome_from_report_rows() -> None:
     assert counts == {"succeeded": 1, "NoSuchKey": 2, "TooManyTags": 1}
     assert counts_text(counts) == "1 succeeded, 3 failed (NoSuchKey 2, TooManyTags 1)"
     assert counts_text({}) == "0 succeeded, 0 failed"
+
+
+def test_a_dry_run_never_fails_for_its_failures() -> None:
+    spec = replace(make_job().spec, threshold=FailureThreshold(min_tasks=0, percent=0.0))
+    assert spec.failed_too_often(succeeded=1, failed=5)
+    assert not replace(spec, dry_run=True).failed_too_often(succeeded=1, failed=5)
