@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,15 +19,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 import batchops
-from batchops.devstore import LocalSeaweed
+from batchops.devstore import LocalSeaweed, free_port
 from batchops.reports.reader import ReportLocation
 from batchops.reports.reader import read_report as read_written_report
 from tests.integration.test_boto3_extensions import hooked_client
 from tests.integration.test_cli_jobs import ok, run
+from tests.integration.test_demo import REPO, demo_environment, running_demo
 from tests.support.console import console_session
 from tests.support.cos import cos_request, create_body, create_cos_job, put_cos_manifest
 from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_for, wait_status
@@ -401,3 +406,55 @@ def test_a_dry_run_checks_every_task_past_the_failure_threshold(
     assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 1
     assert job["ProgressSummary"]["NumberOfTasksFailed"] == 5
     assert "FailureReasons" not in job or job["FailureReasons"] == []
+
+
+# --- the README's example, as pasted ---------------------------------------------------------------------------------
+
+
+def readme_dry_run_blocks() -> tuple[str, str]:
+    """The shell and Python blocks of the README's "Dry run" section."""
+    section = (REPO / "README.md").read_text().split("\n### Dry run\n", 1)[1].split("\n## ", 1)[0]
+    shell = re.search(r"^```sh\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    python = re.search(r"^```python\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert shell and python, "README.md's Dry run section needs an sh and a python block"
+    return shell.group(1), python.group(1)
+
+
+def test_the_readme_dry_run_example_runs_as_pasted_after_make_run(tmp_path: Path) -> None:
+    shell_block, python_block = readme_dry_run_blocks()
+    with running_demo(tmp_path, free_port()):
+        fresh = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+        walked = subprocess.run(
+            ["bash", "-e", "-c", shell_block], cwd=tmp_path, env=fresh, capture_output=True, text=True, timeout=240
+        )
+        assert walked.returncode == 0, walked.stdout + walked.stderr
+        assert "yes: checks every task, changes nothing" in walked.stdout
+        assert "would merge tags: 0 tags now, 1 after" in walked.stdout
+        assert "by outcome: 10 succeeded, 1 failed (NoSuchKey 1)" in walked.stdout
+
+        demo = demo_environment(tmp_path / ".data" / "demo.env")
+        client = (  # the client of the README's Command line section, which the Dry run block goes on from
+            "import os\nfrom batchops import Client\nenv = os.environ\n"
+            'client = Client(env["BATCHOPS_URL"], env["BATCHOPS_ACCOUNT_ID"], env["AWS_ACCESS_KEY_ID"], '
+            'env["AWS_SECRET_ACCESS_KEY"], s3_endpoint=env["BATCHOPS_S3_ENDPOINT"])\n'
+        )
+        ran = subprocess.run(
+            [sys.executable, "-c", client + python_block],
+            cwd=tmp_path,
+            env={**os.environ, **demo},
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert ran.stdout.strip() == "{'succeeded': 10, 'NoSuchKey': 1}"
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=demo["BATCHOPS_S3_ENDPOINT"],
+            aws_access_key_id=demo["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=demo["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        assert s3.get_object_tagging(Bucket="demo-source", Key="photos/0000.txt")["TagSet"] == []
+        assert s3.get_object(Bucket="demo-source", Key="photos/0009.txt")["Body"].read()  # not deleted
