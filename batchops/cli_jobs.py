@@ -150,6 +150,9 @@ def job() -> None:
     help="A chain: a step to run over the tasks that succeeded, once the job before it completes (repeatable, "
     'in order), as --operation-json takes it, e.g. --then-json \'{"S3DeleteObject": {}}\'.',
 )
+@click.option(
+    "--dry-run", is_flag=True, help="Check every task and change nothing; the report says what each would do."
+)
 @with_client
 def create(client: Client, output: str, **options: Any) -> None:
     """Create a job; prints its id."""
@@ -173,6 +176,7 @@ def create(client: Client, output: str, **options: Any) -> None:
         max_requests_per_second=options["max_requests_per_second"],
         max_tasks_in_flight=options["max_tasks_in_flight"],
         then=[_operation_json(step, "--then-json") for step in options["then"]],
+        dry_run=options["dry_run"],
     )
     _emit(output, {"JobId": job_id}, lambda: click.echo(job_id))
 
@@ -266,6 +270,7 @@ def describe_rows(found: dict[str, Any]) -> list[tuple[str, str]]:
         ("Status", found["Status"]),
         ("Description", found.get("Description", "")),
         ("Priority", str(found.get("Priority", ""))),
+        ("Dry run", "yes: checks every task, changes nothing" if found.get("BatchOpsDryRun") else ""),
         (
             "Rate cap",
             rate_text(
@@ -520,7 +525,8 @@ class WaitProgress:
 def report(client: Client, output: str, job_id: str, limit: int) -> None:
     """A finished job's completion report: its files and rows."""
     found = client.report(job_id)
-    _emit(output, {"Manifest": found.manifest, "Rows": found.rows}, lambda: _print_report(found, limit))
+    data = {"Manifest": found.manifest, "Rows": found.rows, "Counts": found.outcome_counts()}
+    _emit(output, data, lambda: _print_report(found, limit))
 
 
 def _print_report(found: Any, limit: int) -> None:
@@ -532,6 +538,15 @@ def _print_report(found: Any, limit: int) -> None:
         table.add_row(*(row.get(column, "") for column in table_columns(table)))
     console.print(table)
     click.echo(f"{len(found.rows)} row(s)" + (f", first {limit} shown" if len(found.rows) > limit else ""))
+    click.echo(f"by outcome: {counts_text(found.outcome_counts())}")
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """``3 succeeded, 2 failed (NoSuchKey 1, TooManyTags 1)``: a report's rows by outcome."""
+    succeeded = counts.get("succeeded", 0)
+    failed = {code: n for code, n in sorted(counts.items()) if code != "succeeded"}
+    text = f"{succeeded} succeeded, {sum(failed.values())} failed"
+    return text + (f" ({', '.join(f'{code} {n}' for code, n in failed.items())})" if failed else "")
 
 
 def table_columns(table: Table) -> list[str]:

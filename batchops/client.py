@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,16 @@ class JobReport:
 
     manifest: dict[str, Any]
     rows: list[dict[str, str]] = field(default_factory=list)
+
+    def outcome_counts(self) -> dict[str, int]:
+        """The rows by outcome: ``succeeded``, and each failed row under its error code (a dry run's summary)."""
+        return dict(Counter(_outcome(row) for row in self.rows))
+
+
+def _outcome(row: dict[str, str]) -> str:
+    if row.get("TaskStatus") == "failed":
+        return row.get("ErrorCode") or "failed"
+    return "succeeded"
 
 
 class Client:
@@ -120,11 +131,15 @@ class Client:
         max_requests_per_second: float | None = None,
         max_tasks_in_flight: int | None = None,
         then: Sequence[Mapping[str, Any]] = (),
+        dry_run: bool = False,
     ) -> str:
         """Create a job; returns its id.
 
         ``then`` makes it a chain: operations (as ``operation``) run in turn, each as a new job over the tasks the
         step before it succeeded on, once that step completes (``describe_job(id)["BatchOpsChain"]`` shows where).
+
+        ``dry_run`` checks every task without changing anything: the job's report says what each task would do
+        (``report(job_id).outcome_counts()`` sums it up).
 
         ``max_requests_per_second`` and ``max_tasks_in_flight`` cap how hard its tasks press the store
         (``update_rate`` changes them while it runs).
@@ -160,6 +175,8 @@ class Client:
         request.update(_rate_caps(max_requests_per_second, max_tasks_in_flight))
         if then:
             request["BatchOpsThen"] = [dict(step) for step in then]
+        if dry_run:
+            request["BatchOpsDryRun"] = True
         with self._calling("the batchops server"):
             return str(self._control.create_job(**request)["JobId"])
 

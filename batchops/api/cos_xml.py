@@ -56,6 +56,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         jobxml.RATE_ELEMENT,
         jobxml.TASKS_ELEMENT,
         chain_xml.THEN_ELEMENT,
+        jobxml.DRY_RUN_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Enabled", "Format", "Prefix", "ReportScope"})
@@ -83,6 +84,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> Job
         threshold=jobxml.parse_threshold(root, default_threshold),
         rate=jobxml.parse_rate(root),
         then=chain_xml.parse_then(root, example="COSPutObjectCopy", prefix="COS"),
+        dry_run=jobxml.parse_dry_run(root),
     )
 
 
@@ -250,6 +252,7 @@ def _add_job(parent: Element, job: Job) -> None:
     jobxml.add_time(parent, "TerminationDate", job.termination_time, format_timestamp)
     jobxml.add_rate(parent, job.rate)
     jobxml.add_paused_by(parent, job)
+    jobxml.add_dry_run(parent, spec.dry_run)
 
 
 def _add_list_entry(parent: Element, job: Job) -> None:

@@ -36,6 +36,8 @@ from batchops.wire_numbers import parse_decimal
 THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
 RATE_ELEMENT = "BatchOpsMaxRequestsPerSecond"
 TASKS_ELEMENT = "BatchOpsMaxTasksInFlight"
+#: Our CreateJob extension: check every task without changing anything (DescribeJob echoes it when true).
+DRY_RUN_ELEMENT = "BatchOpsDryRun"
 #: Our DescribeJob extension: who paused a Pausing or Paused job (User: only its owner resumes it; Preemption: the
 #: scheduler resumes it when a slot is free).
 PAUSED_BY_ELEMENT = "BatchOpsPausedBy"
@@ -222,6 +224,17 @@ def add_rate(parent: Element, rate: RateCaps) -> None:
     """The job's caps now, when it has any (absent otherwise, so a DescribeJob stays AWS's for jobs without)."""
     add_optional(parent, RATE_ELEMENT, _number(rate.max_requests_per_second))
     add_optional(parent, TASKS_ELEMENT, rate.max_tasks_in_flight)
+
+
+def parse_dry_run(root: Element) -> bool:
+    """``<BatchOpsDryRun>`` (our extension, both dialects): true checks every task and changes nothing."""
+    return bool(xmlutil.boolean(root, DRY_RUN_ELEMENT, default=False))
+
+
+def add_dry_run(parent: Element, dry_run: bool) -> None:
+    """Only on a dry run, so a DescribeJob of any other job stays the dialect's own."""
+    if dry_run:
+        xmlutil.add(parent, DRY_RUN_ELEMENT, True)
 
 
 def _number(value: float | None) -> str | None:

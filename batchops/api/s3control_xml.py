@@ -56,6 +56,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         jobxml.RATE_ELEMENT,
         jobxml.TASKS_ELEMENT,
         chain_xml.THEN_ELEMENT,
+        jobxml.DRY_RUN_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Format", "Enabled", "Prefix", "ReportScope", "ExpectedBucketOwner"})
@@ -83,6 +84,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tup
         description=_parse_description(root),
         threshold=jobxml.parse_threshold(root, default_threshold),
         rate=jobxml.parse_rate(root),
+        dry_run=jobxml.parse_dry_run(root),
         generator=generator,
         then=chain_xml.parse_then(root),
     )
@@ -300,6 +302,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     _add_threshold(parent, spec.threshold)
     jobxml.add_rate(parent, job.rate)
     jobxml.add_paused_by(parent, job)
+    jobxml.add_dry_run(parent, spec.dry_run)
 
 
 def _add_threshold(parent: Element, threshold: FailureThreshold) -> None:

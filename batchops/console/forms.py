@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element, tostring
 
+from batchops.api.jobxml import DRY_RUN_ELEMENT
 from batchops.api.s3control_xml import MANIFEST_FORMAT, NAMESPACE, REPORT_FORMAT, parse_create_job
 from batchops.console import wording
 from batchops.domain.job import FailureThreshold, JobSpec
@@ -125,6 +126,8 @@ def build_request(form: JobForm, object_arn: str, etag: str) -> bytes:
     _add_manifest(root, form, object_arn, etag)
     _add_operation(add(root, "Operation"), form)
     _add_report(add(root, "Report"), form)
+    if form.get("dry_run"):
+        add(root, DRY_RUN_ELEMENT, True)
     return bytes(tostring(root, encoding="utf-8"))
 
 

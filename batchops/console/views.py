@@ -250,6 +250,7 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "job": job,
         "history": detail.history,
         "failures": detail.failures,
+        "failure_codes": detail.failure_codes,
         "report_files": [],
         "report_error": None,
         "job_arn": job_arn(job.account_id, job.id, app.settings.s3_region),

@@ -150,6 +150,13 @@ class JobSpec:
     then: tuple[OperationSpec, ...] = ()
     #: Set on a chain's later steps: the job before it, and the chain's first (None: not a later step).
     chain: ChainLink | None = None
+    #: Check every task (HEAD the object, the operation's preconditions) and change nothing but the report.
+    dry_run: bool = False
+
+    def failed_too_often(self, succeeded: int, failed: int) -> bool:
+        """Past the failure threshold: the job fails. Never for a dry run, whose failures are what it is for: it
+        checks every task and ends Complete."""
+        return not self.dry_run and self.threshold.exceeded(succeeded, failed)
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ class _ProgressCheck:
         self._looked = time.monotonic()
 
     async def check(self, job: Job, succeeded: int, failed: int) -> bool:
-        if job.spec.threshold.exceeded(succeeded, failed):
+        if job.spec.failed_too_often(succeeded, failed):
             ran = succeeded + failed
             reason = (
                 f"task failure rate {failed * 100 / ran:.1f}% exceeded {job.spec.threshold.percent:g}% "

@@ -33,7 +33,8 @@ async def prepare(store: Store, s3: S3Client, job: Job, chunk_size: int) -> None
 
 async def _prepare(store: Store, s3: S3Client, job: Job, chunk_size: int) -> None:
     source = open_source(job.spec, s3)
-    writer = open_writer(s3, job.id, job.spec.generator)
+    # A dry run lists as usual but writes nothing to the store but its report: no manifest output.
+    writer = None if job.spec.dry_run else open_writer(s3, job.id, job.spec.generator)
     group = 1 if writer is not None or job.spec.generator is not None else GROUP
     lines_done, chunk_no, seq = await store.prepare_checkpoint(job.id)
     position = Position(lines_done, await store.manifest_cursor(job.id))

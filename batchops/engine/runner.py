@@ -103,6 +103,8 @@ class JobRunner:
         # In-flight tasks: the engine's slots, shared by every job, unless the operation sets its own limit.
         self._slots = slots if operation.max_in_flight is None else asyncio.Semaphore(operation.max_in_flight)
         self._params = operation.decode(job.spec.operation.params)
+        # A dry run checks each task instead of running it: chosen once for the job, so no task can do otherwise.
+        self._act = operation.check if job.spec.dry_run else operation.run
         self._fields = job.spec.manifest.fields if job.spec.manifest is not None else ()
         self._config = config
         self._on_progress = on_progress
@@ -310,7 +312,7 @@ class JobRunner:
         while True:
             trips = BREAKERS.trips
             try:
-                message = await self._operation.run(self._ctx, self._params, target)
+                message = await self._act(self._ctx, self._params, target)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure of one task is that task's outcome, never the job's crash

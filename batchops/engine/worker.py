@@ -163,7 +163,7 @@ class Worker:
             self._work.rest(job.id, IDLE_BACKOFF_SECONDS)
 
     async def _check_threshold(self, job: Job, succeeded: int, failed: int) -> bool:
-        if not job.spec.threshold.exceeded(succeeded, failed):
+        if not job.spec.failed_too_often(succeeded, failed):
             return False
         ran = succeeded + failed
         reason = (

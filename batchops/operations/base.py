@@ -4,7 +4,8 @@ An operation turns its CreateJob XML element into its frozen parameters once (``
 CreateJob, so bad parameters are refused before any task runs; ``Params.to_json`` is what the job
 stores, ``Operation.decode`` reads it back), then performs itself on one object per task (``run``).
 ``run`` raises botocore's ``ClientError`` (or ``TaskError``) on failure; the job runner maps errors to
-report rows in one place (batchops.s3.errors).
+report rows in one place (batchops.s3.errors). A dry run (``BatchOpsDryRun``) calls ``check`` instead: it only
+reads, and says what ``run`` would do (or raises as ``run`` would fail).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self
 from xml.etree.ElementTree import Element
 
+from botocore.exceptions import ClientError
 from typing_extensions import TypeVar
 
 from batchops.domain.task import ObjectRef
+from batchops.errors import TaskError
 from batchops.operations.keylocks import LOCAL_KEY_LOCKS, KeyLocks
 from batchops.s3.pool import NO_ROUTES, StoreRoutes, TransferLimits
 from batchops.s3.types import S3Client
@@ -94,6 +97,13 @@ class Operation(ABC, Generic[P]):
     async def run(self, ctx: TaskContext, params: P, target: ObjectRef) -> str:
         """Act on one object; return the report's result message for a success."""
 
+    async def check(self, ctx: TaskContext, params: P, target: ObjectRef) -> str:
+        """Dry run: what ``run`` would do to the object, changing nothing. This default HEADs the object (its
+        version when the manifest names one), which fails as ``run`` would on a missing one; operations with
+        preconditions of their own (batchops.operations.dryrun) check those too."""
+        size = (await head_object(ctx, target)).get("ContentLength", 0)
+        return f"would run {self.name} (the object exists, {size} byte{'' if size == 1 else 's'})"
+
     def check_settings(self, params: P, settings: Settings) -> None:
         """At CreateJob, refuse parameters this server's configuration cannot serve (raise ValidationError)."""
 
@@ -109,3 +119,21 @@ class Operation(ABC, Generic[P]):
 def version_kwargs(target: ObjectRef) -> dict[str, str]:
     """``VersionId`` for S3 calls when the manifest gave one."""
     return {"VersionId": target.version_id} if target.version_id else {}
+
+
+async def head_object(ctx: TaskContext, target: ObjectRef) -> dict[str, Any]:
+    """HEAD the task's object (its version when the manifest names one). A HEAD answer has no error body, so a
+    missing object is reported as GetObject would: NoSuchKey, or NoSuchVersion for a version."""
+    try:
+        head: dict[str, Any] = await ctx.s3.head_object(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            raise missing_object(target) from None
+        raise
+    return head
+
+
+def missing_object(target: ObjectRef) -> TaskError:
+    if target.version_id:
+        return TaskError("NoSuchVersion", 404, f"version {target.version_id} of the object does not exist")
+    return TaskError("NoSuchKey", 404, "the object does not exist")

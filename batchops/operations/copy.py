@@ -22,6 +22,7 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
 from batchops.operations.acl import CANNED_ACLS, grant
 from batchops.operations.base import Operation, Params, TaskContext
+from batchops.operations.dryrun import check_copy
 from batchops.operations.fields import (
     choice,
     object_tags,
@@ -140,6 +141,10 @@ class CopyObject(Operation[CopyParams]):
     async def run(self, ctx: TaskContext, params: CopyParams, target: ObjectRef) -> str:
         key = params.target_key_prefix + target.key
         return await copy_one(ctx, target, params.target_bucket, key, dict(params.copy_arguments))
+
+    async def check(self, ctx: TaskContext, params: CopyParams, target: ObjectRef) -> str:
+        key = params.target_key_prefix + target.key
+        return await check_copy(ctx, target, params.target_bucket, key, dict(params.copy_arguments))
 
 
 async def copy_one(ctx: TaskContext, source: ObjectRef, bucket: str, key: str, arguments: dict[str, Any]) -> str:

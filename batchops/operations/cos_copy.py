@@ -27,6 +27,7 @@ from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
 from batchops.operations.copy import METADATA_HEADERS, copy_one, new_metadata, target_bucket
 from batchops.operations.cos_tagging import current_tags
+from batchops.operations.dryrun import check_copy
 from batchops.operations.fields import (
     Tag,
     choice,
@@ -158,6 +159,10 @@ class COSPutObjectCopy(Operation[COSCopyParams]):
         if grants is not None:
             await _put_grants(ctx, params.target_bucket, key, grants)
         return f"{message} to {key}" if key != target.key else message
+
+    async def check(self, ctx: TaskContext, params: COSCopyParams, target: ObjectRef) -> str:
+        key = rewrite_key(params.rewrite, target.key)
+        return await check_copy(ctx, target, params.target_bucket, key, dict(params.copy_arguments))
 
 
 # --- parsing ----------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
+from batchops.operations.dryrun import check_replace_tags, describe_tag_change, read_tags
 from batchops.operations.fields import Tag, choice, object_tags, tags_from_s3, tags_to_s3
-from batchops.operations.merge_tagging import merge_tags
+from batchops.operations.merge_tagging import check_tag_count, merge_tags
 from batchops.operations.tagging import put_tags
 from batchops.xmlutil import check_children
 
@@ -48,6 +49,15 @@ class COSPutObjectTagging(Operation[COSTaggingParams]):
         if params.tagging_directive == "Add":
             tags = merge_tags(await current_tags(ctx, target), tags)
         return await put_tags(ctx, target, tags)
+
+    async def check(self, ctx: TaskContext, params: COSTaggingParams, target: ObjectRef) -> str:
+        tags = tags_to_s3(params.tag_set)
+        if params.tagging_directive != "Add":
+            return await check_replace_tags(ctx, target, tags)
+        current = await read_tags(ctx, target)
+        merged = merge_tags(current, tags)
+        check_tag_count(current, merged)
+        return describe_tag_change(current, merged)
 
 
 async def current_tags(ctx: TaskContext, target: ObjectRef) -> list[dict[str, str]]:

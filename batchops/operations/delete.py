@@ -31,6 +31,7 @@ from xml.etree.ElementTree import Element
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
 from batchops.operations.base import NoParams, Operation, TaskContext, version_kwargs
+from batchops.operations.dryrun import check_delete
 from batchops.s3.errors import status_for_code
 from batchops.s3.types import S3Client
 from batchops.s3.xmlbody import xml_can_carry
@@ -66,6 +67,9 @@ class DeleteObject(Operation[NoParams]):
         if batcher is None or batcher.s3 is not ctx.s3:
             batcher = self._batchers[key] = _Batcher(ctx.s3, target.bucket, lambda: self._batchers.pop(key, None))
         return await batcher.submit(target)
+
+    async def check(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
+        return await check_delete(ctx, target)
 
 
 def batchable(target: ObjectRef) -> bool:

@@ -20,6 +20,7 @@ from xml.etree.ElementTree import Element
 from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError, ValidationError
 from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
+from batchops.operations.dryrun import describe_tag_change, read_tags
 from batchops.operations.fields import MAX_OBJECT_TAGS, Tag, object_tags, tags_from_s3, tags_to_s3
 from batchops.xmlutil import check_children, check_length, member_texts
 
@@ -64,17 +65,28 @@ class MergeObjectTagging(Operation[MergeTaggingParams]):
         where = {"Bucket": target.bucket, "Key": target.key, **version_kwargs(target)}
         current = (await ctx.s3.get_object_tagging(**where))["TagSet"]
         merged = merge_tags(current, tags_to_s3(params.tag_set), params.remove_keys)
-        if len(merged) > MAX_OBJECT_TAGS:
-            raise TaskError(
-                "TooManyTags",
-                400,
-                f"merging would give the object {len(merged)} tags ({len(current)} existing) but S3 allows at most "
-                f"{MAX_OBJECT_TAGS}; remove some with RemoveKeys. The object's tags were not changed",
-            )
+        check_tag_count(current, merged)
         if merged == current:
             return f"tags unchanged ({len(merged)} tags)"
         await ctx.s3.put_object_tagging(Tagging={"TagSet": merged}, **where)
         return f"tags merged ({len(merged)} tags)"
+
+    async def check(self, ctx: TaskContext, params: MergeTaggingParams, target: ObjectRef) -> str:
+        current = await read_tags(ctx, target)
+        merged = merge_tags(current, tags_to_s3(params.tag_set), params.remove_keys)
+        check_tag_count(current, merged)
+        return describe_tag_change(current, merged)
+
+
+def check_tag_count(current: list[dict[str, str]], merged: list[dict[str, str]]) -> None:
+    """TooManyTags when the merge would leave the object more tags than S3 allows."""
+    if len(merged) > MAX_OBJECT_TAGS:
+        raise TaskError(
+            "TooManyTags",
+            400,
+            f"merging would give the object {len(merged)} tags ({len(current)} existing) but S3 allows at most "
+            f"{MAX_OBJECT_TAGS}; remove some with RemoveKeys. The object's tags were not changed",
+        )
 
 
 def merge_tags(

@@ -10,6 +10,7 @@ from xml.etree.ElementTree import Element
 from batchops.domain.task import ObjectRef
 from batchops.errors import ValidationError
 from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
+from batchops.operations.dryrun import check_retention
 from batchops.operations.fields import choice, timestamp, to_datetime, without_none
 from batchops.xmlutil import boolean, check_children
 
@@ -77,6 +78,9 @@ class PutObjectRetention(Operation[RetentionParams]):
             Bucket=target.bucket, Key=target.key, Retention=retention, **bypass, **version_kwargs(target)
         )
         return describe_retention(params.retention())
+
+    async def check(self, ctx: TaskContext, params: RetentionParams, target: ObjectRef) -> str:
+        return await check_retention(ctx, target, params.retention(), params.bypass_governance)
 
 
 def describe_retention(retention: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
 from batchops.operations.base import Operation, Params, TaskContext, version_kwargs
+from batchops.operations.dryrun import check_replace_tags
 from batchops.operations.fields import Tag, object_tags, tags_from_s3, tags_to_s3
 from batchops.xmlutil import check_children
 
@@ -36,6 +37,9 @@ class PutObjectTagging(Operation[TaggingParams]):
 
     async def run(self, ctx: TaskContext, params: TaggingParams, target: ObjectRef) -> str:
         return await put_tags(ctx, target, tags_to_s3(params.tag_set))
+
+    async def check(self, ctx: TaskContext, params: TaggingParams, target: ObjectRef) -> str:
+        return await check_replace_tags(ctx, target, tags_to_s3(params.tag_set))
 
 
 async def put_tags(ctx: TaskContext, target: ObjectRef, tags: list[dict[str, str]]) -> str:

@@ -188,6 +188,12 @@ class RecordingS3:
     async def head_bucket(self, **kwargs: Any) -> Response:
         return await self.record("head_bucket", kwargs)
 
+    async def get_bucket_versioning(self, **kwargs: Any) -> Response:
+        return await self.record("get_bucket_versioning", kwargs)
+
+    async def get_object_lock_configuration(self, **kwargs: Any) -> Response:
+        return await self.record("get_object_lock_configuration", kwargs)
+
     async def list_objects_v2(self, **kwargs: Any) -> Response:
         return await self.record("list_objects_v2", kwargs)
 

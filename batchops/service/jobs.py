@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from batchops.domain.chain import ChainView
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
@@ -68,6 +68,8 @@ class JobDetail:
     job: Job
     history: list[StatusEvent]
     failures: list[ReportRow]  # the most recent failed tasks, newest first
+    #: A dry run's failed tasks by error code (its counts by outcome); empty for any other job.
+    failure_codes: dict[str, int] = field(default_factory=dict)
 
 
 class JobService:
@@ -131,7 +133,8 @@ class JobService:
         """The job with its status history and its latest failures (the console's job page)."""
         job = await self._store.get_job(account_id, job_id)
         history = await self._store.status_history(job.id)
-        return JobDetail(job, history, await self._store.recent_failures(job.id, 20))
+        codes = await self._store.failure_codes(job.id) if job.spec.dry_run and job.progress.failed else {}
+        return JobDetail(job, history, await self._store.recent_failures(job.id, 20), codes)
 
     async def list_jobs(
         self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None

@@ -210,6 +210,10 @@ class ReportSource(Protocol):
 
     async def recent_failures(self, job_id: str, limit: int = 20) -> list[ReportRow]: ...
 
+    async def failure_codes(self, job_id: str) -> dict[str, int]:
+        """How many of the job's tasks failed with each error code (a dry run's counts by outcome)."""
+        ...
+
     async def search_jobs(
         self,
         account_id: str,

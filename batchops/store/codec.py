@@ -38,6 +38,8 @@ def spec_to_json(spec: JobSpec) -> str:
         del data["then"]
     if spec.chain is None:
         del data["chain"]
+    if not spec.dry_run:  # and one that is not a dry run
+        del data["dry_run"]
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -57,6 +59,7 @@ def spec_from_json(text: str) -> JobSpec:
         rate=RateCaps(**data.get("rate", {})),
         then=tuple(OperationSpec(**step) for step in data.get("then", ())),
         chain=ChainLink(**data["chain"]) if data.get("chain") else None,
+        dry_run=data.get("dry_run", False),
     )
 
 

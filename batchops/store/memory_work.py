@@ -4,6 +4,7 @@ Preparing's chunks, leases that expire by the injected clock, and outcomes count
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -262,6 +263,9 @@ class MemoryWork(MemoryBase):
     async def recent_failures(self, job_id: str, limit: int = 20) -> list[ReportRow]:
         failed = self._outcomes_of(job_id, TaskStatus.FAILED)
         return [report_row(*row[2:]) for row in reversed(failed[-limit:])] if limit > 0 else []
+
+    async def failure_codes(self, job_id: str) -> dict[str, int]:
+        return dict(Counter(report_row(*row[2:]).error_code for row in self._outcomes_of(job_id, TaskStatus.FAILED)))
 
     def _outcomes_of(self, job_id: str, status: TaskStatus) -> list[OutcomeRow]:
         stored = self.tables.outcomes.get(job_id, {})

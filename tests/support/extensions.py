@@ -56,6 +56,7 @@ EXTENSIONS = [
             }
         },
     ),
+    Extension("BatchOpsDryRun", NO_OP, {"BatchOpsDryRun": True}, ("BatchOpsDryRun",)),
     Extension(
         "BatchOpsFailureThreshold",
         NO_OP,

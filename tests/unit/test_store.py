@@ -1075,6 +1075,17 @@ async def test_recent_failures_newest_first(store: Store) -> None:
     assert all(r.status is TaskStatus.FAILED for r in await store.recent_failures(job_id))
 
 
+async def test_failure_codes_count_the_failed_tasks_by_error_code(store: Store) -> None:
+    job_id = await new_job(store)
+    assert await store.failure_codes(job_id) == {}
+    await store.record_outcomes(
+        job_id,
+        [ran(bad(0)), ran(good(2), TaskStatus.FAILED, 403, "AccessDenied"), ran(good(3)), ran(bad(4))],
+        [],
+    )
+    assert await store.failure_codes(job_id) == {"InvalidManifestRow": 2, "AccessDenied": 1}
+
+
 # --- retention ------------------------------------------------------------------------------
 
 

@@ -48,6 +48,16 @@ class SqlReads(Repository):
             rows = (await conn.execute(query)).all()
         return [_report_row(r) for r in rows]
 
+    async def failure_codes(self, job_id: str) -> dict[str, int]:
+        query = (
+            select(tasks.c.error_code, func.count())
+            .where(tasks.c.job_id == job_id, tasks.c.status == int(TaskStatus.FAILED))
+            .group_by(tasks.c.error_code)
+        )
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {code or "": count for code, count in rows}
+
     async def search_jobs(
         self,
         account_id: str,
