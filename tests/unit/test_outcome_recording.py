@@ -252,8 +252,10 @@ async def test_a_full_database_holds_the_job_visibly_and_it_ends_exactly_once_wh
     limit, operation = PageLimit(store), Recording()
     await limit.set(await limit.page_count())  # no page more: the outcomes do not fit
 
-    runner = asyncio.create_task(run(store, job_id, operation))
-    async with asyncio.timeout(20):  # the outcomes cannot fit: the store reports the fault, the runner the hold
+    # Attempts enough to hold until room returns (the giving up has tests of its own): with 20, a loaded machine
+    # gave up before this loop saw the hold, and the job went Failing.
+    runner = asyncio.create_task(run(store, job_id, operation, attempts=100_000))
+    async with asyncio.timeout(60):  # the outcomes cannot fit: the store reports the fault, the runner the hold
         while store.write_fault is None or (job := await store.job_for_engine(job_id)).hold_reason is None:
             await asyncio.sleep(0.01)
 
