@@ -154,8 +154,11 @@ class Client:
         if manifest_generator is not None:
             manifest: dict[str, Any] = {"ManifestGenerator": {"S3JobManifestGenerator": dict(manifest_generator)}}
         else:
-            manifest = {"Manifest": self._manifest(manifest_arn, manifest_etag, manifest_fields,
-                                                   manifest_file, manifest_bucket, manifest_key)}
+            manifest = {
+                "Manifest": self._manifest(
+                    manifest_arn, manifest_etag, manifest_fields, manifest_file, manifest_bucket, manifest_key
+                )
+            }
         request: dict[str, Any] = {
             "AccountId": self.account_id,
             "ConfirmationRequired": confirmation_required,
@@ -199,9 +202,7 @@ class Client:
             "Location": {"ObjectArn": arn, "ETag": etag or self.manifest_etag(arn)},
         }
 
-    def apply(
-        self, source: str | Path, variables: Mapping[str, str] | None = None, dry_run: bool = False
-    ) -> Applied:
+    def apply(self, source: str | Path, variables: Mapping[str, str] | None = None, dry_run: bool = False) -> Applied:
         """Create the job a YAML job file describes (``batchops.jobfile``; README, "Jobs as code"), once: its
         ClientRequestToken comes from the file's content, so applying it again returns the same job.
 
