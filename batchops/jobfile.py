@@ -30,10 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import yaml
 
+from batchops.aws_hooks import add_data_path
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.errors import ClientError
+from batchops.operations.registry import supported_names
 from batchops.tenancy import ACCOUNT_ID_PATTERN
 
 #: What every token of an applied file starts with (the rest is its content's sha256, to the 64-character limit).
@@ -457,18 +460,12 @@ def _join(path: str, key: str) -> str:
 
 @functools.cache
 def _operation_names() -> tuple[str, ...]:
-    from batchops.operations.registry import supported_names
-
     return tuple(supported_names())
 
 
 @functools.cache
 def _model() -> Any:
     """boto3's s3control model with batchops's overlay: the shapes ``Operation=`` and ``ManifestGenerator=`` take."""
-    import botocore.session
-
-    from batchops.aws_hooks import add_data_path
-
     session = botocore.session.get_session()
     add_data_path(session.get_component("data_loader"))
     return session.get_service_model("s3control")

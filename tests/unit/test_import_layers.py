@@ -26,6 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "manifests",
         "operations reports",
         "engine service",
+        "jobfile",
         "api client",
         "console cli_jobs cli_db awscli_plugin",
         "server",
