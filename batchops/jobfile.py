@@ -36,7 +36,6 @@ import yaml
 from batchops.aws_hooks import add_data_path
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.errors import ClientError
-from batchops.operations.registry import supported_names
 from batchops.tenancy import ACCOUNT_ID_PATTERN
 
 #: What every token of an applied file starts with (the rest is its content's sha256, to the 64-character limit).
@@ -460,6 +459,9 @@ def _join(path: str, key: str) -> str:
 
 @functools.cache
 def _operation_names() -> tuple[str, ...]:
+    # The registry is the server's side (every operation's code): loaded when a file is checked, not with the client.
+    from batchops.operations.registry import supported_names
+
     return tuple(supported_names())
 
 

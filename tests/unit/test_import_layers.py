@@ -44,6 +44,7 @@ DEFERRED = {
     ("batchops.cli_db", "batchops.store.sql.database"),  # SQLAlchemy and Alembic, for `batchops db` only
     ("batchops.cli_db", "batchops.store.sql.urls"),
     ("batchops", "batchops.client"),  # `batchops.Client`, loaded on first use
+    ("batchops.jobfile", "batchops.operations.registry"),  # every operation's code, for a job file's check only
 }
 
 
