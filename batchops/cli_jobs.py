@@ -200,6 +200,10 @@ def _pairs(values: Sequence[str], option: str) -> dict[str, str]:
 # --- apply ----------------------------------------------------------------------------------
 
 
+#: What ``job apply`` says of its job: new, an earlier apply's, or (a server without the header) not known.
+_APPLIED_STATES = {True: "created", False: "exists", None: "applied (this server does not say whether it is new)"}
+
+
 @job.command()
 @click.argument("job_file", metavar="FILE.yaml", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check the file and print the request; create nothing.")
@@ -213,7 +217,7 @@ def apply(client: Client, output: str, job_file: Path, dry_run: bool, variables:
         shown = json.dumps(request, indent=2, default=str)
         _emit(output, request, lambda: click.echo(f"{job_file} is valid; it would create (nothing sent):\n{shown}"))
         return
-    state = "created" if applied.created else "exists"
+    state = _APPLIED_STATES[applied.created]
     answer: dict[str, Any] = {"JobId": applied.job_id, "State": state, "ClientRequestToken": applied.token}
     _emit(output, answer, lambda: click.echo(f"job {applied.job_id} {state}"))
 

@@ -72,10 +72,11 @@ class JobReport:
 @dataclass(frozen=True)
 class Applied:
     """What ``Client.apply`` did: the job's id (None on a dry run), whether this call created it (False: an
-    earlier apply of the same file did), the file's ClientRequestToken and the ``create_job`` arguments."""
+    earlier apply of the same file did; None: a server without the ``x-batchops-created`` header does not say),
+    the file's ClientRequestToken and the ``create_job`` arguments."""
 
     job_id: str | None
-    created: bool
+    created: bool | None
     token: str
     request: dict[str, Any]
 
@@ -83,8 +84,8 @@ class Applied:
 class Client:
     """One account on one batchops server (and, for uploads and reports, its object store)."""
 
-    #: Whether the last ``create_job`` made a new job (False: its ClientRequestToken's earlier job came back;
-    #: None: not known, an older server does not say).
+    #: Whether this client's last ``create_job`` made a new job (False: its ClientRequestToken's earlier job came
+    #: back; None: not known, an older server does not say). One per client: share none across threads for it.
     last_created: bool | None = None
 
     def __init__(
@@ -219,7 +220,7 @@ class Client:
         if dry_run:
             return Applied(None, False, loaded.token, loaded.create_arguments)
         job_id = self.create_job(**loaded.create_arguments)
-        return Applied(job_id, self.last_created is not False, loaded.token, loaded.create_arguments)
+        return Applied(job_id, self.last_created, loaded.token, loaded.create_arguments)
 
     def list_jobs(self, statuses: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Every job of the last 90 days (all pages), newest first; only ``statuses`` when given."""

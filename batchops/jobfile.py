@@ -213,16 +213,20 @@ def _account(document: Mapping[str, Any]) -> str | None:
 
 def _operation(document: Mapping[str, Any]) -> dict[str, Any]:
     operation = _required_mapping(document, "operation", "e.g. operation: {S3PutObjectTagging: {TagSet: [...]}}")
+    return checked_operation(operation, "operation")
+
+
+def checked_operation(operation: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """One operation as boto3's ``Operation=`` takes it: ``{name: settings}``, checked against the model."""
     names = _operation_names()
     if len(operation) != 1:
-        raise _Problem("operation", f"give exactly one operation, one of {', '.join(names)}")
+        raise _Problem(path, f"give exactly one operation, one of {', '.join(names)}")
     ((kind, settings),) = operation.items()
     if kind not in names:
-        raise _Problem("operation", f"{kind} is not an operation batchops runs; use one of {', '.join(names)}")
-    check_shape(
-        settings if settings is not None else {}, _model().shape_for("JobOperation").members[kind], f"operation.{kind}"
-    )
-    return {kind: settings if settings is not None else {}}
+        raise _Problem(path, f"{kind} is not an operation batchops runs; use one of {', '.join(names)}")
+    settings = {} if settings is None else settings
+    check_shape(settings, _model().shape_for("JobOperation").members[kind], f"{path}.{kind}")
+    return {kind: settings}
 
 
 def _manifest_file(base: Path, document: Mapping[str, Any]) -> Path | None:
@@ -337,11 +341,23 @@ def _rate(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _later(document: Mapping[str, Any], accepts: Collection[str]) -> dict[str, Any]:
-    """``then:`` and ``dry_run:`` go to ``Client.create_job`` as they are, once it takes them."""
+    """``then:`` (the operations of a chain, each checked as ``operation:`` is) and ``dry_run:`` go to
+    ``Client.create_job`` once it takes them."""
     for key in _LATER_KEYS:
         if key in document and key not in accepts:
             raise _Problem(key, f"not supported by this version of batchops; remove {key}: or upgrade")
-    return {key: document[key] for key in _LATER_KEYS if key in document}
+    later = {key: document[key] for key in _LATER_KEYS if key in document}
+    if "then" in later:
+        if not isinstance(later["then"], list) or not later["then"]:
+            raise _Problem("then", "must be a list of operations, e.g. then: [{S3DeleteObjectTagging: {}}]")
+        hint = "each is one operation, e.g. {S3DeleteObjectTagging: {}}"
+        later["then"] = [
+            checked_operation(_mapping(step, f"then[{index}]", hint), f"then[{index}]")
+            for index, step in enumerate(later["then"])
+        ]
+    if "dry_run" in later:
+        later["dry_run"] = _boolean(later["dry_run"], "dry_run")
+    return later
 
 
 # --- checks ---------------------------------------------------------------------------------

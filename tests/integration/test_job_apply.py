@@ -129,6 +129,10 @@ def test_the_tagging_example_tags_the_objects(
 JOB_FILE = """
 description: tag from a local manifest
 confirmation_required: true
+priority: 33
+failure_threshold: {min_tasks: 5, percent: 20}
+rate: {max_tasks_in_flight: 4}
+tags: {team: storage}
 manifest:
   file: objects.csv
   bucket: ${BUCKET}
@@ -166,6 +170,10 @@ def test_client_apply_with_a_local_manifest_is_idempotent_and_a_change_is_a_new_
     job = client.wait(str(first.job_id), until="Suspended", timeout=60)
     assert job["Status"] == "Suspended"
     assert job["Manifest"]["Location"]["ObjectArn"] == f"arn:aws:s3:::{bucket}/manifests/{first.token}-objects.csv"
+    assert (job["Priority"], job["BatchOpsMaxTasksInFlight"]) == (33, 4)
+    assert job["BatchOpsFailureThreshold"] == {"MinTasks": 5, "Percent": 20}
+    tagging = apply_server.client().get_job_tagging(AccountId=ACCOUNT, JobId=first.job_id)
+    assert tagging["Tags"] == [{"Key": "team", "Value": "storage"}]
 
 
 def test_apply_errors_are_one_line_naming_the_file_and_path(

@@ -160,11 +160,29 @@ def test_a_date_stays_the_string_written() -> None:
     }
 
 
-@pytest.mark.parametrize("key", ["then", "dry_run"])
-def test_the_keys_a_later_create_job_takes_pass_only_when_it_takes_them(key: str) -> None:
-    text = MINIMAL + f"{key}: true"
+@pytest.mark.parametrize(
+    ("key", "value", "passed"),
+    [("then", "[{S3DeleteObjectTagging: }]", [{"S3DeleteObjectTagging": {}}]), ("dry_run", "true", True)],
+)
+def test_the_keys_a_later_create_job_takes_pass_only_when_it_takes_them(key: str, value: str, passed: Any) -> None:
+    text = MINIMAL + f"{key}: {value}"
     assert refused(text) == f"<job file>: {key}: not supported by this version of batchops; remove {key}: or upgrade"
-    assert loaded(text, accepts={key}).create_arguments[key] is True
+    assert loaded(text, accepts={key}).create_arguments[key] == passed
+
+
+@pytest.mark.parametrize(
+    ("then", "said"),
+    [
+        ("[]", "then: must be a list of operations"),
+        ("[S3DeleteObjectTagging]", "then[0]: must be a mapping; each is one operation"),
+        (
+            "[{BatchOpsNoOp: {}}, {S3PutObjectTagging: {TagSet: [{Key: k}]}}]",
+            "then[1].S3PutObjectTagging.TagSet[0].Value: required",
+        ),
+    ],
+)
+def test_each_operation_of_a_chain_is_checked_as_operation_is(then: str, said: str) -> None:
+    assert said in refused(MINIMAL + f"then: {then}", accepts={"then"})
 
 
 # --- variables ----------------------------------------------------------------------------------
