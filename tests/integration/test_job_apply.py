@@ -21,7 +21,7 @@ import pytest
 import batchops
 from batchops.devstore import LocalSeaweed
 from tests.support.batch_functions import ENTRY_POINT_ARN, REPO
-from tests.support.jobs import put_objects, wait_status
+from tests.support.jobs import put_manifest, put_objects, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
 
@@ -199,3 +199,17 @@ def test_a_server_refusal_is_one_line_too(
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "is not configured on this server" in lines[0]
+
+
+def test_client_apply_with_a_manifest_in_the_store_looks_its_etag_up(
+    apply_server: Server, seaweed: LocalSeaweed, s3: Any, new_bucket: Callable[..., str]
+) -> None:
+    bucket = new_bucket()
+    put_objects(s3, bucket, KEYS)
+    location = put_manifest(s3, bucket, [f"{bucket},{key.replace(' ', '%20')}" for key in KEYS])
+    text = f"manifest: {{arn: '{location['ObjectArn']}'}}\noperation: {{S3DeleteObjectTagging: {{}}}}\n"
+    client = batchops.Client(apply_server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY, s3_endpoint=seaweed.endpoint)
+    applied = client.apply(text)
+    job = client.wait(str(applied.job_id), timeout=60)
+    assert (applied.created, job["Status"], job["ProgressSummary"]["NumberOfTasksSucceeded"]) == (True, "Complete", 2)
+    assert job["Manifest"]["Location"]["ETag"].strip('"') == location["ETag"].strip('"')
