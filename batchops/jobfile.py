@@ -370,6 +370,10 @@ def check_shape(value: Any, shape: Any, path: str) -> None:
 
 
 def _check_structure(value: Any, shape: Any, path: str) -> None:
+    if not shape.members:  # an operation without settings, e.g. S3DeleteObjectTagging
+        if value != {}:
+            raise _Problem(path, "takes no settings; write {}")
+        return
     structure = _mapping(value, path, f"e.g. {{{', '.join(list(shape.members)[:2])}: ...}}")
     _check_keys(structure, tuple(shape.members), path)
     for member in shape.required_members:

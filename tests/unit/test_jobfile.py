@@ -101,6 +101,7 @@ def test_every_example_is_valid_and_its_first_line_applies_it(path: Path) -> Non
             "manifest: {generator: {SourceBucket: x}}\noperation: {BatchOpsNoOp: {}}",
             "manifest.generator.EnableManifestOutput: required; add it",
         ),
+        ("manifest: {arn: a}\noperation: {BatchOpsNoOp: {Fast: true}}", "operation.BatchOpsNoOp: takes no settings"),
         ("- a list", "(top): a job file is a YAML mapping"),
         ("operation: [", "line 2, column 1: not valid YAML"),
     ],
