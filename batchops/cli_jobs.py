@@ -214,6 +214,31 @@ def _pairs(values: Sequence[str], option: str) -> dict[str, str]:
     return pairs
 
 
+# --- apply ----------------------------------------------------------------------------------
+
+
+#: What ``job apply`` says of its job: new, an earlier apply's, or (a server without the header) not known.
+_APPLIED_STATES = {True: "created", False: "exists", None: "applied (this server does not say whether it is new)"}
+
+
+@job.command()
+@click.argument("job_file", metavar="FILE.yaml", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and print the request; create nothing.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Sets ${NAME} in the file (repeatable).")
+@with_client
+def apply(client: Client, output: str, job_file: Path, dry_run: bool, variables: tuple[str, ...]) -> None:
+    """Create the job FILE.yaml describes, once: applying the same file again gives the same job."""
+    applied = client.apply(job_file, _pairs(variables, "--var"), dry_run=dry_run)
+    if dry_run:
+        request: dict[str, Any] = {"ClientRequestToken": applied.token, "CreateJobArguments": applied.request}
+        shown = json.dumps(request, indent=2, default=str)
+        _emit(output, request, lambda: click.echo(f"{job_file} is valid; it would create (nothing sent):\n{shown}"))
+        return
+    state = _APPLIED_STATES[applied.created]
+    answer: dict[str, Any] = {"JobId": applied.job_id, "State": state, "ClientRequestToken": applied.token}
+    _emit(output, answer, lambda: click.echo(f"job {applied.job_id} {state}"))
+
+
 # --- list / describe ------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ message is one line saying what went wrong and what to do.
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from collections import Counter
@@ -35,6 +36,7 @@ import boto3
 import botocore.exceptions as boto_errors
 from botocore.config import Config
 
+from batchops import jobfile
 from batchops.aws_hooks import boto3_hook
 from batchops.domain import status as domain_status
 from batchops.errors import ClientError, CredentialsRefused, RequestRefused, ServerUnreachable
@@ -43,6 +45,7 @@ from batchops.tenancy import ACCOUNT_ID_PATTERN
 
 __all__ = [
     "TERMINAL",
+    "Applied",
     "Client",
     "ClientError",
     "CredentialsRefused",
@@ -77,8 +80,24 @@ def _outcome(row: dict[str, str]) -> str:
     return "succeeded"
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What ``Client.apply`` did: the job's id (None on a dry run), whether this call created it (False: an
+    earlier apply of the same file did; None: a server without the ``x-batchops-created`` header does not say),
+    the file's ClientRequestToken and the ``create_job`` arguments."""
+
+    job_id: str | None
+    created: bool | None
+    token: str
+    request: dict[str, Any]
+
+
 class Client:
     """One account on one batchops server (and, for uploads and reports, its object store)."""
+
+    #: Whether this client's last ``create_job`` made a new job (False: its ClientRequestToken's earlier job came
+    #: back; None: not known, an older server does not say). One per client: share none across threads for it.
+    last_created: bool | None = None
 
     def __init__(
         self,
@@ -132,8 +151,10 @@ class Client:
         max_tasks_in_flight: int | None = None,
         then: Sequence[Mapping[str, Any]] = (),
         dry_run: bool = False,
+        failure_threshold: Mapping[str, Any] | None = None,
+        manifest_generator: Mapping[str, Any] | None = None,
     ) -> str:
-        """Create a job; returns its id.
+        """Create a job; returns its id (``last_created`` says whether it is new or its token's earlier job).
 
         ``then`` makes it a chain: operations (as ``operation``) run in turn, each as a new job over the tasks the
         step before it succeeded on, once that step completes (``describe_job(id)["BatchOpsChain"]`` shows where).
@@ -146,23 +167,23 @@ class Client:
 
         The manifest is either an object already in the store (``manifest_arn``; its ETag is looked up when
         ``manifest_etag`` is not given) or a local CSV file uploaded first to ``manifest_bucket``.
-        No ``report_bucket`` means no completion report.
+        No ``report_bucket`` means no completion report. ``manifest_generator`` (an ``S3JobManifestGenerator`` as
+        boto3 takes it) lists a bucket instead of a manifest; ``failure_threshold`` (``{"MinTasks": 100,
+        "Percent": 10}``) replaces the server's default.
         """
-        if manifest_file is not None:
-            if not manifest_bucket:
-                raise RequestRefused("give the bucket to upload the manifest file to (manifest_bucket)")
-            manifest_arn, manifest_etag = self.upload_manifest(manifest_file, manifest_bucket, manifest_key)
-        if not manifest_arn:
-            raise RequestRefused("give a manifest: an object ARN (manifest_arn) or a local CSV file (manifest_file)")
-        etag = manifest_etag or self.manifest_etag(manifest_arn)
+        if manifest_generator is not None:
+            manifest: dict[str, Any] = {"ManifestGenerator": {"S3JobManifestGenerator": dict(manifest_generator)}}
+        else:
+            manifest = {
+                "Manifest": self._manifest(
+                    manifest_arn, manifest_etag, manifest_fields, manifest_file, manifest_bucket, manifest_key
+                )
+            }
         request: dict[str, Any] = {
             "AccountId": self.account_id,
             "ConfirmationRequired": confirmation_required,
             "Operation": dict(operation),
-            "Manifest": {
-                "Spec": {"Format": MANIFEST_FORMAT, "Fields": list(manifest_fields)},
-                "Location": {"ObjectArn": manifest_arn, "ETag": etag},
-            },
+            **manifest,
             "Report": _report(report_bucket, report_prefix, report_scope),
             "Priority": priority,
             "RoleArn": role_arn or f"arn:aws:iam::{self.account_id}:role/batchops",
@@ -177,8 +198,52 @@ class Client:
             request["BatchOpsThen"] = [dict(step) for step in then]
         if dry_run:
             request["BatchOpsDryRun"] = True
+        if failure_threshold:
+            request["BatchOpsFailureThreshold"] = dict(failure_threshold)
         with self._calling("the batchops server"):
-            return str(self._control.create_job(**request)["JobId"])
+            answer = self._control.create_job(**request)
+        self.last_created = _created(answer)
+        return str(answer["JobId"])
+
+    def _manifest(
+        self,
+        arn: str | None,
+        etag: str | None,
+        fields: Sequence[str],
+        file: str | Path | None,
+        bucket: str | None,
+        key: str | None,
+    ) -> dict[str, Any]:
+        """CreateJob's ``Manifest``: an object in the store, or a local CSV file uploaded first."""
+        if file is not None:
+            if not bucket:
+                raise RequestRefused("give the bucket to upload the manifest file to (manifest_bucket)")
+            arn, etag = self.upload_manifest(file, bucket, key)
+        if not arn:
+            raise RequestRefused("give a manifest: an object ARN (manifest_arn) or a local CSV file (manifest_file)")
+        return {
+            "Spec": {"Format": MANIFEST_FORMAT, "Fields": list(fields)},
+            "Location": {"ObjectArn": arn, "ETag": etag or self.manifest_etag(arn)},
+        }
+
+    def apply(self, source: str | Path, variables: Mapping[str, str] | None = None, dry_run: bool = False) -> Applied:
+        """Create the job a YAML job file describes (``batchops.jobfile``; README, "Jobs as code"), once: its
+        ClientRequestToken comes from the file's content, so applying it again returns the same job.
+
+        ``source`` is a path or the YAML text; ``${NAME}`` takes ``variables``, else the environment. With
+        ``dry_run`` the file is only checked: nothing is uploaded or created, and the answer's ``request`` is
+        what ``create_job`` would be called with.
+        """
+        loaded = jobfile.load(source, variables, accepts=_create_job_parameters())
+        if loaded.account is not None and loaded.account != self.account_id:
+            raise jobfile.JobFileError(
+                f"{loaded.source}: account: the file is for account {loaded.account}, you connect as "
+                f"{self.account_id}; pass --account-id {loaded.account} (or change account: in the file)"
+            )
+        if dry_run:
+            return Applied(None, False, loaded.token, loaded.create_arguments)
+        job_id = self.create_job(**loaded.create_arguments)
+        return Applied(job_id, self.last_created, loaded.token, loaded.create_arguments)
 
     def list_jobs(self, statuses: Sequence[str] = ()) -> list[dict[str, Any]]:
         """Every job of the last 90 days (all pages), newest first; only ``statuses`` when given."""
@@ -400,6 +465,19 @@ def _report(bucket: str | None, prefix: str | None, scope: str) -> dict[str, Any
     if prefix:
         report["Prefix"] = prefix
     return report
+
+
+#: The CreateJob response header saying whether the job is new ("true") or a replayed token's ("false").
+CREATED_HEADER = "x-batchops-created"
+
+
+def _created(answer: Mapping[str, Any]) -> bool | None:
+    said = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(CREATED_HEADER)
+    return None if said is None else said == "true"
+
+
+def _create_job_parameters() -> frozenset[str]:
+    return frozenset(inspect.signature(Client.create_job).parameters)
 
 
 def _one_line(text: str) -> str:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from batchops.api import cos_xml as wire
 from batchops.api.auth import read_body, signer_of
 from batchops.api.errors import ApiError
-from batchops.api.s3control import xml_response
+from batchops.api.s3control import CREATED_HEADER, created_header, xml_response
 from batchops.api.s3control_retry import parse_retry
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.domain.status import JobStatus
@@ -46,8 +46,10 @@ async def create_job(request: Request) -> Response:
         raise ApiError("InvalidRequest", 400, "the request body is empty; send a CreateJobRequest XML document")
     app = services(request)
     spec = wire.parse_create_job(body, default_threshold=app.settings.threshold)
-    job_id, _created = await app.jobs.create(signer_of(request), spec, [])
-    return xml_response(wire.render_create_job(job_id))
+    job_id, created = await app.jobs.create(signer_of(request), spec, [])
+    response = xml_response(wire.render_create_job(job_id))
+    response.headers[CREATED_HEADER] = created_header(created)
+    return response
 
 
 async def describe_job(request: Request) -> Response:

@@ -28,6 +28,16 @@ def xml_response(body: bytes, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/xml")
 
 
+#: batchops extension on CreateJob's response: "true" when the request made a new job, "false" when its
+#: ClientRequestToken replayed an earlier request and the answer is that request's job (``batchops job apply``
+#: tells "created" from "exists" by it).
+CREATED_HEADER = "x-batchops-created"
+
+
+def created_header(created: bool) -> str:
+    return "true" if created else "false"
+
+
 def account_of(request: Request) -> str:
     account_id = request.headers.get("x-amz-account-id")
     if not account_id:
@@ -50,8 +60,10 @@ async def create_job(request: Request) -> Response:
     signer = signer_of(request)
     app = services(request)
     spec, tags = wire.parse_create_job(await read_body(request), default_threshold=app.settings.threshold)
-    job_id, _created = await app.jobs.create(signer, spec, tags)
-    return xml_response(wire.render_create_job(job_id))
+    job_id, created = await app.jobs.create(signer, spec, tags)
+    response = xml_response(wire.render_create_job(job_id))
+    response.headers[CREATED_HEADER] = created_header(created)
+    return response
 
 
 async def describe_job(request: Request) -> Response:

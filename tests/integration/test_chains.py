@@ -178,6 +178,30 @@ def test_the_cli_creates_a_chain_and_describes_where_it_is(
     assert refused.returncode == 2 and "--then-json must be an object with one operation" in refused.stderr
 
 
+def test_a_job_file_with_then_applies_as_a_chain(
+    start_server: Any, s3: Any, new_bucket: Any, seaweed: LocalSeaweed
+) -> None:
+    server = start_server()
+    client = batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY, s3_endpoint=seaweed.endpoint)
+    source = new_bucket()
+    put_objects(s3, source, ["a", "b"])
+    location = put_manifest(s3, source, [f"{source},a"])
+    text = f"""
+manifest: {{arn: "{location["ObjectArn"]}"}}
+operation: {{BatchOpsNoOp: {{}}}}
+then:
+  - S3DeleteObject: {{}}
+"""
+    applied = client.apply(text)
+    assert applied.created and applied.job_id is not None
+    assert _chain_ended(client, applied.job_id)["State"] == "Complete"
+    assert client.apply(text).job_id == applied.job_id  # applied again: the same chain, not a second one
+    left = _keys(s3, source)
+    assert "a" not in left and "b" in left
+    # no report bucket: the step's manifest sits in the manifest's bucket, under the first job's folder
+    assert f"job-{applied.job_id}/chain/step-2.csv" in left
+
+
 @pytest.mark.job_databases("sqlite", reason="refused before a job exists: the edge's rule, not the store's")
 def test_a_bad_chain_is_refused_on_both_wires(start_server: Any, s3: Any, new_bucket: Any) -> None:
     server = start_server()

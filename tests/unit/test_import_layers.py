@@ -26,6 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "manifests",
         "operations reports",
         "engine service",
+        "jobfile",
         "api client",
         "console cli_jobs cli_db awscli_plugin",
         "server",
@@ -43,6 +44,7 @@ DEFERRED = {
     ("batchops.cli_db", "batchops.store.sql.database"),  # SQLAlchemy and Alembic, for `batchops db` only
     ("batchops.cli_db", "batchops.store.sql.urls"),
     ("batchops", "batchops.client"),  # `batchops.Client`, loaded on first use
+    ("batchops.jobfile", "batchops.operations.registry"),  # every operation's code, for a job file's check only
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from batchops.api.s3control import CREATED_HEADER
 from batchops.domain.status import JobStatus
 from batchops.store.memory import MemoryStore
 from tests.support.asgi import asgi_client, s3control_call, xml_of
@@ -145,6 +146,15 @@ async def test_create_job_with_a_used_token_answers_the_first_job_or_refuses_ano
     assert len(memory_store.tables.jobs) == 1
     other = await s3control_call(client, "POST", JOBS, OWNER, body=create_body("same", description="another job"))
     assert_error(other, 400, "IdempotencyException", "'same'", first)
+
+
+async def test_create_job_says_in_a_header_whether_the_job_is_new_or_a_replayed_tokens(
+    client: httpx.AsyncClient,
+) -> None:
+    # `batchops job apply` tells "created" from "exists" by it
+    answers = [await s3control_call(client, "POST", JOBS, OWNER, body=create_body("apply-1")) for _ in range(2)]
+    assert [answer.headers[CREATED_HEADER] for answer in answers] == ["true", "false"]
+    assert xml_of(answers[0]).findtext("JobId") == xml_of(answers[1]).findtext("JobId")
 
 
 async def test_create_job_refuses_more_than_50_tags(client: httpx.AsyncClient, memory_store: MemoryStore) -> None:
