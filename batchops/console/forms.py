@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element, tostring
 
 from batchops.api.jobxml import DRY_RUN_ELEMENT
 from batchops.api.s3control_xml import MANIFEST_FORMAT, NAMESPACE, REPORT_FORMAT, parse_create_job
-from batchops.console import wording
+from batchops.console import chain_form, wording
 from batchops.domain.job import FailureThreshold, JobSpec
 from batchops.errors import BatchOpsError, ValidationError
 from batchops.xmlutil import add, non_xml_char
@@ -128,6 +128,11 @@ def build_request(form: JobForm, object_arn: str, etag: str) -> bytes:
     _add_report(add(root, "Report"), form)
     if form.get("dry_run"):
         add(root, DRY_RUN_ELEMENT, True)
+    if form.get(chain_form.FIELD):
+        try:
+            root.append(chain_form.then_element(form.get(chain_form.FIELD)))
+        except chain_form.StepsRefused as exc:
+            raise FormError(chain_form.FIELD, str(exc)) from None
     return bytes(tostring(root, encoding="utf-8"))
 
 

@@ -6,6 +6,8 @@ and describes it; a bad chain is refused on both wires."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 from urllib.parse import unquote
 
@@ -200,6 +202,46 @@ then:
     assert "a" not in left and "b" in left
     # no report bucket: the step's manifest sits in the manifest's bucket, under the first job's folder
     assert f"job-{applied.job_id}/chain/step-2.csv" in left
+
+
+def test_the_console_creates_a_chain_and_refuses_steps_that_are_not_operations(
+    start_server: Any, s3: Any, new_bucket: Any
+) -> None:
+    server = start_server()
+    source, target = new_bucket(), new_bucket()
+    put_objects(s3, source, ["k"])
+    browser, token = console_session(server)
+    assert 'name="then_json"' in browser.get("/jobs/new").text
+
+    def post(then: str) -> Any:
+        fields = {
+            "csrf_token": token,
+            "client_request_token": str(uuid.uuid4()),
+            "manifest_source": "upload",
+            "upload_bucket": source,
+            "manifest_fields": "Bucket,Key",
+            "operation": "S3DeleteObjectTagging",
+            "priority": "10",
+            "role_arn": f"arn:aws:iam::{ACCOUNT}:role/batchops",
+            "then_json": then,
+        }
+        manifest = f"{source},k\n".encode()
+        return browser.post("/jobs/new", data=fields, files={"manifest_file": ("m.csv", manifest, "text/csv")})
+
+    refused = post('[{"S3PutObjectCopy": {"TargetBucket": "x"}}]')
+    assert refused.status_code == 400 and "not operations as createjob takes them" in refused.text.lower()
+    assert "TargetBucket" in refused.text
+    assert "write the follow-up steps as a list" in post('{"S3DeleteObject": {}}').text.lower()
+
+    answer = post(json.dumps([_copy_to(target)]))
+    assert answer.status_code == 303, answer.text[:2000]
+    job_id = answer.headers["location"].rsplit("/", 1)[-1]
+    chain = _chain_ended(_client(server), job_id)
+    assert chain["State"] == "Complete" and [s["Operation"] for s in chain["Steps"]] == [
+        "S3DeleteObjectTagging",
+        "S3PutObjectCopy",
+    ]
+    assert _keys(s3, target) == {"k"}
 
 
 @pytest.mark.job_databases("sqlite", reason="refused before a job exists: the edge's rule, not the store's")
