@@ -239,6 +239,16 @@ def apply(client: Client, output: str, job_file: Path, dry_run: bool, variables:
     _emit(output, answer, lambda: click.echo(f"job {applied.job_id} {state}"))
 
 
+@job.command("export")
+@click.argument("job_id")
+@with_client
+def export(client: Client, output: str, job_id: str) -> None:
+    """Print the job as a job file (YAML) that `batchops job apply` creates again."""
+    from batchops.jobfile_export import job_file
+
+    click.echo(job_file(client.describe_job(job_id)), nl=False)
+
+
 # --- list / describe ------------------------------------------------------------------------
 
 

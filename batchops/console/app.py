@@ -44,6 +44,7 @@ ROUTES = [
     Route("/jobs/new", create.create_job, methods=["POST"]),
     Route("/jobs/{job_id}", views.job_page, methods=["GET"]),
     Route("/jobs/{job_id}/report", views.report_file, methods=["GET"]),
+    Route("/jobs/{job_id}/job.yaml", views.job_file, methods=["GET"]),
     Route("/jobs/{job_id}/confirm", views.confirm, methods=["POST"]),
     Route("/jobs/{job_id}/cancel", views.cancel, methods=["POST"]),
     Route("/jobs/{job_id}/pause", views.pause, methods=["POST"]),

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from batchops import jobfile_export
+from batchops.api.s3control_xml import render_describe_job
 from batchops.arns import job_arn
 from batchops.console import auth
 from batchops.console.auth import Handler, account_of, login_required
@@ -282,6 +284,16 @@ async def job_live(request: Request) -> Response:
 
 
 LIVE_PARTS = ("status", "progress", "actions", "overview", "chain", "manifest", "history", "failures", "report")
+
+
+@protected
+async def job_file(request: Request) -> Response:
+    """The job as a job file (``batchops job apply`` makes it again): jobs as code, from the console."""
+    app = console_state(request).services
+    job = await app.jobs.describe(account_of(request), str(request.path_params["job_id"]))
+    described = jobfile_export.from_describe_xml(render_describe_job(job, region=app.settings.s3_region))
+    headers = {"Content-Disposition": f'inline; filename="job-{job.id}.yaml"'}
+    return Response(jobfile_export.job_file(described), media_type="text/plain; charset=utf-8", headers=headers)
 
 
 @protected

@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "manifests",
         "operations reports",
         "engine service",
-        "jobfile",
+        "jobfile jobfile_export",
         "api client",
         "console cli_jobs cli_db awscli_plugin",
         "server",
@@ -41,6 +41,7 @@ DEFERRED = {
     ("batchops.cli", "batchops.demo"),
     ("batchops.cli", "batchops.engine.queueworker"),  # procrastinate, SQLAlchemy, aiobotocore: `batchops worker` only
     ("batchops.cli_jobs", "batchops.client"),  # boto3, for the commands that call the API only
+    ("batchops.cli_jobs", "batchops.jobfile_export"),  # botocore's parser and PyYAML, for `job export` only
     ("batchops.cli_db", "batchops.store.sql.database"),  # SQLAlchemy and Alembic, for `batchops db` only
     ("batchops.cli_db", "batchops.store.sql.urls"),
     ("batchops", "batchops.client"),  # `batchops.Client`, loaded on first use
