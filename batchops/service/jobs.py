@@ -28,6 +28,7 @@ from batchops.service.chains import chain_view, running_step
 from batchops.service.objects import Readable, ReportFile, ReportFileStream
 from batchops.service.rates import changed_caps
 from batchops.service.retry import RetryRequest, retry_failures
+from batchops.service.targets import check_copy_target
 from batchops.settings import Settings
 from batchops.store.base import SEARCH_SORTS, Store
 from batchops.tenancy import Account
@@ -101,6 +102,7 @@ class JobService:
         await _all_pass(
             check_manifest(self._settings, account.id, spec, self._check_clients),
             check_report_writable(self._settings, account.id, spec, self._check_clients),
+            check_copy_target(self._settings, account.id, spec, self._check_clients),
         )
         limit = self._settings.max_unfinished_jobs(account)
         made = await self._store.create_job(account.id, spec, tags, max_unfinished=limit)

@@ -134,3 +134,22 @@ def test_the_log_tells_each_requests_and_each_status_move(server: Server, contro
     assert job_id not in "".join(line for line in log.splitlines() if " ms" in line)  # route templates only
     assert signed_request(server.url, "GET", "/v20180820/nothing-here")[0] == 404
     wait_for(lambda: "GET (no route) account -: 404 in" in server.log_tail(50), timeout=10, what="the 404's line")
+
+
+def test_a_copy_into_a_bucket_that_does_not_exist_is_refused_at_createjob(
+    server: Server, control: Any, s3: Any, new_bucket: Any
+) -> None:
+    # SeaweedFS answers such a CopyObject with HTTP 500, which would hold the job as if the store were down
+    bucket = new_bucket()
+    put_objects(s3, bucket, ["a"])
+    location = put_manifest(s3, bucket, [f"{bucket},a"])
+    copy = {"S3PutObjectCopy": {"TargetResource": "arn:aws:s3:::no-such-copy-target"}}
+    code, status, message = refusal(lambda: create_job(control, location, copy))
+    assert (code, status) == ("BadRequestException", 400)
+    assert "bucket no-such-copy-target does not exist in the job's store; create it first" in message
+    arn, etag = put_cos_manifest(s3, bucket, [f"{bucket},a"])
+    target = "<TargetResource>qcs::cos:ap-chengdu:uid/1:no-such-copy-target</TargetResource>"
+    cos_copy = f"<COSPutObjectCopy>{target}</COSPutObjectCopy>"
+    answer = cos_request(server, "POST", "/jobs", body=create_body(arn, etag, cos_copy))
+    assert_cos_error(answer, 400, "InvalidArgument", "no-such-copy-target does not exist")
+    # (a dry run is let through: its report says it task by task, NoSuchBucket; tests/integration/test_dry_run.py)
