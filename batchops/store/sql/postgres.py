@@ -13,13 +13,19 @@ from batchops.store.sql.urls import DatabaseUrl
 
 #: SQLSTATE disk_full: PostgreSQL could not extend a file (the table, an index or its WAL).
 DISK_FULL = "53100"
+#: A session idle inside a transaction this long is ended by the server, releasing its row locks: a process
+#: frozen mid-transaction (SIGSTOP, a VM paused, a partition) must not hold a job's row until it wakes, stalling
+#: every other process's flush of that job. Far above any pause between one transaction's statements here (ms);
+#: below the chunk lease (60 s), so the others go on before its chunks would be taken over anyway.
+IDLE_IN_TRANSACTION_MS = 15_000
+_WRITES = {"options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"}
 #: Reads never write, whatever a bug might ask (the ``query_only`` of the SQLite reader).
-_READ_ONLY = {"options": "-c default_transaction_read_only=on"}
+_READ_ONLY = {"options": f"{_WRITES['options']} -c default_transaction_read_only=on"}
 
 
 def engines(url: DatabaseUrl) -> tuple[AsyncEngine, AsyncEngine]:
     """The write engine and the read engine (pre-pinged: a server restarted meanwhile costs no failed read)."""
-    engine = create_async_engine(url.async_url, pool_size=4, max_overflow=4, pool_pre_ping=True)
+    engine = create_async_engine(url.async_url, pool_size=4, max_overflow=4, pool_pre_ping=True, connect_args=_WRITES)
     reader = create_async_engine(
         url.async_url, pool_size=2, max_overflow=6, pool_pre_ping=True, connect_args=_READ_ONLY
     )
