@@ -460,3 +460,40 @@ def test_an_account_sees_none_of_another_accounts_jobs(
     assert describe(control, job_id)["Status"] != "Cancelling"
     first, _ = console_session(server)
     assert first.get("/api/jobs").json()["total"] == 1
+
+
+# --- a job chain ------------------------------------------------------------------------------
+
+
+def test_a_chain_reads_at_a_glance_from_its_middle_step(
+    page: Page, server: Server, s3: Any, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    import batchops
+
+    client = batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY)
+    source = new_bucket()
+    put_objects(s3, source, ["photos/a.jpg", "photos/b.jpg"])
+    location = put_manifest(s3, source, [f"{source},photos/a.jpg", f"{source},photos/b.jpg", f"{source},gone"])
+    first = client.create_job(
+        operation={"BatchOpsNoOp": {}},
+        manifest_arn=location["ObjectArn"],
+        manifest_etag=location["ETag"],
+        description="archive the photos",
+        then=[
+            {"S3PutObjectTagging": {"TagSet": [{"Key": "stage", "Value": "archived"}]}},
+            {"S3DeleteObjectTagging": {}},
+        ],
+    )
+    steps = wait_for(
+        lambda: (c := client.describe_job(first)["BatchOpsChain"])["State"] != "Running" and c["Steps"],
+        what="the chain to end",
+    )
+    middle = steps[1]["JobId"]
+    sign_in(page, server)
+    page.goto(f"{server.url}/console/jobs/{middle}")
+    chain = page.locator('section[aria-labelledby="chain-h"]')
+    expect(chain.get_by_test_id("chain-state")).to_contain_text("Step 2 of 3")
+    expect(chain.locator("li[aria-current=step]")).to_contain_text("S3PutObjectTagging")
+    expect(chain.locator("li[aria-current=step]")).to_contain_text("(this job)")
+    expect(chain.get_by_role("link", name=first[:8])).to_be_visible()
+    shot(page, artifacts_dir, "job-chain")
