@@ -20,7 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from batchops.api import cos, cos_xml, s3control, s3control_xml
 from batchops.api.auth import cos_authenticated, s3control_authenticated
 from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, CodeTable, to_api_error
+from batchops.api.scrape import PATH as METRICS_PATH
+from batchops.api.scrape import metrics_route, on_api_port
 from batchops.errors import StoreFull
+from batchops.metrics import observe_api_request
 from batchops.service import Services, services
 
 log = logging.getLogger(__name__)
@@ -139,16 +142,22 @@ class AccessLog:
 def _log_access(scope: Scope, status: int, milliseconds: float) -> None:
     route = getattr(scope.get("route"), "path", None) or "(no route)"
     account = getattr(scope.get("state", {}).get("account"), "id", None) or "-"
-    level = logging.DEBUG if route == "/healthz" else logging.INFO  # probes poll it; they would drown the rest
+    method = scope["method"]
+    observe_api_request(method, route, status, milliseconds / 1000)
+    polled = route in ("/healthz", METRICS_PATH)  # probes and scrapers poll them; they would drown the rest
+    fields = {"action": "request", "method": method, "route": route, "status": status, "account": account}
+    job_id = scope.get("path_params", {}).get("job_id")
+    if job_id is not None:  # a field of its own, never in the route: the line is about this job
+        fields["job_id"] = str(job_id)[:128]
     access_log.log(
-        level,
+        logging.DEBUG if polled else logging.INFO,
         "%s %s account %s: %d in %.1f ms",
-        scope["method"],
+        method,
         route,
         account,
         status,
         milliseconds,
-        extra={"action": "request", "status": status, "account": account},
+        extra={**fields, "latency_ms": round(milliseconds, 1)},
     )
 
 
@@ -158,6 +167,8 @@ def create_app(app_services: Services) -> Starlette:
         Route(r.path, guarded(s3control_authenticated(r.endpoint)), methods=r.methods) for r in s3control.ROUTES
     ]
     cos_routes = [Route(r.path, guarded(cos_authenticated(r.endpoint), COS), methods=r.methods) for r in cos.ROUTES]
+    if on_api_port(app_services.settings):
+        cos_routes.append(metrics_route(app_services.jobs))
     app = Starlette(
         routes=[*routes, *cos_routes, Route("/healthz", healthz)],
         exception_handlers={HTTPException: _http_error},
