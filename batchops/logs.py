@@ -21,7 +21,8 @@ from typing import Any
 #: The job the current task works on (None: no job).
 _JOB_ID: ContextVar[str | None] = ContextVar("batchops_job_id", default=None)
 #: A LogRecord's own attributes: everything else on a record was passed with ``extra=``.
-_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+#: (uvicorn's ``color_message`` is its message again, with terminal colour codes.)
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 @contextmanager

@@ -8,17 +8,23 @@ about a job carry its id: its status moves (from, to, why), its engine's lines a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from batchops.devstore import free_port
+from batchops.devstore import LocalSeaweed, free_port
+from batchops.s3.client import StoreCredentials, open_client
+from tests.support.faulty_proxy import FaultyProxy
 from tests.support.jobs import TAGGING, create_job, put_manifest, put_objects, wait_for, wait_status
+from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
 
 pytestmark = pytest.mark.integration
@@ -157,3 +163,36 @@ def test_metrics_move_to_a_port_of_their_own_or_are_switched_off(start_server: C
     off = start_server("--metrics", "off")
     assert answer_status(f"{off.url}/metrics") == 404
     assert answer_status(f"{off.url}/healthz") == 200
+
+
+def sample(name: str, **labels: str) -> float:
+    """This process's value of one series (0 if it has none yet)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_throttling_latency_and_the_adaptive_limit_per_store(
+    seaweed: LocalSeaweed, s3: Any, new_bucket: Callable[..., str]
+) -> None:
+    # Given a store that answers each tagging request 503 SlowDown twice before serving it
+    proxy = FaultyProxy(seaweed.endpoint, failures_per_request=2).start()
+    store = proxy.endpoint.rstrip("/")
+    bucket = new_bucket()
+    keys = [f"k{i}" for i in range(5)]
+    put_objects(s3, bucket, keys)
+    tagging = {"TagSet": [{"Key": "t", "Value": "1"}]}
+    latency = "batchops_s3_request_duration_seconds_count"
+    async with AsyncExitStack() as stack:
+        creds = StoreCredentials(proxy.endpoint, REGION, ACCESS_KEY, SECRET_KEY)
+        fast = await open_client(stack, creds, max_connections=16, max_attempts=3)
+        assert sample("batchops_s3_adaptive_limit", store=store) == 16
+        # When the lean client tags them (each on its third try)
+        await asyncio.gather(*(fast.put_object_tagging(Bucket=bucket, Key=k, Tagging=tagging) for k in keys))
+        # Then every attempt has its latency, the throttled ones are counted, and the limit shows the cut
+        assert sample(latency, store=store, operation="PutObjectTagging") == 15
+        assert sample("batchops_s3_throttled_total", store=store, operation="PutObjectTagging") == 10
+        assert sample("batchops_s3_adaptive_limit", store=store) == int(fast.lean.limit.limit) < 16
+        assert sample("batchops_s3_requests_in_flight", store=store) == 0
+        # and a call the SDK sends (not a lean one) is timed too
+        await fast.list_objects_v2(Bucket=bucket)
+        assert sample(latency, store=store, operation="ListObjectsV2") == 1
+    assert sample("batchops_s3_adaptive_limit", store=store) == 0  # the client closed: its limit left the sum
