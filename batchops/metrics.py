@@ -34,7 +34,7 @@ from batchops.metrics_dir import multiprocess
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # A counter's or histogram's creation time as a series of its own (``*_created``) only doubles what a scrape holds.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 #: Latency buckets (seconds) for calls to an object store and for API requests: 1 ms to 30 s.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
