@@ -26,6 +26,7 @@ from tests.support.faulty_proxy import FaultyProxy
 from tests.support.jobs import TAGGING, create_job, put_manifest, put_objects, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
+from tests.support.workers import StartWorkers
 
 pytestmark = pytest.mark.integration
 
@@ -50,11 +51,14 @@ def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: st
     return sum(v for (n, found), v in samples.items() if n == name and wanted <= found)
 
 
-def scrape_when_counted(server: Server, outcomes: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """A scrape once it counts ``outcomes`` task outcomes (the job ends as its last ones are recorded)."""
+def scrape_when_counted(url: str, outcomes: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """A scrape of ``url`` once it counts ``outcomes`` task outcomes (the job ends as its last ones are recorded)."""
 
     def counted() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
-        samples = scrape(server.url)
+        try:
+            samples = scrape(url)
+        except urllib.error.URLError:  # not listening yet
+            return None
         return samples if value(samples, "batchops_tasks_total") == outcomes else None
 
     found: dict[tuple[str, frozenset[tuple[str, str]]], float] = wait_for(
@@ -96,7 +100,7 @@ def test_a_scrape_counts_a_jobs_tasks_by_operation_status_and_code(
     server = start_server("--log-format", "json", "--log-level", "debug")
     bucket = new_bucket()
     job_id = run_tagging_job(server, s3, bucket, ["a", "b", "c"], ["gone-1", "gone-2"])
-    samples = scrape_when_counted(server, 5)
+    samples = scrape_when_counted(server.url, 5)
     assert tasks(samples) == {(OPERATION, "succeeded", ""): 3, (OPERATION, "failed", "NoSuchKey"): 2}
     assert value(samples, "batchops_manifest_rows_read_total") == 5
     jobs = server.client().list_jobs(AccountId=ACCOUNT)["Jobs"]
@@ -135,7 +139,7 @@ def test_worker_processes_counts_are_in_the_servers_scrape(
     present = [f"k{i}" for i in range(30)]
     run_tagging_job(server, s3, bucket, present, ["nope"])
     # the server process runs no task: every count comes from the workers' files
-    samples = scrape_when_counted(server, 31)
+    samples = scrape_when_counted(server.url, 31)
     assert tasks(samples) == {(OPERATION, "succeeded", ""): 30, (OPERATION, "failed", "NoSuchKey"): 1}
     assert value(samples, "batchops_s3_request_duration_seconds_count", operation="PutObjectTagging") == 31
     assert value(samples, "batchops_jobs", status="Complete") >= 1
@@ -196,3 +200,24 @@ async def test_throttling_latency_and_the_adaptive_limit_per_store(
         await fast.list_objects_v2(Bucket=bucket)
         assert sample(latency, store=store, operation="ListObjectsV2") == 1
     assert sample("batchops_s3_adaptive_limit", store=store) == 0  # the client closed: its limit left the sum
+
+
+@pytest.mark.job_databases("postgresql", reason="batchops worker needs PostgreSQL")
+def test_a_batchops_worker_serves_its_own_metrics_and_json_lines(
+    queue_database: str,
+    start_server: Callable[..., Server],
+    s3: Any,
+    new_bucket: Callable[..., str],
+    queue_workers: StartWorkers,
+) -> None:
+    server = start_server("--database", queue_database, "--dispatch", "procrastinate")
+    port = free_port()
+    (worker,) = queue_workers(1, "--metrics-port", str(port), "--log-format", "json")
+    job_id = run_tagging_job(server, s3, new_bucket(), ["a", "b"], ["gone"])
+    # The worker prepared and ran the job: its counts are on its own port, the job count on the server's
+    samples = scrape_when_counted(f"http://127.0.0.1:{port}", 3)
+    assert tasks(samples) == {(OPERATION, "succeeded", ""): 2, (OPERATION, "failed", "NoSuchKey"): 1}
+    assert value(samples, "batchops_manifest_rows_read_total") == 3
+    assert value(scrape(server.url), "batchops_jobs", status="Complete") == 1
+    lines = [json.loads(line) for line in worker.log_path.read_text().splitlines() if line.strip()]
+    assert any(line.get("job_id") == job_id for line in lines)
