@@ -11,12 +11,30 @@ from pathlib import Path
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def use_multiprocess_dir(directory: Path) -> None:
-    """Keep the values of this process and of the processes it starts (they inherit the environment) in
-    ``directory``, emptied first: values an earlier run left would be added to this one's."""
+def use_multiprocess_dir(parent: Path) -> Path:
+    """Keep the values of this process and of the processes it starts (they inherit the environment) in a new
+    directory of ``parent`` named after this process; those an earlier run left are removed (their values would
+    not be this run's), unless their server still runs (another server on the same data dir keeps its own)."""
+    for earlier in parent.glob("*"):
+        if earlier.is_dir() and not _running(earlier.name):
+            shutil.rmtree(earlier, ignore_errors=True)
+    directory = parent / str(os.getpid())
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ[MULTIPROC_ENV] = str(directory)
+    return directory
+
+
+def _running(name: str) -> bool:
+    if not name.isdigit():
+        return False
+    try:
+        os.kill(int(name), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def multiprocess() -> bool:

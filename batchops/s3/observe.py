@@ -50,9 +50,15 @@ class StoreMetrics:
         self.limit_moved()
 
     def limit_moved(self) -> None:
-        """After a slot was taken or given back: the gauges follow the store's limits."""
-        self._in_flight.set(sum(limit.in_flight for limit in self._limits))
-        self._limit.set(sum(int(limit.limit) for limit in self._limits))
+        """After a slot was taken or given back: the gauges follow the store's limits (twice per request: the
+        common case, one client per store, skips the sums)."""
+        limits = self._limits
+        if len(limits) == 1:
+            self._in_flight.set(limits[0].in_flight)
+            self._limit.set(int(limits[0].limit))
+            return
+        self._in_flight.set(sum(limit.in_flight for limit in limits))
+        self._limit.set(sum(int(limit.limit) for limit in limits))
 
     def answered(self, operation: str, seconds: float, throttled: bool) -> None:
         latency = self._latency.get(operation)

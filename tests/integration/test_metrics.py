@@ -145,7 +145,8 @@ def test_worker_processes_counts_are_in_the_servers_scrape(
     assert value(samples, "batchops_jobs", status="Complete") >= 1
     # they were counted in the workers' own files (multiprocess mode: one file per process and kind)
     assert server.process is not None
-    counting = {int(path.stem.rsplit("_", 1)[1]) for path in (server.data_dir / "metrics").glob("counter_*.db")}
+    files = server.data_dir / "metrics" / str(server.process.pid)
+    counting = {int(path.stem.rsplit("_", 1)[1]) for path in files.glob("counter_*.db")}
     assert counting - {server.process.pid}, counting
     workers = {line["process"] for line in json_lines(server) if "process" in line}
     assert workers and all(name.startswith("worker ") for name in workers)  # their lines are JSON too

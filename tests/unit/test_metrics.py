@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from batchops import metrics
 from batchops.domain.status import JobStatus
 from batchops.logs import JobIdFilter, JsonFormatter, about_job
+from batchops.metrics_dir import MULTIPROC_ENV, use_multiprocess_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "contrib" / "grafana" / "batchops-dashboard.json"
@@ -134,3 +136,18 @@ def test_an_exception_is_one_field_of_its_line(json_log: JsonLog) -> None:
         logger.exception("failed")
     (line,) = lines_of(out)
     assert "ValueError: boom" in str(line["exception"])
+
+
+def test_an_earlier_runs_values_are_removed_and_a_running_servers_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MULTIPROC_ENV, "restored after the test")
+    parent = tmp_path / "metrics"
+    ended = parent / "999999999"  # above any pid: no such process
+    ended.mkdir(parents=True)
+    (ended / "counter_1.db").write_bytes(b"an earlier run's counts")
+    running = parent / str(os.getppid())
+    running.mkdir()
+    mine = use_multiprocess_dir(parent)
+    assert mine == parent / str(os.getpid()) and os.environ[MULTIPROC_ENV] == str(mine)
+    assert sorted(p.name for p in parent.iterdir()) == sorted([running.name, mine.name])
