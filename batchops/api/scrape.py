@@ -61,8 +61,9 @@ class MetricsListener:
     def __init__(self, settings: Settings, jobs: JobService) -> None:
         assert settings.metrics_port is not None
         app = Starlette(routes=[metrics_route(jobs)])
+        # No logging config of its own: the API server's (text or JSON) already covers uvicorn's loggers.
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.metrics_port, access_log=False, log_level="warning", lifespan="off"
+            app, host=settings.host, port=settings.metrics_port, access_log=False, log_config=None, lifespan="off"
         )
         self._server = _Listener(config)
         self._task: asyncio.Task[None] | None = None

@@ -162,9 +162,11 @@ def answer_status(url: str) -> int:
 
 def test_metrics_move_to_a_port_of_their_own_or_are_switched_off(start_server: Callable[..., Server]) -> None:
     port = free_port()
-    moved = start_server("--metrics-port", str(port))
+    moved = start_server("--metrics-port", str(port), "--log-format", "json")
     assert answer_status(f"{moved.url}/metrics") == 404
     assert value(scrape(f"http://127.0.0.1:{port}"), "batchops_jobs") == 0
+    said = [line["message"] for line in json_lines(moved)]  # its listener's lines are JSON too
+    assert f"serving /metrics at http://127.0.0.1:{port}/metrics" in said
     off = start_server("--metrics", "off")
     assert answer_status(f"{off.url}/metrics") == 404
     assert answer_status(f"{off.url}/healthz") == 200
