@@ -438,7 +438,8 @@ class JobRunner:
 
     def _count(self, outcomes: list[TaskOutcome]) -> None:
         """batchops_tasks_total: once per outcome recorded (a batch that could not be recorded is counted when it
-        is; a task that ran again after a crash, whose first outcome was recorded, counts twice)."""
+        is). A chunk run again skips its recorded rows; only a second runner of a chunk whose lease lapsed
+        could count a task twice, where the store's counters ignore the second outcome."""
         operation = self.job.spec.operation.name
         tally = Counter((outcome.status, outcome.error_code) for outcome in outcomes)
         for (status, code), n in tally.items():
