@@ -1,4 +1,4 @@
-"""The API app: both dialects' routes, the error boundary, request ids, the access log, and /healthz.
+"""The API app: both dialects' routes, the error boundary, request ids, the access log, /healthz and /metrics.
 batchops.server builds it with the services, and mounts it beside the console."""
 
 from __future__ import annotations
@@ -162,15 +162,15 @@ def _log_access(scope: Scope, status: int, milliseconds: float) -> None:
 
 
 def create_app(app_services: Services) -> Starlette:
-    """The S3 Control and COS routes and /healthz (the server's body guard and lifespan wrap it)."""
+    """The S3 Control and COS routes, /healthz and /metrics (the server's body guard and lifespan wrap it)."""
     routes = [
         Route(r.path, guarded(s3control_authenticated(r.endpoint)), methods=r.methods) for r in s3control.ROUTES
     ]
     cos_routes = [Route(r.path, guarded(cos_authenticated(r.endpoint), COS), methods=r.methods) for r in cos.ROUTES]
-    if on_api_port(app_services.settings):
-        cos_routes.append(metrics_route(app_services.jobs))
+    # Prometheus scrapes unsigned, as it does /healthz; ``metrics`` off or on a port of its own: not here
+    scraped = [metrics_route(app_services.jobs)] if on_api_port(app_services.settings) else []
     app = Starlette(
-        routes=[*routes, *cos_routes, Route("/healthz", healthz)],
+        routes=[*routes, *cos_routes, Route("/healthz", healthz), *scraped],
         exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(AccessLog)],
     )
