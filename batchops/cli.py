@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,8 @@ from batchops.cli_db import db
 from batchops.cli_jobs import job
 from batchops.errors import BatchOpsError
 from batchops.knobs import Kind, Knob, flag_name
+from batchops.logs import configure
+from batchops.metrics_dir import use_multiprocess_dir
 from batchops.settings import KNOBS, Settings, load_settings
 
 
@@ -65,9 +66,12 @@ def server(config: Path | None, log_level: str, **flags: Any) -> None:
     """Serve the S3 Control job API and run the jobs."""
     # Imported here, not at the top: the server's stack (uvicorn, Starlette, SQLAlchemy, aiobotocore) takes
     # ~0.7 s to import, which every `batchops job …` command would otherwise pay.
+    settings = _settings(flags, config)
+    if settings.workers and settings.metrics == "on":
+        # the worker processes' values reach /metrics through files: set before prometheus-client is imported
+        use_multiprocess_dir(settings.data_dir / "metrics")
     from batchops.server import serve
 
-    settings = _settings(flags, config)
     try:
         serve(settings, log_level)
     except BatchOpsError as exc:  # the database cannot be opened: its URL, without its password, and why
@@ -85,10 +89,13 @@ def worker(concurrency: int, config: Path | None, log_level: str, **flags: Any) 
     and the object stores)."""
     # The engine's stack (procrastinate, SQLAlchemy, aiobotocore), imported here for the same reason as in `server`.
     from batchops.engine.queueworker import serve_chunks
+    from batchops.metrics import serve_own
 
     settings = _settings(flags, config)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(log_level, settings.log_format)
     try:
+        if settings.metrics == "on" and settings.metrics_port:
+            serve_own(settings.host, settings.metrics_port)
         asyncio.run(serve_chunks(settings, concurrency))
     except BatchOpsError as exc:  # SQLite, or the database cannot be opened: one line, no traceback
         click.echo(f"error: {exc}", err=True)
@@ -100,12 +107,13 @@ def worker(concurrency: int, config: Path | None, log_level: str, **flags: Any) 
 @main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=Path(".data"), show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
-def demo(data_dir: Path, port: int) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def demo(data_dir: Path, port: int, log_format: str) -> None:
     """Start a local SeaweedFS with demo data and serve batchops against it (``make run``)."""
     from batchops.demo import run_demo  # imports the server: here, for the same reason as in `server`
 
     try:
-        run_demo(data_dir, port)
+        run_demo(data_dir, port, log_format)
     except BatchOpsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -25,8 +25,8 @@ MANIFEST_KEY = "manifests/demo.csv"
 ENV_FILE = "demo.env"
 
 
-def run_demo(data_dir: Path, port: int) -> None:
-    settings = load_settings(flags={"data_dir": data_dir / "batchops", "port": port})
+def run_demo(data_dir: Path, port: int, log_format: str = "text") -> None:
+    settings = load_settings(flags={"data_dir": data_dir / "batchops", "port": port, "log_format": log_format})
     ensure_port_free(settings.host, settings.port, suggestion="--port {port} (make run PORT={port})")
     account = settings.accounts[0]
     access_key = account.access_key_id or "batchops-demo"

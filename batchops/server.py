@@ -16,10 +16,12 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.routing import Mount, Router
 from starlette.types import ASGIApp
+from uvicorn.config import LOGGING_CONFIG
 
 from batchops.api.app import create_app
 from batchops.api.body_guard import BodyGuard
 from batchops.api.connections import bounded_protocol, connection_bounds
+from batchops.api.scrape import MetricsListener
 from batchops.console import create_console
 from batchops.engine.clients import StoreClients
 from batchops.engine.dispatch import ProcrastinateWorkforce
@@ -34,6 +36,7 @@ from batchops.engine.supervisor import TICK_SECONDS, Supervisor, Workforce
 from batchops.engine.worker import Worker
 from batchops.errors import ConfigError
 from batchops.listening import ensure_port_free
+from batchops.logs import configure
 from batchops.service import ConsoleSessions, JobService, Services
 from batchops.settings import Settings
 from batchops.store.base import Store
@@ -103,12 +106,18 @@ def build_app(settings: Settings, store: Store) -> ASGIApp:
         jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store, role=lambda: engine.role
     )
 
+    listener = MetricsListener(settings, jobs) if settings.metrics == "on" and settings.metrics_port else None
+
     @asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:
         await engine.start()
+        if listener is not None:
+            await listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             await engine.stop()
             await jobs.close()
             await store.close()
@@ -124,7 +133,9 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     """Open (and migrate) the store at ``settings.database_url`` and serve until stopped (Ctrl+C, SIGTERM).
     DatabaseUnavailable if the database cannot be reached; ConfigError if the port is taken."""
     ensure_port_free(settings.host, settings.port)  # before any line that says we serve
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.metrics == "on" and settings.metrics_port:
+        ensure_port_free(settings.host, settings.metrics_port)
+    configure(log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.dispatch == "procrastinate":
         dispatching_database(settings)  # before opening the store: a SQLite URL is refused in one line
@@ -137,6 +148,8 @@ def serve(settings: Settings, log_level: str = "info") -> None:
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        # JSON lines: uvicorn's own loggers go through ours (its config would give them a text handler)
+        log_config=LOGGING_CONFIG if settings.log_format == "text" else None,
         access_log=False,
         server_header=False,  # the COS dialect names its own Server (tencent-cos), as COS clients expect
         http=bounded_protocol(bounds.limit, settings.head_timeout_seconds),

@@ -43,6 +43,8 @@ MAX_PART_BYTES = 5 * GIB
 #: Who runs the tasks of Active jobs (``dispatch``).
 DISPATCHERS = ("local", "procrastinate")
 S3_CLIENTS = ("lean", "botocore")
+LOG_FORMATS = ("text", "json")
+METRICS_CHOICES = ("on", "off")
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,36 @@ class Settings:
         metadata=seconds(
             "Console sign-in: the first delay after too many failures (it doubles with each further failure)",
             env="BATCHOPS_LOGIN_DELAY_SECONDS",
+        ),
+    )
+    log_format: str = field(
+        default="text",
+        metadata=choice(
+            'Log lines: "text" (one line of words each) or "json" (one JSON object per line: time, level, logger, '
+            "message, job_id when the line is about a job, and the line's fields)",
+            LOG_FORMATS,
+            env="BATCHOPS_LOG_FORMAT",
+            flag=True,
+        ),
+    )
+    metrics: str = field(
+        default="on",
+        metadata=choice(
+            'Prometheus metrics at /metrics: "on" (unauthenticated, on the API port unless metrics_port is set) '
+            'or "off"',
+            METRICS_CHOICES,
+            env="BATCHOPS_METRICS",
+            flag=True,
+        ),
+    )
+    metrics_port: int | None = field(
+        default=None,
+        metadata=whole(
+            "Serve /metrics on this port of the host instead of the API port (batchops worker: its own /metrics, "
+            "none without it)",
+            env="BATCHOPS_METRICS_PORT",
+            flag=True,
+            maximum=65535,
         ),
     )
 

@@ -1,4 +1,4 @@
-"""The API app: both dialects' routes, the error boundary, request ids, the access log, and /healthz.
+"""The API app: both dialects' routes, the error boundary, request ids, the access log, /healthz and /metrics.
 batchops.server builds it with the services, and mounts it beside the console."""
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from batchops.api import cos, cos_xml, s3control, s3control_xml
 from batchops.api.auth import cos_authenticated, s3control_authenticated
 from batchops.api.errors import COS_CODES, S3CONTROL_CODES, ApiError, CodeTable, to_api_error
+from batchops.api.scrape import PATH as METRICS_PATH
+from batchops.api.scrape import metrics_route, on_api_port
 from batchops.errors import StoreFull
+from batchops.metrics import observe_api_request
 from batchops.service import Services, services
 
 log = logging.getLogger(__name__)
@@ -139,27 +142,35 @@ class AccessLog:
 def _log_access(scope: Scope, status: int, milliseconds: float) -> None:
     route = getattr(scope.get("route"), "path", None) or "(no route)"
     account = getattr(scope.get("state", {}).get("account"), "id", None) or "-"
-    level = logging.DEBUG if route == "/healthz" else logging.INFO  # probes poll it; they would drown the rest
+    method = scope["method"]
+    observe_api_request(method, route, status, milliseconds / 1000)
+    polled = route in ("/healthz", METRICS_PATH)  # probes and scrapers poll them; they would drown the rest
+    fields = {"action": "request", "method": method, "route": route, "status": status, "account": account}
+    job_id = scope.get("path_params", {}).get("job_id")
+    if job_id is not None:  # a field of its own, never in the route: the line is about this job
+        fields["job_id"] = str(job_id)[:128]
     access_log.log(
-        level,
+        logging.DEBUG if polled else logging.INFO,
         "%s %s account %s: %d in %.1f ms",
-        scope["method"],
+        method,
         route,
         account,
         status,
         milliseconds,
-        extra={"action": "request", "status": status, "account": account},
+        extra={**fields, "latency_ms": round(milliseconds, 1)},
     )
 
 
 def create_app(app_services: Services) -> Starlette:
-    """The S3 Control and COS routes and /healthz (the server's body guard and lifespan wrap it)."""
+    """The S3 Control and COS routes, /healthz and /metrics (the server's body guard and lifespan wrap it)."""
     routes = [
         Route(r.path, guarded(s3control_authenticated(r.endpoint)), methods=r.methods) for r in s3control.ROUTES
     ]
     cos_routes = [Route(r.path, guarded(cos_authenticated(r.endpoint), COS), methods=r.methods) for r in cos.ROUTES]
+    # Prometheus scrapes unsigned, as it does /healthz; ``metrics`` off or on a port of its own: not here
+    scraped = [metrics_route(app_services.jobs)] if on_api_port(app_services.settings) else []
     app = Starlette(
-        routes=[*routes, *cos_routes, Route("/healthz", healthz)],
+        routes=[*routes, *cos_routes, Route("/healthz", healthz), *scraped],
         exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(AccessLog)],
     )

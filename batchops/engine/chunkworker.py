@@ -29,6 +29,7 @@ from batchops.engine.loop import cancel_all, start_loop
 from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch, ends_none
 from batchops.engine.runner import JobRunner, RunnerConfig
 from batchops.errors import JobNotFound, ManifestError
+from batchops.logs import about_job
 from batchops.operations.registry import get_operation
 from batchops.s3.ratecap import JobRate, JobRates
 from batchops.settings import Settings
@@ -74,6 +75,10 @@ class ChunkWorker:
         await cancel_all(self._loops)
 
     async def run_chunk(self, job_id: str, chunk_no: int) -> None:
+        with about_job(job_id):
+            await self._run_chunk(job_id, chunk_no)
+
+    async def _run_chunk(self, job_id: str, chunk_no: int) -> None:
         try:
             job = await self._store.job_for_engine(job_id)
         except JobNotFound:

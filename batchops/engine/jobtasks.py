@@ -11,6 +11,7 @@ from typing import Any
 
 from batchops.engine.backoff import Backoff
 from batchops.engine.loop import STEP_RETRY_MOST_SECONDS, log_failure
+from batchops.logs import about_job
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,9 @@ class JobTasks:
         if job_id in self._tasks:
             work.close()
             return
-        log.debug("job %s: start %s", job_id, work.cr_code.co_name)  # type: ignore[attr-defined]
-        task = asyncio.create_task(work, name=f"job-{job_id}")
+        with about_job(job_id):  # the task's context is copied here: its lines carry the job id
+            log.debug("job %s: start %s", job_id, work.cr_code.co_name)  # type: ignore[attr-defined]
+            task = asyncio.create_task(work, name=f"job-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda _t: self._done(job_id))
 

@@ -28,6 +28,7 @@ from batchops.engine.loop import cancel_all, start_loop
 from batchops.engine.outages import OUTAGE_WATCH_SECONDS, OutageWatch
 from batchops.engine.preparer import prepare
 from batchops.errors import ChunksTaken, JobNotFound, ManifestError
+from batchops.logs import about_job
 from batchops.s3.breaker import outage_of
 from batchops.settings import Settings
 from batchops.store.base import Store
@@ -105,7 +106,8 @@ class JobSteps:
         if job is None or not self._enter(job_id, PREPARE):
             return
         try:
-            await self._prepare(job, chunk_size or self._settings.chunk_size)
+            with about_job(job_id):
+                await self._prepare(job, chunk_size or self._settings.chunk_size)
         finally:
             self._leave(job_id)
 
@@ -115,7 +117,8 @@ class JobSteps:
         if job is None or not self._enter(job_id, FINISH):
             return
         try:
-            await self._finish(job)
+            with about_job(job_id):
+                await self._finish(job)
         finally:
             self._leave(job_id)
 

@@ -15,6 +15,7 @@ from batchops.manifests.chunks import source_chunks
 from batchops.manifests.objects import ManifestETagMismatch
 from batchops.manifests.output import open_writer
 from batchops.manifests.source import Position
+from batchops.metrics import count_manifest_rows
 from batchops.s3.types import S3Client
 from batchops.store.base import ChunkBlob, Store
 
@@ -45,9 +46,15 @@ async def _prepare(store: Store, s3: S3Client, job: Job, chunk_size: int) -> Non
         pending.append(ChunkBlob(chunk_no, seq, chunk.count, chunk.data))
         chunk_no, seq, position = chunk_no + 1, seq + chunk.count, chunk.position
         if len(pending) >= group:
-            await store.add_chunks(job.id, pending, position.entries, position.cursor)
+            await _store_chunks(store, job.id, pending, position)
             pending = []
-    await store.add_chunks(job.id, pending, position.entries, position.cursor)
+    await _store_chunks(store, job.id, pending, position)
     if writer is not None:
         await store.set_generated_manifest(job.id, await writer.finish(chunk_no))
     await store.finish_manifest(job.id)
+
+
+async def _store_chunks(store: Store, job_id: str, chunks: list[ChunkBlob], position: Position) -> None:
+    """Commit a group of chunks and the position after them; their rows count as read once committed."""
+    await store.add_chunks(job_id, chunks, position.entries, position.cursor)
+    count_manifest_rows(sum(chunk.count for chunk in chunks))

@@ -28,6 +28,8 @@ from batchops.domain.job import Job
 from batchops.engine.clients import StoreClients
 from batchops.engine.loop import cancel_all, start_loop
 from batchops.engine.worker import POLL_SECONDS, Worker
+from batchops.logs import configure, worker_process_name
+from batchops.metrics import process_ended
 from batchops.settings import Settings
 from batchops.store.base import Store
 from batchops.store.sql import open_store
@@ -117,6 +119,7 @@ class WorkerPool:
                     extra={"action": "worker_died"},
                 )
                 await self._store.release_chunks(owner=slot.owner)
+                process_ended(slot.process.pid)
             if now >= slot.restart_at:
                 slot.process.close()
                 self._slots[n] = self._launch(slot.index, slot.quick_deaths)
@@ -136,14 +139,13 @@ class WorkerPool:
                 log.warning("worker %d (pid %s) did not stop in time; killed", slot.index, slot.process.pid)
                 slot.process.kill()
                 slot.process.join()
+            process_ended(slot.process.pid)
 
 
 def run_worker(settings: Settings, owner: str, parent_pid: int, log_level: int) -> None:
     """A worker process's main function (the target of the spawned process)."""
     os.nice(WORKER_NICENESS)
-    logging.basicConfig(
-        level=log_level, format=f"%(asctime)s %(levelname)s %(name)s [worker {os.getpid()}]: %(message)s"
-    )
+    configure(log_level, settings.log_format, worker_process_name())
     asyncio.run(_work(settings, owner, parent_pid))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,9 @@ from batchops.engine.backoff import Backoff
 from batchops.engine.keylocks import StoreKeyLocks
 from batchops.errors import StoreFull
 from batchops.functions import FunctionInvoker
+from batchops.logs import about_job
 from batchops.manifests.chunks import ChunkRow, decode
+from batchops.metrics import count_tasks
 from batchops.operations.base import Operation, TaskContext
 from batchops.operations.keylocks import LOCAL_KEY_LOCKS
 from batchops.s3.breaker import BREAKERS, outage_of
@@ -140,6 +143,10 @@ class JobRunner:
 
     async def run(self) -> bool:
         """Run until the job has no claimable work (True) or until stopped (False)."""
+        with about_job(self.job.id):  # every line its tasks log carries the job id
+            return await self._run()
+
+    async def _run(self) -> bool:
         done = asyncio.Event()
         flusher = asyncio.create_task(self._flush_loop(done), name=f"flush-{self.job.id}")
         try:
@@ -350,6 +357,7 @@ class JobRunner:
         except Exception as exc:
             self._pending = pending + self._pending
             return await self._record_failed(exc)
+        self._count(pending.outcomes)
         await self._recorded()
         await self._check_progress(succeeded, failed)
         return None
@@ -425,6 +433,17 @@ class JobRunner:
             log.warning(
                 "job %s: %d task outcomes left out of its report: %s", self.job.id, len(pending.outcomes), _cause(exc)
             )
+            return
+        self._count(pending.outcomes)
+
+    def _count(self, outcomes: list[TaskOutcome]) -> None:
+        """batchops_tasks_total: once per outcome recorded (a batch that could not be recorded is counted when it
+        is). A chunk run again skips its recorded rows; only a second runner of a chunk whose lease lapsed
+        could count a task twice, where the store's counters ignore the second outcome."""
+        operation = self.job.spec.operation.name
+        tally = Counter((outcome.status, outcome.error_code) for outcome in outcomes)
+        for (status, code), n in tally.items():
+            count_tasks(operation, status.name.lower(), code, n)
 
 
 #: A job in these statuses never runs a task again, so outcomes it could not record may be dropped.

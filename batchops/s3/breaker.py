@@ -328,7 +328,7 @@ class BotocoreGuard:
                 self.breaker.record(ticket, outage)
         else:
             status = int((response_dict or {}).get("status_code") or 0)
-            outage = answer_outage(status, _error_code(response_dict))
+            outage = answer_outage(status, answer_error_code(response_dict))
             self.breaker.record(ticket, outage)
         _HELD.set(outage is not None and self.breaker.is_open)
 
@@ -340,7 +340,7 @@ class BotocoreGuard:
         return 0.0 if held else None
 
 
-def _error_code(response_dict: dict[str, Any] | None) -> str | None:
+def answer_error_code(response_dict: dict[str, Any] | None) -> str | None:
     """The error code of an error answer (botocore has not parsed it yet: look into the XML body)."""
     if not response_dict or int(response_dict.get("status_code") or 0) < 400:
         return None

@@ -20,6 +20,7 @@ from aiobotocore.session import AioSession, get_session
 from batchops.s3.breaker import WATCH_ONLY, BotocoreGuard, CircuitBreaker
 from batchops.s3.fast import FastS3
 from batchops.s3.lean import LeanSession
+from batchops.s3.observe import BotocoreTimer, StoreMetrics, store_label
 from batchops.s3.ratecap import RequestRate
 from batchops.s3.types import S3Client
 from batchops.s3.xmlbody import escape_in_botocore
@@ -133,6 +134,7 @@ async def open_client(
     )
     escape_in_botocore(client)  # the calls botocore serialises keep a "\r" in a key or tag as "\r"
     BotocoreGuard(breaker, store_rate).install(client)
+    BotocoreTimer(StoreMetrics(store_label(creds.endpoint_url, creds.region))).install(client)  # after the guard
     if kind != "lean" or not (creds.access_key_id and creds.secret_access_key):
         return client
     lean = LeanSession(

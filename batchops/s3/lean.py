@@ -30,6 +30,7 @@ from yarl import URL
 
 from batchops.s3.adaptive import AdaptiveLimit
 from batchops.s3.breaker import WATCH_ONLY, CircuitBreaker, answer_outage, outage_of
+from batchops.s3.observe import StoreMetrics
 from batchops.s3.overload import FAILING_STATUSES, THROTTLE_CODES
 from batchops.s3.ratecap import RequestRate, take_tokens
 from batchops.s3.signer import EMPTY_SHA256, Signer
@@ -113,6 +114,7 @@ class LeanSession:
             self.host += f":{endpoint.port}"
         self.signer = Signer(access_key_id, secret_access_key, region)
         self.limit = AdaptiveLimit(max_connections)
+        self.metrics = StoreMetrics(self.endpoint)
         self.breaker = breaker or CircuitBreaker(self.endpoint, WATCH_ONLY)
         #: The endpoint's request cap (``[[store_rates]]``), or None.
         self.store_rate = store_rate
@@ -132,10 +134,12 @@ class LeanSession:
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
         )
+        self.metrics.watch(self.limit)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._session is not None:
+            self.metrics.forget(self.limit)
             await self._session.close()
             self._session = None
 
@@ -162,7 +166,9 @@ class LeanSession:
             ticket = await self.breaker.admit()
             attempt, tries = attempt + 1, tries + 1
             try:
-                answer, failure = await self._attempt(method, url, path, query, headers, payload_hash, body, tries)
+                answer, failure = await self._attempt(
+                    operation, method, url, path, query, headers, payload_hash, body, tries
+                )
             except BaseException:
                 self.breaker.abandon(ticket)
                 raise
@@ -185,6 +191,7 @@ class LeanSession:
 
     async def _attempt(
         self,
+        operation: str,
         method: str,
         url: URL,
         path: str,
@@ -199,6 +206,7 @@ class LeanSession:
         await take_tokens(self.store_rate)  # before the adaptive slot: a capped request holds no slot while it waits
         signed = self.signer.sign(method, self.host, path, query, headers, payload_hash)
         await self.limit.acquire()
+        self.metrics.limit_moved()
         self.sent += 1
         started = time.monotonic()
         try:
@@ -206,17 +214,26 @@ class LeanSession:
                 payload = await response.read()
                 answer = Answer(response.status, {k.lower(): v for k, v in response.headers.items()}, payload, attempt)
         except TimeoutError as exc:
-            self.limit.release(None, congested=True)
+            self._released(operation, started, None, congested=True)
             return None, ReadTimeoutError(endpoint_url=str(url), error=exc)
         except aiohttp.ClientError as exc:
-            self.limit.release(None, congested=False)
+            self._released(operation, started, None, congested=False)
             return None, EndpointConnectionError(endpoint_url=str(url), error=exc)
         except BaseException:
             self.limit.release(None, congested=False)
+            self.metrics.limit_moved()
             raise
         throttled = answer.status in (429, 503) or (answer.status >= 400 and error_code(answer) in THROTTLE_CODES)
-        self.limit.release(time.monotonic() - started, congested=throttled)
+        self._released(operation, started, answer, congested=throttled)
         return answer, None
+
+    def _released(self, operation: str, started: float, answer: Answer | None, congested: bool) -> None:
+        """Give the attempt's slot back (its latency feeds the limit only if answered) and report it: a timeout
+        or a broken connection counts in the latency too (it is what the task waited), not as throttling."""
+        seconds = time.monotonic() - started
+        self.limit.release(seconds if answer is not None else None, congested=congested)
+        self.metrics.limit_moved()
+        self.metrics.answered(operation, seconds, throttled=congested and answer is not None)
 
 
 # --- errors ------------------------------------------------------------------------------------

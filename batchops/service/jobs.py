@@ -152,6 +152,10 @@ class JobService:
         horizon = self._settings.retention_days
         return await self._store.list_jobs_after(account_id, statuses, limit, after_job_id, horizon)
 
+    async def counts_by_status(self) -> dict[JobStatus, int]:
+        """Every account's jobs in each status (for /metrics: the operator's view, not an account's)."""
+        return await self._store.job_counts()
+
     async def search(self, account_id: str, query: JobSearch) -> SearchPage:
         """The console's list: filtered, sorted and counted."""
         horizon = self._settings.retention_days

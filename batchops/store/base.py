@@ -228,6 +228,10 @@ class ReportSource(Protocol):
 
     async def status_counts(self, account_id: str, horizon_days: int = 90) -> dict[JobStatus, int]: ...
 
+    async def job_counts(self) -> dict[JobStatus, int]:
+        """How many jobs of every account are in each status, purged ones left out (for /metrics)."""
+        ...
+
 
 class RetryStore(Protocol):
     """Which job a retry (``batchops job retry``) runs the failed tasks of."""

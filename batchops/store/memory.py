@@ -284,6 +284,13 @@ class MemoryStore(MemoryWork):
             counts[status] = counts.get(status, 0) + 1
         return counts
 
+    async def job_counts(self) -> dict[JobStatus, int]:
+        counts: dict[JobStatus, int] = {}
+        for row in self.tables.jobs.values():
+            status = JobStatus(row.status)
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
     # --- retry links ----------------------------------------------------------------------
 
     async def link_retry(self, parent_id: str, retry_id: str) -> None:

@@ -91,14 +91,12 @@ def log_status_move(
     folded onto one line: a user's statusUpdateReason cannot forge log lines."""
     said = " ".join((reason or "").split())
     code = f" ({failure.code})" if failure is not None else ""
+    source_name = source.value if source is not None else "created"
+    fields = {"action": "job_status", "job_id": job_id, "from_status": source_name, "to_status": target.value}
+    if failure is not None:
+        fields["failure_code"] = failure.code
     status_log.info(
-        "job %s: %s -> %s%s: %s",
-        job_id,
-        source.value if source is not None else "created",
-        target.value,
-        code,
-        said,
-        extra={"action": "job_status", "job_id": job_id, "to_status": target.value},
+        "job %s: %s -> %s%s: %s", job_id, source_name, target.value, code, said, extra={**fields, "reason": said}
     )
 
 

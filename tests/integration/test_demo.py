@@ -67,11 +67,11 @@ def demo_environment(env_file: Path) -> dict[str, str]:
     return found
 
 
-def readme_walk_through() -> str:
-    """The first shell block of the README's "Command line" section."""
-    section = (REPO / "README.md").read_text().split("\n## Command line\n", 1)[1]
+def readme_walk_through(heading: str = "## Command line") -> str:
+    """The first shell block of a README section ("Command line" by default)."""
+    section = (REPO / "README.md").read_text().split(f"\n{heading}\n", 1)[1]
     block = re.search(r"^```sh\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
-    assert block, "README.md's Command line section has no sh block"
+    assert block, f"README.md's {heading} section has no sh block"
     return block.group(1)
 
 
@@ -159,6 +159,20 @@ def test_the_readme_walk_through_runs_as_pasted_after_make_run(tmp_path: Path) -
         tagged = s3.get_object_tagging(Bucket="demo-source", Key="photos/0099.txt")["TagSet"]
         assert tagged == [{"Key": "project", "Value": "x"}]
         assert s3.get_object_tagging(Bucket="demo-source", Key="photos/0100.txt")["TagSet"] == []
+
+        # The Metrics section's curl, pasted in the same terminal after the walk-through, shows its job's counts
+        scraped = subprocess.run(
+            ["bash", "-e", "-c", f". .data/demo.env\n{readme_walk_through('### Metrics')}"],
+            cwd=tmp_path,
+            env=shell,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert scraped.returncode == 0, scraped.stdout + scraped.stderr
+        lines = scraped.stdout.splitlines()
+        assert 'batchops_tasks_total{error_code="",operation="S3PutObjectTagging",status="succeeded"} 100.0' in lines
+        assert 'batchops_jobs{status="Complete"} 1.0' in lines
 
 
 def readme_boto3_example() -> str:

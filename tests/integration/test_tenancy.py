@@ -6,6 +6,7 @@ that completes proves the engine acted with its role's credentials.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,14 @@ def tenants(start_server: Any, tmp_path: Path) -> Any:
     config = tmp_path / "accounts.toml"
     config.write_text(CONFIG)
     return start_server("--config", str(config), "--log-level", "debug")
+
+
+@pytest.fixture
+def json_tenants(start_server: Any, tmp_path: Path) -> Any:
+    """The same accounts, logging one JSON object per line."""
+    config = tmp_path / "accounts.toml"
+    config.write_text(CONFIG)
+    return start_server("--config", str(config), "--log-level", "debug", "--log-format", "json")
 
 
 def error_of(call: Any) -> tuple[str, str]:
@@ -91,6 +100,34 @@ def test_too_many_unfinished_jobs(tenants: Any, s3: Any, new_bucket: Any) -> Non
 
 
 def test_no_secret_in_logs_responses_or_reports(tenants: Any, s3: Any, new_bucket: Any) -> None:
+    job, answers = run_and_refuse(tenants, s3, new_bucket)
+    log = (tenants.data_dir / "server.log").read_text(errors="replace")
+    assert "DEBUG" in log  # the most talkative level was on
+    # The access log and the status log spoke, and name no credential (botocore's own DEBUG lines show the
+    # signatures of the store calls: those are its, not the API's).
+    ours = "\n".join(line for line in log.splitlines() if " batchops.access: " in line or " batchops.jobs: " in line)
+    assert f"POST /v20180820/jobs account {A}: 200 in " in ours and f"job {job}: Completing -> Complete" in ours
+    assert "GET /v20180820/jobs account -: 403 in " in ours  # the request signed with a wrong secret
+    assert_no_credential(ours, log, answers)
+
+
+def test_no_secret_in_json_log_lines(json_tenants: Any, s3: Any, new_bucket: Any) -> None:
+    job, answers = run_and_refuse(json_tenants, s3, new_bucket)
+    log = (json_tenants.data_dir / "server.log").read_text(errors="replace")
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]  # each line one JSON object
+    assert any(line["level"] == "DEBUG" for line in lines)
+    ours = [line for line in lines if line["logger"] in ("batchops.access", "batchops.jobs")]
+    access = [(line["method"], line["route"], line["account"], line["status"]) for line in ours if "route" in line]
+    assert ("POST", "/v20180820/jobs", A, 200) in access
+    assert ("GET", "/v20180820/jobs", "-", 403) in access  # the request signed with a wrong secret
+    moves = [(line["job_id"], line["from_status"], line["to_status"]) for line in ours if "to_status" in line]
+    assert (job, "Completing", "Complete") in moves
+    assert_no_credential("\n".join(json.dumps(line) for line in ours), log, answers)
+
+
+def run_and_refuse(tenants: Any, s3: Any, new_bucket: Any) -> tuple[str, list[str]]:
+    """A job of account A with a report, a refused role and a request signed with a wrong secret: the job's id and
+    every answer and report the accounts were given."""
     a = client(tenants, A)
     bucket, reports = new_bucket(), new_bucket()
     put_objects(s3, bucket, ["x"])
@@ -109,13 +146,11 @@ def test_no_secret_in_logs_responses_or_reports(tenants: Any, s3: Any, new_bucke
     listed = s3.list_objects_v2(Bucket=reports).get("Contents", [])
     assert listed
     answers += [s3.get_object(Bucket=reports, Key=o["Key"])["Body"].read().decode() for o in listed]
-    log = (tenants.data_dir / "server.log").read_text(errors="replace")
-    assert "DEBUG" in log  # the most talkative level was on
-    # The access log and the status log spoke, and name no credential (botocore's own DEBUG lines show the
-    # signatures of the store calls: those are its, not the API's).
-    ours = "\n".join(line for line in log.splitlines() if " batchops.access: " in line or " batchops.jobs: " in line)
-    assert f"POST /v20180820/jobs account {A}: 200 in " in ours and f"job {job}: Completing -> Complete" in ours
-    assert "GET /v20180820/jobs account -: 403 in " in ours  # the request signed with a wrong secret
+    return job, answers
+
+
+def assert_no_credential(ours: str, log: str, answers: list[str]) -> None:
+    """Our access and status lines name no credential; no secret anywhere in the log or in an answer."""
     for credential in ("Signature", "Credential", "Authorization", KEYS[A][0], KEYS[B][0]):
         assert credential not in ours
     for secret in (KEYS[A][1], KEYS[B][1], SECRET_KEY):

@@ -18,8 +18,8 @@ ROOT = Path(batchops.__file__).parent
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors sigv4 devstore",
-        "knobs wire_numbers arns listening",
+        "errors sigv4 devstore logs metrics_dir",
+        "knobs wire_numbers arns listening metrics",
         "xmlutil tenancy domain",
         "settings",
         "auth s3 store functions aws_hooks",
@@ -39,7 +39,9 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
 DEFERRED = {
     ("batchops.cli", "batchops.server"),  # the server's stack takes ~0.7 s to import; `batchops job …` skips it
     ("batchops.cli", "batchops.demo"),
-    ("batchops.cli", "batchops.engine.queueworker"),  # procrastinate, SQLAlchemy, aiobotocore: `batchops worker` only
+    ("batchops.cli", "batchops.engine.queueworker"),
+    # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when imported: `batchops server` sets it first
+    ("batchops.cli", "batchops.metrics"),  # procrastinate, SQLAlchemy, aiobotocore: `batchops worker` only
     ("batchops.cli_jobs", "batchops.client"),  # boto3, for the commands that call the API only
     ("batchops.cli_jobs", "batchops.jobfile_export"),  # botocore's parser and PyYAML, for `job export` only
     ("batchops.cli_db", "batchops.store.sql.database"),  # SQLAlchemy and Alembic, for `batchops db` only

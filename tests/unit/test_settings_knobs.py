@@ -37,6 +37,9 @@ SERVER_OPTIONS = {
     "--tls-key",
     "--config",
     "--log-level",
+    "--log-format",
+    "--metrics",
+    "--metrics-port",
 }
 DEFAULTS = Settings()
 

@@ -108,6 +108,12 @@ class SqlReads(Repository):
             rows = (await conn.execute(query)).all()
         return {JobStatus(status): int(n) for status, n in rows}
 
+    async def job_counts(self) -> dict[JobStatus, int]:
+        query = select(jobs.c.status, func.count()).group_by(jobs.c.status)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {JobStatus(status): int(n) for status, n in rows}
+
 
 def _report_row(r: Any) -> ReportRow:
     return report_row(r.bucket, r.key, r.version_id, r.status, r.error_code, r.http_status, r.message)
