@@ -5,14 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, cast, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
 
 from batchops.domain.job import Job
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, TaskStatus
+from batchops.domain.tasklist import (
+    ListedTask,
+    TaskOrder,
+    TaskPage,
+    TaskQuery,
+    decode_token,
+    encode_token,
+    key_bytes,
+    prefix_end,
+)
 from batchops.store import codec, rules
 from batchops.store.base import SEARCH_SORTS
-from batchops.store.outcomes import report_row
+from batchops.store.outcomes import report_row, stored
 from batchops.store.schema import jobs, tasks
 from batchops.store.sql.database import Repository
 from batchops.store.sql.jobs import visible
@@ -57,6 +68,50 @@ class SqlReads(Repository):
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return {code or "": count for code, count in rows}
+
+    async def list_tasks(self, job_id: str, query: TaskQuery) -> TaskPage:
+        """One page of the job's ended tasks (``domain.tasklist``): a keyset read that starts where the token
+        says, so a page costs the same anywhere in the job (migration 0013's indexes for failures)."""
+        cursor = decode_token(query)
+        where = self._task_filters(job_id, query)
+        if query.order is TaskOrder.KEY:
+            order: list[ColumnElement[Any]] = [tasks.c.key, tasks.c.seq]
+            if cursor is not None:
+                where.append(tuple_(tasks.c.key, tasks.c.seq) > (stored(cursor.key or ""), cursor.seq))
+        else:
+            order = [tasks.c.seq.desc()]
+            if cursor is not None:
+                where.append(tasks.c.seq < cursor.seq)
+        select_page = select(tasks).where(*where).order_by(*order).limit(query.limit + 1)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(select_page)).all()
+        listed = [ListedTask(r.seq, _report_row(r)) for r in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return TaskPage(listed, encode_token(query, listed[-1]) if more else None)
+
+    def _task_filters(self, job_id: str, query: TaskQuery) -> list[ColumnElement[bool]]:
+        # The status is written into the SQL, not bound: only then may SQLite and PostgreSQL use the partial
+        # indexes on failures (their WHERE must be implied by the query's own text).
+        where = [tasks.c.job_id == job_id, tasks.c.status == literal_column(str(int(query.status)))]
+        if query.error_codes:
+            where.append(_codes_match(query.error_codes))
+        if query.prefix:
+            where.append(self._key_starts_with(key_bytes(query.prefix)))
+        return where
+
+    def _key_starts_with(self, prefix: bytes) -> ColumnElement[bool]:
+        """Keys starting with ``prefix``, as a range of bytes (any byte is safe, unlike LIKE), so an index on the
+        key serves it. PostgreSQL keeps keys as BYTEA. SQLite keeps a UTF-8 key as TEXT (compared byte by byte)
+        and one that is not UTF-8 as a BLOB, which sorts after every TEXT: one range in each."""
+        end = prefix_end(prefix)
+        if self._db.postgres:
+            start = tasks.c.key >= prefix
+            return start if end is None else start & (tasks.c.key < end)
+        as_text = cast(literal(prefix), Text)
+        text_end = cast(literal(end), Text) if end is not None else literal(b"")  # every TEXT sorts below a BLOB
+        texts = (tasks.c.key >= as_text) & (tasks.c.key < text_end)
+        blobs = tasks.c.key >= prefix if end is None else (tasks.c.key >= prefix) & (tasks.c.key < end)
+        return or_(texts, blobs)
 
     async def search_jobs(
         self,
@@ -107,6 +162,12 @@ class SqlReads(Repository):
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return {JobStatus(status): int(n) for status, n in rows}
+
+
+def _codes_match(codes: tuple[str, ...]) -> ColumnElement[bool]:
+    named = [code for code in codes if code]
+    match = tasks.c.error_code.in_(named)
+    return or_(match, tasks.c.error_code.is_(None)) if "" in codes else match
 
 
 def _report_row(r: Any) -> ReportRow:
