@@ -16,6 +16,7 @@ from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, PausedBy, priority_is_final, user_move
 from batchops.domain.task import ReportRow
+from batchops.domain.tasklist import TaskCounts, TaskPage, TaskQuery
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, RateFinal, StatusNotRequestable
 from batchops.manifests.precheck import check_manifest
 from batchops.operations.registry import get_operation
@@ -135,6 +136,19 @@ class JobService:
         history = await self._store.status_history(job.id)
         codes = await self._store.failure_codes(job.id) if job.spec.dry_run and job.progress.failed else {}
         return JobDetail(job, history, await self._store.recent_failures(job.id, 20), codes)
+
+    async def tasks(self, account_id: str, job_id: str, query: TaskQuery) -> TaskPage:
+        """One page of the account's job's ended tasks (``batchops job tasks``), while it runs or after.
+
+        Raises JobNotFound, or ValidationError for a token that is not one of this listing."""
+        job = await self._store.get_job(account_id, job_id)
+        return await self._store.list_tasks(job.id, query)
+
+    async def task_counts(self, account_id: str, job_id: str) -> TaskCounts:
+        """The job's ended tasks now: succeeded, failed, and failed by error code."""
+        job = await self._store.get_job(account_id, job_id)
+        codes = await self._store.failure_codes(job.id) if job.progress.failed else {}
+        return TaskCounts(job.progress.succeeded, job.progress.failed, codes)
 
     async def list_jobs(
         self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None
