@@ -10,7 +10,7 @@ for the same reason: a prefix of such bytes reaches the store as sent.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 from starlette.requests import Request
@@ -18,30 +18,17 @@ from starlette.requests import Request
 from batchops import xmlutil
 from batchops.api import jobxml
 from batchops.domain.task import TaskStatus
-from batchops.domain.tasklist import TaskCounts, TaskPage, TaskQuery, task_query
+from batchops.domain.tasklist import TaskCounts, TaskPage, TaskQuery, parse_query_string
 
 RESULT_ROOT = "ListJobTasksResult"
 ENCODING_TYPE = "url"
 #: What the answer calls each outcome (as the request's ``status`` spells it).
 STATUS_NAMES = {TaskStatus.FAILED: "Failed", TaskStatus.SUCCEEDED: "Succeeded"}
-_QUERY_NAMES = frozenset({"status", "errorCode", "prefix", "order", "maxResults", "nextToken"})
 
 
 def parse_query(request: Request) -> TaskQuery:
     """The listing the request asks for. ValidationError names a value that is wrong and what it takes."""
-    raw = request.scope.get("query_string", b"").decode("latin-1")
-    pairs = parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="surrogateescape")
-    values: dict[str, list[str]] = {}
-    for name, value in pairs:
-        if name in _QUERY_NAMES:
-            values.setdefault(name, []).append(value)
-
-    def one(name: str) -> str | None:
-        given = values.get(name)
-        return given[-1] if given else None
-
-    codes = tuple(code for value in values.get("errorCode", []) for code in value.split(",") if code)
-    return task_query(one("status"), codes, one("prefix"), one("order"), one("maxResults"), one("nextToken"))
+    return parse_query_string(request.scope.get("query_string", b"").decode("latin-1"))
 
 
 def render_tasks(root: Element, job_id: str, page: TaskPage, counts: TaskCounts | None) -> bytes:

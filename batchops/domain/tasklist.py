@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import parse_qsl
 
 from batchops.domain.task import ReportRow, TaskStatus
 from batchops.errors import ValidationError
@@ -132,6 +133,27 @@ def _bytes_of(text: str) -> bytes:
         return text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a surrogate no byte decodes to: the store kept it escaped (outcomes.stored)
         return text.encode("utf-8", "backslashreplace")
+
+
+#: A listing's parameters in a URL's query string (the API's and the console's).
+QUERY_NAMES = ("status", "errorCode", "prefix", "order", "maxResults", "nextToken")
+
+
+def parse_query_string(raw: str) -> TaskQuery:
+    """A listing from a URL's raw query string: percent-escapes of bytes that are not UTF-8 are kept (as
+    ``surrogateescape``), so a prefix of such a key reaches the store as sent. ``errorCode`` may repeat or hold
+    several codes separated by commas."""
+    values: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"):
+        if name in QUERY_NAMES:
+            values.setdefault(name, []).append(value)
+
+    def last(name: str) -> str | None:
+        given = values.get(name)
+        return given[-1] if given else None
+
+    codes = tuple(code for value in values.get("errorCode", []) for code in value.split(",") if code)
+    return task_query(last("status"), codes, last("prefix"), last("order"), last("maxResults"), last("nextToken"))
 
 
 def task_query(

@@ -6,8 +6,10 @@ page with the token; hostile keys come back exactly; bad values are each dialect
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
+from html import unescape
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 import batchops
 from batchops.devstore import LocalSeaweed
 from tests.integration.test_cli_jobs import ok, one_line_error, run
+from tests.support.console import console_session
 from tests.support.cos import cos_request
 from tests.support.http import signed_request
 from tests.support.jobs import put_manifest, wait_for, wait_status
@@ -251,3 +254,57 @@ def test_a_job_nobody_has_is_not_found_and_the_page_size_is_kept(
     page = control.batch_ops_list_job_tasks(AccountId=ACCOUNT, JobId=job_id, MaxResults=3)
     assert len(page["Tasks"]) == 3 and page["NextToken"]
     assert len(every_page(control, job_id, MaxResults=3)) == len(missing) + 1
+
+
+# --- the console ------------------------------------------------------------------------------
+
+
+def links(html: str, rel: str) -> list[str]:
+    """The console paths of the page's links with ``rel`` (the task pager's Next and Previous)."""
+    return [unescape(href).removeprefix("/console") for href in re.findall(rf'<a href="([^"]+)" rel="{rel}"', html)]
+
+
+def table_keys(html: str) -> list[str]:
+    section = html.split('data-testid="failures"', 1)[1].split("</table>", 1)[0]
+    return [unescape(key) for key in re.findall(r'<td class="mono" data-label="Key">([^<]*)</td>', section)]
+
+
+def test_the_console_pages_filters_and_counts_the_tasks(
+    server: Server, seaweed: LocalSeaweed, s3: Any, new_bucket: Callable[..., str]
+) -> None:
+    bucket = new_bucket()
+    client = client_of(server, seaweed)
+    missing = [f"gone/{n:03d}" for n in range(60)]
+    s3.put_object(Bucket=bucket, Key="here/ok", Body=b"x")
+    rows = [f"{bucket},{key}" for key in [*missing, "here/ok"]] + [f"{NO_BUCKET},lost"]
+    job_id = tagging_job(client, s3, bucket, rows)
+    wait_status(client._control, job_id, "Complete")
+    browser, _ = console_session(server)
+
+    first = browser.get(f"/jobs/{job_id}").text
+    assert 'data-testid="task-counts">1 succeeded, 61 failed' in first
+    assert table_keys(first) == ["lost", *missing[::-1][:24]]  # newest first, 25 a page
+    assert links(first, "prev") == []
+    second = browser.get(links(first, "next")[0]).text
+    assert table_keys(second) == missing[::-1][24:49]
+    third = browser.get(links(second, "next")[0]).text
+    assert table_keys(third) == missing[::-1][49:] and links(third, "next") == []
+    assert table_keys(browser.get(links(third, "prev")[0]).text) == table_keys(second)
+    assert table_keys(browser.get(links(second, "prev")[0]).text) == table_keys(first)
+
+    code_links = re.findall(r'<a class="chip[^"]*" href="([^"]+)" data-testid="code-link">([^<]+)<', first)
+    by_code = {text.strip(): unescape(href).removeprefix("/console") for href, text in code_links}
+    assert set(by_code) == {"NoSuchKey", "NoSuchBucket"}
+    assert table_keys(browser.get(by_code["NoSuchBucket"]).text) == ["lost"]
+
+    filtered = browser.get(f"/jobs/{job_id}", params={"prefix": "gone/05", "order": "key"}).text
+    assert table_keys(filtered) == [f"gone/05{n}" for n in range(10)]
+    succeeded = browser.get(f"/jobs/{job_id}", params={"status": "Succeeded"}).text
+    assert table_keys(succeeded) == ["here/ok"]
+    none = browser.get(f"/jobs/{job_id}", params={"prefix": "nothing/"}).text
+    assert "No task matches the filter." in none
+    bad = browser.get(f"/jobs/{job_id}", params={"order": "sideways"})
+    assert bad.status_code == 200 and "order must be newest or key, not &#39;sideways&#39;" in bad.text
+
+    live = browser.get(f"/api/jobs/{job_id}", params={"errorCode": "NoSuchBucket"}).json()
+    assert "lost" in live["parts"]["failures"] and "gone/000" not in live["parts"]["failures"]
