@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -18,10 +19,13 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from playwright.sync_api import Browser, Page, expect
 
 import batchops
 from batchops.devstore import LocalSeaweed
 from tests.integration.test_cli_jobs import ok, one_line_error, run
+from tests.integration.test_console import assert_not_reloaded, mark_page, new_page, shot, sign_in
+from tests.integration.test_console import browser as browser  # the module's Chromium, a fixture
 from tests.support.console import console_session
 from tests.support.cos import cos_request
 from tests.support.http import signed_request
@@ -65,13 +69,13 @@ def every_page(control: Any, job_id: str, **filters: Any) -> list[dict[str, Any]
     found: list[dict[str, Any]] = []
     arguments: dict[str, Any] = {"AccountId": ACCOUNT, "JobId": job_id, **filters}
     while True:
-        page = control.batch_ops_list_job_tasks(**arguments)
-        assert page["EncodingType"] == "url"
-        found += [{**task, "Key": unquote(task["Key"], errors="strict")} for task in page.get("Tasks", [])]
-        if "NextToken" not in page:
+        answer = control.batch_ops_list_job_tasks(**arguments)
+        assert answer["EncodingType"] == "url"
+        found += [{**task, "Key": unquote(task["Key"], errors="strict")} for task in answer.get("Tasks", [])]
+        assert ("ErrorCodeCounts" in answer) == ("NextToken" not in arguments)  # counts come with the first page
+        if "NextToken" not in answer:
             return found
-        assert "ErrorCodeCounts" not in page or "NextToken" not in arguments  # counts come with the first page only
-        arguments["NextToken"] = page["NextToken"]
+        arguments["NextToken"] = answer["NextToken"]
 
 
 def mixed_job(client: batchops.Client, s3: Any, bucket: str) -> tuple[str, list[str], list[str]]:
@@ -251,8 +255,8 @@ def test_a_job_nobody_has_is_not_found_and_the_page_size_is_kept(
     assert refused.value.response["Error"]["Code"] == "NotFoundException"
 
     job_id, _, missing = mixed_job(client_of(server, seaweed), s3, new_bucket())
-    page = control.batch_ops_list_job_tasks(AccountId=ACCOUNT, JobId=job_id, MaxResults=3)
-    assert len(page["Tasks"]) == 3 and page["NextToken"]
+    first = control.batch_ops_list_job_tasks(AccountId=ACCOUNT, JobId=job_id, MaxResults=3)
+    assert len(first["Tasks"]) == 3 and first["NextToken"]
     assert len(every_page(control, job_id, MaxResults=3)) == len(missing) + 1
 
 
@@ -279,32 +283,74 @@ def test_the_console_pages_filters_and_counts_the_tasks(
     rows = [f"{bucket},{key}" for key in [*missing, "here/ok"]] + [f"{NO_BUCKET},lost"]
     job_id = tagging_job(client, s3, bucket, rows)
     wait_status(client._control, job_id, "Complete")
-    browser, _ = console_session(server)
+    http, _ = console_session(server)
 
-    first = browser.get(f"/jobs/{job_id}").text
+    first = http.get(f"/jobs/{job_id}").text
     assert 'data-testid="task-counts">1 succeeded, 61 failed' in first
     assert table_keys(first) == ["lost", *missing[::-1][:24]]  # newest first, 25 a page
     assert links(first, "prev") == []
-    second = browser.get(links(first, "next")[0]).text
+    second = http.get(links(first, "next")[0]).text
     assert table_keys(second) == missing[::-1][24:49]
-    third = browser.get(links(second, "next")[0]).text
+    third = http.get(links(second, "next")[0]).text
     assert table_keys(third) == missing[::-1][49:] and links(third, "next") == []
-    assert table_keys(browser.get(links(third, "prev")[0]).text) == table_keys(second)
-    assert table_keys(browser.get(links(second, "prev")[0]).text) == table_keys(first)
+    assert table_keys(http.get(links(third, "prev")[0]).text) == table_keys(second)
+    assert table_keys(http.get(links(second, "prev")[0]).text) == table_keys(first)
 
     code_links = re.findall(r'<a class="chip[^"]*" href="([^"]+)" data-testid="code-link">([^<]+)<', first)
     by_code = {text.strip(): unescape(href).removeprefix("/console") for href, text in code_links}
     assert set(by_code) == {"NoSuchKey", "NoSuchBucket"}
-    assert table_keys(browser.get(by_code["NoSuchBucket"]).text) == ["lost"]
+    assert table_keys(http.get(by_code["NoSuchBucket"]).text) == ["lost"]
 
-    filtered = browser.get(f"/jobs/{job_id}", params={"prefix": "gone/05", "order": "key"}).text
+    filtered = http.get(f"/jobs/{job_id}", params={"prefix": "gone/05", "order": "key"}).text
     assert table_keys(filtered) == [f"gone/05{n}" for n in range(10)]
-    succeeded = browser.get(f"/jobs/{job_id}", params={"status": "Succeeded"}).text
+    succeeded = http.get(f"/jobs/{job_id}", params={"status": "Succeeded"}).text
     assert table_keys(succeeded) == ["here/ok"]
-    none = browser.get(f"/jobs/{job_id}", params={"prefix": "nothing/"}).text
+    none = http.get(f"/jobs/{job_id}", params={"prefix": "nothing/"}).text
     assert "No task matches the filter." in none
-    bad = browser.get(f"/jobs/{job_id}", params={"order": "sideways"})
+    bad = http.get(f"/jobs/{job_id}", params={"order": "sideways"})
     assert bad.status_code == 200 and "order must be newest or key, not &#39;sideways&#39;" in bad.text
 
-    live = browser.get(f"/api/jobs/{job_id}", params={"errorCode": "NoSuchBucket"}).json()
+    live = http.get(f"/api/jobs/{job_id}", params={"errorCode": "NoSuchBucket"}).json()
     assert "lost" in live["parts"]["failures"] and "gone/000" not in live["parts"]["failures"]
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    opened = new_page(browser)
+    yield opened
+    opened.context.close()
+
+
+def test_the_console_table_follows_a_running_job_in_place_and_its_code_links_filter(
+    page: Page, server: Server, seaweed: LocalSeaweed, s3: Any, new_bucket: Callable[..., str], artifacts_dir: Path
+) -> None:
+    bucket = new_bucket()
+    client = client_of(server, seaweed)
+    s3.put_object(Bucket=bucket, Key="here/ok", Body=b"x")
+    rows = [f"{bucket},here/ok", f"{NO_BUCKET},lost", *(f"{bucket},gone/{n:04d}" for n in range(300))]
+    job_id = tagging_job(client, s3, bucket, rows, max_requests_per_second=LIVE_RATE)
+    sign_in(page, server)
+    wait_for(lambda: client.task_counts(job_id)["Failed"] >= 5, 60.0, 0.2, "the first failures")
+    page.goto(f"{server.url}/console/jobs/{job_id}")
+    mark_page(page)
+    counts = page.get_by_test_id("task-counts")
+    shown = int(counts.inner_text().split(" failed")[0].rsplit(" ", 1)[-1])
+
+    expect(counts).not_to_contain_text(f"{shown} failed", timeout=20_000)  # refreshed in place as tasks fail
+    assert_not_reloaded(page)
+    assert client.describe_job(job_id)["Status"] == "Active"
+    newest = page.get_by_test_id("failures").locator("tbody tr").first.locator("td").first.inner_text()
+    assert int(newest) > shown  # the newest failure is at the top
+    shot(page, artifacts_dir, "tasks-live")
+
+    page.get_by_test_id("code-link").filter(has_text="NoSuchBucket").click()
+    expect(page.get_by_test_id("failures").locator("tbody tr")).to_have_count(1)
+    expect(page.get_by_test_id("failures")).to_contain_text("lost")
+    page.get_by_label("Key prefix").fill("gone/000")
+    page.get_by_label("Error code").fill("")
+    page.get_by_label("Order").select_option("key")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_test_id("failures").locator("tbody tr")).to_have_count(10)
+    expect(page.get_by_test_id("failures").locator("tbody tr").first).to_contain_text("gone/0000")
+    shot(page, artifacts_dir, "tasks-filtered")
+    client.cancel(job_id)
