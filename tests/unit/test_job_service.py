@@ -285,3 +285,16 @@ async def test_task_listing_and_counts_are_the_accounts_own(service: JobService,
         await service.tasks(OTHER, job_id, TaskQuery())
     with pytest.raises(JobNotFound):
         await service.task_counts(OTHER, job_id)
+
+
+async def test_task_counts_follow_new_failures(service: JobService, store: Store) -> None:
+    job_id = await new_job(service)
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(0, 0, {})
+    first = TaskOutcome(0, TaskStatus.FAILED, 404, "NoSuchKey", "", ObjectRef("b", "k0"))
+    await store.record_outcomes(job_id, [first], [])
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(0, 1, {"NoSuchKey": 1})
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(0, 1, {"NoSuchKey": 1})  # kept: same failures
+
+    later = TaskOutcome(1, TaskStatus.FAILED, 503, "SlowDown", "", ObjectRef("b", "k1"))
+    await store.record_outcomes(job_id, [later, first], [])  # the repeated outcome is not counted twice
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(0, 2, {"NoSuchKey": 1, "SlowDown": 1})
