@@ -173,6 +173,9 @@ def test_the_cli_lists_failures_and_counts_as_a_table_and_as_json(
         ok(run(server.url, seaweed, "tasks", job_id, "--error-code", "NoSuchBucket", "--output", "json"))
     )
     assert [(task["Bucket"], task["Key"]) for task in coded["Tasks"]] == [(NO_BUCKET, "lost")]
+    readme = ["tasks", job_id, "--error-code", "NoSuchKey", "--prefix", "logs/", "--order", "key", "--limit", "0"]
+    readme += ["--output", "json"]
+    assert [task["Key"] for task in json.loads(ok(run(server.url, seaweed, *readme)))["Tasks"]] == missing[:3]
 
     error = one_line_error(run(server.url, seaweed, "tasks", "no-such-job-1"))
     assert "no-such-job-1" in error and "does not exist" in error
