@@ -114,6 +114,7 @@ async def measure(store: SqlStore, job_id: str, tasks: int, page: int, repeat: i
     coded = TaskQuery(limit=page, error_codes=(CODES[1],))
     coded_count = len(range(1, len(failed_seqs), 3))  # the failures with CODES[1]: every third from the second
     by_key = TaskQuery(limit=page, order=TaskOrder.KEY)
+    succeeded = TaskQuery(limit=page, status=TaskStatus.SUCCEEDED)
     prefixed = TaskQuery(limit=page, order=TaskOrder.KEY, prefix=key_of(tasks // 2)[:-4])
     middle, last = failed_seqs[len(failed_seqs) // 2], failed_seqs[min(page, len(failed_seqs) - 1)]
     coded_middle, coded_last = coded_seq(coded_count // 2), coded_seq(min(page, coded_count - 1))
@@ -128,6 +129,14 @@ async def measure(store: SqlStore, job_id: str, tasks: int, page: int, repeat: i
         ("failed, by key", "middle", starting_after(by_key, middle)),
         ("failed, by key", "last", starting_after(by_key, failed_seqs[-page - 1])),
         (f"failed, prefix {prefixed.prefix}", "first", prefixed),
+        (
+            f"failed, prefix {prefixed.prefix}, newest",
+            "first",
+            TaskQuery(**{**prefixed.__dict__, "order": newest.order}),
+        ),
+        ("succeeded, newest first", "first", succeeded),
+        ("succeeded, newest first", "middle", starting_after(succeeded, tasks // 2 + 1)),
+        ("succeeded, newest first", "last", starting_after(succeeded, page + 2)),
     ]
     results = []
     for name, where, query in cases:
