@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import sys
 import time
@@ -15,6 +16,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY
 from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus
@@ -429,6 +431,58 @@ def retry(
     new_id = client.retry_job(job_id, error_codes, client_request_token)
     answer = {"JobId": new_id, "RetryOf": job_id}
     _emit(output, answer, lambda: click.echo(f"job {new_id} retries the failed tasks of job {job_id}"))
+
+
+@job.command()
+@click.argument("job_id")
+@click.option("--failed", "status", flag_value="Failed", default=True, help="List the failed tasks (the default).")
+@click.option("--succeeded", "status", flag_value="Succeeded", help="List the succeeded tasks instead.")
+@click.option("--error-code", "error_codes", multiple=True, help="Only tasks with this error code (repeatable).")
+@click.option("--prefix", help="Only tasks whose key starts with this (any characters).")
+@click.option("--order", type=click.Choice(["newest", "key"]), default="newest", show_default=True)
+@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="Tasks to list (0: all).")
+@with_client
+def tasks(
+    client: Client,
+    output: str,
+    job_id: str,
+    status: str,
+    error_codes: tuple[str, ...],
+    prefix: str | None,
+    order: str,
+    limit: int,
+) -> None:
+    """A job's failed (or succeeded) tasks while it runs or after, newest first or by key, with its counts."""
+    page_size = min(limit, 1000) if limit else 1000
+    listed = client.tasks(job_id, status, error_codes, prefix, order, page_size)
+    shown = list(itertools.islice(listed, limit + 1)) if limit else list(listed)
+    more = bool(limit) and len(shown) > limit
+    shown = shown[:limit] if limit else shown
+    counts = client.task_counts(job_id)
+    data = {"JobId": job_id, "Counts": counts, "Tasks": shown, "More": more}
+    _emit(output, data, lambda: _print_tasks(shown, more, counts))
+
+
+def _print_tasks(shown: list[dict[str, Any]], more: bool, counts: dict[str, Any]) -> None:
+    table = Table("#", "Bucket", "Key", "VersionId", "Status", "ErrorCode", "HTTP", "ResultMessage")
+    for task in shown:
+        cells = [task["Bucket"], task["Key"], task["VersionId"] or "", task["Status"], task["ErrorCode"]]
+        table.add_row(
+            str(task["TaskIndex"]),
+            *(Text(printable(cell)) for cell in cells),
+            str(task["HttpStatus"] or ""),
+            Text(printable(task["ResultMessage"])),
+        )
+    Console(width=200).print(table)
+    click.echo(f"{len(shown)} task(s)" + (" shown; more with a larger --limit (0: all)" if more else ""))
+    by_code = ", ".join(f"{code or '(no code)'} {n}" for code, n in counts["ByErrorCode"].items())
+    click.echo(f"{counts['Succeeded']} succeeded, {counts['Failed']} failed" + (f" ({by_code})" if by_code else ""))
+
+
+def printable(text: str) -> str:
+    """Text for a terminal table: control characters and bytes that were not UTF-8 as escapes (``--output json``
+    gives names exactly)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 @job.command()

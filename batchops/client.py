@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import botocore.exceptions as boto_errors
@@ -312,6 +313,50 @@ class Client:
         with self._calling("the batchops server"):
             return str(self._control.batch_ops_retry_job(**arguments)["JobId"])
 
+    def tasks(
+        self,
+        job_id: str,
+        status: str = "Failed",
+        error_codes: Sequence[str] = (),
+        prefix: str | None = None,
+        order: str = "newest",
+        page_size: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """The job's ended tasks, ``Failed`` (the default) or ``Succeeded``, only those with one of ``error_codes``
+        and a key starting with ``prefix`` when given; ``newest`` first or by ``key``. A lazy iterator over every
+        page (``page_size`` tasks a request), while the job runs or after. Each task is a dict: ``TaskIndex``,
+        ``Bucket``, ``Key``, ``VersionId`` (None if none), ``Status``, ``ErrorCode``, ``HttpStatus``,
+        ``ResultMessage``; names exactly as in the manifest (the wire's URL-encoding undone)."""
+        arguments: dict[str, Any] = {
+            "AccountId": self.account_id,
+            "JobId": job_id,
+            "Status": status,
+            "Order": order,
+            "MaxResults": page_size,
+        }
+        if error_codes:
+            arguments["ErrorCodes"] = list(error_codes)
+        if prefix:
+            arguments["Prefix"] = prefix
+        while True:
+            with self._calling("the batchops server"):
+                page = self._control.batch_ops_list_job_tasks(**arguments)
+            yield from (_listed_task(task) for task in page.get("Tasks", []))
+            if not page.get("NextToken"):
+                return
+            arguments["NextToken"] = page["NextToken"]
+
+    def task_counts(self, job_id: str) -> dict[str, Any]:
+        """The job's ended tasks now: ``{"Succeeded": n, "Failed": n, "ByErrorCode": {code: n, …}}`` (most first)."""
+        with self._calling("the batchops server"):
+            page = self._control.batch_ops_list_job_tasks(AccountId=self.account_id, JobId=job_id, MaxResults=1)
+        by_code = {str(count["ErrorCode"]): int(count["Count"]) for count in page.get("ErrorCodeCounts", [])}
+        return {
+            "Succeeded": int(page.get("NumberOfTasksSucceeded", 0)),
+            "Failed": int(page.get("NumberOfTasksFailed", 0)),
+            "ByErrorCode": by_code,
+        }
+
     def confirm(self, job_id: str, reason: str | None = None) -> str:
         return self.update_status(job_id, "Ready", reason)
 
@@ -439,6 +484,22 @@ class Client:
         # The server's own words, every code alike (they name what is wrong and how to fix it): the CLI prints
         # every refusal the same way. The code stays in ``.code``.
         return RequestRefused(message, code)
+
+
+def _listed_task(task: Mapping[str, Any]) -> dict[str, Any]:
+    """A task of ``batch_ops_list_job_tasks`` with its names decoded (bytes that were not UTF-8 kept as
+    ``surrogateescape``, as the server read them from the manifest)."""
+    version = task.get("VersionId")
+    return {
+        "TaskIndex": int(task.get("TaskIndex", 0)),
+        "Bucket": unquote(str(task.get("Bucket", "")), errors="surrogateescape"),
+        "Key": unquote(str(task.get("Key", "")), errors="surrogateescape"),
+        "VersionId": None if version is None else unquote(str(version), errors="surrogateescape"),
+        "Status": str(task.get("Status", "")),
+        "ErrorCode": str(task.get("ErrorCode", "")),
+        "HttpStatus": int(task.get("HttpStatus", 0)),
+        "ResultMessage": str(task.get("ResultMessage", "")),
+    }
 
 
 def _checked_account(account_id: str) -> str:

@@ -7,11 +7,14 @@ batchops.api.errors.COS_CODES).
 
 from __future__ import annotations
 
+from xml.etree.ElementTree import Element
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from batchops.api import cos_xml as wire
+from batchops.api import tasks_xml
 from batchops.api.auth import read_body, signer_of
 from batchops.api.errors import ApiError
 from batchops.api.s3control import CREATED_HEADER, created_header, xml_response
@@ -64,6 +67,17 @@ async def retry_job(request: Request) -> Response:
     retry = parse_retry(job_id_of(request), await read_body(request))
     job_id, _created = await services(request).jobs.retry(signer_of(request), retry)
     return xml_response(wire.render_retry(job_id))
+
+
+async def list_job_tasks(request: Request) -> Response:
+    """batchops's task listing extension, as on S3 Control (the counts with the first page)."""
+    account_id = account_of(request)
+    job_id = job_id_of(request)
+    jobs = services(request).jobs
+    query = tasks_xml.parse_query(request)
+    page = await jobs.tasks(account_id, job_id, query)
+    counts = await jobs.task_counts(account_id, job_id) if query.token is None else None
+    return xml_response(tasks_xml.render_tasks(Element(tasks_xml.RESULT_ROOT), job_id, page, counts))
 
 
 async def list_jobs(request: Request) -> Response:
@@ -141,4 +155,5 @@ ROUTES = [
     Route("/jobs/{job_id}/status", update_status, methods=["POST"]),
     Route("/jobs/{job_id}/batchops-retry", retry_job, methods=["POST"]),
     Route("/jobs/{job_id}/batchops-rate", update_rate, methods=["POST"]),
+    Route("/jobs/{job_id}/batchops-tasks", list_job_tasks, methods=["GET"]),
 ]

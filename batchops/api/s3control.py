@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from batchops.api import s3control_xml as wire
+from batchops.api import tasks_xml
 from batchops.api.auth import read_body, signer_of
 from batchops.api.errors import ApiError
 from batchops.api.s3control_retry import parse_retry
@@ -151,6 +152,22 @@ async def retry_job(request: Request) -> Response:
     return xml_response(wire.render_retry(job_id))
 
 
+async def list_job_tasks(request: Request) -> Response:
+    """batchops's task listing extension: a page of the job's ended tasks (the counts with the first page)."""
+    account_id = account_of(request)
+    job_id = job_id_of(request)
+    jobs = services(request).jobs
+    try:
+        query = tasks_xml.parse_query(request)
+        page = await jobs.tasks(account_id, job_id, query)
+    except ValidationError as exc:
+        if exc.field != "nextToken":
+            raise
+        raise ApiError("InvalidNextTokenException", 400, str(exc)) from None
+    counts = await jobs.task_counts(account_id, job_id) if query.token is None else None
+    return xml_response(tasks_xml.render_tasks(wire.document(tasks_xml.RESULT_ROOT), job_id, page, counts))
+
+
 async def get_job_tagging(request: Request) -> Response:
     tags = await services(request).jobs.tags(account_of(request), job_id_of(request))
     return xml_response(wire.render_job_tagging(tags))
@@ -177,6 +194,7 @@ ROUTES = [
     Route("/v20180820/jobs/{job_id}/status", update_status, methods=["POST"]),
     Route("/v20180820/jobs/{job_id}/batchops-retry", retry_job, methods=["POST"]),
     Route("/v20180820/jobs/{job_id}/batchops-rate", update_rate, methods=["POST"]),
+    Route("/v20180820/jobs/{job_id}/batchops-tasks", list_job_tasks, methods=["GET"]),
     Route("/v20180820/jobs/{job_id}/tagging", get_job_tagging, methods=["GET"]),
     Route("/v20180820/jobs/{job_id}/tagging", put_job_tagging, methods=["PUT"]),
     Route("/v20180820/jobs/{job_id}/tagging", delete_job_tagging, methods=["DELETE"]),

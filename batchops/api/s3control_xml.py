@@ -346,5 +346,9 @@ def _document(root_tag: str) -> Element:
     return Element(root_tag, xmlns=NAMESPACE)
 
 
+#: An answer's root in this dialect (extensions rendered elsewhere, ``api/tasks_xml.py``, start from it).
+document = _document
+
+
 def _add_time(parent: Element, tag: str, moment: datetime | None) -> None:
     jobxml.add_time(parent, tag, moment, format_timestamp)

@@ -19,6 +19,7 @@ from batchops.console import auth
 from batchops.console.auth import Handler, account_of, login_required
 from batchops.console.present import job_summary, rate_caps
 from batchops.console.state import console_state
+from batchops.console.tasks import task_table
 from batchops.domain.job import Job
 from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, ValidationError
@@ -259,6 +260,7 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "retry_links": await app.jobs.retry_links(job.account_id, job.id),
         "chain": await app.jobs.chain(job),
         "retry_token": str(uuid.uuid4()),  # one per page drawn: the retry form submitted twice retries once
+        "tasks": await task_table(request, job),
     }
     if job.spec.report.enabled and job.status in TERMINAL:
         try:
@@ -271,7 +273,9 @@ async def _job_context(request: Request) -> dict[str, Any]:
 @protected
 async def job_page(request: Request) -> Response:
     context = await _job_context(request)
-    context["live_url"] = f"{base(request)}/api/jobs/{context['job'].id}"
+    # The live refresh asks for the same task table (filters and page) as the page shows.
+    filters = request.scope.get("query_string", b"").decode("latin-1")
+    context["live_url"] = f"{base(request)}/api/jobs/{context['job'].id}" + (f"?{filters}" if filters else "")
     return render(request, "job.html", context)
 
 

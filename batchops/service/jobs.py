@@ -16,6 +16,7 @@ from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, PausedBy, priority_is_final, user_move
 from batchops.domain.task import ReportRow
+from batchops.domain.tasklist import TaskCounts, TaskPage, TaskQuery
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, RateFinal, StatusNotRequestable
 from batchops.manifests.precheck import check_manifest
 from batchops.operations.registry import get_operation
@@ -34,6 +35,9 @@ from batchops.store.base import SEARCH_SORTS, Store
 from batchops.tenancy import Account
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_xml_chars
+
+#: Jobs whose counts by error code ``task_counts`` keeps (a few hundred small dicts).
+_CODES_KEPT = 256
 
 #: The ``requestedJobStatus`` spellings a user may send, in the order messages list them.
 _REQUESTABLE = {status.value: status for status in USER_REQUESTS}
@@ -80,6 +84,8 @@ class JobService:
         self._store = store
         self._wake = wake  # tells the engine to look at the jobs now, not at its next tick
         self._settings = settings
+        # The last counts by error code read per job (task_counts), oldest first: (failures then, counts).
+        self._codes_seen: dict[str, tuple[int, dict[str, int]]] = {}
         # CreateJob's store checks reuse their clients: opening one costs more than the check.
         self._check_clients = QuickClients(min(settings.s3_timeout_seconds, CHECK_TIMEOUT_SECONDS))
 
@@ -137,6 +143,34 @@ class JobService:
         history = await self._store.status_history(job.id)
         codes = await self._store.failure_codes(job.id) if job.spec.dry_run and job.progress.failed else {}
         return JobDetail(job, history, await self._store.recent_failures(job.id, 20), codes)
+
+    async def tasks(self, account_id: str, job_id: str, query: TaskQuery) -> TaskPage:
+        """One page of the account's job's ended tasks (``batchops job tasks``), while it runs or after.
+
+        Raises JobNotFound, or ValidationError for a token that is not one of this listing."""
+        job = await self._store.get_job(account_id, job_id)
+        return await self._store.list_tasks(job.id, query)
+
+    async def task_counts(self, account_id: str, job_id: str) -> TaskCounts:
+        """The job's ended tasks now: succeeded, failed, and failed by error code."""
+        job = await self._store.get_job(account_id, job_id)
+        return TaskCounts(job.progress.succeeded, job.progress.failed, await self._failure_codes(job))
+
+    async def _failure_codes(self, job: Job) -> dict[str, int]:
+        """The job's failures by code, read again only when it has failed more since: the read visits every
+        failure (0.3 s for 100,000 on PostgreSQL), and the console's job page asks every 2 s. An outcome is
+        recorded once and never changes, so the same number of failures has the same codes."""
+        if not job.progress.failed:
+            return {}
+        known = self._codes_seen.get(job.id)
+        if known is not None and known[0] == job.progress.failed:
+            return dict(known[1])
+        codes = await self._store.failure_codes(job.id)
+        if sum(codes.values()) == job.progress.failed:  # the counter and the rows agree: a state worth keeping
+            self._codes_seen[job.id] = (job.progress.failed, codes)
+            while len(self._codes_seen) > _CODES_KEPT:
+                self._codes_seen.pop(next(iter(self._codes_seen)))
+        return dict(codes)
 
     async def list_jobs(
         self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None

@@ -18,6 +18,7 @@ from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec, 
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus, PausedBy
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
+from batchops.domain.tasklist import TaskPage, TaskQuery
 
 #: The store's wall clock, epoch seconds (``time.time``; tests pass a manual one).
 Clock = Callable[[], float]
@@ -212,6 +213,11 @@ class ReportSource(Protocol):
 
     async def failure_codes(self, job_id: str) -> dict[str, int]:
         """How many of the job's tasks failed with each error code (a dry run's counts by outcome)."""
+        ...
+
+    async def list_tasks(self, job_id: str, query: TaskQuery) -> TaskPage:
+        """One page of the job's ended tasks the query selects, in its order (``batchops job tasks``);
+        ValidationError for a token that is not one of this listing."""
         ...
 
     async def search_jobs(

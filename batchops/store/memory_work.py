@@ -13,11 +13,12 @@ from types import SimpleNamespace
 from batchops.domain.job import GeneratedManifest
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
+from batchops.domain.tasklist import ListedTask, TaskOrder, TaskPage, TaskQuery, decode_token, encode_token, key_bytes
 from batchops.errors import ChunksTaken, StoreFull
 from batchops.store import codec
 from batchops.store.base import ChunkBlob, ClaimedChunk, Clock, HistoryEntry, WriteFault
 from batchops.store.health import WriteHealth
-from batchops.store.outcomes import STATUS, OutcomeRow, outcome_rows, report_row
+from batchops.store.outcomes import STATUS, OutcomeRow, is_utf8, outcome_rows, report_row
 from batchops.store.rules import lock_digest
 
 
@@ -267,9 +268,37 @@ class MemoryWork(MemoryBase):
     async def failure_codes(self, job_id: str) -> dict[str, int]:
         return dict(Counter(report_row(*row[2:]).error_code for row in self._outcomes_of(job_id, TaskStatus.FAILED)))
 
+    async def list_tasks(self, job_id: str, query: TaskQuery) -> TaskPage:
+        """As the SQL store lists them (by key: keys that are not UTF-8 last, as SQLite keeps them)."""
+        cursor = decode_token(query)
+        listed = [ListedTask(row[1], report_row(*row[2:])) for row in self._outcomes_of(job_id, query.status)]
+        chosen = [task for task in listed if _selected(task.row, query)]
+        if query.order is TaskOrder.KEY:
+            chosen.sort(key=lambda task: (_key_order(task.row.key), task.seq))
+            if cursor is not None:
+                after = (_key_order(cursor.key or ""), cursor.seq)
+                chosen = [task for task in chosen if (_key_order(task.row.key), task.seq) > after]
+        else:
+            chosen.reverse()
+            if cursor is not None:
+                chosen = [task for task in chosen if task.seq < cursor.seq]
+        page = chosen[: query.limit]
+        more = len(chosen) > query.limit
+        return TaskPage(page, encode_token(query, page[-1]) if more else None)
+
     def _outcomes_of(self, job_id: str, status: TaskStatus) -> list[OutcomeRow]:
         stored = self.tables.outcomes.get(job_id, {})
         return [stored[seq] for seq in sorted(stored) if stored[seq][STATUS] == status]
+
+
+def _selected(row: ReportRow, query: TaskQuery) -> bool:
+    if query.error_codes and row.error_code not in query.error_codes:
+        return False
+    return key_bytes(row.key).startswith(key_bytes(query.prefix))
+
+
+def _key_order(key: str) -> tuple[bool, bytes]:
+    return (not is_utf8(key), key_bytes(key))
 
 
 def _insert(stored: dict[int, OutcomeRow], rows: Sequence[OutcomeRow]) -> int:

@@ -161,6 +161,12 @@ tasks = Table(
     Column("message", FreeText),
 )
 Index("ix_tasks_job_status", tasks.c.job_id, tasks.c.status, tasks.c.seq)
+# Listing a job's failures by error code (newest first) and by key (migration 0013): partial, on failed rows only,
+# so recording a success (nearly every task) maintains no more index than before.
+_FAILED = text("status = 2")
+_ON_FAILED: dict[str, Any] = {"sqlite_where": _FAILED, "postgresql_where": _FAILED}
+Index("ix_tasks_failed_code", tasks.c.job_id, tasks.c.error_code, tasks.c.seq, **_ON_FAILED)
+Index("ix_tasks_failed_key", tasks.c.job_id, tasks.c.key, tasks.c.seq, **_ON_FAILED)
 
 # Units of work a worker claims: tasks first_seq … first_seq + task_count - 1, their manifest rows in
 # ``data`` (one zlib blob, batchops.manifests.chunks). A chunk is done when each of its tasks has an outcome.

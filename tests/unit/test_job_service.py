@@ -22,6 +22,8 @@ from batchops.domain.job import (
     ReportSpec,
 )
 from batchops.domain.status import JobStatus
+from batchops.domain.task import ObjectRef, TaskOutcome, TaskStatus
+from batchops.domain.tasklist import TaskCounts, TaskQuery
 from batchops.errors import (
     JobNotFound,
     JobStatusRefused,
@@ -265,3 +267,34 @@ def test_each_dialect_answers_the_service_refusals_with_its_own_code() -> None:
     assert to_api_error(final, COS_CODES) == ApiError("NoSuchJob", 404, str(final))
     assert to_api_error(not_requestable, S3CONTROL_CODES).code == "BadRequestException"
     assert to_api_error(not_requestable, COS_CODES).code == "InvalidArgument"
+
+
+# --- task listing ---------------------------------------------------------------------------------
+
+
+async def test_task_listing_and_counts_are_the_accounts_own(service: JobService, store: Store) -> None:
+    job_id = await new_job(service)
+    failed = TaskOutcome(0, TaskStatus.FAILED, 404, "NoSuchKey", "gone", ObjectRef("b", "k0"))
+    succeeded = TaskOutcome(1, TaskStatus.SUCCEEDED, 200, "", "", ObjectRef("b", "k1"))
+    await store.record_outcomes(job_id, [failed, succeeded], [])
+
+    page = await service.tasks(ACCOUNT, job_id, TaskQuery())
+    assert [(task.seq, task.row.key, task.row.error_code) for task in page.tasks] == [(0, "k0", "NoSuchKey")]
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(1, 1, {"NoSuchKey": 1})
+    with pytest.raises(JobNotFound):
+        await service.tasks(OTHER, job_id, TaskQuery())
+    with pytest.raises(JobNotFound):
+        await service.task_counts(OTHER, job_id)
+
+
+async def test_task_counts_follow_new_failures(service: JobService, store: Store) -> None:
+    job_id = await new_job(service)
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(0, 0, {})
+    first = TaskOutcome(0, TaskStatus.FAILED, 404, "NoSuchKey", "", ObjectRef("b", "k0"))
+    await store.record_outcomes(job_id, [first], [])
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(0, 1, {"NoSuchKey": 1})
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(0, 1, {"NoSuchKey": 1})  # kept: same failures
+
+    later = TaskOutcome(1, TaskStatus.FAILED, 503, "SlowDown", "", ObjectRef("b", "k1"))
+    await store.record_outcomes(job_id, [later, first], [])  # the repeated outcome is not counted twice
+    assert await service.task_counts(ACCOUNT, job_id) == TaskCounts(0, 2, {"NoSuchKey": 1, "SlowDown": 1})

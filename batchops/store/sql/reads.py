@@ -5,14 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Text, cast, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
 
 from batchops.domain.job import Job
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, TaskStatus
+from batchops.domain.tasklist import (
+    ListedTask,
+    TaskOrder,
+    TaskPage,
+    TaskQuery,
+    decode_token,
+    encode_token,
+    key_bytes,
+    prefix_end,
+)
 from batchops.store import codec, rules
 from batchops.store.base import SEARCH_SORTS
-from batchops.store.outcomes import report_row
+from batchops.store.outcomes import report_row, stored
 from batchops.store.schema import jobs, tasks
 from batchops.store.sql.database import Repository
 from batchops.store.sql.jobs import visible
@@ -49,14 +60,65 @@ class SqlReads(Repository):
         return [_report_row(r) for r in rows]
 
     async def failure_codes(self, job_id: str) -> dict[str, int]:
+        # The status written into the SQL lets the partial index on failures by code (0013) answer it alone.
         query = (
             select(tasks.c.error_code, func.count())
-            .where(tasks.c.job_id == job_id, tasks.c.status == int(TaskStatus.FAILED))
+            .where(tasks.c.job_id == job_id, tasks.c.status == literal_column(str(int(TaskStatus.FAILED))))
             .group_by(tasks.c.error_code)
         )
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return {code or "": count for code, count in rows}
+
+    async def list_tasks(self, job_id: str, query: TaskQuery) -> TaskPage:
+        """One page of the job's ended tasks (``domain.tasklist``): a keyset read that starts where the token
+        says, so a page costs the same anywhere in the job (migration 0013's indexes for failures)."""
+        cursor = decode_token(query)
+        where = self._task_filters(job_id, query)
+        if query.order is TaskOrder.KEY:
+            order: list[ColumnElement[Any]] = [tasks.c.key, tasks.c.seq]
+            if cursor is not None:
+                where.append(tuple_(tasks.c.key, tasks.c.seq) > (stored(cursor.key or ""), cursor.seq))
+        else:
+            order = [tasks.c.seq.desc()]
+            if cursor is not None:
+                where.append(tasks.c.seq < cursor.seq)
+        rows: list[Any] = []
+        async with self._db.read() as conn:
+            # One read per key range (a prefix on SQLite is two): each an index range, where their OR is not.
+            for key_range in self._key_ranges(query.prefix):
+                chosen = [*where, key_range] if key_range is not None else where
+                page = select(tasks).where(*chosen).order_by(*order).limit(query.limit + 1)
+                rows += (await conn.execute(page)).all()
+        if query.order is TaskOrder.NEWEST:
+            rows.sort(key=lambda r: r.seq, reverse=True)  # by key, the ranges are in order already: TEXT, BLOB
+        listed = [ListedTask(r.seq, _report_row(r)) for r in rows[: query.limit]]
+        more = len(rows) > query.limit
+        return TaskPage(listed, encode_token(query, listed[-1]) if more else None)
+
+    def _task_filters(self, job_id: str, query: TaskQuery) -> list[ColumnElement[bool]]:
+        # The status is written into the SQL, not bound: only then may SQLite and PostgreSQL use the partial
+        # indexes on failures (their WHERE must be implied by the query's own text).
+        where = [tasks.c.job_id == job_id, tasks.c.status == literal_column(str(int(query.status)))]
+        if query.error_codes:
+            where.append(_codes_match(query.error_codes))
+        return where
+
+    def _key_ranges(self, prefix: str) -> list[ColumnElement[bool] | None]:
+        """Keys starting with ``prefix`` as ranges of bytes (any byte is safe, unlike LIKE), each one an index
+        can serve; [None] for no prefix. PostgreSQL keeps keys as BYTEA: one range. SQLite keeps a UTF-8 key as
+        TEXT (compared byte by byte) and one that is not UTF-8 as a BLOB, which sorts after every TEXT: a range
+        in each."""
+        if not prefix:
+            return [None]
+        start = key_bytes(prefix)
+        end = prefix_end(start)
+        blobs = tasks.c.key >= start if end is None else (tasks.c.key >= start) & (tasks.c.key < end)
+        if self._db.postgres:
+            return [blobs]
+        text_end = cast(literal(end), Text) if end is not None else literal(b"")  # every TEXT sorts below a BLOB
+        texts = (tasks.c.key >= cast(literal(start), Text)) & (tasks.c.key < text_end)
+        return [texts, blobs]
 
     async def search_jobs(
         self,
@@ -113,6 +175,12 @@ class SqlReads(Repository):
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
         return {JobStatus(status): int(n) for status, n in rows}
+
+
+def _codes_match(codes: tuple[str, ...]) -> ColumnElement[bool]:
+    named = [code for code in codes if code]
+    match = tasks.c.error_code.in_(named)
+    return or_(match, tasks.c.error_code.is_(None)) if "" in codes else match
 
 
 def _report_row(r: Any) -> ReportRow:
