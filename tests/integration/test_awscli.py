@@ -156,7 +156,7 @@ def test_a_job_cancelled_through_the_aws_cli(aws: AwsCli, s3: Any, new_bucket: A
 def test_each_extension_through_the_aws_cli(case: Extension, aws: AwsCli, s3: Any, new_bucket: Any) -> None:
     bucket = new_bucket()
     case = case.with_bucket(bucket)
-    extra = [arg for name, value in case.create.items() for arg in (_option(name), json.dumps(value))]
+    extra = [arg for name, value in case.create.items() for arg in _arguments(name, value)]
     if "ManifestGenerator" not in case.create:
         extra += manifest_args(put_manifest(s3, bucket, [f"{bucket},k"]))
 
@@ -166,6 +166,13 @@ def test_each_extension_through_the_aws_cli(case: Extension, aws: AwsCli, s3: An
     assert job["Operation"] == case.operation
     for member in case.shown:
         assert job[member] == case.create[member]
+
+
+def _arguments(member: str, value: Any) -> list[str]:
+    """A boolean member is a flag (``--batch-ops-dry-run`` / ``--no-batch-ops-dry-run``); others take JSON."""
+    if isinstance(value, bool):
+        return [_option(member) if value else _option(member).replace("--", "--no-", 1)]
+    return [_option(member), json.dumps(value)]
 
 
 def _option(member: str) -> str:
