@@ -35,6 +35,7 @@ from batchops.engine.worker import Worker
 from batchops.errors import ConfigError
 from batchops.listening import ensure_port_free
 from batchops.service import ConsoleSessions, JobService, Services
+from batchops.service.notifier import Notifier
 from batchops.settings import Settings
 from batchops.store.base import Store
 from batchops.store.sql import open_store
@@ -103,12 +104,16 @@ def build_app(settings: Settings, store: Store) -> ASGIApp:
         jobs=jobs, sessions=ConsoleSessions(store), settings=settings, store=store, role=lambda: engine.role
     )
 
+    notifier = Notifier(store, settings)  # every server sends webhooks (each claims an event before it sends)
+
     @asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:
         await engine.start()
+        await notifier.start()
         try:
             yield
         finally:
+            await notifier.stop()
             await engine.stop()
             await jobs.close()
             await store.close()
