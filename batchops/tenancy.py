@@ -10,9 +10,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from batchops.domain.webhook import check_secret, check_url
 from batchops.errors import ConfigError, ValidationError
 from batchops.knobs import whole_number
+from batchops.webhooks import check_secret, check_url
 
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
 

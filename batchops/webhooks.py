@@ -13,7 +13,8 @@ replayed later::
 ``X-Batchops-Event`` names the event and ``X-Batchops-Delivery`` identifies the delivery: a retried delivery
 keeps its id, so a receiver that saw it already can answer 2xx and skip it.
 
-This module imports nothing else from batchops: a receiver can copy it.
+It also holds the rules a webhook's URL and secret follow (CreateJob's BatchOpsWebhook, an account's
+webhook_url and webhook_secret). It imports only batchops.errors: a receiver imports it cheaply.
 """
 
 from __future__ import annotations
@@ -21,12 +22,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from urllib.parse import urlsplit
+
+from batchops.errors import ValidationError
 
 SIGNATURE_HEADER = "X-Batchops-Signature"
 EVENT_HEADER = "X-Batchops-Event"
 DELIVERY_HEADER = "X-Batchops-Delivery"
 #: How far (seconds) a signature's timestamp may be from the receiver's clock by default.
 DEFAULT_TOLERANCE = 300
+
+MAX_URL_LENGTH = 2048
+MIN_SECRET_LENGTH = 8
+MAX_SECRET_LENGTH = 256
 
 
 def signature(body: bytes, secret: str, timestamp: int) -> str:
@@ -70,3 +78,27 @@ def _parts(header: str) -> dict[str, str]:
             found["t"] = value.strip()
     found["v1s"] = " ".join(signatures)
     return found
+
+
+def check_url(url: str, name: str) -> str:
+    """An http(s) URL with a host, at most MAX_URL_LENGTH characters; ValidationError naming the fix."""
+    if not 1 <= len(url) <= MAX_URL_LENGTH:
+        raise ValidationError(f"{name} must be 1 to {MAX_URL_LENGTH} characters, not {len(url)}", field=name)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(
+            f"{name} must be an http:// or https:// URL with a host, e.g. https://hooks.example.com/batchops; "
+            f"got {url!r}",
+            field=name,
+        )
+    return url
+
+
+def check_secret(secret: str, name: str) -> str:
+    if not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
+        raise ValidationError(
+            f"{name} must be {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters (the receiver's shared secret "
+            f"for HMAC-SHA256), not {len(secret)}",
+            field=name,
+        )
+    return secret

@@ -27,12 +27,13 @@ from batchops.domain.job import (
     WebhookTarget,
 )
 from batchops.domain.status import JobStatus
-from batchops.domain.webhook import DeliveryAttempt, check_secret, check_url
+from batchops.domain.webhook import DeliveryAttempt
 from batchops.errors import ValidationError
 from batchops.manifests.rows import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
 from batchops.reports.writer import check_prefix
 from batchops.service.rates import read_requests, read_tasks
+from batchops.webhooks import check_secret, check_url
 from batchops.wire_numbers import parse_decimal
 
 THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"

@@ -7,17 +7,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from batchops.arns import parse_bucket_arn
 from batchops.domain.job import Job
 from batchops.domain.status import TERMINAL, JobStatus
-from batchops.errors import ValidationError
-from batchops.reports.layout import index_key, job_folder
 
-MAX_URL_LENGTH = 2048
-MIN_SECRET_LENGTH = 8
-MAX_SECRET_LENGTH = 256
 #: Every status move but the last one.
 STATUS_CHANGED = "job.status_changed"
 #: The move to Complete, Failed or Cancelled: the job's last event.
@@ -67,36 +60,13 @@ class AttemptResult:
         return self.http_status is not None and 200 <= self.http_status < 300
 
 
-def check_url(url: str, name: str) -> str:
-    """An http(s) URL with a host, at most MAX_URL_LENGTH characters; ValidationError naming the fix."""
-    if not 1 <= len(url) <= MAX_URL_LENGTH:
-        raise ValidationError(f"{name} must be 1 to {MAX_URL_LENGTH} characters, not {len(url)}", field=name)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(
-            f"{name} must be an http:// or https:// URL with a host, e.g. https://hooks.example.com/batchops; "
-            f"got {url!r}",
-            field=name,
-        )
-    return url
-
-
-def check_secret(secret: str, name: str) -> str:
-    if not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
-        raise ValidationError(
-            f"{name} must be {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters (the receiver's shared secret "
-            f"for HMAC-SHA256), not {len(secret)}",
-            field=name,
-        )
-    return secret
-
-
 def event_of(status: JobStatus) -> str:
     return FINISHED if status in TERMINAL else STATUS_CHANGED
 
 
 def event_body(job: Job, previous: JobStatus | None, reason: str | None, at: float) -> dict[str, Any]:
-    """What an event says: the job as it stands after the move, the move, and (when it completed) its report."""
+    """What an event says: the job as it stands after the move, and the move (the notifier adds a completed job's
+    report, whose layout lives above the store)."""
     body: dict[str, Any] = {
         "event": event_of(job.status),
         "job_id": job.id,
@@ -115,22 +85,11 @@ def event_body(job: Job, previous: JobStatus | None, reason: str | None, at: flo
         "terminated": _iso(job.termination_time),
         "failure_reasons": [{"code": f.code, "reason": f.reason} for f in job.failure_reasons],
     }
-    if job.status is JobStatus.COMPLETE:
-        body["report"] = report_location(job)
     return body
 
 
 def encode(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
-
-
-def report_location(job: Job) -> dict[str, str] | None:
-    """The completion report's manifest.json (None: the job writes no report)."""
-    report = job.spec.report
-    if not report.enabled or not report.bucket:
-        return None
-    folder = job_folder(report.prefix, job.id)
-    return {"bucket": parse_bucket_arn(report.bucket), "manifest_key": index_key(folder)}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
@@ -19,9 +20,13 @@ import time
 import aiohttp
 
 from batchops import webhooks
-from batchops.domain.job import WebhookTarget
+from batchops.arns import parse_bucket_arn
+from batchops.domain import webhook
+from batchops.domain.job import Job, ReportSpec, WebhookTarget
+from batchops.domain.status import JobStatus
 from batchops.domain.webhook import AttemptResult, PendingDelivery
 from batchops.errors import JobNotFound
+from batchops.reports.layout import index_key, job_folder
 from batchops.settings import Settings
 from batchops.store.base import Clock, Store
 
@@ -78,32 +83,31 @@ class Notifier:
         return len(due)
 
     async def _send(self, delivery: PendingDelivery) -> None:
-        target = await self._target(delivery)
-        if target is None:  # nobody listens: the event is dropped, as if never written
+        try:
+            job = await self._store.job_for_engine(delivery.job_id)
+        except JobNotFound:  # purged meanwhile
+            job = None
+        target = None if job is None else self._target(job)
+        if job is None or target is None:  # nobody listens: the event is dropped, as if never written
             await self._store.drop_delivery(delivery.id)
             return
         if not await self._store.claim_delivery(delivery, self._clock() + TIMEOUT_SECONDS + 60):
             return  # another server sends it
-        result = await self._post(delivery, target)
+        result = await self._post(delivery, _body(delivery, job), target)
         next_at = None if result.delivered else self._next_attempt(delivery)
         await self._store.record_attempt(delivery, result, next_at)
         _log_attempt(delivery, result, next_at)
 
-    async def _target(self, delivery: PendingDelivery) -> WebhookTarget | None:
-        """The job's own webhook, else its account's (None: neither, or the job is gone)."""
-        try:
-            job = await self._store.job_for_engine(delivery.job_id)
-        except JobNotFound:
-            return None
+    def _target(self, job: Job) -> WebhookTarget | None:
+        """The job's own webhook, else its account's (None: neither has one)."""
         if job.spec.webhook is not None:
             return job.spec.webhook
-        account = self._settings.account(delivery.account_id)
+        account = self._settings.account(job.account_id)
         if account is None or not account.webhook_url or not account.webhook_secret:
             return None
         return WebhookTarget(account.webhook_url, account.webhook_secret)
 
-    async def _post(self, delivery: PendingDelivery, target: WebhookTarget) -> AttemptResult:
-        body = delivery.body.encode("utf-8")
+    async def _post(self, delivery: PendingDelivery, body: bytes, target: WebhookTarget) -> AttemptResult:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "batchops-webhooks",
@@ -136,6 +140,22 @@ class Notifier:
         first = self._settings.webhook_retry_seconds
         wait = min(first * 2.0 ** min(delivery.attempts, 32), MOST_WAIT_SECONDS)
         return now + wait * random.uniform(0.75, 1.0)
+
+
+def _body(delivery: PendingDelivery, job: Job) -> bytes:
+    """The event as written at the move; a Complete one also says where the job's report is."""
+    if delivery.status != JobStatus.COMPLETE.value:
+        return delivery.body.encode("utf-8")
+    body = json.loads(delivery.body)
+    body["report"] = report_location(job.id, job.spec.report)
+    return webhook.encode(body).encode("utf-8")
+
+
+def report_location(job_id: str, report: ReportSpec) -> dict[str, str] | None:
+    """The completion report's manifest.json (None: the job writes no report)."""
+    if not report.enabled or not report.bucket:
+        return None
+    return {"bucket": parse_bucket_arn(report.bucket), "manifest_key": index_key(job_folder(report.prefix, job_id))}
 
 
 def _said(exc: BaseException) -> str:

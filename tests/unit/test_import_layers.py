@@ -19,7 +19,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
         "errors sigv4 devstore",
-        "knobs wire_numbers arns listening",
+        "knobs wire_numbers arns listening webhooks",
         "xmlutil tenancy domain",
         "settings",
         "auth s3 store functions aws_hooks",
