@@ -141,9 +141,9 @@ def test_an_accounts_webhook_is_signed_with_the_accounts_secret_and_fails_any_ot
     start_server: Callable[..., Server], tmp_path: Path, s3: Any, bucket: str, receiver: Receiver
 ) -> None:
     account_secret = "account-a-hook-secret"
-    hooked = f'webhook_url = "{receiver.url}"\nwebhook_secret = "{account_secret}"\n'
+    settings = f'webhook_url = "{receiver.url}"\nwebhook_secret = "{account_secret}"\n'
     config = tmp_path / "accounts.toml"
-    config.write_text(CONFIG.replace('appid = "1250000001"\n', 'appid = "1250000001"\n' + hooked))
+    config.write_text(CONFIG.replace('appid = "1250000001"\n', 'appid = "1250000001"\n' + settings))
     server = start_server("--config", str(config))
     control = hooked(server, KEYS[A])
     put_objects(s3, bucket, ["account/one"])
