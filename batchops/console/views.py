@@ -22,6 +22,7 @@ from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, ValidationError
 from batchops.service import SEARCH_SORTS, JobSearch
 from batchops.service.objects import NotAReportFile, StoreCallFailed
+from batchops.settings import Settings
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
 
@@ -257,6 +258,8 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "retry_links": await app.jobs.retry_links(job.account_id, job.id),
         "chain": await app.jobs.chain(job),
         "retry_token": str(uuid.uuid4()),  # one per page drawn: the retry form submitted twice retries once
+        "webhook_url": _webhook_url(job, app.settings),
+        "webhook_attempts": await app.jobs.webhook_attempts(job),
     }
     if job.spec.report.enabled and job.status in TERMINAL:
         try:
@@ -281,7 +284,26 @@ async def job_live(request: Request) -> Response:
     return JSONResponse({**job_summary(job), "final": job.status in TERMINAL, "parts": parts})
 
 
-LIVE_PARTS = ("status", "progress", "actions", "overview", "chain", "manifest", "history", "failures", "report")
+LIVE_PARTS = (
+    "status",
+    "progress",
+    "actions",
+    "overview",
+    "chain",
+    "manifest",
+    "history",
+    "failures",
+    "report",
+    "webhooks",
+)
+
+
+def _webhook_url(job: Job, settings: Settings) -> str | None:
+    """Where the job's events go: its own webhook, else its account's (None: nowhere)."""
+    if job.spec.webhook is not None:
+        return job.spec.webhook.url
+    account = settings.account(job.account_id)
+    return None if account is None else account.webhook_url
 
 
 @protected

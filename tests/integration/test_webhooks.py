@@ -5,6 +5,7 @@ that fails or is down gets them later, and the job never waits for it; secrets a
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,18 @@ import pytest
 from botocore.exceptions import ClientError
 
 import batchops
+from batchops.devstore import LocalSeaweed
 from batchops.webhooks import verify
+from tests.integration.test_cli_jobs import ok, one_line_error, run
+from tests.support.console import console_session
 from tests.support.cos import assert_cos_error, cos_request, create_body, create_cos_job, put_cos_manifest
 from tests.support.jobs import TAGGING, create_job, describe, put_manifest, put_objects, wait_for, wait_status
 from tests.support.receiver import Received, Receiver
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
-from tests.support.server import Server
+from tests.support.server import ACCOUNT, Server
 from tests.support.tenancy import CONFIG, KEYS, A, create
+
+pytestmark = pytest.mark.integration
 
 SECRET = "whsec-test-5b1c9e0a"
 #: Quick retries, so a receiver that comes back is retried within a second or two.
@@ -158,6 +164,39 @@ def test_an_accounts_webhook_is_signed_with_the_accounts_secret_and_fails_any_ot
     assert "BatchOpsWebhook" not in describe(control, job_id, A)  # no webhook of its own: the account's
     log = (server.data_dir / "server.log").read_text()
     assert account_secret not in log
+
+
+def test_the_cli_the_python_client_and_the_console_set_and_show_a_webhook(
+    server: Server, control: Any, seaweed: LocalSeaweed, s3: Any, bucket: str, receiver: Receiver
+) -> None:
+    put_objects(s3, bucket, ["cli/one"])
+    manifest = put_manifest(s3, bucket, [f"{bucket},cli/one"])["ObjectArn"]
+    common = ("create", "--manifest-arn", manifest, "--put-object-tag", "a=b", "--no-confirmation-required")
+    by_cli = ok(run(server.url, seaweed, *common, "--webhook-url", receiver.url, "--webhook-secret", SECRET)).strip()
+    client = batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY, s3_endpoint=seaweed.endpoint)
+    operation = {"S3PutObjectTagging": {"TagSet": [{"Key": "a", "Value": "b"}]}}
+    by_client = client.create_job(
+        operation=operation, manifest_arn=manifest, webhook_url=receiver.url, webhook_secret=SECRET
+    )
+
+    for job_id in (by_cli, by_client):
+        assert_every_move_in_order(finished(receiver, job_id), job_id)
+    assert client.describe_job(by_client)["BatchOpsWebhook"] == {"Url": receiver.url}
+    shown = ok(run(server.url, seaweed, "describe", by_cli))
+    assert receiver.url in shown and "Complete attempt 1: 204 delivered" in shown and SECRET not in shown
+    half = run(server.url, seaweed, *common, "--webhook-url", receiver.url)
+    assert (
+        one_line_error(half)
+        == "error: give both webhook_url and webhook_secret (the receiver checks signatures with it)"
+    )
+
+    browser, _ = console_session(server)
+    page = browser.get(f"/jobs/{by_client}").text
+    assert f'data-testid="webhook-url">{receiver.url}<' in page and 'data-testid="webhook-deliveries"' in page
+    assert page.count('<td data-label="Delivered">yes</td>') == len(receiver.accepted(by_client))
+    live = browser.get(f"/api/jobs/{by_client}").json()
+    assert "webhook-deliveries" in live["parts"]["webhooks"]
+    assert SECRET not in page and SECRET not in json.dumps(live)
 
 
 @pytest.mark.parametrize(
