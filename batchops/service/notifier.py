@@ -96,7 +96,7 @@ class Notifier:
         result = await self._post(delivery, _body(delivery, job), target)
         next_at = None if result.delivered else self._next_attempt(delivery)
         await self._store.record_attempt(delivery, result, next_at)
-        _log_attempt(delivery, result, next_at)
+        _log_attempt(delivery, result, next_at, self._clock())
 
     def _target(self, job: Job) -> WebhookTarget | None:
         """The job's own webhook, else its account's (None: neither has one)."""
@@ -163,7 +163,7 @@ def _said(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
-def _log_attempt(delivery: PendingDelivery, result: AttemptResult, next_at: float | None) -> None:
+def _log_attempt(delivery: PendingDelivery, result: AttemptResult, next_at: float | None, now: float) -> None:
     """One line per attempt: the job, the event, what came of it (never the URL's secret parts nor the secret)."""
     outcome = str(result.http_status) if result.http_status is not None else (result.error or "no answer")
     if result.delivered:
@@ -171,7 +171,7 @@ def _log_attempt(delivery: PendingDelivery, result: AttemptResult, next_at: floa
     elif next_at is None:
         after = "given up"
     else:
-        after = f"retried in {max(next_at - time.time(), 0):.0f} s"
+        after = f"retried in {max(next_at - now, 0):.0f} s"
     log.info(
         "webhook %s for job %s (%s), attempt %d: %s, %s",
         delivery.event,
