@@ -4,8 +4,14 @@ that fails or is down gets them later, and the job never waits for it; secrets a
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +22,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 import batchops
-from batchops.devstore import LocalSeaweed
+from batchops.devstore import LocalSeaweed, free_port
 from batchops.webhooks import verify
 from tests.integration.test_cli_jobs import ok, run
+from tests.integration.test_demo import REPO, demo_environment, running_demo
 from tests.support.console import console_session
 from tests.support.cos import assert_cos_error, cos_request, create_body, create_cos_job, put_cos_manifest
 from tests.support.jobs import TAGGING, create_job, describe, put_manifest, put_objects, wait_for, wait_status
@@ -243,3 +250,63 @@ def test_the_cos_wire_takes_a_webhook_shows_its_url_only_and_refuses_a_bad_one(
 
 def with_element(body: bytes, element: str) -> bytes:
     return body.replace(b"</CreateJobRequest>", element.encode() + b"</CreateJobRequest>")
+
+
+# --- the README's example, as pasted (its receiver's port made free) -------------------------------------------------
+
+
+def readme_notification_blocks() -> tuple[str, str, str]:
+    """The receiver, the shell block and the client block of the README's "Notifications" section."""
+    section = (REPO / "README.md").read_text().split("\n### Notifications\n", 1)[1].split("\n## ", 1)[0]
+    shell = re.findall(r"^```sh\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    python = re.findall(r"^```python\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert len(shell) == 1 and len(python) == 2, "README.md's Notifications section: a receiver, sh, and client"
+    return python[0], shell[0], python[1]
+
+
+def test_the_readme_notifications_example_runs_as_pasted_after_make_run(tmp_path: Path) -> None:
+    port = str(free_port())
+    receiver, shell_block, python_block = (block.replace("9000", port) for block in readme_notification_blocks())
+    (tmp_path / "receiver.py").write_text(receiver)
+    with running_demo(tmp_path, free_port()):
+        fresh = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+        printed = tmp_path / "printed.txt"
+        # Its own session: the receiver the block starts in the background is stopped with it afterwards.
+        with printed.open("w") as out:
+            walk = subprocess.Popen(
+                ["bash", "-e", "-c", shell_block],
+                cwd=tmp_path,
+                env=fresh,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            assert walk.wait(timeout=240) == 0, printed.read_text()
+            job_id = re.search(r"Job ID\s*│\s*(\S+)", printed.read_text())
+            assert job_id, printed.read_text()
+            finished_line = f"job.finished {job_id.group(1)} Complete"
+            wait_for(lambda: finished_line in printed.read_text(), what="the receiver to print the job's end")
+            text = printed.read_text()
+            assert f"job.status_changed {job_id.group(1)} New" in text
+            assert "204 delivered" in text and "Webhook" in text
+
+            demo = demo_environment(tmp_path / ".data" / "demo.env")
+            client = (  # the client of the README's Command line section, which the block goes on from
+                "import os\nfrom batchops import Client\nenv = os.environ\n"
+                'client = Client(env["BATCHOPS_URL"], env["BATCHOPS_ACCOUNT_ID"], env["AWS_ACCESS_KEY_ID"], '
+                'env["AWS_SECRET_ACCESS_KEY"], s3_endpoint=env["BATCHOPS_S3_ENDPOINT"])\n'
+            )
+            ran = subprocess.run(
+                [sys.executable, "-c", client + python_block],
+                cwd=tmp_path,
+                env={**os.environ, **demo},
+                capture_output=True,
+                text=True,
+                timeout=240,
+            )
+            assert ran.returncode == 0, ran.stdout + ran.stderr
+            assert "'Event': 'job.status_changed'" in ran.stdout and "'Delivered': True" in ran.stdout
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(walk.pid, signal.SIGTERM)
