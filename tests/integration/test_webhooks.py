@@ -150,6 +150,23 @@ def test_a_receiver_that_fails_then_is_down_gets_every_event_when_it_is_back_and
     assert all(a["Delivered"] for a in attempts if a["JobStatus"] != "New")
 
 
+def test_a_cancelled_jobs_last_event_is_its_end_and_no_secret_reaches_a_debug_log(
+    start_server: Callable[..., Server], s3: Any, bucket: str, receiver: Receiver
+) -> None:
+    server = start_server("--log-level", "debug")
+    control = hooked(server)
+    job_id = small_job(control, s3, bucket, confirmation=True, **webhook(receiver.url))
+    wait_status(control, job_id, "Suspended")
+    control.update_job_status(AccountId=ACCOUNT, JobId=job_id, RequestedJobStatus="Cancelled")
+
+    events = finished(receiver, job_id)
+
+    assert_every_move_in_order(events, job_id, last="Cancelled")
+    assert "Suspended" in [e.body["status"] for e in events]
+    assert "report" not in events[-1].body  # only a Complete event names a report
+    assert SECRET not in (server.data_dir / "server.log").read_text()
+
+
 def test_an_accounts_webhook_is_signed_with_the_accounts_secret_and_fails_any_other(
     start_server: Callable[..., Server], tmp_path: Path, s3: Any, bucket: str, receiver: Receiver
 ) -> None:
