@@ -119,35 +119,37 @@ def test_a_job_sends_every_status_move_and_its_completion_signed(
     assert SECRET not in (server.data_dir / "server.log").read_text()
 
 
-def test_a_receiver_that_fails_then_is_down_gets_every_event_when_it_is_back_and_the_job_never_waits(
+def test_a_receiver_that_is_down_then_fails_gets_every_event_when_it_is_back_and_the_job_never_waits(
     start_server: Callable[..., Server], s3: Any, bucket: str, receiver: Receiver
 ) -> None:
     server = start_server(env=QUICK_RETRIES)
     control = hooked(server)
-    receiver.failing = True  # answers 500 to everything
+    receiver.stop()  # down: nothing answers on its port
     job_id = small_job(control, s3, bucket, **webhook(receiver.url))
 
-    wait_status(control, job_id, "Complete")  # completed while its receiver refused every event
-    assert receiver.accepted(job_id) == []
-    wait_for(lambda: len(receiver.posts()) >= 2, what="the first event retried")
-    assert {p.body["status"] for p in receiver.posts()} == {"New"}  # later events wait behind the first
-    receiver.stop()  # now down: nothing answers on its port
+    wait_status(control, job_id, "Complete")  # completed while its receiver was down
 
     def refused() -> list[dict[str, Any]]:
         attempts = describe(control, job_id).get("BatchOpsWebhookDeliveries", [])
-        return [a for a in attempts if "HttpStatus" not in a and a.get("Error")]
+        return [a for a in attempts if "HttpStatus" not in a and a.get("Error") and not a["Delivered"]]
 
-    wait_for(refused, what="an attempt that found the receiver down")
-    receiver.failing = False
+    wait_for(lambda: len(refused()) >= 2, what="attempts that found the receiver down, retried")
+    assert {a["JobStatus"] for a in refused()} == {"New"}  # later events wait behind the first
+    receiver.failing = True  # back, but answering 500 to everything
     receiver.start()
+    wait_for(lambda: len(receiver.posts()) >= 2, what="the first event retried against the failing receiver")
+    assert receiver.accepted(job_id) == [] and {p.body["status"] for p in receiver.posts()} == {"New"}
+    receiver.failing = False
 
     events = finished(receiver, job_id)
     assert_every_move_in_order(events, job_id)
+    assert all(p.verified for p in receiver.posts())
     attempts = describe(control, job_id)["BatchOpsWebhookDeliveries"]
     first = [a for a in attempts if a["JobStatus"] == "New"]
     assert any(a.get("HttpStatus") == 500 and not a["Delivered"] for a in first)
-    assert first[-1]["Delivered"] and first[-1]["Attempt"] > 2
-    assert all(a["Delivered"] for a in attempts if a["JobStatus"] != "New")
+    assert first[-1]["Delivered"] and first[-1]["Attempt"] > 4
+    assert [a["Attempt"] for a in first] == list(range(first[0]["Attempt"], first[-1]["Attempt"] + 1))
+    assert all(a["Delivered"] and a["Attempt"] == 1 for a in attempts if a["JobStatus"] != "New")
 
 
 def test_a_cancelled_jobs_last_event_is_its_end_and_no_secret_reaches_a_debug_log(
