@@ -223,7 +223,13 @@ webhook_deliveries = Table(
     Column("gave_up_at", Float),
 )
 Index("ix_webhook_deliveries_job", webhook_deliveries.c.job_id, webhook_deliveries.c.id)
-Index("ix_webhook_deliveries_due", webhook_deliveries.c.next_attempt_at)
+# Pending rows first (both null), by when they are due: delivered ones, which stay, are never scanned for work.
+Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.delivered_at,
+    webhook_deliveries.c.gave_up_at,
+    webhook_deliveries.c.next_attempt_at,
+)
 
 # Each POST of a delivery (DescribeJob's BatchOpsWebhookDeliveries, the console): the receiver's status or why none.
 webhook_attempts = Table(

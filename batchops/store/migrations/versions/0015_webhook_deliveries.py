@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_webhook_deliveries_job", "webhook_deliveries", ["job_id", "id"])
-    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["next_attempt_at"])
+    op.create_index(
+        "ix_webhook_deliveries_due", "webhook_deliveries", ["delivered_at", "gave_up_at", "next_attempt_at"]
+    )
     op.create_table(
         "webhook_attempts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
