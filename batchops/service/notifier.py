@@ -38,6 +38,8 @@ TIMEOUT_SECONDS = 5.0
 MOST_WAIT_SECONDS = 3600.0
 #: Seconds between looks at the outbox when it had nothing due.
 POLL_SECONDS = 0.5
+#: The longest wait between two looks at an outbox the store cannot serve (down, or its disk full).
+MOST_OUTAGE_WAIT_SECONDS = 30.0
 #: Events sent at once (each of a different job).
 BATCH = 32
 #: Longest error text kept for an attempt.
@@ -67,12 +69,18 @@ class Notifier:
             await self._session.close()
 
     async def _run(self) -> None:
+        failures = 0
         while True:
             try:
                 sent = await self.send_due()
+                failures = 0
             except Exception as exc:  # the store is down or full: the events stay in the outbox for later
-                log.warning("webhooks: cannot read the outbox (%s); trying again", exc, extra={"action": "webhook"})
-                sent = 0
+                failures += 1
+                wait = min(self._poll_seconds * 2.0 ** min(failures, 16), MOST_OUTAGE_WAIT_SECONDS)
+                said = "webhooks: cannot use the outbox (%s); trying again in %.0f s"
+                log.warning(said, exc, wait, extra={"action": "webhook"})
+                await asyncio.sleep(wait)
+                continue
             if not sent:
                 await asyncio.sleep(self._poll_seconds)
 
