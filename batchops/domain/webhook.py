@@ -67,7 +67,7 @@ def event_of(status: JobStatus) -> str:
 def event_body(job: Job, previous: JobStatus | None, reason: str | None, at: float) -> dict[str, Any]:
     """What an event says: the job as it stands after the move, and the move (the notifier adds a completed job's
     report, whose layout lives above the store)."""
-    body: dict[str, Any] = {
+    return {
         "event": event_of(job.status),
         "job_id": job.id,
         "account_id": job.account_id,
@@ -85,7 +85,6 @@ def event_body(job: Job, previous: JobStatus | None, reason: str | None, at: flo
         "terminated": _iso(job.termination_time),
         "failure_reasons": [{"code": f.code, "reason": f.reason} for f in job.failure_reasons],
     }
-    return body
 
 
 def encode(body: dict[str, Any]) -> str:
