@@ -155,9 +155,17 @@ def job() -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Check every task and change nothing; the report says what each would do."
 )
+@click.option("--webhook-url", help="POST each status change of the job here (http or https), signed.")
+@click.option(
+    "--webhook-secret",
+    envvar="BATCHOPS_WEBHOOK_SECRET",
+    help="The secret that signs them (8-256 characters) [env BATCHOPS_WEBHOOK_SECRET, kept out of `ps`].",
+)
 @with_client
 def create(client: Client, output: str, **options: Any) -> None:
     """Create a job; prints its id."""
+    if bool(options["webhook_url"]) != bool(options["webhook_secret"]):
+        raise click.UsageError("give both --webhook-url and --webhook-secret (or BATCHOPS_WEBHOOK_SECRET), or neither")
     job_id = client.create_job(
         operation=_operation(options["operation_json"], options["put_object_tag"]),
         manifest_arn=options["manifest_arn"],
@@ -179,6 +187,8 @@ def create(client: Client, output: str, **options: Any) -> None:
         max_tasks_in_flight=options["max_tasks_in_flight"],
         then=[_operation_json(step, "--then-json") for step in options["then"]],
         dry_run=options["dry_run"],
+        webhook_url=options["webhook_url"],
+        webhook_secret=options["webhook_secret"],
     )
     _emit(output, {"JobId": job_id}, lambda: click.echo(job_id))
 
@@ -345,8 +355,19 @@ def describe_rows(found: dict[str, Any]) -> list[tuple[str, str]]:
         ("Retry of", found.get("BatchOpsRetryOf", "")),
         ("Retries", ", ".join(found.get("BatchOpsRetries", []))),
         ("Chain", chain_text(found.get("BatchOpsChain"))),
+        ("Webhook", found.get("BatchOpsWebhook", {}).get("Url", "")),
+        ("Webhook deliveries", deliveries_text(found.get("BatchOpsWebhookDeliveries", []))),
     ]
     return [(name, value) for name, value in rows if value]
+
+
+def deliveries_text(attempts: list[dict[str, Any]]) -> str:
+    """The recent delivery attempts, one line each: when, which status, which attempt, what came of it."""
+    return "\n".join(
+        f"{_when(a.get('Time'))} {a.get('JobStatus')} attempt {a.get('Attempt')}: "
+        f"{a.get('HttpStatus') or a.get('Error', 'no answer')}{' delivered' if a.get('Delivered') else ''}"
+        for a in attempts
+    )
 
 
 def chain_text(chain: dict[str, Any] | None) -> str:

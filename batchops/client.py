@@ -154,6 +154,8 @@ class Client:
         dry_run: bool = False,
         failure_threshold: Mapping[str, Any] | None = None,
         manifest_generator: Mapping[str, Any] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> str:
         """Create a job; returns its id (``last_created`` says whether it is new or its token's earlier job).
 
@@ -165,6 +167,10 @@ class Client:
 
         ``max_requests_per_second`` and ``max_tasks_in_flight`` cap how hard its tasks press the store
         (``update_rate`` changes them while it runs).
+
+        ``webhook_url`` and ``webhook_secret`` (both or neither): each of the job's status changes is POSTed there,
+        signed with the secret (check it with ``batchops.webhooks.verify``); ``describe_job(id)`` lists the
+        attempts under ``BatchOpsWebhookDeliveries`` and shows the URL, never the secret.
 
         The manifest is either an object already in the store (``manifest_arn``; its ETag is looked up when
         ``manifest_etag`` is not given) or a local CSV file uploaded first to ``manifest_bucket``.
@@ -201,6 +207,7 @@ class Client:
             request["BatchOpsDryRun"] = True
         if failure_threshold:
             request["BatchOpsFailureThreshold"] = dict(failure_threshold)
+        request.update(_webhook(webhook_url, webhook_secret))
         with self._calling("the batchops server"):
             answer = self._control.create_job(**request)
         self.last_created = _created(answer)
@@ -543,6 +550,15 @@ def _create_job_parameters() -> frozenset[str]:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _webhook(url: str | None, secret: str | None) -> dict[str, Any]:
+    """CreateJob's ``BatchOpsWebhook`` (none without a URL); a URL needs its secret and a secret its URL."""
+    if url is None and secret is None:
+        return {}
+    if not url or not secret:
+        raise RequestRefused("give both webhook_url and webhook_secret (the receiver checks signatures with it)")
+    return {"BatchOpsWebhook": {"Url": url, "Secret": secret}}
 
 
 def _rate_caps(requests: float | None, tasks: int | None) -> dict[str, Any]:

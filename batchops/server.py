@@ -38,6 +38,7 @@ from batchops.errors import ConfigError
 from batchops.listening import ensure_port_free
 from batchops.logs import configure
 from batchops.service import ConsoleSessions, JobService, Services
+from batchops.service.notifier import Notifier
 from batchops.settings import Settings
 from batchops.store.base import Store
 from batchops.store.sql import open_store
@@ -107,15 +108,18 @@ def build_app(settings: Settings, store: Store) -> ASGIApp:
     )
 
     listener = MetricsListener(settings, jobs) if settings.metrics == "on" and settings.metrics_port else None
+    notifier = Notifier(store, settings)  # every server sends webhooks (each claims an event before it sends)
 
     @asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:
         await engine.start()
         if listener is not None:
             await listener.start()
+        await notifier.start()
         try:
             yield
         finally:
+            await notifier.stop()
             if listener is not None:
                 await listener.stop()
             await engine.stop()

@@ -257,6 +257,20 @@ class Settings:
             env="BATCHOPS_MAX_CONNECTIONS",
         ),
     )
+    webhook_retry_seconds: float = field(
+        default=2.0,
+        metadata=seconds(
+            "Webhooks: the wait before a failed delivery's first retry (doubling, with jitter, up to an hour)",
+            env="BATCHOPS_WEBHOOK_RETRY_SECONDS",
+        ),
+    )
+    webhook_give_up_seconds: float = field(
+        default=86400.0,
+        metadata=seconds(
+            "Webhooks: how long an event is retried before it is given up on (the job's next event is sent then)",
+            env="BATCHOPS_WEBHOOK_GIVE_UP_SECONDS",
+        ),
+    )
     login_delay_seconds: float = field(
         default=1.0,
         metadata=seconds(

@@ -10,8 +10,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from batchops.errors import ConfigError
+from batchops.errors import ConfigError, ValidationError
 from batchops.knobs import whole_number
+from batchops.webhooks import check_secret, check_url
 
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
 
@@ -43,6 +44,9 @@ class Account:
     max_unfinished_jobs: int | None = None
     #: Optional password for the web console (sign in with the account id and this password).
     console_password: str | None = field(default=None, repr=False)
+    #: Where its jobs' status moves are POSTed, signed with ``webhook_secret`` (a job's BatchOpsWebhook wins).
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @property
     def cos_appid(self) -> str:
@@ -92,6 +96,8 @@ _ACCOUNT_KEYS = {
     "max_unfinished_jobs",
     "roles",
     "console_password",
+    "webhook_url",
+    "webhook_secret",
 }
 _ROLE_KEYS = {"arn", "endpoint", "region", "access_key_id", "secret_access_key"}
 _ROLE_ARN = re.compile(r"^arn:[^:]+:iam::\d{12}:role/.+$")
@@ -127,6 +133,7 @@ def _account(entry: Mapping[str, Any], keys_required: bool = True) -> Account:
     limit = entry.get("max_unfinished_jobs")
     if limit is not None and whole_number(f"account {account_id} max_unfinished_jobs", limit) < 1:
         raise ConfigError(f"account {account_id}: max_unfinished_jobs must be at least 1")
+    webhook_url, webhook_secret = _webhook(account_id, entry)
     return Account(
         account_id,
         entry.get("access_key_id"),
@@ -135,7 +142,26 @@ def _account(entry: Mapping[str, Any], keys_required: bool = True) -> Account:
         roles=tuple(_role(account_id, r) for r in entry.get("roles", [])),
         max_unfinished_jobs=None if limit is None else int(limit),
         console_password=entry.get("console_password"),
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
     )
+
+
+def _webhook(account_id: str, entry: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``webhook_url`` and ``webhook_secret``: both or neither, checked as CreateJob checks BatchOpsWebhook."""
+    url, secret = entry.get("webhook_url"), entry.get("webhook_secret")
+    if url is None and secret is None:
+        return None, None
+    if not isinstance(url, str) or not isinstance(secret, str):
+        raise ConfigError(
+            f"account {account_id}: give both webhook_url (http:// or https://) and webhook_secret (text), or neither"
+        )
+    try:
+        check_url(url, "webhook_url")
+        check_secret(secret, "webhook_secret")
+    except ValidationError as exc:
+        raise ConfigError(f"account {account_id}: {exc}") from None
+    return url, secret
 
 
 def _role(account_id: str, entry: Any) -> Role:

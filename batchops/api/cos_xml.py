@@ -31,6 +31,7 @@ from batchops.domain.job import (
 )
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
+from batchops.domain.webhook import DeliveryAttempt
 from batchops.errors import ValidationError
 
 MANIFEST_FORMAT = "COSBatchOperations_CSV_V1"
@@ -57,6 +58,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         jobxml.TASKS_ELEMENT,
         chain_xml.THEN_ELEMENT,
         jobxml.DRY_RUN_ELEMENT,
+        jobxml.WEBHOOK_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Enabled", "Format", "Prefix", "ReportScope"})
@@ -85,6 +87,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> Job
         rate=jobxml.parse_rate(root),
         then=chain_xml.parse_then(root, example="COSPutObjectCopy", prefix="COS"),
         dry_run=jobxml.parse_dry_run(root),
+        webhook=jobxml.parse_webhook(root),
     )
 
 
@@ -170,7 +173,12 @@ def render_create_job(job_id: str) -> bytes:
     return jobxml.to_bytes(root)
 
 
-def render_describe_job(job: Job, links: RetryLinks | None = None, chain: ChainView | None = None) -> bytes:
+def render_describe_job(
+    job: Job,
+    links: RetryLinks | None = None,
+    chain: ChainView | None = None,
+    deliveries: Sequence[DeliveryAttempt] = (),
+) -> bytes:
     root = Element("DescribeJobResult")
     descriptor = xmlutil.add(root, "Job")
     _add_job(descriptor, job)
@@ -178,6 +186,7 @@ def render_describe_job(job: Job, links: RetryLinks | None = None, chain: ChainV
         add_links(descriptor, links)
     chain_xml.add_then(descriptor, job.spec.then)
     chain_xml.add_chain(descriptor, chain)
+    jobxml.add_deliveries(descriptor, deliveries, format_timestamp)
     return jobxml.to_bytes(root)
 
 
@@ -253,6 +262,7 @@ def _add_job(parent: Element, job: Job) -> None:
     jobxml.add_rate(parent, job.rate)
     jobxml.add_paused_by(parent, job)
     jobxml.add_dry_run(parent, spec.dry_run)
+    jobxml.add_webhook(parent, spec.webhook)
 
 
 def _add_list_entry(parent: Element, job: Job) -> None:

@@ -24,13 +24,16 @@ from batchops.domain.job import (
     OperationSpec,
     RateCaps,
     ReportSpec,
+    WebhookTarget,
 )
 from batchops.domain.status import JobStatus
+from batchops.domain.webhook import DeliveryAttempt
 from batchops.errors import ValidationError
 from batchops.manifests.rows import DEFAULT_FIELDS, FIELD_NAMES
 from batchops.operations.registry import get_operation
 from batchops.reports.writer import check_prefix
 from batchops.service.rates import read_requests, read_tasks
+from batchops.webhooks import check_secret, check_url
 from batchops.wire_numbers import parse_decimal
 
 THRESHOLD_ELEMENT = "BatchOpsFailureThreshold"
@@ -38,6 +41,11 @@ RATE_ELEMENT = "BatchOpsMaxRequestsPerSecond"
 TASKS_ELEMENT = "BatchOpsMaxTasksInFlight"
 #: Our CreateJob extension: check every task without changing anything (DescribeJob echoes it when true).
 DRY_RUN_ELEMENT = "BatchOpsDryRun"
+#: Our CreateJob extension: where this job's status moves are POSTed, signed with its secret (DescribeJob echoes
+#: the URL only, never the secret).
+WEBHOOK_ELEMENT = "BatchOpsWebhook"
+#: Our DescribeJob extension: the most recent attempts to deliver the job's webhook events.
+DELIVERIES_ELEMENT = "BatchOpsWebhookDeliveries"
 #: Our DescribeJob extension: who paused a Pausing or Paused job (User: only its owner resumes it; Preemption: the
 #: scheduler resumes it when a slot is free).
 PAUSED_BY_ELEMENT = "BatchOpsPausedBy"
@@ -235,6 +243,47 @@ def add_dry_run(parent: Element, dry_run: bool) -> None:
     """Only on a dry run, so a DescribeJob of any other job stays the dialect's own."""
     if dry_run:
         xmlutil.add(parent, DRY_RUN_ELEMENT, True)
+
+
+def parse_webhook(root: Element) -> WebhookTarget | None:
+    """``<BatchOpsWebhook><Url>https://...</Url><Secret>...</Secret></BatchOpsWebhook>`` (our extension, both
+    dialects): where this job's status moves are POSTed, signed with the secret."""
+    element = root.find(WEBHOOK_ELEMENT)
+    if element is None:
+        return None
+    xmlutil.check_children(element, {"Url", "Secret"}, WEBHOOK_ELEMENT)
+    hint = "give both <Url> (http:// or https://) and <Secret> (the receiver checks signatures with it)"
+    url = xmlutil.text(element, "Url")
+    secret = xmlutil.raw_text(element, "Secret")
+    if not url or not secret:
+        missing = "Url" if not url else "Secret"
+        raise ValidationError(f"{WEBHOOK_ELEMENT}.{missing} is missing; {hint}", field=f"{WEBHOOK_ELEMENT}.{missing}")
+    return WebhookTarget(
+        check_url(url, f"{WEBHOOK_ELEMENT}.Url"), check_secret(secret, f"{WEBHOOK_ELEMENT}.Secret")
+    )
+
+
+def add_webhook(parent: Element, webhook: WebhookTarget | None) -> None:
+    """The job's webhook URL, never its secret (absent for a job without one, so DescribeJob stays the dialect's)."""
+    if webhook is not None:
+        xmlutil.add(xmlutil.add(parent, WEBHOOK_ELEMENT), "Url", webhook.url)
+
+
+def add_deliveries(parent: Element, attempts: Sequence[DeliveryAttempt], render: Callable[[datetime], str]) -> None:
+    """The most recent delivery attempts, oldest first, one ``member`` each (absent when there were none)."""
+    if not attempts:
+        return
+    listing = xmlutil.add(parent, DELIVERIES_ELEMENT)
+    for attempt in attempts:
+        member = xmlutil.add(listing, "member")
+        xmlutil.add(member, "DeliveryId", attempt.delivery_id)
+        xmlutil.add(member, "Event", attempt.event)
+        xmlutil.add(member, "JobStatus", attempt.status)
+        xmlutil.add(member, "Attempt", attempt.attempt)
+        xmlutil.add(member, "Time", render(attempt.at))
+        add_optional(member, "HttpStatus", attempt.http_status)
+        add_optional(member, "Error", attempt.error)
+        xmlutil.add(member, "Delivered", attempt.delivered)
 
 
 def _number(value: float | None) -> str | None:

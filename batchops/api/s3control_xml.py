@@ -29,6 +29,7 @@ from batchops.domain.job import (
 )
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
+from batchops.domain.webhook import DeliveryAttempt
 from batchops.errors import TooManyTags, ValidationError
 
 NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
@@ -57,6 +58,7 @@ _CREATE_JOB_ELEMENTS = frozenset(
         jobxml.TASKS_ELEMENT,
         chain_xml.THEN_ELEMENT,
         jobxml.DRY_RUN_ELEMENT,
+        jobxml.WEBHOOK_ELEMENT,
     }
 )
 _REPORT_ELEMENTS = frozenset({"Bucket", "Format", "Enabled", "Prefix", "ReportScope", "ExpectedBucketOwner"})
@@ -85,6 +87,7 @@ def parse_create_job(body: bytes, *, default_threshold: FailureThreshold) -> tup
         threshold=jobxml.parse_threshold(root, default_threshold),
         rate=jobxml.parse_rate(root),
         dry_run=jobxml.parse_dry_run(root),
+        webhook=jobxml.parse_webhook(root),
         generator=generator,
         then=chain_xml.parse_then(root),
     )
@@ -206,7 +209,12 @@ def render_create_job(job_id: str) -> bytes:
 
 
 def render_describe_job(
-    job: Job, *, region: str, links: RetryLinks | None = None, chain: ChainView | None = None
+    job: Job,
+    *,
+    region: str,
+    links: RetryLinks | None = None,
+    chain: ChainView | None = None,
+    deliveries: Sequence[DeliveryAttempt] = (),
 ) -> bytes:
     root = _document("DescribeJobResult")
     descriptor = xmlutil.add(root, "Job")
@@ -215,6 +223,7 @@ def render_describe_job(
         add_links(descriptor, links)
     chain_xml.add_then(descriptor, job.spec.then)
     chain_xml.add_chain(descriptor, chain)
+    jobxml.add_deliveries(descriptor, deliveries, format_timestamp)
     return jobxml.to_bytes(root)
 
 
@@ -303,6 +312,7 @@ def _add_job_descriptor(parent: Element, job: Job, region: str) -> None:
     jobxml.add_rate(parent, job.rate)
     jobxml.add_paused_by(parent, job)
     jobxml.add_dry_run(parent, spec.dry_run)
+    jobxml.add_webhook(parent, spec.webhook)
 
 
 def _add_threshold(parent: Element, threshold: FailureThreshold) -> None:

@@ -25,6 +25,7 @@ from batchops.domain.status import TERMINAL, JobStatus
 from batchops.errors import BatchOpsError, JobNotFound, ValidationError
 from batchops.service import SEARCH_SORTS, JobSearch
 from batchops.service.objects import NotAReportFile, StoreCallFailed
+from batchops.settings import Settings
 from batchops.wire_numbers import parse_int
 from batchops.xmlutil import check_length
 
@@ -261,6 +262,8 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "chain": await app.jobs.chain(job),
         "retry_token": str(uuid.uuid4()),  # one per page drawn: the retry form submitted twice retries once
         "tasks": await task_table(request, job),
+        "webhook_url": _webhook_url(job, app.settings),
+        "webhook_attempts": await app.jobs.webhook_attempts(job),
     }
     if job.spec.report.enabled and job.status in TERMINAL:
         try:
@@ -287,7 +290,26 @@ async def job_live(request: Request) -> Response:
     return JSONResponse({**job_summary(job), "final": job.status in TERMINAL, "parts": parts})
 
 
-LIVE_PARTS = ("status", "progress", "actions", "overview", "chain", "manifest", "history", "failures", "report")
+LIVE_PARTS = (
+    "status",
+    "progress",
+    "actions",
+    "overview",
+    "chain",
+    "manifest",
+    "history",
+    "failures",
+    "report",
+    "webhooks",
+)
+
+
+def _webhook_url(job: Job, settings: Settings) -> str | None:
+    """Where the job's events go: its own webhook, else its account's (None: nowhere)."""
+    if job.spec.webhook is not None:
+        return job.spec.webhook.url
+    account = settings.account(job.account_id)
+    return None if account is None else account.webhook_url
 
 
 @protected

@@ -121,6 +121,15 @@ class RateCaps:
 
 
 @dataclass(frozen=True)
+class WebhookTarget:
+    """Where a job's events are POSTed (``BatchOpsWebhook``) and the secret that signs them: never shown back,
+    nor in a repr that a log line might print."""
+
+    url: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ChainLink:
     """Where a chain's later step stands: the chain's first job, the step before it, and its place (2, 3, ...)."""
 
@@ -152,6 +161,8 @@ class JobSpec:
     chain: ChainLink | None = None
     #: Check every task (HEAD the object, the operation's preconditions) and change nothing but the report.
     dry_run: bool = False
+    #: Where this job's status moves are POSTed, signed (``BatchOpsWebhook``); None: the account's, if any.
+    webhook: WebhookTarget | None = None
 
     def failed_too_often(self, succeeded: int, failed: int) -> bool:
         """Past the failure threshold: the job fails. Never for a dry run, whose failures are what it is for: it

@@ -17,6 +17,7 @@ from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, PausedBy, priority_is_final, user_move
 from batchops.domain.task import ReportRow
 from batchops.domain.tasklist import TaskCounts, TaskPage, TaskQuery
+from batchops.domain.webhook import SHOWN_ATTEMPTS, DeliveryAttempt
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, RateFinal, StatusNotRequestable
 from batchops.manifests.precheck import check_manifest
 from batchops.operations.registry import get_operation
@@ -131,6 +132,10 @@ class JobService:
     async def chain(self, job: Job) -> ChainView | None:
         """The chain the job belongs to, and where it is (None: the job is in no chain)."""
         return await chain_view(self._store, job.account_id, job)
+
+    async def webhook_attempts(self, job: Job) -> list[DeliveryAttempt]:
+        """The most recent attempts to deliver the job's webhook events, oldest first (DescribeJob, the console)."""
+        return await self._store.delivery_attempts(job.id, SHOWN_ATTEMPTS)
 
     # --- read -----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus, PausedBy
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
 from batchops.domain.tasklist import TaskPage, TaskQuery
+from batchops.domain.webhook import AttemptResult, DeliveryAttempt, PendingDelivery
 
 #: The store's wall clock, epoch seconds (``time.time``; tests pass a manual one).
 Clock = Callable[[], float]
@@ -247,6 +248,28 @@ class RetryStore(Protocol):
     async def retry_links(self, job_id: str) -> RetryLinks: ...
 
 
+class WebhookStore(Protocol):
+    """The webhook outbox: a row per status move (written by the move itself), sent by ``service.notifier``."""
+
+    async def due_deliveries(self, now: float, limit: int) -> list[PendingDelivery]:
+        """Each job's oldest pending event whose next attempt is due."""
+        ...
+
+    async def claim_delivery(self, delivery: PendingDelivery, until: float) -> bool:
+        """Take it until ``until``; False if another sender did first."""
+        ...
+
+    async def record_attempt(
+        self, delivery: PendingDelivery, result: AttemptResult, next_attempt_at: float | None
+    ) -> None: ...
+
+    async def drop_delivery(self, delivery_id: int) -> None: ...
+
+    async def delivery_attempts(self, job_id: str, limit: int) -> list[DeliveryAttempt]: ...
+
+    async def pending_deliveries(self, job_id: str) -> int: ...
+
+
 class SessionStore(Protocol):
     """Console sessions that are signed in (logout ends a copied cookie too)."""
 
@@ -257,7 +280,7 @@ class SessionStore(Protocol):
     async def end_console_session(self, session_id: str) -> None: ...
 
 
-class Store(JobStore, WorkQueue, ReportSource, SessionStore, RetryStore, Protocol):
+class Store(JobStore, WorkQueue, ReportSource, SessionStore, RetryStore, WebhookStore, Protocol):
     """The whole store, with the lifecycle the server and the engine drive."""
 
     #: Set while the store cannot write (its disk is full), cleared by the next write that commits.

@@ -24,6 +24,7 @@ from batchops.domain.job import (
     Progress,
     RateCaps,
     ReportSpec,
+    WebhookTarget,
 )
 from batchops.domain.status import JobStatus, PausedBy
 
@@ -40,6 +41,8 @@ def spec_to_json(spec: JobSpec) -> str:
         del data["chain"]
     if not spec.dry_run:  # and one that is not a dry run
         del data["dry_run"]
+    if spec.webhook is None:  # and one without a webhook of its own
+        del data["webhook"]
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -60,6 +63,7 @@ def spec_from_json(text: str) -> JobSpec:
         then=tuple(OperationSpec(**step) for step in data.get("then", ())),
         chain=ChainLink(**data["chain"]) if data.get("chain") else None,
         dry_run=data.get("dry_run", False),
+        webhook=WebhookTarget(**data["webhook"]) if data.get("webhook") else None,
     )
 
 

@@ -23,6 +23,7 @@ from batchops.domain.status import TERMINAL, JobStatus, PausedBy, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
 from batchops.store.base import SEARCH_SORTS, Clock, HistoryEntry, Store
+from batchops.store.memory_webhooks import MemoryWebhooks
 from batchops.store.memory_work import MemoryWork
 
 #: The ``jobs`` columns a new row does not set, with the table's defaults.
@@ -61,11 +62,13 @@ class _Session:
     created_at: float
 
 
-class MemoryStore(MemoryWork):
+class MemoryStore(MemoryWork, MemoryWebhooks):
     def __init__(self, clock: Clock = time.time) -> None:
         super().__init__(clock)
         self.sessions: dict[str, _Session] = {}
         self.retry_parents: dict[str, str] = {}  # retry job id -> the job it retries, in the order noted
+        self.deliveries = {}
+        self.attempts = []
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -87,6 +90,7 @@ class MemoryStore(MemoryWork):
             values = rules.new_job_values(job_id, account_id, spec, tags, fingerprint, now)
             self.tables.jobs[job_id] = job_row(values)
             self.tables.history[job_id] = [(now, None, JobStatus.NEW.value, "job created")]
+            self.add_delivery(self.tables.jobs[job_id], None, JobStatus.NEW, "job created", now)
         rules.log_status_move(job_id, None, JobStatus.NEW, f"job created for account {account_id}")
         return job_id, True
 
@@ -224,6 +228,7 @@ class MemoryStore(MemoryWork):
             values = rules.status_values(row, target, now, reason if user_reason else None, failure, paused_by)
             vars(row).update(values)
             self.tables.history[job_id].append((now, current.value, target.value, reason))
+            self.add_delivery(row, current, target, reason, now)
         rules.log_status_move(job_id, current, target, reason, failure)
         return True
 
@@ -251,6 +256,7 @@ class MemoryStore(MemoryWork):
             self.tables.key_locks = {n: k for n, k in self.tables.key_locks.items() if k.job_id not in purged}
             for job_id in purged:  # a purged retry is no longer listed; a purged parent stays named, as it was
                 self.retry_parents.pop(job_id, None)
+            self.purge_deliveries(purged)
         return len(ids)
 
     # --- console: search, sort, count -----------------------------------------------------

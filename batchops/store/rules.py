@@ -10,8 +10,10 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from batchops.domain import webhook
 from batchops.domain.job import FailureReason, Job, JobSpec
 from batchops.domain.status import TERMINAL, JobStatus, PausedBy
+from batchops.domain.webhook import AttemptResult, PendingDelivery
 from batchops.errors import IdempotencyConflict, PriorityFinal, RateFinal, TooManyUnfinishedJobs, ValidationError
 from batchops.store import codec
 from batchops.store.base import SEARCH_SORTS, WriteFault
@@ -98,6 +100,39 @@ def log_status_move(
     status_log.info(
         "job %s: %s -> %s%s: %s", job_id, source_name, target.value, code, said, extra={**fields, "reason": said}
     )
+
+
+def delivery_values(
+    row: Any, source: JobStatus | None, target: JobStatus, reason: str | None, now: float
+) -> dict[str, Any]:
+    """The webhook outbox row for a move of the job whose row (after the move) is ``row``: written in the move's
+    transaction, whether or not a webhook is set (the notifier drops it when neither job nor account has one)."""
+    body = webhook.event_body(codec.job_from_row(row, now), source, reason, now)
+    return {
+        "job_id": row.id,
+        "account_id": row.account_id,
+        "event": body["event"],
+        "status": target.value,
+        "body": webhook.encode(body),
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
+def attempt_values(delivery: PendingDelivery, attempt: int, result: AttemptResult, now: float) -> dict[str, Any]:
+    """A ``webhook_attempts`` row: one POST of ``delivery`` and what came of it."""
+    return {
+        "delivery_id": delivery.id,
+        "job_id": delivery.job_id,
+        "event": delivery.event,
+        "status": delivery.status,
+        "attempt": attempt,
+        "at": now,
+        "http_status": result.http_status,
+        "error": result.error,
+        "delivered": result.delivered,
+    }
 
 
 def replayed(job_id: str, stored_fingerprint: str, fingerprint: str, token: str) -> str:

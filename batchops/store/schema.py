@@ -207,6 +207,53 @@ job_retries = Table(
 )
 Index("ix_job_retries_parent", job_retries.c.parent_id)
 
+# Webhook notifications (migration 0014): an outbox row per job status move, written in the move's transaction so
+# none is lost and none holds the job up; the notifier POSTs due rows, a job's in order (its oldest pending first).
+# Pending: neither delivered_at nor gave_up_at. ``next_attempt_at`` doubles as a claim (a sender pushes it ahead
+# before POSTing, so two servers never send the same row at once).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(64), nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # the job status the event reports
+    Column("body", Text, nullable=False),  # the JSON POSTed, signed as is
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_http_status", Integer),
+    Column("last_error", Text),
+    Column("delivered_at", Float),
+    Column("gave_up_at", Float),
+)
+Index("ix_webhook_deliveries_job", webhook_deliveries.c.job_id, webhook_deliveries.c.id)
+# Pending rows first (both null), by when they are due: delivered ones, which stay, are never scanned for work.
+Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.delivered_at,
+    webhook_deliveries.c.gave_up_at,
+    webhook_deliveries.c.next_attempt_at,
+)
+
+# Each POST of a delivery (DescribeJob's BatchOpsWebhookDeliveries, the console): the receiver's status or why none.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, nullable=False),
+    Column("job_id", String(64), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("http_status", Integer),
+    Column("error", Text),
+    Column("delivered", Boolean, nullable=False),
+)
+Index("ix_webhook_attempts_job", webhook_attempts.c.job_id, webhook_attempts.c.id)
+
 # Console sessions that are signed in: the cookie carries the id; logout deletes the row, so a copied cookie
 # ends with its session (migration 0006). Rows older than the session lifetime are purged at sign-in.
 console_sessions = Table(

@@ -57,6 +57,8 @@ EXTENSIONS = [
         },
     ),
     Extension("BatchOpsDryRun", NO_OP, {"BatchOpsDryRun": True}, ("BatchOpsDryRun",)),
+    # DescribeJob shows the URL only, never the secret (tests/integration/test_webhooks.py checks it).
+    Extension("BatchOpsWebhook", NO_OP, {"BatchOpsWebhook": {"Url": "http://127.0.0.1:9/hooks", "Secret": "unshown!"}}),
     Extension(
         "BatchOpsFailureThreshold",
         NO_OP,

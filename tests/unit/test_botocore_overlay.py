@@ -40,7 +40,12 @@ from tests.support.s3control_bodies import REGION, create, job_params, make_job
 ROOT = Path(batchops.__file__).parent
 OVERLAY = Path(DATA_PATH) / "s3control" / "2018-08-20" / "service-2.sdk-extras.json"
 #: Members only DescribeJob answers (no CreateJob case sends them): tests/unit/test_retry_wire.py round-trips them.
-ANSWER_ONLY = {s3control_retry.RETRY_OF_ELEMENT, s3control_retry.RETRIES_ELEMENT, chain_xml.CHAIN_ELEMENT}
+ANSWER_ONLY = {
+    s3control_retry.RETRY_OF_ELEMENT,
+    s3control_retry.RETRIES_ELEMENT,
+    chain_xml.CHAIN_ELEMENT,
+    jobxml.DELIVERIES_ELEMENT,
+}
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
         "errors sigv4 devstore logs metrics_dir",
-        "knobs wire_numbers arns listening metrics",
+        "knobs wire_numbers arns listening metrics webhooks",
         "xmlutil tenancy domain",
         "settings",
         "auth s3 store functions aws_hooks",

@@ -21,7 +21,17 @@ from tests.support import postgres
 
 VERSIONS = Path(migrate.__file__).resolve().parent / "migrations" / "versions"
 NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.py$")
-TABLES = {"jobs", "job_events", "tasks", "chunks", "console_sessions", "key_locks", "job_retries"}
+TABLES = {
+    "jobs",
+    "job_events",
+    "tasks",
+    "chunks",
+    "console_sessions",
+    "key_locks",
+    "job_retries",
+    "webhook_deliveries",
+    "webhook_attempts",
+}
 
 
 def ours(name: str | None, type_: str, _parent_names: object) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
@@ -16,8 +17,18 @@ from batchops.domain.status import TERMINAL, JobStatus, PausedBy, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
 from batchops.store.base import HistoryEntry
-from batchops.store.schema import chunks, job_events, job_retries, jobs, key_locks, tasks
+from batchops.store.schema import (
+    chunks,
+    job_events,
+    job_retries,
+    jobs,
+    key_locks,
+    tasks,
+    webhook_attempts,
+    webhook_deliveries,
+)
 from batchops.store.sql.database import Repository
+from batchops.store.sql.webhooks import add_delivery
 
 
 class SqlJobs(Repository):
@@ -45,6 +56,8 @@ class SqlJobs(Repository):
             values = rules.new_job_values(job_id, account_id, spec, tags, fingerprint, now)
             await conn.execute(insert(jobs).values(**values))
             await add_event(conn, job_id, None, JobStatus.NEW, "job created", now)
+            created = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).one()
+            await add_delivery(conn, created, None, JobStatus.NEW, "job created", now)
         rules.log_status_move(job_id, None, JobStatus.NEW, f"job created for account {account_id}")
         return job_id, True
 
@@ -214,6 +227,8 @@ class SqlJobs(Repository):
             if result.rowcount == 0:
                 return False
             await add_event(conn, job_id, current, target, reason, now)
+            moved = SimpleNamespace(**{**row._mapping, **values})  # the row as the update left it
+            await add_delivery(conn, moved, current, target, reason, now)
         rules.log_status_move(job_id, current, target, reason, failure)
         return True
 
@@ -238,7 +253,8 @@ class SqlJobs(Repository):
         """Delete jobs (with their tasks, chunks, history, key locks and retry links) that ended before ``cutoff``."""
         async with self._db.write() as conn:
             ids = (await conn.execute(select(jobs.c.id).where(jobs.c.termination_time < cutoff))).scalars().all()
-            for table in (tasks, chunks, job_events, key_locks, job_retries):  # a purged parent stays named
+            purged = (tasks, chunks, job_events, key_locks, job_retries, webhook_deliveries, webhook_attempts)
+            for table in purged:  # a purged parent stays named
                 await conn.execute(delete(table).where(table.c.job_id.in_(ids)))
             await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
         return len(ids)

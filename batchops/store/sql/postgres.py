@@ -25,7 +25,11 @@ _READ_ONLY = {"options": f"{_WRITES['options']} -c default_transaction_read_only
 
 def engines(url: DatabaseUrl) -> tuple[AsyncEngine, AsyncEngine]:
     """The write engine and the read engine (pre-pinged: a server restarted meanwhile costs no failed read)."""
-    engine = create_async_engine(url.async_url, pool_size=4, max_overflow=4, pool_pre_ping=True, connect_args=_WRITES)
+    # hide_parameters: a database error's message (which may be logged) names the statement, not its values (a job's
+    # spec carries its webhook secret).
+    engine = create_async_engine(
+        url.async_url, pool_size=4, max_overflow=4, pool_pre_ping=True, hide_parameters=True, connect_args=_WRITES
+    )
     reader = create_async_engine(
         url.async_url, pool_size=2, max_overflow=6, pool_pre_ping=True, connect_args=_READ_ONLY
     )

@@ -7,6 +7,7 @@ SQLite's lock at BEGIN keep them apart.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import Any
 
@@ -23,7 +24,11 @@ WRITE_OPTION = "batchops_write"
 def engines(url: DatabaseUrl) -> tuple[AsyncEngine, AsyncEngine, Engine]:
     """The write engine, the read-only engine, and the sync read-only engine of point reads."""
     path = url.sqlite_path
-    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=4, max_overflow=4)
+    # aiosqlite logs every call with its arguments at DEBUG: rows and parameters carry webhook secrets (a job's spec),
+    # so `--log-level debug` must not reach it.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # hide_parameters: a database error's message (which may be logged) names the statement, not its values.
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=4, max_overflow=4, hide_parameters=True)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "connect", _driver_leaves_transactions_to_us)
     event.listen(engine.sync_engine, "begin", _begin)

@@ -16,12 +16,13 @@ from batchops.store.sql.reads import SqlReads
 from batchops.store.sql.retries import SqlRetries
 from batchops.store.sql.sessions import SqlSessions
 from batchops.store.sql.urls import DatabaseUrl, parse
+from batchops.store.sql.webhooks import SqlWebhooks
 from batchops.store.sql.work import SqlWork
 
 
 # The repositories are bases rather than attributes so the store answers the ``Store`` protocol by name
 # without a forwarding method per operation; each one reaches the database only through the shared ``Database``.
-class SqlStore(SqlJobs, SqlWork, SqlKeyLocks, SqlReads, SqlSessions, SqlRetries):
+class SqlStore(SqlJobs, SqlWork, SqlKeyLocks, SqlReads, SqlSessions, SqlRetries, SqlWebhooks):
     @classmethod
     async def open(
         cls, url: str | Path | DatabaseUrl, *, migrate_schema: bool = True, clock: Clock = time.time
