@@ -58,9 +58,7 @@ async def create_job(request: Request) -> Response:
 async def describe_job(request: Request) -> Response:
     jobs = services(request).jobs
     job = await jobs.describe(account_of(request), job_id_of(request))
-    links = await jobs.retry_links(job.account_id, job.id)
-    deliveries = await jobs.webhook_attempts(job)
-    return xml_response(wire.render_describe_job(job, links, await jobs.chain(job), deliveries))
+    return xml_response(wire.render_describe_job(job, await jobs.extras(job)))
 
 
 async def retry_job(request: Request) -> Response:

@@ -18,9 +18,9 @@ from xml.etree.ElementTree import Element
 
 from batchops import xmlutil
 from batchops.api import chain_xml, jobxml
-from batchops.api.s3control_retry import add_links
+from batchops.api.extras_xml import add_extras
 from batchops.arns import parse_object_arn
-from batchops.domain.chain import ChainView
+from batchops.domain.extras import JobExtras
 from batchops.domain.job import (
     FailureThreshold,
     Job,
@@ -29,9 +29,7 @@ from batchops.domain.job import (
     ManifestSpec,
     Progress,
 )
-from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus
-from batchops.domain.webhook import DeliveryAttempt
 from batchops.errors import ValidationError
 
 MANIFEST_FORMAT = "COSBatchOperations_CSV_V1"
@@ -173,20 +171,11 @@ def render_create_job(job_id: str) -> bytes:
     return jobxml.to_bytes(root)
 
 
-def render_describe_job(
-    job: Job,
-    links: RetryLinks | None = None,
-    chain: ChainView | None = None,
-    deliveries: Sequence[DeliveryAttempt] = (),
-) -> bytes:
+def render_describe_job(job: Job, extras: JobExtras | None = None) -> bytes:
     root = Element("DescribeJobResult")
     descriptor = xmlutil.add(root, "Job")
     _add_job(descriptor, job)
-    if links is not None:
-        add_links(descriptor, links)
-    chain_xml.add_then(descriptor, job.spec.then)
-    chain_xml.add_chain(descriptor, chain)
-    jobxml.add_deliveries(descriptor, deliveries, format_timestamp)
+    add_extras(descriptor, job, extras or JobExtras(), format_timestamp)
     return jobxml.to_bytes(root)
 
 

@@ -71,11 +71,8 @@ async def describe_job(request: Request) -> Response:
     app = services(request)
     account_id = account_of(request)
     job = await app.jobs.describe(account_id, job_id_of(request))
-    links = await app.jobs.retry_links(account_id, job.id)
-    chain = await app.jobs.chain(job)
-    deliveries = await app.jobs.webhook_attempts(job)
-    region = app.settings.s3_region
-    return xml_response(wire.render_describe_job(job, region=region, links=links, chain=chain, deliveries=deliveries))
+    extras = await app.jobs.extras(job)
+    return xml_response(wire.render_describe_job(job, region=app.settings.s3_region, extras=extras))
 
 
 async def list_jobs(request: Request) -> Response:

@@ -250,6 +250,7 @@ async def _job_context(request: Request) -> dict[str, Any]:
     app = console_state(request).services
     detail = await app.jobs.detail(account_of(request), str(request.path_params["job_id"]))
     job: Job = detail.job
+    extras = await app.jobs.extras(job)
     context: dict[str, Any] = {
         "job": job,
         "history": detail.history,
@@ -258,12 +259,12 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "report_files": [],
         "report_error": None,
         "job_arn": job_arn(job.account_id, job.id, app.settings.s3_region),
-        "retry_links": await app.jobs.retry_links(job.account_id, job.id),
-        "chain": await app.jobs.chain(job),
+        "retry_links": extras.links,
+        "chain": extras.chain,
         "retry_token": str(uuid.uuid4()),  # one per page drawn: the retry form submitted twice retries once
         "tasks": await task_table(request, job),
         "webhook_url": _webhook_url(job, app.settings),
-        "webhook_attempts": await app.jobs.webhook_attempts(job),
+        "webhook_attempts": extras.deliveries,
     }
     if job.spec.report.enabled and job.status in TERMINAL:
         try:

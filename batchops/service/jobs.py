@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from batchops.domain.chain import ChainView
+from batchops.domain.extras import JobExtras
 from batchops.domain.job import MAX_PRIORITY, MIN_PRIORITY, Job, JobSpec
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, PausedBy, priority_is_final, user_move
@@ -136,6 +137,11 @@ class JobService:
     async def webhook_attempts(self, job: Job) -> list[DeliveryAttempt]:
         """The most recent attempts to deliver the job's webhook events, oldest first (DescribeJob, the console)."""
         return await self._store.delivery_attempts(job.id, SHOWN_ATTEMPTS)
+
+    async def extras(self, job: Job) -> JobExtras:
+        """What DescribeJob and the console show beyond the job's record: retry links, chain, webhook attempts."""
+        links = await self._store.retry_links(job.id)
+        return JobExtras(links, await self.chain(job), tuple(await self.webhook_attempts(job)))
 
     # --- read -----------------------------------------------------------------------------------
 

@@ -67,6 +67,26 @@ def demo_environment(env_file: Path) -> dict[str, str]:
     return found
 
 
+#: The ``client`` of the README's Command line section, which the Python blocks of later sections go on from.
+README_CLIENT = (
+    "import os\nfrom batchops import Client\nenv = os.environ\n"
+    'client = Client(env["BATCHOPS_URL"], env["BATCHOPS_ACCOUNT_ID"], env["AWS_ACCESS_KEY_ID"], '
+    'env["AWS_SECRET_ACCESS_KEY"], s3_endpoint=env["BATCHOPS_S3_ENDPOINT"])\n'
+)
+
+
+def run_readme_python(block: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """A README Python block, after the README's ``client``, against the demo whose data dir is ``data_dir``."""
+    return subprocess.run(
+        [sys.executable, "-c", README_CLIENT + block],
+        cwd=data_dir.parent,
+        env={**os.environ, **demo_environment(data_dir / "demo.env")},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
 def readme_walk_through(heading: str = "## Command line") -> str:
     """The first shell block of a README section ("Command line" by default)."""
     section = (REPO / "README.md").read_text().split(f"\n{heading}\n", 1)[1]

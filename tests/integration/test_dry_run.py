@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from batchops.reports.reader import ReportLocation
 from batchops.reports.reader import read_report as read_written_report
 from tests.integration.test_boto3_extensions import hooked_client
 from tests.integration.test_cli_jobs import ok, run
-from tests.integration.test_demo import REPO, demo_environment, running_demo
+from tests.integration.test_demo import REPO, demo_environment, run_readme_python, running_demo
 from tests.support.console import console_session
 from tests.support.cos import cos_request, create_body, create_cos_job, put_cos_manifest
 from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_for, wait_status
@@ -433,19 +432,7 @@ def test_the_readme_dry_run_example_runs_as_pasted_after_make_run(tmp_path: Path
         assert "by outcome: 10 succeeded, 1 failed (NoSuchKey 1)" in walked.stdout
 
         demo = demo_environment(tmp_path / ".data" / "demo.env")
-        client = (  # the client of the README's Command line section, which the Dry run block goes on from
-            "import os\nfrom batchops import Client\nenv = os.environ\n"
-            'client = Client(env["BATCHOPS_URL"], env["BATCHOPS_ACCOUNT_ID"], env["AWS_ACCESS_KEY_ID"], '
-            'env["AWS_SECRET_ACCESS_KEY"], s3_endpoint=env["BATCHOPS_S3_ENDPOINT"])\n'
-        )
-        ran = subprocess.run(
-            [sys.executable, "-c", client + python_block],
-            cwd=tmp_path,
-            env={**os.environ, **demo},
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        ran = run_readme_python(python_block, tmp_path / ".data")
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert ran.stdout.strip() == "{'succeeded': 10, 'NoSuchKey': 1}"
 

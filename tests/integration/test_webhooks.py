@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import batchops
 from batchops.devstore import LocalSeaweed, free_port
 from batchops.webhooks import verify
 from tests.integration.test_cli_jobs import ok, run
-from tests.integration.test_demo import REPO, demo_environment, running_demo
+from tests.integration.test_demo import REPO, run_readme_python, running_demo
 from tests.support.console import console_session
 from tests.support.cos import assert_cos_error, cos_request, create_body, create_cos_job, put_cos_manifest
 from tests.support.jobs import TAGGING, create_job, describe, put_manifest, put_objects, wait_for, wait_status
@@ -310,20 +309,7 @@ def test_the_readme_notifications_example_runs_as_pasted_after_make_run(tmp_path
             assert f"job.status_changed {job_id.group(1)} New" in text
             assert "204 delivered" in text and "Webhook" in text
 
-            demo = demo_environment(tmp_path / ".data" / "demo.env")
-            client = (  # the client of the README's Command line section, which the block goes on from
-                "import os\nfrom batchops import Client\nenv = os.environ\n"
-                'client = Client(env["BATCHOPS_URL"], env["BATCHOPS_ACCOUNT_ID"], env["AWS_ACCESS_KEY_ID"], '
-                'env["AWS_SECRET_ACCESS_KEY"], s3_endpoint=env["BATCHOPS_S3_ENDPOINT"])\n'
-            )
-            ran = subprocess.run(
-                [sys.executable, "-c", client + python_block],
-                cwd=tmp_path,
-                env={**os.environ, **demo},
-                capture_output=True,
-                text=True,
-                timeout=240,
-            )
+            ran = run_readme_python(python_block, tmp_path / ".data")
             assert ran.returncode == 0, ran.stdout + ran.stderr
             assert "'Event': 'job.status_changed'" in ran.stdout and "'Delivered': True" in ran.stdout
         finally:

@@ -17,6 +17,7 @@ from botocore.model import ServiceModel
 from batchops.api.s3control_xml import render_describe_job
 from batchops.aws_hooks import boto3_hook
 from batchops.domain import chain
+from batchops.domain.extras import JobExtras
 from batchops.domain.job import FailureReason, Job, ManifestLocation, ManifestSpec, RateCaps
 from batchops.domain.status import JobStatus
 from batchops.store import codec
@@ -129,7 +130,7 @@ def test_the_view_says_where_the_chain_is_and_why_it_stopped() -> None:
 
 def test_describe_job_shows_the_chain_to_boto3_and_an_unmodified_model_skips_it(model: ServiceModel) -> None:
     first = chain_job(DELETE, status=JobStatus.COMPLETE)
-    rendered = render_describe_job(first, region=REGION, chain=chain.view(first, [], 1))
+    rendered = render_describe_job(first, region=REGION, extras=JobExtras(chain=chain.view(first, [], 1)))
     parser = botocore.parsers.create_parser("rest-xml")
     for used, overlaid in ((model, True), (botocore.session.Session().get_service_model("s3control"), False)):
         job = parser.parse(

@@ -15,6 +15,7 @@ from botocore.model import ServiceModel
 from batchops.api.s3control_retry import parse_retry
 from batchops.api.s3control_xml import render_describe_job, render_retry
 from batchops.aws_hooks import boto3_hook
+from batchops.domain.extras import JobExtras
 from batchops.domain.job import RateCaps
 from batchops.domain.retry import RetryLinks
 from batchops.errors import ValidationError
@@ -71,7 +72,7 @@ def test_the_answer_parses_to_the_new_job_id(model: ServiceModel) -> None:
 
 def test_describe_job_links_parse_both_ways(model: ServiceModel) -> None:
     links = RetryLinks(retry_of="job-0000", retries=("job-0002", "job-0003"))
-    rendered = render_describe_job(make_job(), region=REGION, links=links)
+    rendered = render_describe_job(make_job(), region=REGION, extras=JobExtras(links=links))
     parser = botocore.parsers.create_parser("rest-xml")
     for used, expected in ((model, links), (botocore.session.Session().get_service_model("s3control"), None)):
         job = parser.parse(
@@ -86,7 +87,7 @@ def test_describe_job_links_parse_both_ways(model: ServiceModel) -> None:
 
 
 def test_a_job_without_links_says_nothing_of_them() -> None:
-    rendered = render_describe_job(make_job(), region=REGION, links=RetryLinks())
+    rendered = render_describe_job(make_job(), region=REGION, extras=JobExtras(links=RetryLinks()))
     assert b"BatchOpsRetr" not in rendered
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from batchops import webhooks
 from batchops.api import cos_xml, s3control_xml
+from batchops.domain.extras import JobExtras
 from batchops.domain.job import WebhookTarget
 from batchops.domain.status import JobStatus
 from batchops.domain.webhook import AttemptResult, DeliveryAttempt
@@ -76,7 +77,8 @@ def test_s3control_parses_the_webhook_and_describe_job_shows_the_url_only() -> N
     assert SECRET not in repr(spec)  # a logged spec does not carry it either
 
     attempt = DeliveryAttempt(7, "job.finished", "Complete", 2, datetime(2030, 1, 1, tzinfo=UTC), 500, "boom", False)
-    rendered = s3control_xml.render_describe_job(replace(make_job(), spec=spec), region=REGION, deliveries=[attempt])
+    extras = JobExtras(deliveries=(attempt,))
+    rendered = s3control_xml.render_describe_job(replace(make_job(), spec=spec), region=REGION, extras=extras)
     job = parse_xml(rendered).find("Job")
     assert job is not None and job.findtext("BatchOpsWebhook/Url") == "https://hooks.example.com/batchops"
     assert SECRET.encode() not in rendered and b"<Secret>" not in rendered
