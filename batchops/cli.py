@@ -15,7 +15,7 @@ from batchops.cli_jobs import job
 from batchops.errors import BatchOpsError
 from batchops.knobs import Kind, Knob, flag_name
 from batchops.logs import configure
-from batchops.metrics_dir import use_multiprocess_dir
+from batchops.metrics_dir import METRICS_PARENT, use_multiprocess_dir
 from batchops.settings import KNOBS, Settings, load_settings
 
 
@@ -69,7 +69,7 @@ def server(config: Path | None, log_level: str, **flags: Any) -> None:
     settings = _settings(flags, config)
     if settings.workers and settings.metrics == "on":
         # the worker processes' values reach /metrics through files: set before prometheus-client is imported
-        use_multiprocess_dir(settings.data_dir / "metrics")
+        use_multiprocess_dir(METRICS_PARENT)
     from batchops.server import serve
 
     try:

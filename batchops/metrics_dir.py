@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 #: The environment variable prometheus-client reads, at import, to keep values in files shared by processes.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: Where the servers of this machine keep them, one directory per server: in the temporary directory ($TMPDIR), not
+#: the data dir. The files are memory-mapped: on a full disk a write to one kills the process (SIGBUS), and a full
+#: data dir is a fault the server must ride out (tests/integration/test_disk_full.py).
+METRICS_PARENT = Path(tempfile.gettempdir()) / "batchops-metrics"
 
 
 def use_multiprocess_dir(parent: Path) -> Path:
