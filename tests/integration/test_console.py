@@ -106,8 +106,9 @@ def assert_bar(where: Any, succeeded: str, failed: str) -> None:
     expect(ok).to_have_attribute("width", succeeded)
     expect(bad).to_have_attribute("width", failed)
     expect(bad).to_have_attribute("x", succeeded)  # the failed part starts where the succeeded part ends
-    assert ok.evaluate("e => getComputedStyle(e).fill") == SUCCEEDED_FILL
-    assert bad.evaluate("e => getComputedStyle(e).fill") == FAILED_FILL
+    # waited for, not read once: a live refresh may swap the bar in while the assertion runs
+    expect(ok).to_have_css("fill", SUCCEEDED_FILL)
+    expect(bad).to_have_css("fill", FAILED_FILL)
 
 
 # --- sign in ----------------------------------------------------------------------------------
