@@ -24,6 +24,7 @@ from batchops.engine import scheduler
 from batchops.engine.clients import StoreClients
 from batchops.engine.jobwork import JobSteps, JobWork, LocalJobWork
 from batchops.engine.loop import Wakeup, cancel_all, start_loop
+from batchops.engine.sampler import SAMPLE_SECONDS, ProgressSampler
 from batchops.settings import Settings
 from batchops.store.base import Store
 
@@ -81,6 +82,7 @@ class Supervisor:
         # preparers and finishers: in this process unless the composition root defers them to workers
         self._jobs = job_work or LocalJobWork(JobSteps(settings, store, clients, wake=self.wake), wake=self.wake)
         self._loops: list[asyncio.Task[None]] = []
+        self._sampler = ProgressSampler(store)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -94,6 +96,7 @@ class Supervisor:
             start_loop(self.tick, self._tick_seconds, rest, "engine-tick", self._wakeup),
             start_loop(self._purge, 3600.0, rest, "purge-expired"),
             start_loop(self._watch_store, STORE_PROBE_SECONDS, rest, "store-watch"),
+            start_loop(self._sampler.sample, SAMPLE_SECONDS, rest, "progress-samples"),
         ]
         await self._jobs.start()
 
