@@ -85,8 +85,8 @@ def rate_chart(points: Sequence[RatePoint]) -> RateChart | None:
         succeeded_area=_points(area),
         failed_line=_points(steps("failed_per_second")),
         top=top,
-        start=_clock(first),
-        end=_clock(points[-1].at),
+        start=_clock(first, span),
+        end=_clock(points[-1].at, span),
         summary=_rate_summary(points),
     )
 
@@ -135,8 +135,9 @@ def _rate_label(value: float) -> str:
     return f"{value:.1f}/s"
 
 
-def _clock(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+def _clock(at: float, span: float = 0.0) -> str:
+    """A time of day (UTC); with the date once the chart spans a day or more."""
+    return datetime.fromtimestamp(at, UTC).strftime("%m-%d %H:%M" if span >= 86400 else "%H:%M:%S")
 
 
 def _points(corners: Sequence[tuple[float, float]]) -> str:

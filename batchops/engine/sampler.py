@@ -25,7 +25,7 @@ class ProgressSampler:
     def __init__(self, store: Store, clock: Clock = time.time) -> None:
         self._store = store
         self._clock = clock
-        self._running: set[str] = set()  # the jobs sampled last time
+        self._running: dict[str, float] = {}  # the jobs sampled last time, and when
 
     async def sample(self) -> None:
         """One sample per running job, and a last one per job that stopped running since the last call."""
@@ -35,17 +35,19 @@ class ProgressSampler:
         running = await self._store.jobs_in(_RUNNING)
         for job in running:
             await self._store.add_progress_sample(job.id, _sample(job, now))
-        for job_id in self._running - {job.id for job in running}:
-            await self._last_sample(job_id, now)
-        self._running = {job.id for job in running}
+        stopped = set(self._running) - {job.id for job in running}
+        for job_id in stopped:
+            await self._last_sample(job_id, self._running[job_id], now)
+        self._running = {job.id: now for job in running}
 
-    async def _last_sample(self, job_id: str, now: float) -> None:
+    async def _last_sample(self, job_id: str, sampled_at: float, now: float) -> None:
+        """At the job's end if it ended (not later), never before its previous sample (a clock step back)."""
         try:
             job = await self._store.job_for_engine(job_id)
         except JobNotFound:  # purged meanwhile: nothing to draw
             return
         ended = job.termination_time.timestamp() if job.termination_time is not None else now
-        await self._store.add_progress_sample(job_id, _sample(job, min(ended, now)))
+        await self._store.add_progress_sample(job_id, _sample(job, max(min(ended, now), sampled_at)))
 
 
 def _sample(job: Job, at: float) -> ProgressSample:

@@ -17,7 +17,7 @@ from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, PausedBy, priority_is_final, user_move
 from batchops.domain.task import ReportRow
 from batchops.domain.tasklist import TaskCounts, TaskPage, TaskQuery
-from batchops.domain.throughput import RatePoint, current_rate, rates
+from batchops.domain.throughput import ProgressSample, RatePoint, current_rate, rates
 from batchops.domain.webhook import SHOWN_ATTEMPTS, DeliveryAttempt
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, RateFinal, StatusNotRequestable
 from batchops.manifests.precheck import check_manifest
@@ -195,8 +195,13 @@ class JobService:
 
     async def throughput(self, job: Job) -> list[RatePoint]:
         """The job's tasks/s (succeeded and failed) between its progress samples, oldest first (the console's
-        chart); empty until it has run for one sampling interval."""
-        return rates(await self._store.progress_samples(job.id))
+        chart); empty until it has run for one sampling interval. An ended job's last interval reaches its end even
+        before the server's next sample: its final counts are in the job itself."""
+        samples = await self._store.progress_samples(job.id)
+        ended = _end_sample(job)
+        if samples and ended is not None and ended.at > samples[-1].at:
+            samples.append(ended)
+        return rates(samples)
 
     async def totals(self, account_id: str) -> AccountTotals:
         """Tasks ended over the account's visible jobs, and its Active jobs' current throughput. One read per
@@ -367,6 +372,12 @@ _DEFAULT_REASONS = {
     JobStatus.PAUSED: "paused by the user",
     JobStatus.CANCELLED: "cancelled by the user",
 }
+
+
+def _end_sample(job: Job) -> ProgressSample | None:
+    if job.status not in TERMINAL or job.termination_time is None:
+        return None
+    return ProgressSample(job.termination_time.timestamp(), job.progress.succeeded, job.progress.failed)
 
 
 def _default_reason(requested: JobStatus, current: JobStatus) -> str:

@@ -13,9 +13,11 @@ from batchops.domain.status import JobStatus
 from batchops.domain.task import TaskOutcome, TaskStatus
 from batchops.domain.throughput import MAX_SAMPLES, ProgressSample, RatePoint, current_rate, rates, to_thin
 from batchops.engine.sampler import ProgressSampler
+from batchops.service import AccountTotals, JobService
 from batchops.store.base import Store
 from tests.support.clock import T0, ManualClock
 from tests.support.job_store import ACCOUNT, add_chunk, drive, good, new_job
+from tests.unit.test_job_service import SETTINGS
 
 S = JobStatus
 
@@ -121,6 +123,37 @@ async def test_the_sampler_samples_running_jobs_and_once_more_when_they_stop(sto
     assert await store.progress_samples(waiting) == []
 
 
+# --- the service --------------------------------------------------------------------------------
+
+
+async def test_an_ended_jobs_last_interval_reaches_its_end_before_the_next_sample(
+    store: Store, clock: ManualClock
+) -> None:
+    service = JobService(store, lambda: None, SETTINGS)
+    job_id = await running_job(store)
+    await store.add_progress_sample(job_id, ProgressSample(T0, 0, 0))
+    await store.add_progress_sample(job_id, ProgressSample(T0 + 2, 1, 0))
+    clock.advance(3)
+    await store.record_outcomes(job_id, outcomes(ok=2, failed=1), [0])
+    await drive(store, job_id, S.COMPLETING, S.COMPLETE)  # ends at T0 + 3, not sampled yet
+
+    job = await service.describe(ACCOUNT, job_id)
+    assert await service.throughput(job) == [RatePoint(T0 + 2, 2, 0.5, 0.0), RatePoint(T0 + 3, 1, 1.0, 1.0)]
+
+
+async def test_totals_add_up_the_accounts_jobs_and_its_active_jobs_latest_rates(store: Store) -> None:
+    service = JobService(store, lambda: None, SETTINGS)
+    first = await running_job(store)
+    await store.record_outcomes(first, outcomes(ok=2, failed=1), [0])
+    second = await running_job(store, token="second")
+    for job_id, (ok, failed) in ((first, (2, 1)), (second, (8, 0))):
+        await store.add_progress_sample(job_id, ProgressSample(T0, 0, 0))
+        await store.add_progress_sample(job_id, ProgressSample(T0 + 2, ok, failed))
+
+    assert await service.totals(ACCOUNT) == AccountTotals(2, 1, 2, 5.0, 0.5)
+    assert await service.totals("999999999999") == AccountTotals(0, 0, 0, 0.0, 0.0)
+
+
 # --- the console's charts ----------------------------------------------------------------------
 
 
@@ -158,8 +191,8 @@ def test_the_bar_chart_ranks_codes_and_folds_the_rest() -> None:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-async def running_job(store: Store) -> str:
-    job_id = await new_job(store)
+async def running_job(store: Store, token: str = "token-1") -> str:
+    job_id = await new_job(store, token=token)
     await add_chunk(store, job_id, 0, [good(0), good(1), good(2)], lines_read=3)
     await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
     assert await store.claim_chunk(job_id, "w1", 30) is not None
