@@ -57,6 +57,10 @@ def test_the_job_page_charts_the_capped_rate_and_the_jobs_page_adds_up(
 
     page = wait_for(chart_while_active, 30.0, 0.5, "two intervals on the job page's chart")
     assert 'role="img"' in page
+    running = console.get("/jobs").text  # the summary strip while the job runs: its current rate
+    assert number(running, "total-active") == 1
+    now = re.search(r'data-testid="total-succeeded-rate">([\d.]+)<', running)
+    assert now is not None and 0 < float(now.group(1)) <= CAP * 1.3, running
     wait_status(server.client(), job_id, "Complete", timeout=60.0)
     page = console.get(f"/jobs/{job_id}").text
 
