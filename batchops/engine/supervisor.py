@@ -9,6 +9,9 @@ to ``batchops worker``s. The tasks of Active jobs are run by the ``Workforce`` i
 process (``workers = 0``) or the ``WorkerPool``'s processes, each running a Worker of its own. The supervisor only
 asks it to run a job, to drain one, and whether it still runs some of a job's tasks. The failure threshold and the
 move to Completing are decided by whichever worker flushed the outcomes, through the store's guarded transitions.
+
+Beside the tick, housekeeping loops purge expired jobs, watch whether the store can write, and sample running jobs'
+progress for the console's throughput chart (``engine.sampler``).
 """
 
 from __future__ import annotations
