@@ -268,6 +268,8 @@ def test_a_job_that_failed_before_running_any_task_shows_an_empty_bar(
     expect(page.get_by_test_id("failure-reasons")).to_contain_text("ManifestNotReadable")
     expect(page.get_by_test_id("total-tasks")).to_have_text("0")
     expect(page.get_by_test_id("manifest-rows")).not_to_contain_text("still")
+    expect(page.get_by_test_id("rate-chart-empty")).to_contain_text("or not at all")  # no chart to draw
+    expect(page.get_by_test_id("codes-chart-empty")).to_have_text("No task has failed.")
     shot(page, artifacts_dir, "11-job-failed")
 
 
