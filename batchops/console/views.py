@@ -17,6 +17,9 @@ from batchops.api.s3control_xml import render_describe_job
 from batchops.arns import job_arn
 from batchops.console import auth
 from batchops.console.auth import Handler, account_of, login_required
+from batchops.console.charts import HEIGHT as CHART_HEIGHT
+from batchops.console.charts import WIDTH as CHART_WIDTH
+from batchops.console.charts import bar_chart, rate_chart
 from batchops.console.present import job_summary, rate_caps
 from batchops.console.state import console_state
 from batchops.console.tasks import task_table
@@ -197,8 +200,10 @@ class ListQuery:
 
 async def _list_context(request: Request) -> dict[str, Any]:
     query = ListQuery.of(request)
-    found = await console_state(request).services.jobs.search(account_of(request), query.search())
+    jobs = console_state(request).services.jobs
+    found = await jobs.search(account_of(request), query.search())
     return {
+        "totals": await jobs.totals(account_of(request)),
         "jobs": found.jobs,
         "total": found.total,
         "query": query,
@@ -238,6 +243,7 @@ async def jobs_live(request: Request) -> Response:
             "parts": {
                 "rows": render_part(request, "_job_rows.html", context),
                 "pager": render_part(request, "_pager.html", context),
+                "totals": render_part(request, "_job_totals.html", context),
             },
         }
     )
@@ -263,9 +269,13 @@ async def _job_context(request: Request) -> dict[str, Any]:
         "chain": extras.chain,
         "retry_token": str(uuid.uuid4()),  # one per page drawn: the retry form submitted twice retries once
         "tasks": await task_table(request, job),
+        "rate_chart": rate_chart(await app.jobs.throughput(job)),
+        "chart_width": CHART_WIDTH,
+        "chart_height": CHART_HEIGHT,
         "webhook_url": _webhook_url(job, app.settings),
         "webhook_attempts": extras.deliveries,
     }
+    context["failure_bars"] = bar_chart(context["tasks"].counts.by_error_code)
     if job.spec.report.enabled and job.status in TERMINAL:
         try:
             context["report_files"] = await app.jobs.report_files(job)
@@ -294,6 +304,7 @@ async def job_live(request: Request) -> Response:
 LIVE_PARTS = (
     "status",
     "progress",
+    "charts",
     "actions",
     "overview",
     "chain",

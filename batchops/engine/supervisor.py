@@ -9,6 +9,9 @@ to ``batchops worker``s. The tasks of Active jobs are run by the ``Workforce`` i
 process (``workers = 0``) or the ``WorkerPool``'s processes, each running a Worker of its own. The supervisor only
 asks it to run a job, to drain one, and whether it still runs some of a job's tasks. The failure threshold and the
 move to Completing are decided by whichever worker flushed the outcomes, through the store's guarded transitions.
+
+Beside the tick, housekeeping loops purge expired jobs, watch whether the store can write, and sample running jobs'
+progress for the console's throughput chart (``engine.sampler``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from batchops.engine import scheduler
 from batchops.engine.clients import StoreClients
 from batchops.engine.jobwork import JobSteps, JobWork, LocalJobWork
 from batchops.engine.loop import Wakeup, cancel_all, start_loop
+from batchops.engine.sampler import SAMPLE_SECONDS, ProgressSampler
 from batchops.settings import Settings
 from batchops.store.base import Store
 
@@ -81,6 +85,7 @@ class Supervisor:
         # preparers and finishers: in this process unless the composition root defers them to workers
         self._jobs = job_work or LocalJobWork(JobSteps(settings, store, clients, wake=self.wake), wake=self.wake)
         self._loops: list[asyncio.Task[None]] = []
+        self._sampler = ProgressSampler(store)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -94,6 +99,7 @@ class Supervisor:
             start_loop(self.tick, self._tick_seconds, rest, "engine-tick", self._wakeup),
             start_loop(self._purge, 3600.0, rest, "purge-expired"),
             start_loop(self._watch_store, STORE_PROBE_SECONDS, rest, "store-watch"),
+            start_loop(self._sampler.sample, SAMPLE_SECONDS, rest, "progress-samples"),
         ]
         await self._jobs.start()
 

@@ -18,6 +18,7 @@ from batchops.domain.retry import RetryLinks
 from batchops.domain.status import TERMINAL, USER_REQUESTS, JobStatus, PausedBy, priority_is_final, user_move
 from batchops.domain.task import ReportRow
 from batchops.domain.tasklist import TaskCounts, TaskPage, TaskQuery
+from batchops.domain.throughput import ProgressSample, RatePoint, current_rate, rates
 from batchops.domain.webhook import SHOWN_ATTEMPTS, DeliveryAttempt
 from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, RateFinal, StatusNotRequestable
 from batchops.manifests.precheck import check_manifest
@@ -41,10 +42,13 @@ from batchops.xmlutil import check_xml_chars
 #: Jobs whose counts by error code ``task_counts`` keeps (a few hundred small dicts).
 _CODES_KEPT = 256
 
+#: Active jobs whose current throughput the console's summary adds up (far more than run at once).
+_ACTIVE_SUMMED = 200
+
 #: The ``requestedJobStatus`` spellings a user may send, in the order messages list them.
 _REQUESTABLE = {status.value: status for status in USER_REQUESTS}
 
-__all__ = ["SEARCH_SORTS", "JobDetail", "JobSearch", "JobService", "SearchPage"]
+__all__ = ["SEARCH_SORTS", "AccountTotals", "JobDetail", "JobSearch", "JobService", "SearchPage"]
 
 Tags = list[dict[str, str]]
 #: (when, from status or None for the first event, to status, reason)
@@ -68,6 +72,18 @@ class SearchPage:
     jobs: list[Job]
     total: int  # jobs matching the search, over every page
     counts: dict[JobStatus, int]  # the account's visible jobs per status (not filtered)
+
+
+@dataclass(frozen=True)
+class AccountTotals:
+    """The console's summary strip over an account's visible jobs."""
+
+    succeeded: int
+    failed: int
+    active_jobs: int
+    #: Tasks/s across the Active jobs, each job's latest sampled interval summed.
+    succeeded_per_second: float
+    failed_per_second: float
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,34 @@ class JobService:
             while len(self._codes_seen) > _CODES_KEPT:
                 self._codes_seen.pop(next(iter(self._codes_seen)))
         return dict(codes)
+
+    async def throughput(self, job: Job) -> list[RatePoint]:
+        """The job's tasks/s (succeeded and failed) between its progress samples, oldest first (the console's
+        chart); empty until it has run for one sampling interval. An ended job's last interval reaches its end even
+        before the server's next sample: its final counts are in the job itself."""
+        samples = await self._store.progress_samples(job.id)
+        ended = _end_sample(job)
+        if samples and ended is not None and ended.at > samples[-1].at:
+            samples.append(ended)
+        return rates(samples)
+
+    async def totals(self, account_id: str) -> AccountTotals:
+        """Tasks ended over the account's visible jobs, and its Active jobs' current throughput. One read per
+        Active job (at most ``max_active_jobs`` of them run at once)."""
+        horizon = self._settings.retention_days
+        succeeded, failed = await self._store.task_totals(account_id, horizon)
+        active, _ = await self._store.search_jobs(
+            account_id, (JobStatus.ACTIVE,), "", "created", True, _ACTIVE_SUMMED, 0, horizon
+        )
+        now = [current_rate(await self._store.progress_samples(job.id)) for job in active]
+        latest = [point for point in now if point is not None]
+        return AccountTotals(
+            succeeded,
+            failed,
+            len(active),
+            sum(p.succeeded_per_second for p in latest),
+            sum(p.failed_per_second for p in latest),
+        )
 
     async def list_jobs(
         self, account_id: str, statuses: Sequence[JobStatus], limit: int, token: str | None
@@ -334,6 +378,12 @@ _DEFAULT_REASONS = {
     JobStatus.PAUSED: "paused by the user",
     JobStatus.CANCELLED: "cancelled by the user",
 }
+
+
+def _end_sample(job: Job) -> ProgressSample | None:
+    if job.status not in TERMINAL or job.termination_time is None:
+        return None
+    return ProgressSample(job.termination_time.timestamp(), job.progress.succeeded, job.progress.failed)
 
 
 def _default_reason(requested: JobStatus, current: JobStatus) -> str:

@@ -19,6 +19,7 @@ from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus, PausedBy
 from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
 from batchops.domain.tasklist import TaskPage, TaskQuery
+from batchops.domain.throughput import ProgressSample
 from batchops.domain.webhook import AttemptResult, DeliveryAttempt, PendingDelivery
 
 #: The store's wall clock, epoch seconds (``time.time``; tests pass a manual one).
@@ -270,6 +271,22 @@ class WebhookStore(Protocol):
     async def pending_deliveries(self, job_id: str) -> int: ...
 
 
+class ProgressStore(Protocol):
+    """Jobs' progress over time (the console's charts): samples of their cumulative counts, and accounts' totals."""
+
+    async def add_progress_sample(self, job_id: str, sample: ProgressSample) -> None:
+        """Keep ``sample``; a job with ``MAX_SAMPLES`` already has every other older one dropped first."""
+        ...
+
+    async def progress_samples(self, job_id: str) -> list[ProgressSample]:
+        """The job's samples, oldest first."""
+        ...
+
+    async def task_totals(self, account_id: str, horizon_days: int = 90) -> tuple[int, int]:
+        """Tasks succeeded and failed over the account's visible jobs (one sum over its jobs' counters)."""
+        ...
+
+
 class SessionStore(Protocol):
     """Console sessions that are signed in (logout ends a copied cookie too)."""
 
@@ -280,7 +297,7 @@ class SessionStore(Protocol):
     async def end_console_session(self, session_id: str) -> None: ...
 
 
-class Store(JobStore, WorkQueue, ReportSource, SessionStore, RetryStore, WebhookStore, Protocol):
+class Store(JobStore, WorkQueue, ReportSource, SessionStore, RetryStore, WebhookStore, ProgressStore, Protocol):
     """The whole store, with the lifecycle the server and the engine drive."""
 
     #: Set while the store cannot write (its disk is full), cleared by the next write that commits.

@@ -23,6 +23,7 @@ from batchops.domain.status import TERMINAL, JobStatus, PausedBy, sources_of
 from batchops.errors import JobNotFound
 from batchops.store import codec, rules
 from batchops.store.base import SEARCH_SORTS, Clock, HistoryEntry, Store
+from batchops.store.memory_progress import MemoryProgress
 from batchops.store.memory_webhooks import MemoryWebhooks
 from batchops.store.memory_work import MemoryWork
 
@@ -62,13 +63,14 @@ class _Session:
     created_at: float
 
 
-class MemoryStore(MemoryWork, MemoryWebhooks):
+class MemoryStore(MemoryWork, MemoryWebhooks, MemoryProgress):
     def __init__(self, clock: Clock = time.time) -> None:
         super().__init__(clock)
         self.sessions: dict[str, _Session] = {}
         self.retry_parents: dict[str, str] = {}  # retry job id -> the job it retries, in the order noted
         self.deliveries = {}
         self.attempts = []
+        self.samples = {}
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -257,6 +259,7 @@ class MemoryStore(MemoryWork, MemoryWebhooks):
             for job_id in purged:  # a purged retry is no longer listed; a purged parent stays named, as it was
                 self.retry_parents.pop(job_id, None)
             self.purge_deliveries(purged)
+            self.purge_samples(purged)
         return len(ids)
 
     # --- console: search, sort, count -----------------------------------------------------
@@ -289,6 +292,10 @@ class MemoryStore(MemoryWork, MemoryWebhooks):
             status = JobStatus(row.status)
             counts[status] = counts.get(status, 0) + 1
         return counts
+
+    async def task_totals(self, account_id: str, horizon_days: int = 90) -> tuple[int, int]:
+        rows = self._visible(account_id, (), self._clock(), horizon_days)
+        return sum(r.succeeded for r in rows), sum(r.failed for r in rows)
 
     async def job_counts(self) -> dict[JobStatus, int]:
         counts: dict[JobStatus, int] = {}

@@ -254,6 +254,20 @@ webhook_attempts = Table(
 )
 Index("ix_webhook_attempts_job", webhook_attempts.c.job_id, webhook_attempts.c.id)
 
+# A job's progress over time (migration 0015): its cumulative ended tasks, sampled every few seconds by the
+# supervisor while it runs and once at its end; the console draws tasks/s from them. At most
+# ``domain.throughput.MAX_SAMPLES`` rows per job (older ones thinned), purged with the job.
+progress_samples = Table(
+    "progress_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("succeeded", Count, nullable=False),
+    Column("failed", Count, nullable=False),
+)
+Index("ix_progress_samples_job", progress_samples.c.job_id, progress_samples.c.at)
+
 # Console sessions that are signed in: the cookie carries the id; logout deletes the row, so a copied cookie
 # ends with its session (migration 0006). Rows older than the session lifetime are purged at sign-in.
 console_sessions = Table(

@@ -7,7 +7,9 @@ printed; run with -s to see them), and must fit both widths.
 from __future__ import annotations
 
 import os
+import re
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+import batchops
+from batchops.devstore import LocalSeaweed
 from tests.support.console import console_session, screenshots
 from tests.support.jobs import create_job, describe, put_manifest, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
@@ -265,6 +269,8 @@ def test_a_job_that_failed_before_running_any_task_shows_an_empty_bar(
     expect(page.get_by_test_id("failure-reasons")).to_contain_text("ManifestNotReadable")
     expect(page.get_by_test_id("total-tasks")).to_have_text("0")
     expect(page.get_by_test_id("manifest-rows")).not_to_contain_text("still")
+    expect(page.get_by_test_id("rate-chart-empty")).to_contain_text("or not at all")  # no chart to draw
+    expect(page.get_by_test_id("codes-chart-empty")).to_have_text("No task has failed.")
     shot(page, artifacts_dir, "11-job-failed")
 
 
@@ -498,3 +504,49 @@ def test_a_chain_reads_at_a_glance_from_its_middle_step(
     expect(chain.locator("li[aria-current=step]")).to_contain_text("(this job)")
     expect(chain.get_by_role("link", name=first[:8])).to_be_visible()
     shot(page, artifacts_dir, "job-chain")
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+
+def test_the_job_page_charts_throughput_and_failures_and_the_list_adds_up(
+    page: Page, server: Server, seaweed: LocalSeaweed, s3: Any, new_bucket: Any, artifacts_dir: Path
+) -> None:
+    bucket = new_bucket()
+    keys = [f"obj-{i:03d}" for i in range(60)]
+    put_objects(s3, bucket, keys)
+    rows = [f"{bucket},{key}" for key in keys]
+    rows[10:10] = [f"{bucket},missing-{i}" for i in range(6)]  # NoSuchKey
+    rows[30:30] = [f"no-such-bucket-{uuid.uuid4().hex[:8]},k-{i}" for i in range(3)]  # NoSuchBucket
+    location = put_manifest(s3, bucket, rows)
+    client = batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY, s3_endpoint=seaweed.endpoint)
+    job_id = client.create_job(
+        operation=TAGGING,
+        manifest_arn=location["ObjectArn"],
+        manifest_etag=location["ETag"],
+        description="charted tagging run",
+        max_requests_per_second=12,  # about 6 s of work: three samples or more
+    )
+    sign_in(page, server)
+    page.goto(f"{server.url}/console/jobs/{job_id}")
+    mark_page(page)
+
+    # The chart appears on the live page once the server has sampled the running job twice.
+    expect(page.get_by_test_id("rate-chart")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("status")).to_have_text("Complete", timeout=60_000)
+    assert_not_reloaded(page)
+    chart = page.get_by_test_id("rate-chart")
+    expect(chart).to_have_attribute("role", "img")
+    expect(chart).to_have_attribute("aria-label", re.compile(r"^Tasks per second from .* Peak: \d"))
+    bars = page.get_by_test_id("codes-chart")
+    expect(bars).to_have_attribute("aria-label", "9 failed tasks by error code: NoSuchKey 6; NoSuchBucket 3.")
+    assert page.get_by_test_id("succeeded-line").evaluate("e => getComputedStyle(e).stroke") == SUCCEEDED_FILL
+    assert page.get_by_test_id("failed-line").evaluate("e => getComputedStyle(e).stroke") == FAILED_FILL
+    page.get_by_test_id("charts").scroll_into_view_if_needed()
+    shot(page, artifacts_dir, "12-job-charts")
+
+    page.get_by_role("link", name="All jobs").click()
+    expect(page.get_by_test_id("total-succeeded")).to_have_text("60")
+    expect(page.get_by_test_id("total-failed")).to_have_text("9")
+    expect(page.get_by_test_id("total-active")).to_have_text("0")
+    shot(page, artifacts_dir, "13-jobs-totals")

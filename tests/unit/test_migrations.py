@@ -31,6 +31,7 @@ TABLES = {
     "job_retries",
     "webhook_deliveries",
     "webhook_attempts",
+    "progress_samples",
 }
 
 

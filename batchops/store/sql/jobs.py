@@ -23,6 +23,7 @@ from batchops.store.schema import (
     job_retries,
     jobs,
     key_locks,
+    progress_samples,
     tasks,
     webhook_attempts,
     webhook_deliveries,
@@ -250,10 +251,12 @@ class SqlJobs(Repository):
         return [(r.at, r.from_status, r.to_status, r.reason) for r in rows]
 
     async def purge_ended_before(self, cutoff: float) -> int:
-        """Delete jobs (with their tasks, chunks, history, key locks and retry links) that ended before ``cutoff``."""
+        """Delete jobs (with their tasks, chunks, history, key locks, retry links, webhook rows and progress samples)
+        that ended before ``cutoff``."""
         async with self._db.write() as conn:
             ids = (await conn.execute(select(jobs.c.id).where(jobs.c.termination_time < cutoff))).scalars().all()
-            purged = (tasks, chunks, job_events, key_locks, job_retries, webhook_deliveries, webhook_attempts)
+            purged = [tasks, chunks, job_events, key_locks, job_retries, webhook_deliveries, webhook_attempts]
+            purged.append(progress_samples)
             for table in purged:  # a purged parent stays named
                 await conn.execute(delete(table).where(table.c.job_id.in_(ids)))
             await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))

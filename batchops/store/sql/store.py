@@ -12,6 +12,7 @@ from batchops.store.base import Clock, WriteFault
 from batchops.store.sql.database import Database
 from batchops.store.sql.jobs import SqlJobs
 from batchops.store.sql.keylocks import SqlKeyLocks
+from batchops.store.sql.progress import SqlProgress
 from batchops.store.sql.reads import SqlReads
 from batchops.store.sql.retries import SqlRetries
 from batchops.store.sql.sessions import SqlSessions
@@ -22,7 +23,7 @@ from batchops.store.sql.work import SqlWork
 
 # The repositories are bases rather than attributes so the store answers the ``Store`` protocol by name
 # without a forwarding method per operation; each one reaches the database only through the shared ``Database``.
-class SqlStore(SqlJobs, SqlWork, SqlKeyLocks, SqlReads, SqlSessions, SqlRetries, SqlWebhooks):
+class SqlStore(SqlJobs, SqlWork, SqlKeyLocks, SqlReads, SqlSessions, SqlRetries, SqlWebhooks, SqlProgress):
     @classmethod
     async def open(
         cls, url: str | Path | DatabaseUrl, *, migrate_schema: bool = True, clock: Clock = time.time
