@@ -47,6 +47,11 @@ class PendingDelivery:
     created_at: float
     next_attempt_at: float
 
+    @classmethod
+    def of(cls, row: Any) -> PendingDelivery:
+        """From a row of ``webhook_deliveries`` (either store's: attributes named as the fields)."""
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class AttemptResult:

@@ -34,7 +34,7 @@ class MemoryWebhooks(MemoryBase):
         for row in sorted(self._pending_rows(), key=lambda r: r.id):
             oldest.setdefault(row.job_id, row)
         due = sorted((r for r in oldest.values() if r.next_attempt_at <= now), key=lambda r: (r.next_attempt_at, r.id))
-        return [_pending(r) for r in due[:limit]]
+        return [PendingDelivery.of(r) for r in due[:limit]]
 
     async def claim_delivery(self, delivery: PendingDelivery, until: float) -> bool:
         async with self._write():
@@ -77,19 +77,6 @@ class MemoryWebhooks(MemoryBase):
         self.deliveries = {i: r for i, r in self.deliveries.items() if r.job_id not in job_ids}
         self.attempts = [a for a in self.attempts if a["job_id"] not in job_ids]
 
-
-def _pending(row: SimpleNamespace) -> PendingDelivery:
-    return PendingDelivery(
-        id=row.id,
-        job_id=row.job_id,
-        account_id=row.account_id,
-        event=row.event,
-        status=row.status,
-        body=row.body,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-    )
 
 
 def _attempt(values: dict[str, Any]) -> DeliveryAttempt:

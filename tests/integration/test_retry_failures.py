@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
 import batchops
 from batchops.arns import parse_object_arn
@@ -28,9 +26,9 @@ from tests.integration.test_cli_jobs import ok, run
 from tests.support.console import console_session
 from tests.support.cos import cos_request
 from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_status
-from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
-from tests.support.server import ACCOUNT, Server
-from tests.support.strategies import hostile_text
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT, Server, hooked
+from tests.support.strategies import missing_keys
 
 pytestmark = pytest.mark.integration
 
@@ -40,24 +38,8 @@ NO_BUCKET = "no-such-bucket-for-retries"
 COMES_BACK = "gone/comes-back"
 
 
-def hooked(server: Server) -> Any:
-    session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
-    return batchops.boto3_hook(session).client("s3control", endpoint_url=server.url)
 
 
-def seaweed_keeps(key: str) -> bool:
-    """SeaweedFS aliases these paths (``a//b``, ``a\\b``, ``.`` and ``..`` segments): a missing key must stay
-    missing, never become another object's name."""
-    return "\\" not in key and not {"", ".", ".."} & set(key.split("/"))
-
-
-#: Keys under ``gone/`` that do not exist, so tagging them fails: hostile text, each at most 1,024 bytes.
-missing_keys = st.lists(
-    hostile_text.map(lambda text: f"gone/{text}").filter(lambda k: len(k.encode()) <= 1024 and seaweed_keeps(k)),
-    min_size=3,
-    max_size=8,
-    unique=True,
-)
 
 #: Keys every parent job fails on whatever is drawn: commas, quotes, a newline, a percent, NUL.
 FIXED_MISSING = ["gone/comma,key", 'gone/quote"key', "gone/new\nline", "gone/pct%2F%zz", "gone/nul\x00key"]

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 from playwright.sync_api import Browser, Page, expect
 
 import batchops
@@ -30,9 +28,9 @@ from tests.support.console import console_session
 from tests.support.cos import cos_request
 from tests.support.http import signed_request
 from tests.support.jobs import put_manifest, wait_for, wait_status
-from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
-from tests.support.server import ACCOUNT, Server
-from tests.support.strategies import hostile_text
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.server import ACCOUNT, Server, hooked
+from tests.support.strategies import missing_keys
 
 pytestmark = pytest.mark.integration
 
@@ -42,19 +40,10 @@ NO_BUCKET = "no-such-bucket-for-listing"
 LIVE_RATE = 20.0
 
 
-def hooked(server: Server) -> Any:
-    session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
-    return batchops.boto3_hook(session).client("s3control", endpoint_url=server.url)
-
 
 def client_of(server: Server, seaweed: LocalSeaweed) -> batchops.Client:
     return batchops.Client(server.url, ACCOUNT, ACCESS_KEY, SECRET_KEY, s3_endpoint=seaweed.endpoint)
 
-
-def seaweed_keeps(key: str) -> bool:
-    """SeaweedFS aliases these paths (``a//b``, ``a\\b``, ``.`` and ``..`` segments): a missing key must stay
-    missing, never become another object's name."""
-    return "\\" not in key and not {"", ".", ".."} & set(key.split("/"))
 
 
 def tagging_job(client: batchops.Client, s3: Any, bucket: str, rows: list[str], **options: Any) -> str:
@@ -209,13 +198,6 @@ def test_bad_values_are_each_dialects_xml_error_naming_the_value(
     assert cos_request(server, "GET", "/jobs/no-such-job-1/batchops-tasks").text("Code") == "NoSuchJob"
 
 
-#: Keys under ``gone/`` that do not exist, so tagging them fails: hostile text, each at most 1,024 bytes.
-missing_keys = st.lists(
-    hostile_text.map(lambda text: f"gone/{text}").filter(lambda k: len(k.encode()) <= 1024 and seaweed_keeps(k)),
-    min_size=3,
-    max_size=8,
-    unique=True,
-)
 #: Keys every example fails on: XML and URL specials, a newline, NUL, a character XML cannot carry.
 FIXED_MISSING = ["gone/amp&<lt>", "gone/new\nline", "gone/pct%2F%zz+ x", "gone/nul\x00key", "gone/\ufffe\x1b"]
 

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+import batchops
 from batchops.aws_hooks import strip_account_from_host
 from batchops.devstore import free_port
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
@@ -138,3 +139,10 @@ class Server:
 
     def client(self) -> Any:
         return s3control_client(self.url)
+
+
+def hooked(server: Server) -> Any:
+    """boto3's s3control client on ``server`` with batchops's hook: the overlay's extensions, the account off the
+    host name."""
+    session = boto3.session.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
+    return batchops.boto3_hook(session).client("s3control", endpoint_url=server.url)

@@ -54,3 +54,18 @@ ANY_CHARACTER = st.characters(exclude_categories=["Cs"])
 
 #: Text with hostile pieces mixed into arbitrary characters.
 hostile_text = st.lists(st.one_of(st.sampled_from(PIECES), ANY_CHARACTER), min_size=1, max_size=12).map("".join)
+
+
+def seaweed_keeps(key: str) -> bool:
+    """SeaweedFS aliases these paths (``a//b``, ``a\\b``, ``.`` and ``..`` segments): a missing key must stay
+    missing, never become another object's name."""
+    return "\\" not in key and not {"", ".", ".."} & set(key.split("/"))
+
+
+#: Keys under ``gone/`` that do not exist, so an operation on them fails: hostile text, each at most 1,024 bytes.
+missing_keys = st.lists(
+    hostile_text.map(lambda text: f"gone/{text}").filter(lambda k: len(k.encode()) <= 1024 and seaweed_keeps(k)),
+    min_size=3,
+    max_size=8,
+    unique=True,
+)

@@ -39,7 +39,7 @@ class SqlWebhooks(Repository):
         )
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        return [_pending_delivery(row) for row in rows]
+        return [PendingDelivery.of(row) for row in rows]
 
     async def claim_delivery(self, delivery: PendingDelivery, until: float) -> bool:
         """Take ``delivery`` until ``until`` (its next attempt pushed there): False if another sender took it."""
@@ -106,19 +106,6 @@ async def add_delivery(
     """The outbox row for a status move, in the move's own transaction (``conn``)."""
     await conn.execute(insert(webhook_deliveries).values(**rules.delivery_values(row, source, target, reason, now)))
 
-
-def _pending_delivery(row: Any) -> PendingDelivery:
-    return PendingDelivery(
-        id=row.id,
-        job_id=row.job_id,
-        account_id=row.account_id,
-        event=row.event,
-        status=row.status,
-        body=row.body,
-        attempts=row.attempts,
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-    )
 
 
 def _attempt(row: Any) -> DeliveryAttempt:
