@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 
 import batchops
 from batchops.arns import parse_object_arn
@@ -28,7 +28,7 @@ from tests.support.cos import cos_request
 from tests.support.jobs import create_job, describe, put_manifest, read_report, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.server import ACCOUNT, Server, hooked
-from tests.support.strategies import missing_keys
+from tests.support.strategies import missing_keys, one_real_example
 
 pytestmark = pytest.mark.integration
 
@@ -72,12 +72,7 @@ def make_parent(s3: Any, control: Any, bucket: str, reports: str, missing: list[
     return job_id
 
 
-@settings(
-    max_examples=1,
-    deadline=None,
-    phases=[Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@one_real_example
 @given(drawn=missing_keys)
 def test_a_retry_runs_exactly_the_failed_tasks_again_and_links_both_ways(
     server: Server, s3: Any, new_bucket: Callable[..., str], drawn: list[str]

@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlencode
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from playwright.sync_api import Browser, Page, expect
 
 import batchops
@@ -30,7 +30,7 @@ from tests.support.http import signed_request
 from tests.support.jobs import put_manifest, wait_for, wait_status
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.server import ACCOUNT, Server, hooked
-from tests.support.strategies import missing_keys
+from tests.support.strategies import missing_keys, one_real_example
 
 pytestmark = pytest.mark.integration
 
@@ -202,12 +202,7 @@ def test_bad_values_are_each_dialects_xml_error_naming_the_value(
 FIXED_MISSING = ["gone/amp&<lt>", "gone/new\nline", "gone/pct%2F%zz+ x", "gone/nul\x00key", "gone/\ufffe\x1b"]
 
 
-@settings(
-    max_examples=1,
-    deadline=None,
-    phases=[Phase.generate],
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@one_real_example
 @given(drawn=missing_keys)
 def test_hostile_keys_round_trip_exactly_and_filter_by_their_own_prefix(
     server: Server, seaweed: LocalSeaweed, s3: Any, new_bucket: Callable[..., str], drawn: list[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 #: Pieces a plain character draw would rarely hit: line ends (XML normalises \r), other C0 controls and NUL,
@@ -68,4 +69,12 @@ missing_keys = st.lists(
     min_size=3,
     max_size=8,
     unique=True,
+)
+
+#: For a property test against real servers: one drawn example a run (each costs seconds), no shrinking, no deadline.
+one_real_example = settings(
+    max_examples=1,
+    deadline=None,
+    phases=[Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
