@@ -29,8 +29,8 @@ from bench import (
     p5_create_to_active,
     p6_engine_overhead,
     p7_describe_latency,
-    p8_scale_out,
-    p9_control_plane,
+    p11_scale_out,
+    p12_control_plane,
 )
 from bench.harness import Bench, Row
 
@@ -44,8 +44,8 @@ WORKLOADS: dict[str, Callable[[Bench], Row]] = {
         p5_create_to_active,
         p6_engine_overhead,
         p7_describe_latency,
-        p8_scale_out,
-        p9_control_plane,
+        p11_scale_out,
+        p12_control_plane,
     )
 }
 HEADER = ("id", "workload", "batchops", "peer (same run, same store)", "ratio", "target", "met?")

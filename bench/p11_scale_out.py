@@ -1,4 +1,4 @@
-"""P8: scale-out: tasks/s of a ``BatchOpsNoOp`` job, Active → Complete, run by 1, 2 and 4 worker processes.
+"""P11: scale-out: tasks/s of a ``BatchOpsNoOp`` job, Active → Complete, run by 1, 2 and 4 worker processes.
 
 On PostgreSQL: ``batchops server --database postgresql://… --dispatch procrastinate`` dispatches the chunks and N
 ``batchops worker`` processes run them (a fresh database per N). Beside it, the same job on SQLite with
@@ -15,7 +15,7 @@ from pathlib import Path
 from bench import postgres
 from bench.harness import CONCURRENCY, NOOP, WORKER_ENV, Bench, Row
 
-ID = "P8"
+ID = "P11"
 WORKER_COUNTS = (1, 2, 4)
 #: Runs of each configuration; the best counts (the machines are shared and noisy).
 ROUNDS = 2
@@ -25,7 +25,7 @@ CHUNKS_PER_WORKER = 4
 
 def run(bench: Bench) -> Row:
     rows = bench.count(60_000, 2_000)
-    location = bench.manifest("p8-manifests", (f"p8-src,obj/{i:07d}" for i in range(rows)))
+    location = bench.manifest("p11-manifests", (f"p11-src,obj/{i:07d}" for i in range(rows)))
     rounds = 1 if bench.smoke else ROUNDS
     on_postgres: dict[int, float] = {}
     on_sqlite: dict[int, float] = {}
@@ -53,7 +53,7 @@ def run(bench: Bench) -> Row:
 
 def postgres_rate(bench: Bench, location: dict[str, str], rows: int, workers: int) -> tuple[float, float]:
     """Tasks/s, and the CPU-seconds the workers spent on the job."""
-    name = f"p8-pg-{workers}"
+    name = f"p11-pg-{workers}"
     worker_args = ("--concurrency", str(CHUNKS_PER_WORKER), "--task-concurrency", str(CONCURRENCY))
     with postgres.fresh_database() as url:
         server_args = ("--database", url, "--dispatch", "procrastinate")
@@ -70,7 +70,7 @@ def postgres_rate(bench: Bench, location: dict[str, str], rows: int, workers: in
 
 
 def sqlite_rate(bench: Bench, location: dict[str, str], rows: int, workers: int) -> float:
-    with bench.server(f"p8-sqlite-{workers}", workers=workers) as server:
+    with bench.server(f"p11-sqlite-{workers}", workers=workers) as server:
         job = bench.run_job(server, location, NOOP)
     return tasks_per_second(job.total, rows, job.at("Complete") - job.at("Active"))
 

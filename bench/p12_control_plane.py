@@ -1,9 +1,9 @@
-"""P9: the control plane's ceiling: task outcomes PostgreSQL records per second, and how many workers that serves.
+"""P12: the control plane's ceiling: task outcomes PostgreSQL records per second, and how many workers that serves.
 
 Every ``batchops worker`` records its outcomes with ``store.record_outcomes`` (one transaction per batch: insert
 the outcomes, bump the job's counters). Here ``WRITERS`` processes, each with its own store, do only that, for
 one job, in batches of ``BATCH`` (a chunk's worth), on a fresh PostgreSQL database, and then the same on a SQLite
-file. PostgreSQL's rate divided by one worker's tasks/s (P8, when it ran) is how many such workers one
+file. PostgreSQL's rate divided by one worker's tasks/s (P11, when it ran) is how many such workers one
 PostgreSQL keeps up with before recording outcomes is the bottleneck.
 """
 
@@ -21,7 +21,7 @@ from batchops.store.sql import open_store
 from bench import postgres
 from bench.harness import Bench, Row
 
-ID = "P9"
+ID = "P12"
 WRITERS = 4
 ROUNDS = 2
 BATCH = 1000
@@ -35,7 +35,7 @@ def run(bench: Bench) -> Row:
     for n in range(rounds):  # the best of each: the machines are shared and noisy
         with postgres.fresh_database() as url:
             on_postgres = max(on_postgres, outcomes_per_second(url, batches))
-        sqlite = bench.work / f"p9-{n}" / "batchops.sqlite3"
+        sqlite = bench.work / f"p12-{n}" / "batchops.sqlite3"
         sqlite.parent.mkdir(parents=True, exist_ok=True)
         on_sqlite = max(on_sqlite, outcomes_per_second(str(sqlite), batches))
     per_worker = bench.shared.get("worker_tasks_per_second")
@@ -54,12 +54,12 @@ def run(bench: Bench) -> Row:
 
 
 def capacity(ceiling: float, per_worker: float | None, per_cpu_second: float | None) -> str:
-    """What the ceiling means in workers (one worker's no-op rate and CPU cost from P8)."""
+    """What the ceiling means in workers (one worker's no-op rate and CPU cost from P11)."""
     line = f"control plane: PostgreSQL records {ceiling:,.0f} outcomes/s"
     if not per_worker or not per_cpu_second:
-        return f"{line} (run P8 too to see how many workers that serves)"
+        return f"{line} (run P11 too to see how many workers that serves)"
     return (
-        f"{line}; one batchops worker ran {per_worker:,.0f} no-op tasks/s (P8; {per_cpu_second:,.0f} per CPU-second), "
+        f"{line}; one batchops worker ran {per_worker:,.0f} no-op tasks/s (P11; {per_cpu_second:,.0f} per CPU-second), "
         f"so one PostgreSQL serves ≈ {ceiling / per_worker:.1f} such workers (≈ {ceiling / per_cpu_second:.1f} "
         "worker cores busy with no-op tasks; more of slower tasks: ceiling / their tasks/s)"
     )
@@ -106,7 +106,7 @@ async def write_batches(url: str, job_id: str, first_seq: int, batches: int, bar
 
 def outcomes(first_seq: int) -> list[TaskOutcome]:
     return [
-        TaskOutcome(seq, TaskStatus.SUCCEEDED, 200, target=ObjectRef("p9-src", f"obj/{seq:07d}"))
+        TaskOutcome(seq, TaskStatus.SUCCEEDED, 200, target=ObjectRef("p12-src", f"obj/{seq:07d}"))
         for seq in range(first_seq, first_seq + BATCH)
     ]
 
@@ -132,7 +132,7 @@ async def recorded_outcomes(url: str, job_id: str) -> int:
 
 def job_spec() -> JobSpec:
     return JobSpec(
-        client_request_token=f"p9-{time.time_ns()}",
+        client_request_token=f"p12-{time.time_ns()}",
         priority=10,
         role_arn=f"arn:aws:iam::{ACCOUNT}:role/batch",
         manifest=ManifestSpec(
@@ -140,6 +140,6 @@ def job_spec() -> JobSpec:
         ),
         operation=OperationSpec("BatchOpsNoOp", {}, "<BatchOpsNoOp/>"),
         report=ReportSpec(enabled=False),
-        description="P9 outcome writers",
+        description="P12 outcome writers",
         threshold=FailureThreshold(),
     )
