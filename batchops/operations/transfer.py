@@ -6,7 +6,7 @@
   ``UploadPartCopy`` per byte range (a few parts at once) + ``CompleteMultipartUpload``, aborted on failure;
 * target on another store (``[[targets]]``): server-side copy is impossible, so the bytes stream through
   batchops — ``GetObject`` (ranged) → ``PutObject`` or multipart upload — each part in flight held in
-  memory, under a byte budget per process (``TransferLimits.buffer``).
+  one of a few reused buffers, under a byte budget per process (``batchops.s3.pool.PartBuffers``).
 
 All three take the same CopyObject arguments (what ``copy.parse`` produced) and give the new object the
 same metadata, tags, ACL, encryption, storage class and lock settings: where CopyObject would copy the
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -39,6 +39,9 @@ T = TypeVar("T")
 #: S3 allows at most this many parts in one multipart upload.
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
+#: A streamed part is read from the source and sent to the target this many bytes at a time.
+READ_CHUNK = 1 * MIB
+SEND_SLICE = 1 * MIB
 #: S3 refuses CopyObject for larger sources.
 MAX_COPY_OBJECT_BYTES = 5 * 1024 * MIB
 #: The source's headers that CopyObject copies under MetadataDirective COPY (not the website redirect).
@@ -240,37 +243,36 @@ async def stream_copy(
     dest: Destination,
     arguments: dict[str, Any],
 ) -> Copied:
-    """Copy between stores: read the source in parts and write them to the target's client."""
+    """Copy between stores: read the source in parts, each into a buffer of ``ctx.transfer.buffers``, and
+    write them to the target's client."""
     write = await write_arguments(ctx.s3, source, head, arguments)
     size = head["ContentLength"]
     ranges = part_ranges(size, ctx.transfer.part_size)
-    budget = ctx.transfer.buffer
+    buffers = ctx.transfer.buffers
     get_kwargs = {"IfMatch": head["ETag"], **version_kwargs(source), **payer(arguments)}
 
-    async def read(first: int, last: int) -> bytes:
-        byte_range = {"Range": f"bytes={first}-{last}"} if size else {}
+    async def read(first: int, into: memoryview) -> None:
+        byte_range = {"Range": f"bytes={first}-{first + len(into) - 1}"} if size else {}
         response = await ctx.s3.get_object(Bucket=source.bucket, Key=source.key, **byte_range, **get_kwargs)
-        async with response["Body"] as body:
-            data: bytes = await body.read()
-        return data
+        await fill(response["Body"], into)
 
     if len(ranges) <= 1:
-        async with budget:
-            data = await read(0, max(size - 1, 0))
-            response = await target.put_object(Bucket=dest.bucket, Key=dest.key, Body=data, **write)
+        async with buffers.take(size) as data:
+            await read(0, data)
+            response = await target.put_object(Bucket=dest.bucket, Key=dest.key, Body=PartBody(data), **write)
         return Copied(response.get("ETag"), streamed=True)
 
     checksum = {"ChecksumAlgorithm": write["ChecksumAlgorithm"]} if "ChecksumAlgorithm" in write else {}
 
     async def part(number: int, first: int, last: int) -> dict[str, Any]:
-        async with budget:
-            data = await read(first, last)
+        async with buffers.take(last - first + 1) as data:
+            await read(first, data)
             response = await target.upload_part(
                 Bucket=dest.bucket,
                 Key=dest.key,
                 UploadId=upload_id,
                 PartNumber=number,
-                Body=data,
+                Body=PartBody(data),
                 **checksum,
                 **payer(arguments),
             )
@@ -279,6 +281,61 @@ async def stream_copy(
     upload_id = (await target.create_multipart_upload(Bucket=dest.bucket, Key=dest.key, **write))["UploadId"]
     etag = await finish_upload(target, dest, upload_id, payer(arguments), ranges, part, ctx.transfer.part_concurrency)
     return Copied(etag, parts=len(ranges), streamed=True)
+
+
+async def fill(body: Any, into: memoryview) -> None:
+    """Read a GetObject body into ``into``, chunk by chunk (never the whole part as one more bytes object)."""
+    filled = 0
+    async with body:
+        while chunk := await body.read(READ_CHUNK):
+            end = filled + len(chunk)
+            if end > len(into):
+                raise TaskError("InternalError", 500, f"the source sent more than the {len(into)} bytes asked for")
+            into[filled:end] = chunk
+            filled = end
+    if filled != len(into):
+        raise TaskError("InternalError", 500, f"the source sent {filled} of the {len(into)} bytes asked for")
+
+
+class PartBody:
+    """A part's bytes (a view of a reused buffer) as an upload's Body, never copied whole.
+
+    botocore reads it in pieces (``read``/``seek``/``tell``, to sign it) and rewinds it for a retry; aiohttp
+    sends it as an async iterable, a slice at a time, each waiting for the socket to drain, so the transport
+    buffers one slice rather than a copy of the part.
+    """
+
+    def __init__(self, data: memoryview) -> None:
+        self._data = data
+        self._at = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size < 0 else min(len(self._data), self._at + size)
+        chunk = bytes(self._data[self._at : end])
+        self._at = end
+        return chunk
+
+    def readinto(self, into: memoryview) -> int:
+        """For the CRT signer, which reads the body to hash it: straight into its buffer."""
+        count = min(len(into), len(self._data) - self._at)
+        into[:count] = self._data[self._at : self._at + count]
+        self._at += count
+        return count
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._at, 2: len(self._data)}[whence]
+        self._at = max(0, min(len(self._data), base + offset))
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    async def __aiter__(self) -> AsyncIterator[memoryview]:
+        for start in range(self._at, len(self._data), SEND_SLICE):
+            yield self._data[start : start + SEND_SLICE]
 
 
 # --- multipart plumbing ----------------------------------------------------------------------------

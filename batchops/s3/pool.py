@@ -4,13 +4,14 @@ A job's tasks act on the job's store (``TaskContext.s3``). Copies and replicas m
 that lives on another store, with other credentials (``[[targets]]`` in the config); ``StoreRoutes``
 opens one client per such store, on first use, and hands it to the operation. Server-side copy is
 impossible between stores, so the operation streams the bytes through batchops, one part at a time,
-under a byte budget per process (``TransferLimits.buffer``).
+each part in one of a few reused buffers, under a byte budget per process (``PartBuffers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -23,23 +24,53 @@ from batchops.tenancy import Replica, TargetStore
 ClientOpener = Callable[[StoreCredentials], Awaitable[S3Client]]
 
 
+class PartBuffers:
+    """Where streamed parts are held: at most ``budget // size`` buffers of ``size`` bytes, made on first use
+    and reused part after part, so a process's copies never hold more than ``budget`` bytes of object data
+    (a part waits for a free buffer) nor pay to allocate and page in a fresh buffer per part.
+
+    A part longer than ``size`` (an object so large that 10,000 parts of ``size`` cannot hold it) gets a
+    buffer of its own for as long as it lasts, in one of the slots.
+    """
+
+    def __init__(self, budget: int, size: int) -> None:
+        self.size = size
+        self.count = max(1, budget // size)
+        self._slots = asyncio.Semaphore(self.count)
+        self._spare: list[bytearray] = []
+
+    @asynccontextmanager
+    async def take(self, length: int) -> AsyncIterator[memoryview]:
+        """``length`` bytes of buffer, for as long as the ``async with`` lasts."""
+        async with self._slots:
+            pooled = length <= self.size
+            buffer = (self._spare.pop() if self._spare else bytearray(self.size)) if pooled else bytearray(length)
+            try:
+                yield memoryview(buffer)[:length]
+            finally:
+                if pooled:
+                    self._spare.append(buffer)
+
+
+MIB = 1024**2
+
+
 @dataclass(frozen=True)
 class TransferLimits:
-    """Multipart threshold and part size of copies; ``buffer`` bounds streamed parts held in memory."""
+    """Multipart threshold and part size of copies; ``buffers`` hold streamed parts, within a byte budget."""
 
     multipart_threshold: int = 5 * 1024**3
-    part_size: int = 16 * 1024**2
+    part_size: int = 16 * MIB
     part_concurrency: int = 4
-    buffer: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(8), compare=False)
+    buffers: PartBuffers = field(default_factory=lambda: PartBuffers(128 * MIB, 16 * MIB), compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransferLimits:
-        parts_in_memory = max(1, settings.copy_stream_buffer_bytes // settings.copy_part_size_bytes)
         return cls(
             multipart_threshold=settings.copy_multipart_threshold_bytes,
             part_size=settings.copy_part_size_bytes,
             part_concurrency=settings.copy_part_concurrency,
-            buffer=asyncio.Semaphore(parts_in_memory),
+            buffers=PartBuffers(settings.copy_stream_buffer_bytes, settings.copy_part_size_bytes),
         )
 
 

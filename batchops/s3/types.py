@@ -22,6 +22,21 @@ class Paginator(Protocol):
     def paginate(self, **kwargs: Any) -> AsyncIterable[Response]: ...
 
 
+class SeekableBody(Protocol):
+    """A request body botocore reads in pieces (to sign it) and rewinds (to retry): a file, or
+    ``transfer.PartBody``, a streamed part's buffer."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
+#: What PutObject and UploadPart take as Body.
+Body = bytes | SeekableBody
+
+
 class S3Client(Protocol):
     # --- objects -----------------------------------------------------------------------------
 
@@ -29,7 +44,7 @@ class S3Client(Protocol):
 
     async def head_object(self, *, Bucket: str, Key: str, **kwargs: Any) -> Response: ...
 
-    async def put_object(self, *, Bucket: str, Key: str, Body: bytes, **kwargs: Any) -> Response: ...
+    async def put_object(self, *, Bucket: str, Key: str, Body: Body, **kwargs: Any) -> Response: ...
 
     async def copy_object(self, *, Bucket: str, Key: str, CopySource: dict[str, str], **kwargs: Any) -> Response: ...
 
@@ -68,7 +83,7 @@ class S3Client(Protocol):
     async def create_multipart_upload(self, *, Bucket: str, Key: str, **kwargs: Any) -> Response: ...
 
     async def upload_part(
-        self, *, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: bytes, **kwargs: Any
+        self, *, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: Body, **kwargs: Any
     ) -> Response: ...
 
     async def upload_part_copy(
