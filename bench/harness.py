@@ -30,7 +30,7 @@ from botocore.config import Config
 from batchops.devstore import LocalSeaweed
 from bench import postgres
 from tests.support.jobs import TERMINAL, create_job, describe, put_manifest, wait_for
-from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support.s3 import ACCESS_KEY, OTHER_KEY, OTHER_SECRET, REGION, SECRET_KEY
 from tests.support.server import ACCOUNT, Server
 
 #: batchops' task concurrency in every workload, and s5cmd's --numworkers (same concurrency).
@@ -95,6 +95,8 @@ class Bench:
     smoke: bool = False
     workers: int = WORKERS
     store: LocalSeaweed | None = None
+    #: A second SeaweedFS with keys of its own, for cross-store copies: started by ``other_store`` on first use.
+    other: LocalSeaweed | None = None
     rates: list[Rate] = field(default_factory=list)
     shared: dict[str, Any] = field(default_factory=dict)  # results one workload leaves for another
     _populated: dict[tuple[str, int], list[str]] = field(default_factory=dict)
@@ -112,20 +114,30 @@ class Bench:
         return self
 
     def stop(self) -> None:
-        if self.store is not None:
-            self.store.stop()
+        for store in (self.store, self.other):
+            if store is not None:
+                store.stop()
+
+    def other_store(self) -> LocalSeaweed:
+        """The second store (keys ``OTHER_KEY``/``OTHER_SECRET``), started once per run when a workload asks."""
+        if self.other is None:
+            self.other = LocalSeaweed(self.work / "seaweed-other", OTHER_KEY, OTHER_SECRET).start()
+        return self.other
 
     @property
     def endpoint(self) -> str:
         assert self.store is not None, "Bench.start() first"
         return self.store.endpoint
 
-    def s3(self, threads: int = POPULATE_THREADS) -> Any:
+    def s3(self, threads: int = POPULATE_THREADS, store: LocalSeaweed | None = None) -> Any:
+        """A boto3 client on the run's store (or on ``store``, with its keys)."""
+        target = store or self.store
+        assert target is not None, "Bench.start() first"
         return boto3.client(
             "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
+            endpoint_url=target.endpoint,
+            aws_access_key_id=target.access_key,
+            aws_secret_access_key=target.secret_key,
             region_name=REGION,
             config=Config(max_pool_connections=threads, retries={"mode": "standard", "max_attempts": 5}),
         )
