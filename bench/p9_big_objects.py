@@ -19,6 +19,7 @@ is what the copy held in memory; the check is that this stays under ``copy_strea
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -94,14 +95,16 @@ def run(bench: Bench) -> Row:
     within = same_store(bench)
     across, memory = cross_store(bench)
     met = within.ours <= within.peer and across.ours <= across.peer and memory.within
+    ours_cpu, peer_cpu = bench.shared["p9 cpu"]
     return Row(
         ID,
         f"big objects, best of {rounds(bench)}: {within.count} x {within.total_bytes // within.count // MIB} MiB "
         f"within one store; {across.total_bytes // MIB:,} MiB to another store",
-        f"{within.figures(within.ours)}; cross {across.figures(across.ours)}; peak RSS {memory.peak_mb:,.0f} MB "
+        f"{within.figures(within.ours)}; cross {across.figures(across.ours)}, {ours_cpu:.1f} s CPU; "
+        f"peak RSS {memory.peak_mb:,.0f} MB "
         f"= {memory.baseline_mb:,.0f} before + {memory.held_mb:,.0f} (budget {memory.budget_mb:,.0f})",
         f"{within.figures(within.peer)} (s5cmd --numworkers {CONCURRENCY} cp 's3://{SOURCE}/big/*' "
-        f"s3://DST/); cross {across.figures(across.peer)} (rclone copy {' '.join(RCLONE_FLAGS)} "
+        f"s3://DST/); cross {across.figures(across.peer)}, {peer_cpu:.1f} s CPU (rclone copy {' '.join(RCLONE_FLAGS)} "
         f"src:{SOURCE}/huge dst:DST)",
         f"{within.ours / within.peer:.2f}; cross {across.ours / across.peer:.2f}",
         "≤ 1.0 x peer (both); RSS over baseline ≤ copy_stream_buffer_bytes",
@@ -191,7 +194,7 @@ def cross_store(bench: Bench) -> tuple[Copies, Memory]:
         far.create_bucket(Bucket=bucket)
     config = bench.work / "p9-targets.toml"
     config.write_text(targets_config(other))
-    ours, peers, memories = [], [], []
+    ours, peers, memories, ours_cpu, peer_cpu = [], [], [], [], []
     with bench.server("p9-cross", "--config", str(config)) as server:
         # One small cross-store copy first: the client of the other store and the code of the copy are then
         # in memory, so what a big copy adds over the baseline is the bytes it buffers.
@@ -200,14 +203,30 @@ def cross_store(bench: Bench) -> tuple[Copies, Memory]:
         location = bench.manifest(SOURCE, [f"{SOURCE},{key}"])
         for bucket in buckets:
             settled()
-            baseline = reset_peak_rss(pid)
+            baseline, cpu = reset_peak_rss(pid), cpu_seconds(pid)
             job = bench.run_job(server, location, copy_to(bucket))
             ours.append(job.at("Complete") - job.created_at)
             memories.append(Memory(baseline, peak_rss_mb(pid), STREAM_BUFFER / MIB))
+            ours_cpu.append(cpu_seconds(pid) - cpu)
             settled()
+            cpu = children_cpu_seconds()
             peers.append(rclone(bench, other, f"src:{SOURCE}/huge", f"dst:{bucket}/rclone"))
+            peer_cpu.append(children_cpu_seconds() - cpu)
             check_sizes(far, bucket, [f"batchops/{key}", "rclone/blob"], size)
+    bench.shared["p9 cpu"] = (min(ours_cpu), min(peer_cpu))
     return Copies(1, size, min(ours), min(peers)), max(memories, key=lambda memory: memory.held_mb)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU time (user + system) of this process's waited-for children so far (rclone's, once it exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def targets_config(other: LocalSeaweed) -> str:

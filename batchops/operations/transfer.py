@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -251,28 +252,29 @@ async def stream_copy(
     buffers = ctx.transfer.buffers
     get_kwargs = {"IfMatch": head["ETag"], **version_kwargs(source), **payer(arguments)}
 
-    async def read(first: int, into: memoryview) -> None:
+    async def read(first: int, into: memoryview) -> PartBody:
         byte_range = {"Range": f"bytes={first}-{first + len(into) - 1}"} if size else {}
         response = await ctx.s3.get_object(Bucket=source.bucket, Key=source.key, **byte_range, **get_kwargs)
-        await fill(response["Body"], into)
+        return PartBody(into, await fill(response["Body"], into))
 
     if len(ranges) <= 1:
         async with buffers.take(size) as data:
-            await read(0, data)
-            response = await target.put_object(Bucket=dest.bucket, Key=dest.key, Body=PartBody(data), **write)
+            part_body = await read(0, data)
+            body = part_body if size else b""  # an empty object: no body to stream
+            response = await target.put_object(Bucket=dest.bucket, Key=dest.key, Body=body, **write)
         return Copied(response.get("ETag"), streamed=True)
 
     checksum = {"ChecksumAlgorithm": write["ChecksumAlgorithm"]} if "ChecksumAlgorithm" in write else {}
 
     async def part(number: int, first: int, last: int) -> dict[str, Any]:
         async with buffers.take(last - first + 1) as data:
-            await read(first, data)
+            body = await read(first, data)
             response = await target.upload_part(
                 Bucket=dest.bucket,
                 Key=dest.key,
                 UploadId=upload_id,
                 PartNumber=number,
-                Body=PartBody(data),
+                Body=body,
                 **checksum,
                 **payer(arguments),
             )
@@ -283,31 +285,36 @@ async def stream_copy(
     return Copied(etag, parts=len(ranges), streamed=True)
 
 
-async def fill(body: Any, into: memoryview) -> None:
-    """Read a GetObject body into ``into``, chunk by chunk (never the whole part as one more bytes object)."""
-    filled = 0
+async def fill(body: Any, into: memoryview) -> str:
+    """Read a GetObject body into ``into``, chunk by chunk (never the whole part as one more bytes object);
+    returns its SHA-256 (hex), computed as the chunks came, for the upload's signature."""
+    filled, digest = 0, hashlib.sha256()
     async with body:
         while chunk := await body.read(READ_CHUNK):
             end = filled + len(chunk)
             if end > len(into):
                 raise TaskError("InternalError", 500, f"the source sent more than the {len(into)} bytes asked for")
             into[filled:end] = chunk
+            digest.update(chunk)
             filled = end
     if filled != len(into):
         raise TaskError("InternalError", 500, f"the source sent {filled} of the {len(into)} bytes asked for")
+    return digest.hexdigest()
 
 
 class PartBody:
     """A part's bytes (a view of a reused buffer) as an upload's Body, never copied whole.
 
-    botocore reads it in pieces (``read``/``seek``/``tell``, to sign it) and rewinds it for a retry; aiohttp
-    sends it as an async iterable, a slice at a time, each waiting for the socket to drain, so the transport
-    buffers one slice rather than a copy of the part.
+    aiohttp sends it as an async iterable, a slice at a time, each waiting for the socket to drain, so the
+    transport buffers one slice rather than a copy of the part. ``sha256`` (when known) lets the lean client
+    sign UploadPart without reading it again (batchops.s3.fast); botocore, for the other calls, reads it in
+    pieces to sign it (``read``/``readinto``/``seek``/``tell``) and rewinds it for a retry.
     """
 
-    def __init__(self, data: memoryview) -> None:
+    def __init__(self, data: memoryview, sha256: str | None = None) -> None:
         self._data = data
         self._at = 0
+        self.sha256 = sha256
 
     def __len__(self) -> int:
         return len(self._data)

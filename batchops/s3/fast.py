@@ -38,6 +38,20 @@ class FastS3:
     def lean(self) -> LeanSession:
         return self._lean
 
+    # --- streamed parts -------------------------------------------------------------------
+
+    async def upload_part(self, **kwargs: Any) -> dict[str, Any]:
+        """A part whose Body carries its SHA-256 (``transfer.PartBody``, hashed as it was read) goes lean: sent
+        in slices, signed with that hash; botocore would read the whole part again to hash it, 4 KiB at a time,
+        on the event loop."""
+        body = kwargs.get("Body", b"")
+        sha256 = getattr(body, "sha256", None)
+        if sha256 is None or not _plain(kwargs, "Bucket", "Key", "UploadId", "PartNumber", "Body"):
+            return await self._client.upload_part(**kwargs)
+        query = [("partNumber", str(kwargs["PartNumber"])), ("uploadId", kwargs["UploadId"])]
+        answer = await self._lean.send("UploadPart", "PUT", _path(kwargs), query, body=body, payload_hash=sha256)
+        return _result(answer, "UploadPart")
+
     # --- tagging ----------------------------------------------------------------------------
 
     async def put_object_tagging(self, **kwargs: Any) -> dict[str, Any]:

@@ -18,9 +18,10 @@ import base64
 import hashlib
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http.client import responses as reasons
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 from xml.etree.ElementTree import Element, ParseError, fromstring
 
@@ -56,6 +57,14 @@ RETRY_CODES = frozenset(
 #: First retry waits up to this long; each further one up to twice as long, at most ``MAX_BACKOFF``.
 BASE_BACKOFF = 0.25
 MAX_BACKOFF = 20.0
+
+
+class StreamedBody(Protocol):
+    """A request body aiohttp sends slice by slice (each __aiter__ starts from its beginning)."""
+
+    def __len__(self) -> int: ...
+
+    def __aiter__(self) -> AsyncIterator[memoryview]: ...
 
 
 @dataclass(frozen=True)
@@ -150,15 +159,24 @@ class LeanSession:
         path: str,
         query: list[tuple[str, str]] | None = None,
         headers: dict[str, str] | None = None,
-        body: bytes = b"",
+        body: bytes | StreamedBody = b"",
         content_md5: bool = False,
+        payload_hash: str | None = None,
     ) -> Answer:
-        """Send one request (retried as the SDK would); an error answer raises ClientError."""
+        """Send one request (retried as the SDK would); an error answer raises ClientError.
+
+        A ``StreamedBody`` (sent a slice at a time, again from its start on a retry) comes with its
+        ``payload_hash``, the SHA-256 its producer computed as the bytes came in.
+        """
         query = query or []
         headers = dict(headers or {})
-        if content_md5:
-            headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
-        payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        if payload_hash is None:
+            assert isinstance(body, bytes), "a streamed body comes with its payload hash"
+            if content_md5:
+                headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+            payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        else:
+            headers["content-length"] = str(len(body))
         qs = query_string(query)
         url = URL(f"{self.endpoint}{path}{'?' + qs if qs else ''}", encoded=True)
         attempt = tries = 0
@@ -198,7 +216,7 @@ class LeanSession:
         query: list[tuple[str, str]],
         headers: dict[str, str],
         payload_hash: str,
-        body: bytes,
+        body: bytes | StreamedBody,
         attempt: int,
     ) -> tuple[Answer | None, Exception | None]:
         """One try under the adaptive limit: the answer, or the connection/timeout error."""

@@ -65,8 +65,8 @@ class Body:
 
 async def test_fill_reads_the_body_into_the_buffer_chunk_by_chunk() -> None:
     into = memoryview(bytearray(7))
-    await fill(Body(b"abc", b"defg"), into)
-    assert bytes(into) == b"abcdefg"
+    sha256 = await fill(Body(b"abc", b"defg"), into)
+    assert (bytes(into), sha256) == (b"abcdefg", hashlib.sha256(b"abcdefg").hexdigest())
 
 
 @pytest.mark.parametrize(("chunks", "says"), [((b"abc",), "sent 3 of the 4"), ((b"abc", b"de"), "more than the 4")])
