@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,14 @@ def big_object_size(bench: Bench) -> int:
     return 6 * MIB if bench.smoke else BIG_OBJECT
 
 
+def in_turn(n: int, ours: Callable[[], None], peer: Callable[[], None]) -> None:
+    """Round ``n``: batchops first in even rounds, the peer first in odd ones (neither always follows the other),
+    each after ``settled``."""
+    for step in (ours, peer) if n % 2 == 0 else (peer, ours):
+        settled()
+        step()
+
+
 def settled() -> None:
     """Write back what earlier copies left in the page cache, so no run pays for its predecessor's writes."""
     os.sync()
@@ -134,16 +143,21 @@ def same_store(bench: Bench) -> Copies:
     count, size = bench.count(50, 3), big_object_size(bench)
     keys = populate(bench, [f"big/{i:03d}" for i in range(count)], size)
     location = bench.manifest(SOURCE, (f"{SOURCE},{key}" for key in keys))
-    ours, peers = [], []
+    ours: list[float] = []
+    peers: list[float] = []
     with bench.server("p9-same") as server:
         for n in range(rounds(bench)):
             # A fresh bucket per run: each pays for the store growing volumes for it.
             ours_bucket, peer_bucket = bench.bucket(f"p9-dst-batchops-{n}"), bench.bucket(f"p9-dst-s5cmd-{n}")
-            settled()
-            job = bench.run_job(server, location, copy_to(ours_bucket))
-            ours.append(job.at("Complete") - job.created_at)
-            settled()
-            peers.append(bench.s5cmd("cp", f"s3://{SOURCE}/big/*", f"s3://{peer_bucket}/"))
+
+            def batchops(bucket: str = ours_bucket) -> None:
+                job = bench.run_job(server, location, copy_to(bucket))
+                ours.append(job.at("Complete") - job.created_at)
+
+            def s5cmd(bucket: str = peer_bucket) -> None:
+                peers.append(bench.s5cmd("cp", f"s3://{SOURCE}/big/*", f"s3://{bucket}/"))
+
+            in_turn(n, batchops, s5cmd)
             s3 = bench.s3()
             check_sizes(s3, ours_bucket, [f"batchops/{key}" for key in keys], size)
             check_sizes(s3, peer_bucket, [key.removeprefix("big/") for key in keys], size)
@@ -194,24 +208,32 @@ def cross_store(bench: Bench) -> tuple[Copies, Memory]:
         far.create_bucket(Bucket=bucket)
     config = bench.work / "p9-targets.toml"
     config.write_text(targets_config(other))
-    ours, peers, memories, ours_cpu, peer_cpu = [], [], [], [], []
+    ours: list[float] = []
+    peers: list[float] = []
+    ours_cpu: list[float] = []
+    peer_cpu: list[float] = []
+    memories: list[Memory] = []
     with bench.server("p9-cross", "--config", str(config)) as server:
         # One small cross-store copy first: the client of the other store and the code of the copy are then
         # in memory, so what a big copy adds over the baseline is the bytes it buffers.
         bench.run_job(server, bench.manifest(SOURCE, [f"{SOURCE},{warm_up}"]), copy_to(buckets[0]))
         pid = server_pid(server)
         location = bench.manifest(SOURCE, [f"{SOURCE},{key}"])
-        for bucket in buckets:
-            settled()
-            baseline, cpu = reset_peak_rss(pid), cpu_seconds(pid)
-            job = bench.run_job(server, location, copy_to(bucket))
-            ours.append(job.at("Complete") - job.created_at)
-            memories.append(Memory(baseline, peak_rss_mb(pid), STREAM_BUFFER / MIB))
-            ours_cpu.append(cpu_seconds(pid) - cpu)
-            settled()
-            cpu = children_cpu_seconds()
-            peers.append(rclone(bench, other, f"src:{SOURCE}/huge", f"dst:{bucket}/rclone"))
-            peer_cpu.append(children_cpu_seconds() - cpu)
+        for n, bucket in enumerate(buckets):
+
+            def batchops(bucket: str = bucket) -> None:
+                baseline, cpu = reset_peak_rss(pid), cpu_seconds(pid)
+                job = bench.run_job(server, location, copy_to(bucket))
+                ours.append(job.at("Complete") - job.created_at)
+                memories.append(Memory(baseline, peak_rss_mb(pid), STREAM_BUFFER / MIB))
+                ours_cpu.append(cpu_seconds(pid) - cpu)
+
+            def rclone_copy(bucket: str = bucket) -> None:
+                cpu = children_cpu_seconds()
+                peers.append(rclone(bench, other, f"src:{SOURCE}/huge", f"dst:{bucket}/rclone"))
+                peer_cpu.append(children_cpu_seconds() - cpu)
+
+            in_turn(n, batchops, rclone_copy)
             check_sizes(far, bucket, [f"batchops/{key}", "rclone/blob"], size)
     bench.shared["p9 cpu"] = (min(ours_cpu), min(peer_cpu))
     return Copies(1, size, min(ours), min(peers)), max(memories, key=lambda memory: memory.held_mb)
