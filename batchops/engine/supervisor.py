@@ -86,6 +86,7 @@ class Supervisor:
         self._jobs = job_work or LocalJobWork(JobSteps(settings, store, clients, wake=self.wake), wake=self.wake)
         self._loops: list[asyncio.Task[None]] = []
         self._sampler = ProgressSampler(store)
+        self._lanes = scheduler.Lanes(settings.max_active_jobs, settings.small_job_tasks, settings.small_job_slots)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -115,7 +116,7 @@ class Supervisor:
 
     async def tick(self) -> None:
         jobs = await self.store.jobs_in(_WATCHED)
-        for move in scheduler.decide(jobs, self.settings.max_active_jobs):
+        for move in scheduler.decide(jobs, self._lanes):
             await self.store.transition(move.job_id, move.to, move.reason, paused_by=move.paused_by)
         if any(j.status in (S.READY, S.ACTIVE, S.PAUSED) for j in jobs):
             jobs = await self.store.jobs_in(_WATCHED)
