@@ -91,7 +91,7 @@ class Settings:
         ),
     )
     small_job_slots: int = field(
-        default=32,
+        default=64,
         metadata=whole(
             "Small jobs Active at once, beside max_active_jobs; higher priorities first among them; 0: small jobs "
             "share max_active_jobs with the rest",
