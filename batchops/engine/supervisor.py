@@ -41,6 +41,8 @@ STORE_PROBE_SECONDS = 1.0
 STORE_QUIET_SECONDS = 5.0
 _WATCHED = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.COMPLETING, S.CANCELLING, S.FAILING)
 _DRAINED_FIRST = (S.PAUSING, S.CANCELLING, S.FAILING, S.COMPLETING)
+#: Statuses in which a job has a step to take (Ready and Paused jobs wait for the scheduler).
+_DRIVEN = frozenset({S.NEW, S.PREPARING, S.ACTIVE, *_DRAINED_FIRST})
 
 
 class Workforce(Protocol):
@@ -123,7 +125,7 @@ class Supervisor:
         await _all(self.store.transition(m.job_id, m.to, m.reason, paused_by=m.paused_by) for m in moves)
         if any(j.status in (S.READY, S.ACTIVE, S.PAUSED) for j in jobs):
             jobs = await self.store.jobs_in(_WATCHED)
-        await _all(self._drive(job) for job in jobs)
+        await _all(self._drive(job) for job in jobs if job.status in _DRIVEN)
 
     async def _drive(self, job: Job) -> None:
         if self._jobs.resting(job.id):
