@@ -29,6 +29,7 @@ from bench import (
     p5_create_to_active,
     p6_engine_overhead,
     p7_describe_latency,
+    p10_big_job,
     p11_scale_out,
     p12_control_plane,
 )
@@ -44,6 +45,7 @@ WORKLOADS: dict[str, Callable[[Bench], Row]] = {
         p5_create_to_active,
         p6_engine_overhead,
         p7_describe_latency,
+        p10_big_job,
         p11_scale_out,
         p12_control_plane,
     )
