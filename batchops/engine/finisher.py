@@ -54,7 +54,7 @@ async def _write_report(store: Store, s3: S3Client, job: Job) -> FailureReason |
         return None
     started = time.perf_counter()
     try:
-        keys = await write_report(s3, job.id, report, lambda status: store.report_rows(job.id, status))
+        keys = await write_report(s3, job.id, report, lambda status: store.report_runs(job.id, status))
     except ValidationError as exc:  # the report's own settings (e.g. its prefix) cannot be written
         return FailureReason("ReportWriteFailed", f"the completion report was not written: {exc}"[:256])
     except (ClientError, BotoCoreError) as exc:
