@@ -79,33 +79,42 @@ class ResultUpload:
         self._target = target
         self.key = key
         self._uploads = uploads
-        self._pending = bytearray()
+        self._pending: list[bytes] = []  # joined once a part is full: no copy per piece added
+        self._pending_bytes = 0
         self._md5 = hashlib.md5()
         self._upload_id: str | None = None
         self._parts: list[asyncio.Task[dict[str, Any]]] = []
 
     def write(self, text: str) -> int:
         """Add text (a file-like ``write``, for the csv module)."""
-        # backslashreplace: a lone surrogate (e.g. from a badly encoded manifest) must not abort the report
-        data = text.encode("utf-8", errors="backslashreplace")
-        self._pending += data
-        self._md5.update(data)
+        self.write_bytes(to_bytes(text))
         return len(text)
 
+    def write_bytes(self, data: bytes) -> None:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        self._md5.update(data)
+
     async def send_full_part(self) -> None:
-        if len(self._pending) >= UPLOAD_PART_BYTES:
+        if self._pending_bytes >= UPLOAD_PART_BYTES:
             await self._send_part()
 
     async def finish(self) -> str:
         """Send what is left (completing the object in the background); return the hex MD5 of its content."""
         if self._upload_id is None:
-            body = bytes(self._pending)
+            body = self._take_pending()
             md5 = self._md5.digest()  # of the whole file, which is this one body
             await self._uploads.start(put_bytes(self._target.s3, self._target.bucket, self.key, body, "text/csv", md5))
         else:
             await self._send_part()
             await self._uploads.start(self._complete())
         return self._md5.hexdigest()
+
+    def _take_pending(self) -> bytes:
+        body = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        return body
 
     async def abort(self) -> None:
         """Stop a multipart upload this file began (its parts under way first)."""
@@ -117,8 +126,7 @@ class ResultUpload:
     async def _send_part(self) -> None:
         if self._upload_id is None:
             self._upload_id = await self._create()
-        body, number = bytes(self._pending), len(self._parts) + 1
-        self._pending.clear()
+        body, number = self._take_pending(), len(self._parts) + 1
         self._parts.append(await self._uploads.start(self._upload_part(self._upload_id, number, body)))
 
     async def _upload_part(self, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
@@ -160,6 +168,12 @@ class ResultUpload:
             await self._target.s3.abort_multipart_upload(
                 Bucket=self._target.bucket, Key=self.key, UploadId=self._upload_id
             )
+
+
+def to_bytes(text: str) -> bytes:
+    """Report text as its file holds it: UTF-8, a lone surrogate (e.g. from a badly encoded manifest) written as
+    its escape rather than aborting the report."""
+    return text.encode("utf-8", errors="backslashreplace")
 
 
 async def put_bytes(

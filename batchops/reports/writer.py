@@ -44,7 +44,7 @@ from batchops.reports.layout import (
     job_folder,
 )
 from batchops.reports.uploads import UPLOAD_PART_BYTES as UPLOAD_PART_BYTES
-from batchops.reports.uploads import FileTarget, ResultUpload, Uploads, put_bytes
+from batchops.reports.uploads import FileTarget, ResultUpload, Uploads, put_bytes, to_bytes
 from batchops.s3.types import S3Client
 from batchops.wire_numbers import shown
 from batchops.xmlutil import non_xml_char
@@ -194,7 +194,7 @@ class _CsvFile:
             self._csv.writerow(row_fields(item))
             self.rows += 1
         else:
-            self.file.write(run_text(item))
+            self.file.write_bytes(run_bytes(item))
             self.rows += item.count
         await self.file.send_full_part()
 
@@ -212,26 +212,29 @@ def row_fields(row: ReportRow) -> list[str]:
     ]
 
 
-#: Keys ``encode_key`` leaves as they are (its safe characters), joined by newlines.
-_PLAIN_KEYS = re.compile(r"[A-Za-z0-9_.~/\n-]*")
+#: What ``encode_key`` leaves as it is (its safe characters), and the newline between a run's keys.
+_PLAIN_KEY_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~/-\n"
 
 
-def run_text(run: ReportRun) -> str:
-    """The run's CSV lines, exactly as ``row_fields`` and the csv module write each of its rows: the text around
-    the key is the same on every line, so it is made once and the (encoded) keys are joined with it."""
+def run_bytes(run: ReportRun) -> bytes:
+    """The run's CSV lines as the file holds them, exactly as ``row_fields``, the csv module and ``to_bytes``
+    write each of its rows: the text around the key is the same on every line, so it is made once and the
+    (encoded) keys are joined with it, as bytes (no step goes over the run row by row)."""
     before, after = _around_key(run.like)
-    keys = run.keys if _PLAIN_KEYS.fullmatch(run.keys) else "\n".join(map(encode_key, run.keys.split("\n")))
-    return before + keys.replace("\n", after + before) + after
+    keys = run.keys.encode() if run.keys.isascii() else b""
+    if len(keys) != len(run.keys) or keys.translate(None, _PLAIN_KEY_BYTES):  # some key needs encoding
+        keys = "\n".join(map(encode_key, run.keys.split("\n"))).encode()
+    return b"".join((before, keys.replace(b"\n", after + before), after))
 
 
 @functools.lru_cache(maxsize=64)
-def _around_key(like: ReportRow) -> tuple[str, str]:
+def _around_key(like: ReportRow) -> tuple[bytes, bytes]:
     """A row's CSV line before its Key column and after it. The csv module quotes each field on its own (an
     encoded key never needs it), so these are the line of a row with any other key, around that key."""
     fields = row_fields(replace(like, key="k"))
     before = _csv_line(fields[:2])[: -len("k\n")]
     after = _csv_line(fields)[len(before) + len("k") :]
-    return before, after
+    return to_bytes(before), to_bytes(after)
 
 
 def _csv_line(fields: list[str]) -> str:

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from batchops.domain.job import ReportSpec
 from batchops.domain.task import ObjectRef, ReportRow, ReportRun, TaskOutcome, TaskStatus
-from batchops.reports.writer import RowSource, row_fields, run_text, write_report
+from batchops.reports.uploads import to_bytes
+from batchops.reports.writer import RowSource, row_fields, run_bytes, write_report
 from batchops.store.sql import SqlStore
 from tests.support.job_store import new_job
 from tests.support.strategies import hostile_text
@@ -96,14 +97,14 @@ run_keys = st.lists(hostile_text.filter(lambda key: "\n" not in key) | st.just("
 
 @settings(max_examples=300, deadline=None)
 @given(values=report_values, keys=run_keys, status=st.sampled_from([S, F]), http=st.sampled_from([0, 200, 404]))
-def test_a_runs_text_is_its_rows_as_the_csv_module_writes_them(
+def test_a_runs_bytes_are_its_rows_as_the_csv_module_writes_them(
     values: tuple[str, str | None, str, str], keys: list[str], status: TaskStatus, http: int
 ) -> None:
     bucket, version, code, message = values
     like = ReportRow(bucket, "", version, status, code, http, message)
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(row_fields(replace(like, key=key)) for key in keys)
-    assert run_text(ReportRun(like, "\n".join(keys), len(keys))) == out.getvalue()
+    assert run_bytes(ReportRun(like, "\n".join(keys), len(keys))) == to_bytes(out.getvalue())
 
 
 @pytest.mark.parametrize("first", [1, 2, 4])
