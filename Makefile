@@ -46,7 +46,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## bench: P1–P9 (P8, P9: also on the local PostgreSQL) side by side with s5cmd, a boto3 thread pool and wc -l on one local SeaweedFS; prints a table
+## bench: P1–P12 (P11, P12: also on the local PostgreSQL) side by side with s5cmd, rclone, a boto3 thread pool and wc -l on one local SeaweedFS; prints a table
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -81,6 +81,25 @@ class Settings:
             flag=True,
         ),
     )
+    small_job_tasks: int = field(
+        default=1000,
+        metadata=whole(
+            "A job of at most this many tasks is small: it runs in the small jobs' own slots (small_job_slots), so "
+            "it never waits behind a big job",
+            env="BATCHOPS_SMALL_JOB_TASKS",
+            minimum=0,
+        ),
+    )
+    small_job_slots: int = field(
+        default=64,
+        metadata=whole(
+            "Small jobs Active at once, beside max_active_jobs; higher priorities first among them; 0: small jobs "
+            "share max_active_jobs with the rest",
+            env="BATCHOPS_SMALL_JOB_SLOTS",
+            flag=True,
+            minimum=0,
+        ),
+    )
     task_concurrency: int = field(
         default=64,
         metadata=whole(

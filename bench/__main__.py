@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +32,7 @@ from bench import (
     p5_create_to_active,
     p6_engine_overhead,
     p7_describe_latency,
+    p8_small_jobs,
     p10_big_job,
     p11_scale_out,
     p12_control_plane,
@@ -44,6 +48,7 @@ WORKLOADS: dict[str, Callable[[Bench], Row]] = {
         p4_manifest,
         p5_create_to_active,
         p6_engine_overhead,
+        p8_small_jobs,  # before P7, which reads the latencies probed during P8
         p7_describe_latency,
         p10_big_job,
         p11_scale_out,
@@ -90,7 +95,8 @@ def table(rows: list[Row], smoke: bool) -> str:
         return "yes" if row.met else "NO"
 
     lines = [HEADER, tuple("---" for _ in HEADER)]
-    lines += [(r.id, r.workload, r.ours, r.peer, r.ratio, r.target, met(r)) for r in rows]
+    ordered = sorted(rows, key=lambda r: int(r.id[1:]))
+    lines += [(r.id, r.workload, r.ours, r.peer, r.ratio, r.target, met(r)) for r in ordered]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
@@ -105,6 +111,29 @@ def ceilings(bench: Bench) -> str:
             f"batchops {ours:,.0f} objects/s = {ours / best.per_second:.0%} of it"
         )
     return "\n".join(lines)
+
+
+def depends_on() -> str:
+    """What the figures depend on besides the load: the code, the CPU, the interpreter, the stores' versions."""
+    def output(*command: str) -> str:
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        except OSError:
+            return "?"
+
+    commit = output("git", "rev-parse", "--short", "HEAD") or "?"
+    dirty = " (uncommitted changes)" if output("git", "status", "--porcelain", "--untracked-files=no") else ""
+    info = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
+    return (
+        f"batchops {commit}{dirty}; CPU {cpu}; {sys.implementation.name} {platform.python_version()}; "
+        f"SQLite {sqlite3.sqlite_version}; weed {output(weed_binary(), 'version').split(chr(10))[0] or '?'}"
+    )
+
+
+def weed_binary() -> str:
+    beside_python = Path(sys.executable).with_name("weed")
+    return str(beside_python) if beside_python.exists() else (shutil.which("weed") or "weed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = "smoke (tiny, not timed)" if args.smoke else f"scale {args.scale:g}"
     print(f"\nbatchops benchmark, {mode}; {os.cpu_count()} cores; load average {load_before[0]:.2f} at start, "
           f"{os.getloadavg()[0]:.2f} at end; ratio = batchops / peer (times) or batchops / floor (rates)\n")
+    print(f"depends on: {depends_on()}\n")
     print(table(rows, args.smoke))
     print()
     print(ceilings(bench))

@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -236,6 +237,43 @@ class Bench:
         path = self.work / f"{name}.s5cmd"
         path.write_text("".join(f"{line}\n" for line in lines))
         return self.s5cmd("run", str(path), workers=workers)
+
+
+class ApiProbe:
+    """A client polling the API from its own thread: DescribeJob of one job, then ListJobs, every ``interval``
+    seconds (a light load; it does not stand in for the job's own work). Keeps the latencies (ms) of the calls
+    made while the job was in ``during`` (P7 reads them)."""
+
+    def __init__(self, server: Server, during: str, interval: float = 0.02) -> None:
+        self._control = server.client()
+        self._during = during
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.describe_ms: list[float] = []
+        self.list_ms: list[float] = []
+
+    def start(self, job_id: str) -> None:
+        self._thread = threading.Thread(target=self._loop, args=(job_id,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> tuple[list[float], list[float]]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.describe_ms, self.list_ms
+
+    def _loop(self, job_id: str) -> None:
+        while not self._stop.wait(self._interval):
+            start = time.perf_counter()
+            status = describe(self._control, job_id)["Status"]
+            described = (time.perf_counter() - start) * 1000
+            start = time.perf_counter()
+            self._control.list_jobs(AccountId=ACCOUNT, MaxResults=20)
+            listed = (time.perf_counter() - start) * 1000
+            if status == self._during:
+                self.describe_ms.append(described)
+                self.list_ms.append(listed)
 
 
 def create_extension_job(

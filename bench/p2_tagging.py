@@ -1,60 +1,27 @@
 """P2: tag N objects (CreateJob → Complete) against a boto3 ThreadPoolExecutor of 32 threads.
 
-While batchops' job is Active, a client thread calls DescribeJob every 20 ms and keeps the latencies
-for P7 (one call per 20 ms is a light load; it does not stand in for the job's own work).
+While batchops' job is Active, an ``ApiProbe`` calls DescribeJob and ListJobs every 20 ms and keeps the
+latencies for P7 (a job running flat out).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
-from bench.harness import Bench, Row, in_parallel, time_row
-from tests.support.jobs import describe
-from tests.support.server import Server
+from bench.harness import ApiProbe, Bench, Row, in_parallel, time_row
 
 ID = "P2"
 SOURCE = "bench-src"
 PEER_THREADS = 32
-LATENCIES = "describe_latencies_ms"  # bench.shared key P7 reads
+LATENCIES = "p2_api_latencies_ms"  # bench.shared key P7 reads: (DescribeJob, ListJobs) while Active
 
 
-class DescribeProbe:
-    """Calls DescribeJob every ``interval`` seconds from its own thread; keeps latencies seen while Active."""
-
-    def __init__(self, server: Server, interval: float = 0.02) -> None:
-        self._control = server.client()
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.latencies_ms: list[float] = []
-
-    def start(self, job_id: str) -> None:
-        self._thread = threading.Thread(target=self._loop, args=(job_id,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> list[float]:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        return self.latencies_ms
-
-    def _loop(self, job_id: str) -> None:
-        while not self._stop.wait(self._interval):
-            start = time.perf_counter()
-            status = describe(self._control, job_id)["Status"]
-            elapsed = (time.perf_counter() - start) * 1000
-            if status == "Active":
-                self.latencies_ms.append(elapsed)
-
-
-def tag_with_batchops(bench: Bench, keys: list[str], value: str) -> tuple[float, list[float]]:
+def tag_with_batchops(bench: Bench, keys: list[str], value: str) -> tuple[float, tuple[list[float], list[float]]]:
     """batchops' tagging job over ``keys``: its CreateJob → Complete time and the probe's latencies."""
     location = bench.manifest(SOURCE, (f"{SOURCE},{key}" for key in keys))
     tagging = {"S3PutObjectTagging": {"TagSet": [{"Key": "bench", "Value": value}]}}
     with bench.server("p2", workers=bench.workers) as server:
-        probe = DescribeProbe(server)
+        probe = ApiProbe(server, during="Active")
         try:
             job = bench.run_job(server, location, tagging, on_created=probe.start)
         finally:

@@ -12,12 +12,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.harness import Bench, Row, peak_rss_mb, server_pid
+from bench.harness import ApiProbe, Bench, Row, peak_rss_mb, server_pid
 
 ID = "P4"
 BUCKET = "p4-manifests"
 MIN_ROWS_PER_SECOND = 1_000_000
 MAX_RSS_MB = 150
+LATENCIES = "p4_api_latencies_ms"  # bench.shared key P7 reads: (DescribeJob, ListJobs) while Preparing
 
 
 def write_manifest(path: Path, rows: int) -> None:
@@ -48,7 +49,11 @@ def run(bench: Bench) -> Row:
     tagging = {"S3PutObjectTagging": {"TagSet": [{"Key": "k", "Value": "v"}]}}
     with bench.server("p4") as server:
         location = {"ObjectArn": f"arn:aws:s3:::{BUCKET}/big.csv", "ETag": etag}
-        job = bench.run_job(server, location, tagging, until="Suspended")
+        probe = ApiProbe(server, during="Preparing")
+        try:
+            job = bench.run_job(server, location, tagging, until="Suspended", on_created=probe.start)
+        finally:
+            bench.shared[LATENCIES] = probe.stop()
         rss = peak_rss_mb(server_pid(server))
     assert job.total == rows, f"Preparing stored {job.total} tasks for {rows} rows"
     rate = rows / (job.at("Suspended") - job.at("Preparing"))

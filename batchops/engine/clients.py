@@ -4,6 +4,7 @@ replicas). Everything opened here is closed by ``aclose``."""
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ class StoreClients:
         self._clients: dict[StoreCredentials, S3Client] = {}
         self._breakers: dict[StoreCredentials, CircuitBreaker] = {}  # one per store client
         self._functions: FunctionInvoker | None = None
+        self._opening = asyncio.Lock()  # many jobs starting at once open one client per store, not one each
         # Buckets on other stores (copy targets, replicas) and the copy limits every job shares.
         self.routes = StoreRoutes(settings.targets, settings.replicas, self._open)
         self.transfer = TransferLimits.from_settings(settings)
@@ -44,7 +46,9 @@ class StoreClients:
         """The client for the job's RoleArn; ManifestError ``RoleNotDeclared`` once its role is gone."""
         creds = credentials_for(self._settings, job.account_id, job.spec.role_arn)
         if creds not in self._clients:
-            self._clients[creds] = await self._open(creds)
+            async with self._opening:
+                if creds not in self._clients:
+                    self._clients[creds] = await self._open(creds)
         return JobClient(self._clients[creds], self._breakers[creds])
 
     async def function_invoker(self) -> FunctionInvoker:

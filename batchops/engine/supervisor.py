@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Iterable
 from typing import Protocol
 
 from batchops.domain.job import Job
@@ -40,6 +41,8 @@ STORE_PROBE_SECONDS = 1.0
 STORE_QUIET_SECONDS = 5.0
 _WATCHED = (S.NEW, S.PREPARING, S.READY, S.ACTIVE, S.PAUSING, S.PAUSED, S.COMPLETING, S.CANCELLING, S.FAILING)
 _DRAINED_FIRST = (S.PAUSING, S.CANCELLING, S.FAILING, S.COMPLETING)
+#: Statuses in which a job has a step to take (Ready and Paused jobs wait for the scheduler).
+_DRIVEN = frozenset({S.NEW, S.PREPARING, S.ACTIVE, *_DRAINED_FIRST})
 
 
 class Workforce(Protocol):
@@ -86,6 +89,7 @@ class Supervisor:
         self._jobs = job_work or LocalJobWork(JobSteps(settings, store, clients, wake=self.wake), wake=self.wake)
         self._loops: list[asyncio.Task[None]] = []
         self._sampler = ProgressSampler(store)
+        self._lanes = scheduler.Lanes(settings.max_active_jobs, settings.small_job_tasks, settings.small_job_slots)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -114,13 +118,14 @@ class Supervisor:
     # --- one tick ---------------------------------------------------------------------------
 
     async def tick(self) -> None:
+        """Each job's step is started together with the others' (one job's wait for the database or the store
+        does not hold the rest: with a thousand small jobs, one at a time took seconds a tick)."""
         jobs = await self.store.jobs_in(_WATCHED)
-        for move in scheduler.decide(jobs, self.settings.max_active_jobs):
-            await self.store.transition(move.job_id, move.to, move.reason, paused_by=move.paused_by)
+        moves = scheduler.decide(jobs, self._lanes)
+        await _all(self.store.transition(m.job_id, m.to, m.reason, paused_by=m.paused_by) for m in moves)
         if any(j.status in (S.READY, S.ACTIVE, S.PAUSED) for j in jobs):
             jobs = await self.store.jobs_in(_WATCHED)
-        for job in jobs:
-            await self._drive(job)
+        await _all(self._drive(job) for job in jobs if job.status in _DRIVEN)
 
     async def _drive(self, job: Job) -> None:
         if self._jobs.resting(job.id):
@@ -164,6 +169,13 @@ class Supervisor:
         purged = await self.store.purge_ended_before(time.time() - self.settings.retention_days * 86400)
         if purged:
             log.info("purged %d jobs that ended over %d days ago", purged, self.settings.retention_days)
+
+
+async def _all(steps: Iterable[Awaitable[object]]) -> None:
+    """Run the steps at once and wait for every one; then raise the first failure, if any (the tick is retried)."""
+    for outcome in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def _paused_reason(job: Job) -> str:

@@ -10,9 +10,10 @@ the whole request (503 SlowDown, 5xx, timeouts) come from the S3 client; a reque
 fails each of its tasks with that error.
 
 A batch holds at most as many keys as the job's tasks in flight (every waiting task holds a runner slot),
-so this operation asks for ``max_in_flight`` = 1,000 tasks at once rather than ``task_concurrency``: the
-store sees at most ``MAX_REQUESTS`` DeleteObjects requests per job and bucket from each process that runs
-the job's tasks (the server, or each of its ``--workers``).
+so this operation asks for ``max_in_flight`` = ``MAX_REQUESTS`` full batches of tasks at once rather than
+``task_concurrency``: the store sees at most ``MAX_REQUESTS`` DeleteObjects requests per job and bucket from
+each process that runs the job's tasks (the server, or each of its ``--workers``), each of up to 1,000 keys, as
+``s5cmd rm 'prefix/*'`` sends them (a single full batch in flight left the store idle between requests).
 
 A key (or version id) that XML 1.0 cannot carry (a control character, U+FFFE…) would make the whole
 DeleteObjects request malformed, so it is deleted on its own by DeleteObject, the key in the URL path;
@@ -42,7 +43,7 @@ MAX_KEYS = 1000
 #: How long the first key of a batch waits for others before the request goes out.
 LINGER_SECONDS = 0.002
 #: DeleteObjects requests of one batcher in flight at once; more keys wait for one of them to answer.
-MAX_REQUESTS = 2
+MAX_REQUESTS = 8
 
 BatchKey = tuple[str, str]  # (job id, bucket)
 
@@ -50,7 +51,7 @@ BatchKey = tuple[str, str]  # (job id, bucket)
 class DeleteObject(Operation[NoParams]):
     name = "S3DeleteObject"
     params_type = NoParams
-    max_in_flight = MAX_KEYS
+    max_in_flight = MAX_KEYS * MAX_REQUESTS
 
     def __init__(self) -> None:
         self._batchers: dict[BatchKey, _Batcher] = {}

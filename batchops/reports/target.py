@@ -6,11 +6,17 @@ report writer's own call, in three small round trips: HeadBucket (the bucket exi
 SeaweedFS creates a missing bucket on PutObject), an empty marker put under the report prefix (``put_bytes``,
 as the writer puts its files: proves the role may write there) and its DeleteObject (the bucket is left as it
 was; a role that may put but not delete keeps one empty object under a fixed name).
+
+A write proven is remembered for ``PROVEN_SECONDS`` (``ProvenWrites``): a tenant creating jobs in a burst, each
+with the same report bucket and prefix, pays the three round trips once, not per job. Only success is
+remembered; a refusal is asked again each time, and a report that cannot be written at the end still fails its
+job ``ReportWriteFailed``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import suppress
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +36,26 @@ TIMEOUT_SECONDS = 5.0
 TOTAL_SECONDS = 10.0
 #: Codes for a key the store will not take: the prefix is at fault, not the bucket.
 _KEY_REFUSALS = frozenset({"KeyTooLongError", "InvalidRequest", "InvalidArgument", "InvalidObjectName"})
+PROVEN_SECONDS = 30.0
+_PROVEN_KEPT = 1024
+
+
+class ProvenWrites:
+    """Report locations a role wrote to a moment ago: (account, role, bucket, marker key) → when."""
+
+    def __init__(self, seconds: float = PROVEN_SECONDS) -> None:
+        self._seconds = seconds
+        self._when: dict[tuple[str, ...], float] = {}
+
+    def knows(self, where: tuple[str, ...]) -> bool:
+        at = self._when.get(where)
+        return at is not None and time.monotonic() - at < self._seconds
+
+    def add(self, where: tuple[str, ...]) -> None:
+        self._when.pop(where, None)
+        self._when[where] = time.monotonic()
+        while len(self._when) > _PROVEN_KEPT:
+            self._when.pop(next(iter(self._when)))
 
 
 def marker_key(prefix: str | None) -> str:
@@ -38,22 +64,32 @@ def marker_key(prefix: str | None) -> str:
 
 
 async def check_report_writable(
-    settings: Settings, account_id: str, spec: JobSpec, clients: QuickClients | None = None
+    settings: Settings,
+    account_id: str,
+    spec: JobSpec,
+    clients: QuickClients | None = None,
+    proven: ProvenWrites | None = None,
 ) -> None:
     """Refuse (ValidationError naming Report.Bucket or Report.Prefix) a report the job's role cannot write;
-    StoreUnavailable when the store does not answer. Call after ``check_role``; ``clients``: open ones to use."""
+    StoreUnavailable when the store does not answer. Call after ``check_role``; ``clients``: open ones to use;
+    ``proven``: writes proven a moment ago, not probed again."""
     if not spec.report.enabled:
         return
     creds = resolve(settings, account_id, spec.role_arn)
     if creds is None:  # check_role refuses this first; nothing to probe with
         return
     bucket = report_bucket(spec.report)
+    where = (account_id, spec.role_arn, bucket, marker_key(spec.report.prefix))
+    if proven is not None and proven.knows(where):
+        return
     async with checking_client(creds, min(settings.s3_timeout_seconds, TIMEOUT_SECONDS), clients) as s3:
         try:
             async with asyncio.timeout(TOTAL_SECONDS):
                 await _probe(s3, bucket, marker_key(spec.report.prefix), spec.role_arn)
         except TimeoutError:
             raise unreachable(bucket, f"no answer within {TOTAL_SECONDS:g} s") from None
+    if proven is not None:
+        proven.add(where)
 
 
 async def _probe(s3: S3Client, bucket: str, key: str, role_arn: str) -> None:

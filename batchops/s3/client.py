@@ -9,6 +9,7 @@ per store, so an outage holds its jobs).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -83,12 +84,16 @@ class QuickClients:
         self.timeout = timeout
         self._stack = AsyncExitStack()
         self._open: dict[StoreCredentials, Any] = {}
+        self._opening = asyncio.Lock()  # a burst of first CreateJobs opens one client, not one each
 
     async def client(self, creds: StoreCredentials) -> Any:
         found = self._open.get(creds)
-        if found is None:  # two first calls at once may both open one: the extra is closed with the rest
-            opened = await self._stack.enter_async_context(quick_client(creds, self.timeout, self.CONNECTIONS))
-            found = self._open.setdefault(creds, opened)
+        if found is None:
+            async with self._opening:
+                found = self._open.get(creds)
+                if found is None:
+                    found = await self._stack.enter_async_context(quick_client(creds, self.timeout, self.CONNECTIONS))
+                    self._open[creds] = found
         return found
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ from batchops.errors import JobNotFound, JobStatusRefused, PriorityFinal, RateFi
 from batchops.manifests.precheck import check_manifest
 from batchops.operations.registry import get_operation
 from batchops.reports.target import TIMEOUT_SECONDS as CHECK_TIMEOUT_SECONDS
-from batchops.reports.target import check_report_writable
+from batchops.reports.target import ProvenWrites, check_report_writable
 from batchops.s3.client import QuickClients
 from batchops.s3.resolver import check_role
 from batchops.service import objects
@@ -106,6 +106,7 @@ class JobService:
         self._codes_seen: dict[str, tuple[int, dict[str, int]]] = {}
         # CreateJob's store checks reuse their clients: opening one costs more than the check.
         self._check_clients = QuickClients(min(settings.s3_timeout_seconds, CHECK_TIMEOUT_SECONDS))
+        self._proven_reports = ProvenWrites()
 
     async def close(self) -> None:
         """Close the clients CreateJob's checks keep open (the server calls it when it stops)."""
@@ -125,7 +126,7 @@ class JobService:
         operation.check_settings(operation.decode(spec.operation.params), self._settings)
         await _all_pass(
             check_manifest(self._settings, account.id, spec, self._check_clients),
-            check_report_writable(self._settings, account.id, spec, self._check_clients),
+            check_report_writable(self._settings, account.id, spec, self._check_clients, self._proven_reports),
             check_copy_target(self._settings, account.id, spec, self._check_clients),
         )
         limit = self._settings.max_unfinished_jobs(account)

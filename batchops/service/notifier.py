@@ -85,20 +85,25 @@ class Notifier:
                 await asyncio.sleep(self._poll_seconds)
 
     async def send_due(self) -> int:
-        """Send every due event once (each job's oldest); how many were tried or dropped."""
+        """Send every due event once (each job's oldest); how many were tried or dropped. Events nobody listens
+        for (most jobs have no webhook) are dropped together, in one write."""
         due = await self._store.due_deliveries(self._clock(), BATCH)
-        await asyncio.gather(*(self._send(delivery) for delivery in due))
+        listened, unheard = [], []
+        for delivery in due:
+            try:
+                job: Job | None = await self._store.job_for_engine(delivery.job_id)
+            except JobNotFound:  # purged meanwhile
+                job = None
+            target = None if job is None else self._target(job)
+            if job is None or target is None:
+                unheard.append(delivery.id)  # as if never written
+            else:
+                listened.append(self._send(delivery, job, target))
+        await self._store.drop_deliveries(unheard)
+        await asyncio.gather(*listened)
         return len(due)
 
-    async def _send(self, delivery: PendingDelivery) -> None:
-        try:
-            job = await self._store.job_for_engine(delivery.job_id)
-        except JobNotFound:  # purged meanwhile
-            job = None
-        target = None if job is None else self._target(job)
-        if job is None or target is None:  # nobody listens: the event is dropped, as if never written
-            await self._store.drop_delivery(delivery.id)
-            return
+    async def _send(self, delivery: PendingDelivery, job: Job, target: WebhookTarget) -> None:
         if not await self._store.claim_delivery(delivery, self._clock() + TIMEOUT_SECONDS + 60):
             return  # another server sends it
         result = await self._post(delivery, _body(delivery, job), target)

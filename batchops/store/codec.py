@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict
@@ -46,7 +47,10 @@ def spec_to_json(spec: JobSpec) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=4096)
 def spec_from_json(text: str) -> JobSpec:
+    """The spec a job was created with. Cached: the engine reads every unfinished job each tick, and a spec
+    never changes once stored (its priority and caps live in columns of their own)."""
     data = json.loads(text)
     return JobSpec(
         client_request_token=data["client_request_token"],

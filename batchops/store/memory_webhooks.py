@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -62,9 +63,10 @@ class MemoryWebhooks(MemoryBase):
                 row.next_attempt_at = next_attempt_at
             self.attempts.append(rules.attempt_values(delivery, row.attempts, result, now))
 
-    async def drop_delivery(self, delivery_id: int) -> None:
+    async def drop_deliveries(self, delivery_ids: Sequence[int]) -> None:
         async with self._write():
-            self.deliveries.pop(delivery_id, None)
+            for delivery_id in delivery_ids:
+                self.deliveries.pop(delivery_id, None)
 
     async def delivery_attempts(self, job_id: str, limit: int) -> list[DeliveryAttempt]:
         mine = [a for a in self.attempts if a["job_id"] == job_id][-limit:]

@@ -66,6 +66,20 @@ def test_lower_priority_job_waits_in_ready(start_server: Any, s3: Any, new_bucke
     wait_status(control, high, "Complete", timeout=180)
 
 
+def test_a_small_job_of_the_same_priority_runs_beside_a_big_one(start_server: Any, s3: Any, new_bucket: Any) -> None:
+    control = start_server("--task-concurrency", "1").client()
+    bucket = new_bucket()
+    keys = many_objects(s3, bucket, 1500)
+    big = create_job(control, put_manifest(s3, bucket, slow_rows(bucket, keys)), TAGGING, priority=10)
+    wait_status(control, big, "Active")
+    small = create_job(control, put_manifest(s3, bucket, [f"{bucket},{k}" for k in keys[:3]]), TAGGING, priority=10)
+    # It has a slot of its own: it completes while the big job, holding the only main slot, still runs
+    assert wait_status(control, small, "Complete")["ProgressSummary"]["NumberOfTasksSucceeded"] == 3
+    assert describe(control, big)["Status"] == "Active"
+    control.update_job_status(AccountId=ACCOUNT, JobId=big, RequestedJobStatus="Cancelled")
+    wait_status(control, big, "Cancelled", timeout=60)
+
+
 def test_cancel_an_active_job(start_server: Any, s3: Any, new_bucket: Any) -> None:
     control = start_server("--task-concurrency", "2").client()
     bucket, reports = new_bucket(), new_bucket()

@@ -58,9 +58,9 @@ async def run_tasks(operation: DeleteObject, store: FakeStore, count: int, start
     return await asyncio.gather(*tasks)
 
 
-def test_delete_asks_for_a_full_batch_of_tasks_in_flight() -> None:
-    assert DeleteObject.max_in_flight == MAX_KEYS == 1000
-    assert COSDeleteObject.max_in_flight == MAX_KEYS
+def test_delete_asks_for_a_full_batch_of_tasks_in_flight_per_request() -> None:
+    assert DeleteObject.max_in_flight == MAX_KEYS * MAX_REQUESTS == 8000
+    assert COSDeleteObject.max_in_flight == DeleteObject.max_in_flight
     assert Operation.max_in_flight is None
 
 
@@ -80,8 +80,8 @@ async def test_batches_fill_while_tasks_trickle_in() -> None:
     # old limit of task_concurrency = 64 tasks in flight, at most 64), at most MAX_REQUESTS at once
     assert len(results) == 5000 and sum(store.batches) == 5000
     assert store.most_in_flight <= MAX_REQUESTS
-    assert len(store.batches) <= 25, store.batches  # 200 keys a request on average, not 64
-    assert max(store.batches) >= 250, store.batches
+    assert len(store.batches) <= 40, store.batches  # 125 keys a request on average, not 64
+    assert max(store.batches) >= 125, store.batches
 
 
 class RecordingStore:

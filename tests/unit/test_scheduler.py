@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from batchops.domain.job import (
@@ -15,7 +16,7 @@ from batchops.domain.job import (
     ReportSpec,
 )
 from batchops.domain.status import JobStatus
-from batchops.engine.scheduler import decide
+from batchops.engine.scheduler import Lanes, decide
 
 S = JobStatus
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -77,3 +78,47 @@ def test_several_slots_fill_in_rank_order() -> None:
 
 def test_non_runnable_jobs_are_ignored() -> None:
     assert moves(job("s", S.SUSPENDED, 9), job("n", S.NEW, 9), job("r", S.READY, 1)) == {("r", S.ACTIVE)}
+
+
+# --- the small jobs' slots --------------------------------------------------------------------------
+
+LANES = Lanes(max_active=1, small_tasks=1000, small_slots=2)
+
+
+def sized(job_id: str, status: JobStatus, priority: int, tasks: int, age: int = 0) -> Job:
+    return replace(job(job_id, status, priority, age), progress=Progress(tasks, 0, 0, 0))
+
+
+def lane_moves(*jobs: Job) -> set[tuple[str, JobStatus]]:
+    return {(m.job_id, m.to) for m in decide(list(jobs), LANES)}
+
+
+def test_small_jobs_of_the_same_priority_run_beside_a_big_one_up_to_their_slots() -> None:
+    big = sized("big", S.ACTIVE, 5, 1_000_000)
+    small = [sized(f"s{n}", S.READY, 5, 3, age=n) for n in range(1, 4)]
+    assert lane_moves(big, *small) == {("s1", S.ACTIVE), ("s2", S.ACTIVE)}
+    assert lane_moves(big, replace(small[0], status=S.ACTIVE), small[1], small[2]) == {("s2", S.ACTIVE)}
+
+
+def test_a_job_one_task_over_the_bound_is_big_and_waits() -> None:
+    assert lane_moves(sized("big", S.ACTIVE, 5, 10**6), sized("b2", S.READY, 5, 1001, age=1)) == set()
+    assert lane_moves(sized("big", S.ACTIVE, 5, 10**6), sized("s", S.READY, 5, 1000, age=1)) == {("s", S.ACTIVE)}
+
+
+def test_a_lower_priority_small_job_still_waits_in_ready_while_a_higher_one_runs() -> None:
+    assert lane_moves(sized("hi", S.ACTIVE, 9, 10**6), sized("lo", S.READY, 1, 3)) == set()
+
+
+def test_a_higher_priority_job_pauses_small_jobs_below_it_too() -> None:
+    running = [sized("big", S.ACTIVE, 5, 10**6), sized("s1", S.ACTIVE, 5, 3, age=1)]
+    assert lane_moves(*running, sized("hi", S.READY, 9, 10**6, age=2)) == {("big", S.PAUSING), ("s1", S.PAUSING)}
+
+
+def test_a_higher_priority_small_job_takes_the_main_slot_by_pre_empting() -> None:
+    assert lane_moves(sized("lo", S.ACTIVE, 1, 10**6), sized("hi", S.READY, 9, 3)) == {("lo", S.PAUSING)}
+
+
+def test_no_small_slots_is_the_one_lane_rule() -> None:
+    one_lane = Lanes(max_active=1, small_tasks=1000, small_slots=0)
+    jobs = [sized("big", S.ACTIVE, 5, 10**6), sized("s", S.READY, 5, 3, age=1)]
+    assert decide(jobs, one_lane) == []

@@ -28,6 +28,7 @@ SERVER_OPTIONS = {
     "--database",
     "--s3-endpoint",
     "--max-active-jobs",
+    "--small-job-slots",
     "--task-concurrency",
     "--workers",
     "--dispatch",

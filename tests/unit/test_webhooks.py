@@ -212,7 +212,7 @@ async def test_a_claimed_event_is_taken_once_and_an_attempt_moves_the_job_on(any
 async def test_a_dropped_event_is_gone(any_store: Store) -> None:
     job_id = await new_job(any_store)
     (new,) = await any_store.due_deliveries(time.time() + 10**10, 10)
-    await any_store.drop_delivery(new.id)
+    await any_store.drop_deliveries([new.id])
     assert await any_store.pending_deliveries(job_id) == 0
 
 

@@ -3,6 +3,7 @@ the notifier, and the attempts DescribeJob and the console show."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -77,10 +78,12 @@ class SqlWebhooks(Repository):
             await conn.execute(update(webhook_deliveries).where(this).values(**values))
             await conn.execute(insert(webhook_attempts).values(**rules.attempt_values(delivery, attempt, result, now)))
 
-    async def drop_delivery(self, delivery_id: int) -> None:
-        """Forget an event nobody listens for (neither its job nor its account has a webhook)."""
+    async def drop_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        """Forget events nobody listens for (neither their job nor its account has a webhook), in one write."""
+        if not delivery_ids:
+            return
         async with self._db.write() as conn:
-            await conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id))
+            await conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.id.in_(list(delivery_ids))))
 
     async def delivery_attempts(self, job_id: str, limit: int) -> list[DeliveryAttempt]:
         """The job's most recent ``limit`` delivery attempts, oldest first."""
