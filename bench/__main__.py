@@ -34,6 +34,7 @@ from bench import (
     p7_describe_latency,
     p8_small_jobs,
     p9_big_objects,
+    p10_big_job,
     p11_scale_out,
     p12_control_plane,
 )
@@ -51,6 +52,7 @@ WORKLOADS: dict[str, Callable[[Bench], Row]] = {
         p8_small_jobs,  # before P7, which reads the latencies probed during P8
         p7_describe_latency,
         p9_big_objects,
+        p10_big_job,
         p11_scale_out,
         p12_control_plane,
     )

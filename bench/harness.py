@@ -204,15 +204,17 @@ class Bench:
         on_created: Callable[[str], None] | None = None,
         timeout: float = 3600.0,
         database: str | None = None,
+        report_bucket: str | None = None,
     ) -> JobRun:
         """Create a job (a dict for boto3's model, or an extension's XML), wait for ``until``, return its history.
 
         ``on_created`` gets the job id as soon as CreateJob answered (to start a probe). ``database``: the
-        server's PostgreSQL URL (its history is read there; else from its SQLite).
+        server's PostgreSQL URL (its history is read there; else from its SQLite). ``report_bucket``: the job
+        writes a report of all its tasks there (prefix ``reports``); else no report.
         """
         control = server.client()
         created_at = time.time()
-        job_id = create_extension_job(control, location, operation, until == "Suspended")
+        job_id = create_extension_job(control, location, operation, until == "Suspended", report_bucket)
         if on_created is not None:
             on_created(job_id)
 
@@ -287,12 +289,16 @@ class ApiProbe:
 
 
 def create_extension_job(
-    control: Any, location: dict[str, str], operation: dict[str, Any] | str, confirmation: bool = False
+    control: Any,
+    location: dict[str, str],
+    operation: dict[str, Any] | str,
+    confirmation: bool = False,
+    report_bucket: str | None = None,
 ) -> str:
     """CreateJob through boto3 (signed); an XML string operation (an extension boto3's model lacks) is
     swapped into the request body just before signing."""
     if isinstance(operation, dict):
-        return create_job(control, location, operation, confirmation=confirmation)
+        return create_job(control, location, operation, confirmation=confirmation, report_bucket=report_bucket)
 
     def swap(request: Any, **_: Any) -> None:
         body = request.data.decode() if isinstance(request.data, bytes) else request.data
@@ -300,7 +306,8 @@ def create_extension_job(
 
     control.meta.events.register("before-sign.s3-control.CreateJob", swap, unique_id="bench-swap")
     try:
-        return create_job(control, location, {"S3DeleteObjectTagging": {}}, confirmation=confirmation)
+        placeholder = {"S3DeleteObjectTagging": {}}
+        return create_job(control, location, placeholder, confirmation=confirmation, report_bucket=report_bucket)
     finally:
         control.meta.events.unregister("before-sign.s3-control.CreateJob", unique_id="bench-swap")
 

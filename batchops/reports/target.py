@@ -23,7 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batchops.domain.job import JobSpec
 from batchops.errors import StoreUnavailable, ValidationError
-from batchops.reports.writer import put_bytes, report_bucket
+from batchops.reports.uploads import put_bytes
+from batchops.reports.writer import report_bucket
 from batchops.s3.client import QuickClients, checking_client
 from batchops.s3.resolver import resolve
 from batchops.s3.types import S3Client

@@ -17,7 +17,7 @@ from typing import Protocol
 from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec, RateCaps
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus, PausedBy
-from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
+from batchops.domain.task import ReportRow, ReportRun, TaskOutcome, TaskStatus
 from batchops.domain.tasklist import TaskPage, TaskQuery
 from batchops.domain.throughput import ProgressSample
 from batchops.domain.webhook import AttemptResult, DeliveryAttempt, PendingDelivery
@@ -210,6 +210,13 @@ class ReportSource(Protocol):
     """Reads for reports and the console: outcome rows, and jobs searched, sorted and counted."""
 
     def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]: ...
+
+    def report_runs(
+        self, job_id: str, status: TaskStatus, page: int = 20_000
+    ) -> AsyncIterator[ReportRow | ReportRun]:
+        """The rows ``report_rows`` yields, in the same order, with runs of rows alike but for their keys as one
+        ``ReportRun`` where the store can read them so (what the completion report is written from)."""
+        ...
 
     async def recent_failures(self, job_id: str, limit: int = 20) -> list[ReportRow]: ...
 

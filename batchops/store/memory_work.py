@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 from batchops.domain.job import GeneratedManifest
 from batchops.domain.status import JobStatus
-from batchops.domain.task import ReportRow, TaskOutcome, TaskStatus
+from batchops.domain.task import ReportRow, ReportRun, TaskOutcome, TaskStatus
 from batchops.domain.tasklist import ListedTask, TaskOrder, TaskPage, TaskQuery, decode_token, encode_token, key_bytes
 from batchops.errors import ChunksTaken, StoreFull
 from batchops.store import codec
@@ -259,6 +259,12 @@ class MemoryWork(MemoryBase):
 
     async def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]:
         for row in self._outcomes_of(job_id, status):
+            yield report_row(*row[2:])
+
+    async def report_runs(
+        self, job_id: str, status: TaskStatus, page: int = 20_000
+    ) -> AsyncIterator[ReportRow | ReportRun]:
+        for row in self._outcomes_of(job_id, status):  # rows already in memory: no runs to gain from
             yield report_row(*row[2:])
 
     async def recent_failures(self, job_id: str, limit: int = 20) -> list[ReportRow]:

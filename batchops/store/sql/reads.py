@@ -10,7 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from batchops.domain.job import Job
 from batchops.domain.status import JobStatus
-from batchops.domain.task import ReportRow, TaskStatus
+from batchops.domain.task import ReportRow, ReportRun, TaskStatus
 from batchops.domain.tasklist import (
     ListedTask,
     TaskOrder,
@@ -27,6 +27,7 @@ from batchops.store.outcomes import report_row, stored
 from batchops.store.schema import jobs, tasks
 from batchops.store.sql.database import Repository
 from batchops.store.sql.jobs import visible
+from batchops.store.sql.runs import succeeded_runs
 
 
 class SqlReads(Repository):
@@ -47,6 +48,14 @@ class SqlReads(Repository):
             if len(rows) < page:
                 return
             after = rows[-1].seq
+
+    def report_runs(
+        self, job_id: str, status: TaskStatus, page: int = 20_000
+    ) -> AsyncIterator[ReportRow | ReportRun]:
+        """Succeeded rows in runs on SQLite (``runs``); failed rows, and PostgreSQL's, row by row."""
+        if status is TaskStatus.SUCCEEDED and not self._db.postgres:
+            return succeeded_runs(self._db, job_id, page)
+        return self.report_rows(job_id, status)
 
     async def recent_failures(self, job_id: str, limit: int = 20) -> list[ReportRow]:
         query = (
