@@ -1,9 +1,9 @@
 """S3DeleteObject (a batchops extension): delete an object, or one version of it.
 
 Tasks are batched: concurrent ``run`` calls of one job on one bucket join a DeleteObjects request of up
-to 1,000 keys, with ``Quiet=false`` so the store answers for every key. A request goes out when 1,000
-keys wait, or ``LINGER_SECONDS`` after the first one arrived while fewer than ``MAX_REQUESTS`` requests of
-the batcher are in flight; otherwise keys keep gathering until one of those answers, so under load the
+to 1,000 keys, with ``Quiet=false`` so the store answers for every key. While fewer than ``MAX_REQUESTS``
+requests of the batcher are in flight, a request goes out when 1,000 keys wait, or ``LINGER_SECONDS`` after
+the first one arrived; otherwise keys keep gathering until one of those answers, so under load the
 batches fill up by themselves. Each task still gets its own outcome: its ``Deleted`` entry is its
 success message, its ``Errors`` entry its failure (that key's Code and Message). Retries and backoff of
 the whole request (503 SlowDown, 5xx, timeouts) come from the S3 client; a request that still fails
@@ -103,7 +103,7 @@ class _Batcher:
     async def submit(self, target: ObjectRef) -> str:
         entry = _Waiting(target, asyncio.get_running_loop().create_future())
         self.waiting.append(entry)
-        if len(self.waiting) >= MAX_KEYS:
+        if len(self.waiting) >= MAX_KEYS and self.in_flight < MAX_REQUESTS:
             self._flush()
         elif self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._linger_over)
@@ -141,7 +141,7 @@ class _Batcher:
                 _settle(entry, outcome_of(entry.target, response))
         finally:
             self.in_flight -= 1
-            if self.waiting and self.timer is None:
+            if self.waiting and (self.timer is None or len(self.waiting) >= MAX_KEYS):
                 self._flush()  # keys that gathered while the requests were in flight
             elif not self.waiting and not self.in_flight and self.timer is None:
                 self.on_idle()
