@@ -50,8 +50,6 @@ def run(bench: Bench) -> Row:
     seconds = last_complete - started
     rate = jobs / seconds
     peer = tag_with_pool(bench, keys)
-    bench.record("tag", "batchops (P8: 3-task jobs)", len(keys), seconds)
-    bench.record("tag", f"boto3 pool, {CLIENTS} threads (P8)", len(keys), peer)
     bench.shared[LATENCIES] = prober.describe_ms, prober.list_ms
     p99 = percentile(create_ms, 0.99)
     met = rate >= MIN_JOBS_PER_SECOND and p99 <= MAX_CREATE_P99_MS
