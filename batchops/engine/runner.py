@@ -108,6 +108,10 @@ class JobRunner:
         self._params = operation.decode(job.spec.operation.params)
         # A dry run checks each task instead of running it: chosen once for the job, so no task can do otherwise.
         self._act = operation.check if job.spec.dry_run else operation.run
+        # An operation that acts on many objects at once gets a chunk's rows in groups (not in a dry run, which
+        # checks each): no asyncio task per row.
+        grouped = operation.group_size > 0 and not job.spec.dry_run
+        self._groups = asyncio.Semaphore(operation.groups_in_flight) if grouped else None
         self._fields = job.spec.manifest.fields if job.spec.manifest is not None else ()
         self._config = config
         self._on_progress = on_progress
@@ -219,6 +223,10 @@ class JobRunner:
         return [row for row in rows if row.seq not in claim.ended] if claim.ended else rows
 
     async def _spawn_all(self, chunk_no: int, rows: list[ChunkRow]) -> None:
+        if self._groups is not None and (self._rate is None or self._rate.tasks.size is None):
+            # A cap on tasks in flight counts tasks: under one, chunks run a task per row (a cap set while
+            # groups run applies from the next chunk on).
+            return await self._spawn_groups(chunk_no, rows, self._groups)
         for row in rows:
             if row.target is None:  # a manifest row that names no object: failed, nothing to run
                 self._ended(chunk_no, _malformed(row))
@@ -228,6 +236,26 @@ class JobRunner:
             running = asyncio.create_task(self._run_task(chunk_no, row))
             self._inflight.add(running)
             running.add_done_callback(self._task_done)
+
+    async def _spawn_groups(self, chunk_no: int, rows: list[ChunkRow], groups: asyncio.Semaphore) -> None:
+        runnable = []
+        for row in rows:
+            if row.target is None:
+                self._ended(chunk_no, _malformed(row))
+            else:
+                runnable.append(row)
+        size = self._operation.group_size
+        for start in range(0, len(runnable), size):
+            if self.stopped or not await self._until_stopped(groups.acquire(), groups.release):
+                return
+            running = asyncio.create_task(self._run_group(chunk_no, runnable[start : start + size]))
+            self._inflight.add(running)
+            running.add_done_callback(self._group_done)
+
+    def _group_done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        assert self._groups is not None
+        self._groups.release()
 
     async def _acquire_slot(self) -> bool:
         """A slot for one more task (the job's own cap first, then the engine's), or False once the runner is
@@ -301,10 +329,15 @@ class JobRunner:
             JOB_RATE.set(self._rate.requests)
         self._ended(chunk_no, await self._execute(row))
 
-    def _ended(self, chunk_no: int, outcome: TaskOutcome) -> None:
+    async def _run_group(self, chunk_no: int, rows: list[ChunkRow]) -> None:
+        if self._rate is not None:  # every S3 request of the group takes a token of the job's rate
+            JOB_RATE.set(self._rate.requests)
+        self._ended(chunk_no, *await self._execute_group(rows))
+
+    def _ended(self, chunk_no: int, *outcomes: TaskOutcome) -> None:
         pending = self._pending
-        pending.outcomes.append(outcome)
-        left = self._left_in_chunk[chunk_no] - 1
+        pending.outcomes.extend(outcomes)
+        left = self._left_in_chunk[chunk_no] - len(outcomes)
         if left:
             self._left_in_chunk[chunk_no] = left
         else:
@@ -328,6 +361,33 @@ class JobRunner:
                 error = to_task_error(exc)
                 return TaskOutcome(row.seq, TaskStatus.FAILED, error.http_status, error.code, error.message, target)
             return TaskOutcome(row.seq, TaskStatus.SUCCEEDED, 200, "", message, target)
+
+    async def _execute_group(self, rows: list[ChunkRow]) -> list[TaskOutcome]:
+        """``_execute`` for a group of rows: the operation's ``run_many`` acts on them all; those that failed for an
+        outage run again once the store is back, like a single task."""
+        outcomes: list[TaskOutcome] = []
+        while rows:
+            trips = BREAKERS.trips
+            targets = [row.target for row in rows if row.target is not None]
+            try:
+                results = await self._operation.run_many(self._ctx, self._params, targets)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the whole group failed: so did each of its tasks
+                results = [exc] * len(rows)
+            again: list[ChunkRow] = []
+            for row, target, result in zip(rows, targets, results, strict=True):
+                if not isinstance(result, Exception):
+                    outcomes.append(TaskOutcome(row.seq, TaskStatus.SUCCEEDED, 200, "", result, target))
+                elif outage_of(result) is not None and (again or await BREAKERS.held_since(trips)):
+                    again.append(row)
+                else:
+                    error = to_task_error(result)
+                    outcomes.append(
+                        TaskOutcome(row.seq, TaskStatus.FAILED, error.http_status, error.code, error.message, target)
+                    )
+            rows = again
+        return outcomes
 
     async def _flush_loop(self, done: asyncio.Event) -> None:
         # Never cancelled mid-write: a cancelled transaction would drop the outcomes it held.

@@ -11,7 +11,7 @@ reads, and says what ``run`` would do (or raises as ``run`` would fail).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self
 from xml.etree.ElementTree import Element
@@ -88,6 +88,11 @@ class Operation(ABC, Generic[P]):
     #: How many of one job's tasks may be in flight at once; None: the server's ``task_concurrency``,
     #: shared by all jobs. An operation that batches its tasks into fewer requests sets more.
     max_in_flight: ClassVar[int | None] = None
+    #: An operation that acts on many objects in one go (``run_many``) sets the most it takes at once; the runner
+    #: then hands it a chunk's rows in groups of up to this many, without a task per row. 0: one task per row.
+    group_size: ClassVar[int] = 0
+    #: How many of one job's groups may be in flight at once in one process.
+    groups_in_flight: ClassVar[int] = 1
 
     @abstractmethod
     def parse(self, element: Element) -> P:
@@ -96,6 +101,11 @@ class Operation(ABC, Generic[P]):
     @abstractmethod
     async def run(self, ctx: TaskContext, params: P, target: ObjectRef) -> str:
         """Act on one object; return the report's result message for a success."""
+
+    async def run_many(self, ctx: TaskContext, params: P, targets: Sequence[ObjectRef]) -> list[str | Exception]:
+        """Act on each object (``group_size`` set): for each, in order, its result message or its failure, as
+        ``run`` would return or raise it. Raising fails every one of them with that error."""
+        raise NotImplementedError(f"{self.name} acts on one object at a time")
 
     async def check(self, ctx: TaskContext, params: P, target: ObjectRef) -> str:
         """Dry run: what ``run`` would do to the object, changing nothing. This default HEADs the object (its

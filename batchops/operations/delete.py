@@ -25,6 +25,7 @@ S3 deletes are idempotent: a key that is already gone still counts as deleted.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -52,6 +53,8 @@ class DeleteObject(Operation[NoParams]):
     name = "S3DeleteObject"
     params_type = NoParams
     max_in_flight = MAX_KEYS * MAX_REQUESTS
+    group_size = MAX_KEYS
+    groups_in_flight = MAX_REQUESTS
 
     def __init__(self) -> None:
         self._batchers: dict[BatchKey, _Batcher] = {}
@@ -62,12 +65,24 @@ class DeleteObject(Operation[NoParams]):
 
     async def run(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
         if not batchable(target):
-            return await delete_alone(ctx, target)
+            result = await delete_alone(ctx, target)
+            if isinstance(result, Exception):
+                raise result
+            return result
         key = (ctx.job_id, target.bucket)
         batcher = self._batchers.get(key)
         if batcher is None or batcher.s3 is not ctx.s3:
             batcher = self._batchers[key] = _Batcher(ctx.s3, target.bucket, lambda: self._batchers.pop(key, None))
         return await batcher.submit(target)
+
+    async def run_many(self, ctx: TaskContext, params: NoParams, targets: Sequence[ObjectRef]) -> list[str | Exception]:
+        """One DeleteObjects request for the keys XML can carry (up to ``MAX_KEYS``: the runner's groups), and a
+        DeleteObject for each of the others, at once."""
+        together = [target for target in targets if batchable(target)]
+        alone = [target for target in targets if not batchable(target)]
+        batched, singles = await asyncio.gather(_delete_together(ctx.s3, together), _delete_each(ctx, alone))
+        results, others = iter(batched), iter(singles)
+        return [next(results) if batchable(target) else next(others) for target in targets]
 
     async def check(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
         return await check_delete(ctx, target)
@@ -78,9 +93,29 @@ def batchable(target: ObjectRef) -> bool:
     return xml_can_carry(target.key) and (target.version_id is None or xml_can_carry(target.version_id))
 
 
-async def delete_alone(ctx: TaskContext, target: ObjectRef) -> str:
-    response = await ctx.s3.delete_object(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
+async def delete_alone(ctx: TaskContext, target: ObjectRef) -> str | Exception:
+    """A DeleteObject: its result message, or its failure."""
+    try:
+        response = await ctx.s3.delete_object(Bucket=target.bucket, Key=target.key, **version_kwargs(target))
+    except Exception as exc:
+        return exc
     return describe_delete(response, target)
+
+
+async def _delete_each(ctx: TaskContext, targets: list[ObjectRef]) -> list[str | Exception]:
+    return list(await asyncio.gather(*(delete_alone(ctx, target) for target in targets)))
+
+
+async def _delete_together(s3: S3Client, targets: list[ObjectRef]) -> list[str | Exception]:
+    """One DeleteObjects request for ``targets`` (all on one bucket; none when empty)."""
+    if not targets:
+        return []
+    objects = [{"Key": target.key, **version_kwargs(target)} for target in targets]
+    try:
+        response = await s3.delete_objects(Bucket=targets[0].bucket, Delete={"Objects": objects, "Quiet": False})
+    except Exception as exc:  # the whole request failed after the client's retries: so did each task
+        return [exc] * len(targets)
+    return outcomes_of(targets, response)
 
 
 @dataclass
@@ -137,8 +172,8 @@ class _Batcher:
             for entry in batch:
                 _settle(entry, exc)
         else:
-            for entry in batch:
-                _settle(entry, outcome_of(entry.target, response))
+            for entry, outcome in zip(batch, outcomes_of([e.target for e in batch], response), strict=True):
+                _settle(entry, outcome)
         finally:
             self.in_flight -= 1
             if self.waiting and (self.timer is None or len(self.waiting) >= MAX_KEYS):
@@ -147,14 +182,30 @@ class _Batcher:
                 self.on_idle()
 
 
-def outcome_of(target: ObjectRef, response: dict[str, Any]) -> str | TaskError:
-    """One key's result in a DeleteObjects answer: its success message, or its error."""
-    deleted = _entry_for(target, response.get("Deleted", []))
+def outcomes_of(targets: Sequence[ObjectRef], response: dict[str, Any]) -> list[str | Exception]:
+    """Each key's result in a DeleteObjects answer, in the order of ``targets``: its success message, or its
+    error. The answer's entries are looked up by key (a scan per key made 1,000-key batches quadratic)."""
+    deleted, errors = _by_key(response.get("Deleted", [])), _by_key(response.get("Errors", []))
+    return [outcome_of(t, deleted.get(t.key, []), errors.get(t.key, [])) for t in targets]
+
+
+def _by_key(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_key.setdefault(entry.get("Key"), []).append(entry)  # type: ignore[arg-type]
+    return by_key
+
+
+def outcome_of(
+    target: ObjectRef, deleted_entries: list[dict[str, Any]], error_entries: list[dict[str, Any]]
+) -> str | Exception:
+    """One key's result, from the answer's entries for its key: its success message, or its error."""
+    deleted = _entry_for(target, deleted_entries)
     if deleted is not None:
         return describe_delete(
             {"DeleteMarker": deleted.get("DeleteMarker"), "VersionId": deleted.get("DeleteMarkerVersionId")}, target
         )
-    error = _entry_for(target, response.get("Errors", []))
+    error = _entry_for(target, error_entries)
     if error is not None:
         code = str(error.get("Code") or "InternalError")
         return TaskError(
@@ -163,9 +214,9 @@ def outcome_of(target: ObjectRef, response: dict[str, Any]) -> str | TaskError:
     return TaskError("InternalError", 0, "the store's DeleteObjects answer did not mention this key; run the job again")
 
 
-def _entry_for(target: ObjectRef, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The entry for this key (and version); stores differ in echoing VersionId, so fall back to the key."""
-    same_key = [e for e in entries if e.get("Key") == target.key]
+def _entry_for(target: ObjectRef, same_key: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The entry for this key (and version) among the answer's entries for its key; stores differ in echoing
+    VersionId, so fall back to the key."""
     exact = [e for e in same_key if e.get("VersionId") == target.version_id]
     if exact:
         return exact[0]

@@ -7,6 +7,7 @@ Every task succeeds, whether or not the object exists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from xml.etree.ElementTree import Element
 
 from batchops.domain.task import ObjectRef
@@ -22,5 +23,11 @@ class NoOp(Operation[NoParams]):
         check_children(element, (), self.name)
         return NoParams()
 
+    group_size = 10_000
+    groups_in_flight = 2
+
     async def run(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
         return "no-op"
+
+    async def run_many(self, ctx: TaskContext, params: NoParams, targets: Sequence[ObjectRef]) -> list[str | Exception]:
+        return ["no-op"] * len(targets)

@@ -10,7 +10,7 @@ from batchops.domain.task import ObjectRef
 from batchops.errors import TaskError
 from batchops.operations.base import NoParams, Operation, TaskContext
 from batchops.operations.cos_delete import COSDeleteObject
-from batchops.operations.delete import MAX_KEYS, MAX_REQUESTS, DeleteObject, outcome_of
+from batchops.operations.delete import MAX_KEYS, MAX_REQUESTS, DeleteObject, outcomes_of
 from batchops.s3.recording import Call, RecordingS3
 from tests.support.operation_contract import OperationContract, version
 
@@ -131,16 +131,15 @@ def test_delete_outcome_per_key() -> None:
         ],
         "Errors": [{"Key": "locked", "Code": "AccessDenied", "Message": "retention"}],
     }
-    assert outcome_of(ObjectRef("b", "a"), response) == "deleted"
-    assert outcome_of(ObjectRef("b", "v", "v1"), response) == "version v1 deleted"
-    assert outcome_of(ObjectRef("b", "m"), response) == "delete marker dm1 created"
-    error = outcome_of(ObjectRef("b", "locked"), response)
+    targets = [ObjectRef("b", "a"), ObjectRef("b", "v", "v1"), ObjectRef("b", "m"), ObjectRef("b", "locked")]
+    targets += [ObjectRef("b", "absent"), ObjectRef("b", "v", "other")]
+    done, v1, marker, error, missing, other = outcomes_of(targets, response)
+    assert (done, v1, marker) == ("deleted", "version v1 deleted", "delete marker dm1 created")
     assert isinstance(error, TaskError)
     assert (error.code, error.http_status, error.message) == ("AccessDenied", 403, "retention")
-    missing = outcome_of(ObjectRef("b", "absent"), response)
     assert isinstance(missing, TaskError) and "did not mention this key" in missing.message
     # A version the answer does not name is not confused with another version of the same key.
-    assert isinstance(outcome_of(ObjectRef("b", "v", "other"), response), TaskError)
+    assert isinstance(other, TaskError)
 
 
 # --- the operation contract ----------------------------------------------------------------------
@@ -162,3 +161,38 @@ class TestDeleteObjectContract(OperationContract):
 
     def expected_message(self, target: ObjectRef) -> str:
         return f"version {target.version_id} deleted" if target.version_id else "deleted"
+
+
+async def test_run_many_sends_the_keys_xml_can_carry_in_one_request_and_the_others_alone() -> None:
+    store, operation = RecordingStore(), DeleteObject()
+    ctx = TaskContext(s3=store, job_id="job")
+    targets = [
+        ObjectRef("bucket", "ok1"),
+        ObjectRef("bucket", "ctl\x01key"),
+        ObjectRef("bucket", "v", "bad\x02version"),
+        ObjectRef("bucket", "crlf\rkey"),
+    ]
+
+    results = await operation.run_many(ctx, NoParams(), targets)
+
+    assert store.batched == [["ok1", "crlf\rkey"]]
+    assert store.alone == [("ctl\x01key", None), ("v", "bad\x02version")]
+    assert results == ["deleted", "deleted", "version bad\x02version deleted", "deleted"]
+
+
+class RefusingStore(RecordingStore):
+    async def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        raise TaskError("SlowDown", 503, "reduce your request rate")
+
+    async def delete_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict[str, Any]:
+        raise TaskError("AccessDenied", 403, "not this one")
+
+
+async def test_run_many_fails_each_key_of_a_failed_request_and_only_the_key_of_a_failed_single_delete() -> None:
+    ctx = TaskContext(s3=RefusingStore(), job_id="job")
+    targets = [ObjectRef("bucket", "a"), ObjectRef("bucket", "ctl\x01key"), ObjectRef("bucket", "b")]
+
+    a, alone, b = await DeleteObject().run_many(ctx, NoParams(), targets)
+
+    assert isinstance(a, TaskError) and a.code == "SlowDown" and b is a
+    assert isinstance(alone, TaskError) and alone.code == "AccessDenied"

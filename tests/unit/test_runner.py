@@ -5,13 +5,20 @@ operation's own ``max_in_flight`` replaces the shared slots."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
+
+import pytest
 
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ObjectRef, ReportRow, TaskOutcome, TaskStatus
 from batchops.engine.runner import JobRunner, RunnerConfig
+from batchops.errors import TaskError
 from batchops.operations.base import Operation
 from batchops.operations.noop import NoOp
+from batchops.s3.breaker import BREAKERS, CircuitBreaker, Ticket
+from batchops.s3.ratecap import JobRate
 from batchops.store.base import Store
 from tests.support.runner import Recording, active_job
 
@@ -118,3 +125,98 @@ async def test_a_stopped_runner_gives_back_every_slot_even_of_tasks_cancelled_be
     assert len(operation.ran) < 20
     for _ in range(4):  # every slot is free again
         await asyncio.wait_for(slots.acquire(), 1.0)
+
+
+class Grouped(Recording):
+    """Acts on many objects at once: records each group's targets and how many groups ran at once; a key
+    named ``bad…`` fails on its own, a group holding ``boom`` fails as a whole, and ``down…`` keys fail with a
+    connection error (an outage) the first time, opening ``breaker``, which closes 50 ms later."""
+
+    group_size: ClassVar[int] = 3
+    groups_in_flight: ClassVar[int] = 2
+
+    def __init__(self, breaker: CircuitBreaker | None = None) -> None:
+        super().__init__()
+        self.groups: list[list[str]] = []
+        self.breaker = breaker
+
+    async def run_many(self, ctx: Any, params: Any, targets: Sequence[ObjectRef]) -> list[str | Exception]:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0.01)
+        self.running -= 1
+        self.groups.append([t.key for t in targets])
+        if any(t.key == "boom" for t in targets):
+            raise TaskError("Boom", 500, "the whole group failed")
+        return [self._one(target) for target in targets]
+
+    def _one(self, target: ObjectRef) -> str | Exception:
+        if target.key.startswith("bad"):
+            return TaskError("AccessDenied", 403, "not this one")
+        if target.key.startswith("down") and self.breaker is not None and not self.breaker.trips:
+            self.breaker.trips += 1
+            self.breaker.is_open = True
+            asyncio.get_running_loop().call_later(0.05, self._close)
+            return ConnectionResetError("the store went away")
+        return "grouped"
+
+    def _close(self) -> None:
+        assert self.breaker is not None
+        self.breaker.record(Ticket(), None)  # an answer: what closes it is the probe; here the test's hand
+        self.breaker._close()
+
+
+async def test_a_grouped_operation_gets_a_chunks_rows_in_groups_and_each_row_its_own_outcome(store: Store) -> None:
+    lines = [b"bkt,a", b"bkt,bad1", b"no-bucket-here", b"bkt,c", b"bkt,d", b"bkt,e", b"bkt,f", b"bkt,g"]
+    job_id = await active_job(store, lines, [b"bkt,boom", b"bkt,h"])
+    operation = Grouped()
+
+    assert await run(store, job_id, operation)
+
+    # The malformed row never reaches the operation; the rest go in groups of at most 3, 2 groups at once
+    assert sorted(map(sorted, operation.groups)) == [["a", "bad1", "c"], ["boom", "h"], ["d", "e", "f"], ["g"]]
+    assert operation.most == 2
+    job = await store.job_for_engine(job_id)
+    assert (job.progress.total, job.progress.succeeded, job.progress.failed) == (10, 6, 4)
+    failed = {(r.key, r.error_code) for r in await rows(store, job_id, TaskStatus.FAILED)}
+    assert failed == {
+        ("bad1", "AccessDenied"),
+        ("no-bucket-here", "InvalidManifestRow"),
+        ("boom", "Boom"),
+        ("h", "Boom"),
+    }
+    assert not await store.has_unfinished_chunks(job_id)
+
+
+async def test_a_grouped_rows_outage_runs_it_again_once_the_store_is_back(store: Store) -> None:
+    breaker = BREAKERS.new("test-grouped-outage")
+    job_id = await active_job(store, [b"bkt,a", b"bkt,down1", b"bkt,b"])
+    operation = Grouped(breaker)
+
+    assert await run(store, job_id, operation)
+
+    # The row that failed for the outage ran again, alone, after the breaker closed; none failed
+    assert operation.groups == [["a", "down1", "b"], ["down1"]]
+    job = await store.job_for_engine(job_id)
+    assert (job.progress.succeeded, job.progress.failed) == (3, 0)
+
+
+@pytest.mark.parametrize("dry_run, tasks_cap", [(True, None), (False, 1)])
+async def test_a_dry_run_or_a_job_capped_in_tasks_runs_one_task_per_row_even_for_a_grouped_operation(
+    store: Store, dry_run: bool, tasks_cap: int | None
+) -> None:
+    job_id = await active_job(store, [b"bkt,a", b"bkt,b"])
+    job = await store.job_for_engine(job_id)
+    job = replace(job, spec=replace(job.spec, dry_run=dry_run))
+    operation = Grouped()
+    config = RunnerConfig(owner="w", flush_interval=0.01)
+
+    async def no_stop(_job: Any, _ok: int, _bad: int) -> bool:
+        return False
+
+    rate = JobRate(None, tasks_cap)
+    assert await JobRunner(job, store, None, operation, asyncio.Semaphore(4), config, no_stop, rate=rate).run()
+
+    # Each row ran as a task of its own: run (or check), never run_many
+    assert operation.groups == []
+    assert (await store.job_for_engine(job_id)).progress.total == 2
