@@ -8,10 +8,12 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from batchops.devstore import LocalSeaweed
 from batchops.domain.task import ObjectRef
-from batchops.operations.base import TaskContext
+from batchops.operations.base import NoParams, TaskContext
+from batchops.operations.delete import DeleteObject
 from batchops.s3.client import StoreCredentials, open_client
 from batchops.s3.errors import to_task_error
 from tests.support.operations import (
@@ -64,5 +66,48 @@ async def test_a_failed_request_fails_each_of_its_tasks(ctx: TaskContext) -> Non
     targets = [ObjectRef("no-such-bucket-ops2", f"k{i}") for i in range(3)]
     outcomes = await asyncio.gather(*(run(ctx, "<S3DeleteObject/>", t) for t in targets), return_exceptions=True)
     errors = [to_task_error(o) for o in outcomes if isinstance(o, BaseException)]
+    assert [(e.code, e.http_status) for e in errors] == [("NoSuchBucket", 404)] * 3
+    assert ctx.s3.calls == {"delete_objects": 1}
+
+
+# --- S3DeleteObject.run_many: a chunk's rows at once (the job runner's grouped path) -------------
+
+
+async def test_run_many_deletes_exactly_the_listed_versions_keys_and_hostile_keys(
+    ctx: TaskContext, s3: Any, versioned_bucket: str
+) -> None:
+    older = s3.put_object(Bucket=versioned_bucket, Key="doc", Body=b"1")["VersionId"]
+    latest = s3.put_object(Bucket=versioned_bucket, Key="doc", Body=b"2")["VersionId"]
+    hostile = "ctl\x01key"  # XML 1.0 cannot carry it: deleted on its own, the key in the URL path
+    for key in ("other", hostile, "kept"):
+        s3.put_object(Bucket=versioned_bucket, Key=key, Body=b"1")
+    targets = [
+        ObjectRef(versioned_bucket, "doc", older),
+        ObjectRef(versioned_bucket, "other"),
+        ObjectRef(versioned_bucket, hostile),
+    ]
+
+    version_gone, marker, alone = await DeleteObject().run_many(ctx, NoParams(), targets)
+
+    assert ctx.s3.calls == {"delete_objects": 1, "delete_object": 1}
+    assert version_gone == f"version {older} deleted"
+    assert isinstance(marker, str) and marker.startswith("delete marker ") and marker.endswith(" created")
+    assert isinstance(alone, str) and alone.startswith("delete marker")
+    versions = s3.list_object_versions(Bucket=versioned_bucket)
+    assert sorted(v["VersionId"] for v in versions["Versions"] if v["Key"] == "doc") == [latest]
+    markers = [m["Key"] for m in versions["DeleteMarkers"]]
+    assert len(markers) == 2 and "other" in markers  # the listing cannot echo the hostile key's \x01 in XML
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=versioned_bucket, Key=hostile)  # hidden behind its delete marker
+    assert s3.head_object(Bucket=versioned_bucket, Key="kept")["ContentLength"] == 1  # never listed: untouched
+
+
+async def test_run_many_fails_each_key_of_a_refused_request(ctx: TaskContext) -> None:
+    targets = [ObjectRef("no-such-bucket-ops3", f"k{i}") for i in range(3)]
+
+    results = await DeleteObject().run_many(ctx, NoParams(), targets)
+
+    assert all(isinstance(result, Exception) for result in results)
+    errors = [to_task_error(result) for result in results if isinstance(result, Exception)]
     assert [(e.code, e.http_status) for e in errors] == [("NoSuchBucket", 404)] * 3
     assert ctx.s3.calls == {"delete_objects": 1}
