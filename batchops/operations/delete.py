@@ -76,13 +76,25 @@ class DeleteObject(Operation[NoParams]):
         return await batcher.submit(target)
 
     async def run_many(self, ctx: TaskContext, params: NoParams, targets: Sequence[ObjectRef]) -> list[str | Exception]:
-        """One DeleteObjects request for the keys XML can carry (up to ``MAX_KEYS``: the runner's groups), and a
-        DeleteObject for each of the others, at once."""
-        together = [target for target in targets if batchable(target)]
-        alone = [target for target in targets if not batchable(target)]
-        batched, singles = await asyncio.gather(_delete_together(ctx.s3, together), _delete_each(ctx, alone))
-        results, others = iter(batched), iter(singles)
-        return [next(results) if batchable(target) else next(others) for target in targets]
+        """DeleteObjects requests per bucket (a manifest may name many) for the keys XML can carry, and a DeleteObject
+        for each of the others, all at once; each target's result in its place."""
+        by_bucket: dict[str, list[int]] = {}
+        alone: list[int] = []
+        for index, target in enumerate(targets):
+            if batchable(target):
+                by_bucket.setdefault(target.bucket, []).append(index)
+            else:
+                alone.append(index)
+        requests = [
+            (indexes, _delete_together(ctx.s3, [targets[i] for i in indexes])) for indexes in by_bucket.values()
+        ]
+        requests += [([index], _delete_one(ctx, targets[index])) for index in alone]
+        answers = await asyncio.gather(*(request for _, request in requests))
+        results: list[str | Exception] = [""] * len(targets)
+        for (indexes, _), answer in zip(requests, answers, strict=True):
+            for index, result in zip(indexes, answer, strict=True):
+                results[index] = result
+        return results
 
     async def check(self, ctx: TaskContext, params: NoParams, target: ObjectRef) -> str:
         return await check_delete(ctx, target)
@@ -102,14 +114,17 @@ async def delete_alone(ctx: TaskContext, target: ObjectRef) -> str | Exception:
     return describe_delete(response, target)
 
 
-async def _delete_each(ctx: TaskContext, targets: list[ObjectRef]) -> list[str | Exception]:
-    return list(await asyncio.gather(*(delete_alone(ctx, target) for target in targets)))
+async def _delete_one(ctx: TaskContext, target: ObjectRef) -> list[str | Exception]:
+    return [await delete_alone(ctx, target)]
 
 
 async def _delete_together(s3: S3Client, targets: list[ObjectRef]) -> list[str | Exception]:
-    """One DeleteObjects request for ``targets`` (all on one bucket; none when empty)."""
-    if not targets:
-        return []
+    """DeleteObjects requests of up to ``MAX_KEYS`` keys for ``targets``, all on one bucket."""
+    if len(targets) > MAX_KEYS:
+        parts = await asyncio.gather(
+            *(_delete_together(s3, targets[i : i + MAX_KEYS]) for i in range(0, len(targets), MAX_KEYS))
+        )
+        return [result for part in parts for result in part]
     objects = [{"Key": target.key, **version_kwargs(target)} for target in targets]
     try:
         response = await s3.delete_objects(Bucket=targets[0].bucket, Delete={"Objects": objects, "Quiet": False})

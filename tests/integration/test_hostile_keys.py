@@ -462,6 +462,24 @@ def test_a_delete_deletes_the_listed_carriage_return_key_not_its_newline_twin(ke
     assert [row[1:4] for row in report] == [["crlf%0Dkey", "", "succeeded"]]
 
 
+def test_a_delete_job_over_two_buckets_deletes_each_key_on_its_listed_bucket_only(
+    keys_server: Server, s3: Any
+) -> None:
+    # Given the same 30 keys on two buckets
+    first, second = new_bucket(s3), new_bucket(s3)
+    keys = [f"obj-{i:02d}" for i in range(30)]
+    for bucket in (first, second):
+        create_objects(s3, bucket, set(keys))
+    # When one delete job lists the even keys on the first bucket and the odd ones on the second, interleaved
+    listed = [(first if i % 2 == 0 else second, key) for i, key in enumerate(keys)]
+    job, report = delete_job(keys_server, s3, first, [f"{bucket},{key}" for bucket, key in listed])
+    # Then each bucket lost exactly its listed keys and kept the others
+    assert listing(s3, first) == set(keys[1::2])
+    assert listing(s3, second) == set(keys[0::2])
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 30
+    assert sorted((row[0], row[1]) for row in report) == sorted(listed)
+
+
 @pytest.mark.job_databases("sqlite", reason="the S3 clients' delete requests, not the store")
 @pytest.mark.parametrize("client", ["lean", "botocore"])
 def test_keys_xml_cannot_carry_do_not_fail_their_delete_batch(

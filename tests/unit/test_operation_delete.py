@@ -196,3 +196,31 @@ async def test_run_many_fails_each_key_of_a_failed_request_and_only_the_key_of_a
 
     assert isinstance(a, TaskError) and a.code == "SlowDown" and b is a
     assert isinstance(alone, TaskError) and alone.code == "AccessDenied"
+
+
+class BucketRecordingStore:
+    """Records each DeleteObjects request's bucket and keys; answers that every key was deleted."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, list[str]]] = []
+
+    async def delete_objects(self, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append((Bucket, [o["Key"] for o in Delete["Objects"]]))
+        return {"Deleted": [{"Key": o["Key"]} for o in Delete["Objects"]]}
+
+
+async def test_run_many_sends_each_bucket_its_own_requests_of_at_most_1000_keys() -> None:
+    # Given a group naming the same keys on two buckets, interleaved, and 2,500 keys on a third
+    store = BucketRecordingStore()
+    ctx = TaskContext(s3=store, job_id="job")
+    targets = [ObjectRef(bucket, key) for key in ("a", "b") for bucket in ("one", "two")]
+    targets += [ObjectRef("big", f"k{i}") for i in range(2500)]
+
+    results = await DeleteObject().run_many(ctx, NoParams(), targets)
+
+    # Then each key goes to its own bucket only, and no request holds more than 1,000 keys
+    assert results == ["deleted"] * len(targets)
+    assert ("one", ["a", "b"]) in store.requests and ("two", ["a", "b"]) in store.requests
+    big = [keys for bucket, keys in store.requests if bucket == "big"]
+    assert sorted(map(len, big)) == [500, 1000, 1000]
+    assert sorted(key for keys in big for key in keys) == sorted(f"k{i}" for i in range(2500))
