@@ -212,7 +212,7 @@ class ReportSource(Protocol):
     def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]: ...
 
     def report_runs(
-        self, job_id: str, status: TaskStatus, page: int = 20_000
+        self, job_id: str, status: TaskStatus, page: int = 100_000
     ) -> AsyncIterator[ReportRow | ReportRun]:
         """The rows ``report_rows`` yields, in the same order, with runs of rows alike but for their keys as one
         ``ReportRun`` where the store can read them so (what the completion report is written from)."""

@@ -262,7 +262,7 @@ class MemoryWork(MemoryBase):
             yield report_row(*row[2:])
 
     async def report_runs(
-        self, job_id: str, status: TaskStatus, page: int = 20_000
+        self, job_id: str, status: TaskStatus, page: int = 100_000
     ) -> AsyncIterator[ReportRow | ReportRun]:
         for row in self._outcomes_of(job_id, status):  # rows already in memory: no runs to gain from
             yield report_row(*row[2:])

@@ -19,7 +19,7 @@ from batchops.domain.job import ReportSpec
 from batchops.domain.task import ObjectRef, ReportRow, ReportRun, TaskOutcome, TaskStatus
 from batchops.reports.uploads import to_bytes
 from batchops.reports.writer import RowSource, row_fields, run_bytes, write_report
-from batchops.store.sql import SqlStore
+from batchops.store.sql import SqlStore, runs
 from tests.support.job_store import new_job
 from tests.support.strategies import hostile_text
 
@@ -173,3 +173,26 @@ async def test_a_failed_upload_fails_the_report_and_writes_no_index() -> None:
         await write_report(objects, "job", SPEC, source_of(items), rows_per_file=2, now=NOW)
 
     assert not any(key.endswith("manifest.json") for key in objects.objects)
+
+
+async def test_ranges_grow_to_the_page_while_runs_come_and_shrink_for_long_keys(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 100 short keys, then 300 keys of 40 characters, all alike otherwise; ranges of at most 400 key
+    # characters, and of 8 rows while rows may have to be read one by one
+    monkeypatch.setattr(runs, "RANGE_KEY_CHARS", 400)
+    monkeypatch.setattr(runs, "ROWS_ONE_BY_ONE", 8)
+    job_id = await new_job(store)
+    keys = [f"k{seq:02d}" for seq in range(100)] + [f"{seq:040d}" for seq in range(100, 400)]
+    await store.record_outcomes(job_id, [outcome(seq, key) for seq, key in enumerate(keys)], [])
+
+    items = [item async for item in store.report_runs(job_id, S, page=50)]
+
+    # Then every row comes once, in order, in runs: the first ranges of 8 rows, then up to the page (50) while
+    # keys are short, then about 400 / 41 = 9 rows a range once the long keys were seen (the ranges already
+    # being read when they were seen keep their size)
+    assert all(isinstance(item, ReportRun) for item in items)
+    assert "\n".join(item.keys for item in items if isinstance(item, ReportRun)) == "\n".join(keys)
+    counts = [item.count for item in items if isinstance(item, ReportRun)]
+    assert counts[:3] == [8, 8, 8] and 50 in counts
+    assert max(counts[-5:]) <= 10, counts

@@ -50,7 +50,7 @@ class SqlReads(Repository):
             after = rows[-1].seq
 
     def report_runs(
-        self, job_id: str, status: TaskStatus, page: int = 20_000
+        self, job_id: str, status: TaskStatus, page: int = 100_000
     ) -> AsyncIterator[ReportRow | ReportRun]:
         """Succeeded rows in runs on SQLite (``runs``); failed rows, and PostgreSQL's, row by row."""
         if status is TaskStatus.SUCCEEDED and not self._db.postgres:
