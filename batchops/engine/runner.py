@@ -25,7 +25,7 @@ from batchops.domain.status import TERMINAL, JobStatus
 from batchops.domain.task import TaskOutcome, TaskStatus
 from batchops.engine.backoff import Backoff
 from batchops.engine.keylocks import StoreKeyLocks
-from batchops.errors import StoreFull
+from batchops.errors import StoreFull, TaskError
 from batchops.functions import FunctionInvoker
 from batchops.logs import about_job
 from batchops.manifests.chunks import ChunkRow, decode
@@ -375,6 +375,9 @@ class JobRunner:
                 raise
             except Exception as exc:  # the whole group failed: so did each of its tasks
                 results = [exc] * len(rows)
+            if len(results) != len(rows):  # an operation's bug: its rows fail, with what went wrong, not the runner
+                wrong = f"{self._operation.name} answered for {len(results)} of {len(rows)} objects; report this bug"
+                results = [TaskError("InternalError", 500, wrong)] * len(rows)
             again: list[ChunkRow] = []
             for row, target, result in zip(rows, targets, results, strict=True):
                 if not isinstance(result, Exception):

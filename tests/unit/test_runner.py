@@ -220,3 +220,22 @@ async def test_a_dry_run_or_a_job_capped_in_tasks_runs_one_task_per_row_even_for
     # Each row ran as a task of its own: run (or check), never run_many
     assert operation.groups == []
     assert (await store.job_for_engine(job_id)).progress.total == 2
+
+
+class Miscounts(Grouped):
+    async def run_many(self, ctx: Any, params: Any, targets: Sequence[ObjectRef]) -> list[str | Exception]:
+        return ["grouped"]  # one answer, whatever the group
+
+
+async def test_a_grouped_operation_answering_for_too_few_rows_fails_them_and_the_job_runs_on(store: Store) -> None:
+    job_id = await active_job(store, [b"bkt,a", b"bkt,b", b"bkt,c", b"bkt,d"])
+
+    assert await run(store, job_id, Miscounts())
+
+    job = await store.job_for_engine(job_id)
+    # Groups of 3: the first got one answer for three rows, so its rows failed; the second (d) got its one
+    assert (job.progress.succeeded, job.progress.failed) == (1, 3)
+    failed = await rows(store, job_id, TaskStatus.FAILED)
+    assert [(r.key, r.error_code) for r in failed] == [(key, "InternalError") for key in "abc"]
+    assert "answered for 1 of 3 objects" in failed[0].message
+    assert not await store.has_unfinished_chunks(job_id)
