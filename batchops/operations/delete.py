@@ -1,6 +1,12 @@
 """S3DeleteObject (a batchops extension): delete an object, or one version of it.
 
-Tasks are batched: concurrent ``run`` calls of one job on one bucket join a DeleteObjects request of up
+A job's rows are deleted in groups (``run_many``): the runner hands over up to ``MAX_KEYS`` rows of a chunk at
+a time, at most ``MAX_REQUESTS`` groups per job and process, and each group goes out as one DeleteObjects request
+per bucket it names (s5cmd's ``rm`` sends 10 such requests at once). Each row still gets its own outcome, looked up
+by key in the answer.
+
+Under a cap on tasks in flight (``BatchOpsMaxTasksInFlight``) rows run as tasks, one ``run`` each, and are
+batched here: concurrent ``run`` calls of one job on one bucket join a DeleteObjects request of up
 to 1,000 keys, with ``Quiet=false`` so the store answers for every key. While fewer than ``MAX_REQUESTS``
 requests of the batcher are in flight, a request goes out when 1,000 keys wait, or ``LINGER_SECONDS`` after
 the first one arrived; otherwise keys keep gathering until one of those answers, so under load the
