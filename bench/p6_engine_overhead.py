@@ -1,10 +1,10 @@
 """P6: the engine's own overhead: tasks/s of a ``BatchOpsNoOp`` job on one core, Active → Complete.
 
 The no-op operation never calls the store, so what remains is batchops: claiming chunks, decoding their rows,
-running them, recording outcomes and counters in SQLite. The no-op acts on a chunk's rows together (``run_many``,
-as deletes do), so this is the engine's grouped path; operations that act on one object per request (tagging,
-copy) pay one asyncio task per row on top, which P2 and P1 measure against their peers. Every thread of the server is pinned to core 0 (like
-``taskset -a -p -c 0``) before the job starts; the benchmark client and SeaweedFS stay unpinned.
+running them, recording outcomes and counters in SQLite. The no-op acts on a chunk's rows together (``run_many``, as
+deletes do), so this is the engine's grouped path; operations that act on one object per request (tagging, copy) pay
+one asyncio task per row on top, which P2 and P1 measure against their peers. Every thread of the server is pinned
+to core 0 (like ``taskset -a -p -c 0``) before the job starts; the benchmark client and SeaweedFS stay unpinned.
 """
 
 from __future__ import annotations
