@@ -246,7 +246,7 @@ class JobRunner:
                 runnable.append(row)
         size = self._operation.group_size
         for start in range(0, len(runnable), size):
-            if self.stopped or not await self._until_stopped(groups.acquire(), groups.release):
+            if not await self._until_stopped(groups.acquire(), groups.release):
                 return
             running = asyncio.create_task(self._run_group(chunk_no, runnable[start : start + size]))
             self._inflight.add(running)

@@ -37,8 +37,8 @@ _SUCCEEDED = int(TaskStatus.SUCCEEDED)
 #: Ranges read at once: one being handed on, the next ones read meanwhile (each on its own connection).
 AHEAD = 3
 #: The key characters a range that is a run should hold: its rows are at most the reader's ``page`` (100,000 by
-#: default: ranges of 20,000 short keys wrote P10's report about a fifth slower), fewer where keys are long, judged
-#: by the last run read (a range of long keys would otherwise hold up to 100 MB).
+#: default: ranges of 20,000 short keys wrote P10's report 7-25 % slower in alternating runs), fewer where keys are
+#: long, judged by the last run read (a range of long keys would otherwise hold up to 100 MB).
 RANGE_KEY_CHARS = 4 * 1024 * 1024
 #: Rows of a range while its rows are read one by one (each a Python object): the first ranges, and those after
 #: a range that was not one run.
