@@ -143,7 +143,7 @@ async def measure(store: SqlStore, job_id: str, tasks: int, page: int, repeat: i
         found = await store.list_tasks(job_id, query)
         assert found.tasks, f"{name} at its {where} page found nothing"
         results.append((name, where, await median_ms(lambda q=query: store.list_tasks(job_id, q), repeat)))
-    results.append(("counts by error code", "-", await median_ms(lambda: store.failure_codes(job_id), repeat)))
+    results.append(("counts by error code", "-", await median_ms(lambda: store.task_counts(job_id), repeat)))
     return results
 
 

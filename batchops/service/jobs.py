@@ -169,7 +169,7 @@ class JobService:
         """The job with its status history and its latest failures (the console's job page)."""
         job = await self._store.get_job(account_id, job_id)
         history = await self._store.status_history(job.id)
-        codes = await self._store.failure_codes(job.id) if job.spec.dry_run and job.progress.failed else {}
+        codes = (await self._counts(job)).by_error_code if job.spec.dry_run else {}
         return JobDetail(job, history, await self._store.recent_failures(job.id, 20), codes)
 
     async def tasks(self, account_id: str, job_id: str, query: TaskQuery) -> TaskPage:
@@ -180,25 +180,23 @@ class JobService:
         return await self._store.list_tasks(job.id, query)
 
     async def task_counts(self, account_id: str, job_id: str) -> TaskCounts:
-        """The job's ended tasks now: succeeded, failed, and failed by error code."""
-        job = await self._store.get_job(account_id, job_id)
-        return TaskCounts(job.progress.succeeded, job.progress.failed, await self._failure_codes(job))
+        """The job's ended tasks now: succeeded, failed, and failed by error code (adding up to the failures)."""
+        return await self._counts(await self._store.get_job(account_id, job_id))
 
-    async def _failure_codes(self, job: Job) -> dict[str, int]:
-        """The job's failures by code, read again only when it has failed more since: the read visits every
-        failure (0.3 s for 100,000 on PostgreSQL), and the console's job page asks every 2 s. An outcome is
+    async def _counts(self, job: Job) -> TaskCounts:
+        """The job's counts, its failures by code read again only when it has failed more since: the read visits
+        every failure (0.3 s for 100,000 on PostgreSQL), and the console's job page asks every 2 s. An outcome is
         recorded once and never changes, so the same number of failures has the same codes."""
         if not job.progress.failed:
-            return {}
+            return TaskCounts(job.progress.succeeded, 0)
         known = self._codes_seen.get(job.id)
         if known is not None and known[0] == job.progress.failed:
-            return dict(known[1])
-        codes = await self._store.failure_codes(job.id)
-        if sum(codes.values()) == job.progress.failed:  # the counter and the rows agree: a state worth keeping
-            self._codes_seen[job.id] = (job.progress.failed, codes)
-            while len(self._codes_seen) > _CODES_KEPT:
-                self._codes_seen.pop(next(iter(self._codes_seen)))
-        return dict(codes)
+            return TaskCounts(job.progress.succeeded, job.progress.failed, dict(known[1]))
+        counts = await self._store.task_counts(job.id)  # may be newer than ``job``, and agrees with itself
+        self._codes_seen[job.id] = (counts.failed, dict(counts.by_error_code))
+        while len(self._codes_seen) > _CODES_KEPT:
+            self._codes_seen.pop(next(iter(self._codes_seen)))
+        return counts
 
     async def throughput(self, job: Job) -> list[RatePoint]:
         """The job's tasks/s (succeeded and failed) between its progress samples, oldest first (the console's

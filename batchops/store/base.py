@@ -18,7 +18,7 @@ from batchops.domain.job import FailureReason, GeneratedManifest, Job, JobSpec, 
 from batchops.domain.retry import RetryLinks
 from batchops.domain.status import JobStatus, PausedBy
 from batchops.domain.task import ReportRow, ReportRun, TaskOutcome, TaskStatus
-from batchops.domain.tasklist import TaskPage, TaskQuery
+from batchops.domain.tasklist import TaskCounts, TaskPage, TaskQuery
 from batchops.domain.throughput import ProgressSample
 from batchops.domain.webhook import AttemptResult, DeliveryAttempt, PendingDelivery
 
@@ -220,8 +220,9 @@ class ReportSource(Protocol):
 
     async def recent_failures(self, job_id: str, limit: int = 20) -> list[ReportRow]: ...
 
-    async def failure_codes(self, job_id: str) -> dict[str, int]:
-        """How many of the job's tasks failed with each error code (a dry run's counts by outcome)."""
+    async def task_counts(self, job_id: str) -> TaskCounts:
+        """The job's ended tasks and its failures by error code (a dry run's counts by outcome), read at one
+        moment: the codes add up to the failures even while the job runs."""
         ...
 
     async def list_tasks(self, job_id: str, query: TaskQuery) -> TaskPage:

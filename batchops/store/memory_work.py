@@ -13,7 +13,16 @@ from types import SimpleNamespace
 from batchops.domain.job import GeneratedManifest
 from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, ReportRun, TaskOutcome, TaskStatus
-from batchops.domain.tasklist import ListedTask, TaskOrder, TaskPage, TaskQuery, decode_token, encode_token, key_bytes
+from batchops.domain.tasklist import (
+    ListedTask,
+    TaskCounts,
+    TaskOrder,
+    TaskPage,
+    TaskQuery,
+    decode_token,
+    encode_token,
+    key_bytes,
+)
 from batchops.errors import ChunksTaken, StoreFull
 from batchops.store import codec
 from batchops.store.base import ChunkBlob, ClaimedChunk, Clock, HistoryEntry, WriteFault
@@ -271,8 +280,12 @@ class MemoryWork(MemoryBase):
         failed = self._outcomes_of(job_id, TaskStatus.FAILED)
         return [report_row(*row[2:]) for row in reversed(failed[-limit:])] if limit > 0 else []
 
-    async def failure_codes(self, job_id: str) -> dict[str, int]:
-        return dict(Counter(report_row(*row[2:]).error_code for row in self._outcomes_of(job_id, TaskStatus.FAILED)))
+    async def task_counts(self, job_id: str) -> TaskCounts:
+        job = self.tables.jobs.get(job_id)
+        if job is None:
+            return TaskCounts(0, 0)
+        codes = Counter(report_row(*row[2:]).error_code for row in self._outcomes_of(job_id, TaskStatus.FAILED))
+        return TaskCounts(int(job.succeeded), int(job.failed), dict(codes))
 
     async def list_tasks(self, job_id: str, query: TaskQuery) -> TaskPage:
         """As the SQL store lists them (by key: keys that are not UTF-8 last, as SQLite keeps them)."""

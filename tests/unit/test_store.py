@@ -25,6 +25,7 @@ from batchops.domain.job import (
 )
 from batchops.domain.status import CANCELLABLE, TERMINAL, TRANSITIONS, JobStatus, can_move
 from batchops.domain.task import ObjectRef, ReportRow, TaskOutcome, TaskStatus
+from batchops.domain.tasklist import TaskCounts
 from batchops.errors import (
     ChunksTaken,
     IdempotencyConflict,
@@ -1075,15 +1076,40 @@ async def test_recent_failures_newest_first(store: Store) -> None:
     assert all(r.status is TaskStatus.FAILED for r in await store.recent_failures(job_id))
 
 
-async def test_failure_codes_count_the_failed_tasks_by_error_code(store: Store) -> None:
+async def test_task_counts_count_the_failed_tasks_by_error_code_with_the_job_counters(store: Store) -> None:
     job_id = await new_job(store)
-    assert await store.failure_codes(job_id) == {}
+    assert await store.task_counts(job_id) == TaskCounts(0, 0, {})
     await store.record_outcomes(
         job_id,
         [ran(bad(0)), ran(good(2), TaskStatus.FAILED, 403, "AccessDenied"), ran(good(3)), ran(bad(4))],
         [],
     )
-    assert await store.failure_codes(job_id) == {"InvalidManifestRow": 2, "AccessDenied": 1}
+    assert await store.task_counts(job_id) == TaskCounts(1, 3, {"InvalidManifestRow": 2, "AccessDenied": 1})
+
+
+async def test_task_counts_agree_with_themselves_while_outcomes_are_recorded(store: Store) -> None:
+    """The codes add up to the failures in every read, however reads and writes interleave (issue 15's live counts:
+    PostgreSQL reads the counter and the codes in one snapshot only if they are one statement)."""
+    job_id = await new_job(store)
+    written = 120
+
+    async def record() -> None:
+        for seq in range(written):
+            code = ("NoSuchKey", "AccessDenied")[seq % 2]
+            await store.record_outcomes(job_id, [ran(good(seq), TaskStatus.FAILED, 404, code)], [])
+
+    async def read_until_done(writer: asyncio.Task[None]) -> list[TaskCounts]:
+        seen = []
+        while not writer.done():
+            seen.append(await store.task_counts(job_id))
+            await asyncio.sleep(0)  # the memory store's read never yields: let the writer on
+        return seen
+
+    writer = asyncio.create_task(record())
+    seen = await read_until_done(writer)
+    await writer
+    assert seen and all(sum(counts.by_error_code.values()) == counts.failed for counts in seen)
+    assert await store.task_counts(job_id) == TaskCounts(0, written, {"NoSuchKey": 60, "AccessDenied": 60})
 
 
 # --- retention ------------------------------------------------------------------------------

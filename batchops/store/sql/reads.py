@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import Text, cast, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy import Text, cast, func, literal, literal_column, or_, select, true, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from batchops.domain.job import Job
@@ -13,6 +13,7 @@ from batchops.domain.status import JobStatus
 from batchops.domain.task import ReportRow, ReportRun, TaskStatus
 from batchops.domain.tasklist import (
     ListedTask,
+    TaskCounts,
     TaskOrder,
     TaskPage,
     TaskQuery,
@@ -68,16 +69,27 @@ class SqlReads(Repository):
             rows = (await conn.execute(query)).all()
         return [_report_row(r) for r in rows]
 
-    async def failure_codes(self, job_id: str) -> dict[str, int]:
-        # The status written into the SQL lets the partial index on failures by code (0013) answer it alone.
-        query = (
-            select(tasks.c.error_code, func.count())
+    async def task_counts(self, job_id: str) -> TaskCounts:
+        # One statement, so one snapshot: outcomes and the job's counters are written in one transaction, and two
+        # statements (each its own snapshot, on either database) would see failures the counter had not. The status
+        # written into the SQL lets the partial index on failures by code (0013) answer the count alone.
+        codes = (
+            select(tasks.c.error_code, func.count().label("n"))
             .where(tasks.c.job_id == job_id, tasks.c.status == literal_column(str(int(TaskStatus.FAILED))))
             .group_by(tasks.c.error_code)
+            .subquery()
+        )
+        query = (
+            select(jobs.c.succeeded, jobs.c.failed, codes.c.error_code, codes.c.n)
+            .select_from(jobs.outerjoin(codes, true()))
+            .where(jobs.c.id == job_id)
         )
         async with self._db.read() as conn:
             rows = (await conn.execute(query)).all()
-        return {code or "": count for code, count in rows}
+        if not rows:
+            return TaskCounts(0, 0)
+        by_code = {code or "": int(n) for _, _, code, n in rows if n is not None}
+        return TaskCounts(int(rows[0].succeeded), int(rows[0].failed), by_code)
 
     async def list_tasks(self, job_id: str, query: TaskQuery) -> TaskPage:
         """One page of the job's ended tasks (``domain.tasklist``): a keyset read that starts where the token
