@@ -13,6 +13,9 @@ from itertools import pairwise
 
 #: Samples kept per job; reaching it halves them.
 MAX_SAMPLES = 500
+#: An interval shorter than this is merged into the one before it: a job that ends just after a sample would
+#: otherwise chart its last few tasks over a fraction of a second, a spike that no cap or store made.
+MIN_INTERVAL = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,11 @@ def to_thin(count: int, limit: int = MAX_SAMPLES) -> list[int]:
 
 
 def rates(samples: Sequence[ProgressSample]) -> list[RatePoint]:
-    """The rate between each sample and the one before it (samples oldest first). Intervals of no time (two samples
-    in the same instant) are skipped; a count that went down (it never does) counts as no progress."""
+    """The rate between each sample and the one before it (samples oldest first), over intervals of at least
+    ``MIN_INTERVAL`` (``_spaced``). Intervals of no time (two samples in the same instant) are skipped; a count that
+    went down (it never does) counts as no progress."""
     points: list[RatePoint] = []
-    for before, after in pairwise(samples):
+    for before, after in pairwise(_spaced(samples)):
         seconds = after.at - before.at
         if seconds <= 0:
             continue
@@ -54,6 +58,21 @@ def rates(samples: Sequence[ProgressSample]) -> list[RatePoint]:
         failed = max(after.failed - before.failed, 0) / seconds
         points.append(RatePoint(after.at, seconds, succeeded, failed))
     return points
+
+
+def _spaced(samples: Sequence[ProgressSample]) -> list[ProgressSample]:
+    """The samples at least ``MIN_INTERVAL`` after the one kept before them (counts are cumulative, so a dropped
+    sample merges two intervals). The latest always stays: too near the one kept before it, it takes its place."""
+    kept: list[ProgressSample] = []
+    for sample in samples:
+        if not kept or sample.at - kept[-1].at >= MIN_INTERVAL:
+            kept.append(sample)
+    if samples and kept[-1] is not samples[-1]:
+        if len(kept) > 1:
+            kept[-1] = samples[-1]
+        else:
+            kept.append(samples[-1])
+    return kept
 
 
 def current_rate(samples: Sequence[ProgressSample]) -> RatePoint | None:

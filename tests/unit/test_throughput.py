@@ -45,6 +45,17 @@ def test_rates_skip_intervals_of_no_time_and_never_go_negative() -> None:
     assert current_rate(samples[:1]) is None
 
 
+def test_an_interval_under_a_second_merges_into_the_one_before_it() -> None:
+    # A job that ended 0.25 s after a sample: its last 7 tasks are not drawn as 28/s, but over the 2.25 s they ended in
+    samples = [ProgressSample(100, 0, 0), ProgressSample(102, 40, 0), ProgressSample(104, 80, 0)]
+    ended = ProgressSample(104.25, 87, 0)
+
+    assert rates([*samples, ended]) == [RatePoint(102, 2, 20.0, 0.0), RatePoint(104.25, 2.25, 47 / 2.25, 0.0)]
+    inside = [samples[0], ProgressSample(100.5, 10, 0), samples[1]]
+    assert rates(inside) == [RatePoint(102, 2, 20.0, 0.0)]  # a sample too near the one before: dropped
+    assert rates([samples[0], ProgressSample(100.25, 7, 0)]) == [RatePoint(100.25, 0.25, 28.0, 0.0)]  # nothing before
+
+
 def test_thinning_drops_every_other_sample_keeping_the_first_and_latest() -> None:
     assert to_thin(MAX_SAMPLES - 1) == []
     dropped = to_thin(6, limit=6)
