@@ -8,6 +8,7 @@ once in its report, exact counters and a legal status history."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -59,6 +60,7 @@ def test_two_servers_and_three_workers_ride_out_kill_9_a_frozen_worker_and_a_los
     wait_for(lambda: _ran(control, job_id) > 2000, 120, what="the job to be well under way")
 
     frozen.pause()
+    runs_when_frozen = _runs_in_progress(frozen.log_tail(100_000))
     doomed.kill9()
     leased_when_frozen = _leases(database, job_id)  # the frozen worker's among them
     leader.kill9()
@@ -71,8 +73,10 @@ def test_two_servers_and_three_workers_ride_out_kill_9_a_frozen_worker_and_a_los
     # leased when it froze is finished or leased by another worker: its chunks went on without it.
     wait_for(lambda: _all_moved_on(database, job_id, leased_when_frozen), 90, what="the frozen worker's chunks")
     frozen.resume()
-    # On waking it learns at its next lease renewal that its chunk is someone else's, and stops that run.
-    wait_for(lambda: "lost its chunk's lease" in frozen.log_tail(400), 30, what="the woken worker to stop its run")
+    # On waking it learns at its next lease renewal that its chunk is someone else's, and stops that run; or, when
+    # the run's last tasks end before that renewal (CI saw it once), the run ends and its outcomes, recorded already
+    # by the chunk's new owner, are ignored (the exact report below).
+    wait_for(lambda: _stopped_or_ended(frozen.log_tail(100_000), runs_when_frozen), 30, what="the woken worker's runs")
 
     job = wait_status(control, job_id, "Complete", timeout=150)
 
@@ -80,6 +84,17 @@ def test_two_servers_and_three_workers_ride_out_kill_9_a_frozen_worker_and_a_los
     _assert_legal_history(database, job_id)
     assert frozen.process.poll() is None and steady.process.poll() is None  # the survivors are still serving
     assert "lost its chunk's lease" not in steady.log_tail(100_000)  # a worker never frozen never stops a run so
+
+
+def _runs_in_progress(log: str) -> set[str]:
+    """The procrastinate jobs a worker's log shows started and not yet ended (``run_chunk[N]``)."""
+    started = set(re.findall(r"Starting job (batchops\.run_chunk\[\d+\])", log))
+    return started - set(re.findall(r"Job (batchops\.run_chunk\[\d+\])\(.*\) ended with status", log))
+
+
+def _stopped_or_ended(log: str, runs: set[str]) -> bool:
+    """The worker stopped a run for its lost lease, or every one of ``runs`` (at least one) has ended."""
+    return "lost its chunk's lease" in log or (bool(runs) and all(f"Job {run}(" in log for run in runs))
 
 
 def _the_leader(servers: list[Server]) -> Server | None:
