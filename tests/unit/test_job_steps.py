@@ -50,13 +50,17 @@ class Body:
 
 
 class ObjectStore:
-    """Serves one CSV manifest and records the report's writes."""
+    """Serves one CSV manifest and records the report's writes. With ``readers``, each GET waits until that many
+    have been asked for (so that many preparers have read their checkpoint before any stores a chunk)."""
 
-    def __init__(self, manifest: bytes = b"") -> None:
+    def __init__(self, manifest: bytes = b"", readers: int = 1) -> None:
         self.manifest = manifest
         self.puts: list[str] = []
+        self._readers = asyncio.Barrier(readers)
 
     async def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
+        async with asyncio.timeout(10):  # a preparer that never reads fails the test here, it does not hang
+            await self._readers.wait()
         return {"Body": Body(self.manifest, 97), "ETag": f'"{hashlib.md5(self.manifest).hexdigest()}"'}
 
     async def put_object(self, Key: str, **_: Any) -> dict[str, Any]:
@@ -225,7 +229,7 @@ async def test_two_preparers_of_one_job_store_each_chunk_once(
 ) -> None:
     data = manifest_of(2000)  # 200 chunks of 10: four transactions of 64 chunks
     settings = Settings(data_dir=tmp_path, chunk_size=10)
-    clients = OneStore(settings, ObjectStore(data))
+    clients = OneStore(settings, ObjectStore(data, readers=2))  # both start from the same checkpoint
     job_id = await new_job(live_store, manifest=manifest_spec(data))
     await drive(live_store, job_id, S.PREPARING)
     first, second = JobSteps(settings, live_store, clients), JobSteps(settings, live_store, clients)
