@@ -11,7 +11,6 @@ before it POSTs, so one sends it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -63,8 +62,9 @@ class Notifier:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Not ``suppress(CancelledError)`` around ``await self._task``: that would swallow a cancel of the
+            # caller too (a shutdown that timed out), and the caller would go on as if nothing had happened.
+            await asyncio.gather(self._task, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 

@@ -4,6 +4,7 @@ never the secret) and kept in the spec JSON only when set; the account's setting
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -17,12 +18,13 @@ from batchops.api import cos_xml, s3control_xml
 from batchops.domain.extras import JobExtras
 from batchops.domain.job import WebhookTarget
 from batchops.domain.status import JobStatus
-from batchops.domain.webhook import AttemptResult, DeliveryAttempt
+from batchops.domain.webhook import AttemptResult, DeliveryAttempt, PendingDelivery
 from batchops.errors import ConfigError, ValidationError
 from batchops.service.notifier import Notifier
 from batchops.settings import Settings
 from batchops.store.base import Store
 from batchops.store.codec import spec_from_json, spec_to_json
+from batchops.store.memory import MemoryStore
 from batchops.tenancy import read_accounts
 from batchops.xmlutil import parse_xml
 from tests.support.clock import ManualClock
@@ -256,3 +258,32 @@ async def test_the_notifier_sends_each_jobs_events_in_order_and_retries_a_failur
     ]
     assert all(p.verified for p in receiver.posts())
     assert len({p.delivery for p in receiver.posts()}) == 2  # a retried event keeps its delivery id
+
+
+class SlowToLetGo(MemoryStore):
+    """An outbox whose read, once cancelled, takes a moment to let go (a database call winding down)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.letting_go = asyncio.Event()
+
+    async def due_deliveries(self, now: float, limit: int) -> list[PendingDelivery]:
+        try:
+            await asyncio.Event().wait()  # never set: the read waits until cancelled
+        except asyncio.CancelledError:
+            self.letting_go.set()
+            await asyncio.sleep(0.2)
+            raise
+        return []
+
+
+async def test_a_cancelled_notifier_stop_is_not_swallowed() -> None:
+    store = SlowToLetGo()
+    notifier = Notifier(store, Settings())
+    await notifier.start()
+    stopping = asyncio.create_task(notifier.stop())
+    async with asyncio.timeout(5):
+        await store.letting_go.wait()
+    stopping.cancel()  # the shutdown that called stop() gave up waiting: it must see its own cancel
+    await asyncio.gather(stopping, return_exceptions=True)
+    assert stopping.cancelled()
