@@ -281,8 +281,7 @@ class JobRunner:
         stopping.cancel()
         if not acquiring.done():
             acquiring.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await acquiring
+            await asyncio.gather(acquiring, return_exceptions=True)  # a cancel of this task itself still raises
         got = acquiring.done() and not acquiring.cancelled()
         if got and self.stopped:
             release()
@@ -402,8 +401,9 @@ class JobRunner:
                 continue
             if ending:
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), self._config.flush_interval)
+            with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow this task's cancel
+                async with asyncio.timeout(self._config.flush_interval):
+                    await self._flush_now.wait()
             self._flush_now.clear()
 
     async def _flush(self) -> float | None:

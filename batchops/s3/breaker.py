@@ -210,8 +210,9 @@ class CircuitBreaker:
         if self._changed is None:
             self._changed = asyncio.Event()
         changed = self._changed
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), timeout)
+        with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow the caller's cancel
+            async with asyncio.timeout(timeout):
+                await changed.wait()
 
     def _notify(self) -> None:
         if self._changed is not None:

@@ -62,8 +62,9 @@ class RequestRate:
             wait = self.reserve()
             if wait <= 0:
                 return
-            try:
-                await asyncio.wait_for(changed.wait(), wait)
+            try:  # not wait_for: on 3.11 it can swallow the caller's cancel
+                async with asyncio.timeout(wait):
+                    await changed.wait()
             except TimeoutError:
                 return
             # The rate changed while this request waited: its reserved place is void; take one at the new pace.

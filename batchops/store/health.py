@@ -46,8 +46,9 @@ class WriteHealth:
         if self.write_fault is None:
             await asyncio.sleep(seconds)
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._writable.wait(), seconds)
+        with contextlib.suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow the caller's cancel
+            async with asyncio.timeout(seconds):
+                await self._writable.wait()
 
     def check_writable(self) -> None:
         """Refuse new work at once (StoreFull) while the last write found the disk full."""
