@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 
+from batchops.domain.status import JobStatus
 from batchops.engine.leadership import LEADER, STANDBY, AdvisoryLock, Leadership
 from batchops.engine.queue import conninfo
 from batchops.server import build_app
@@ -23,6 +24,8 @@ from batchops.settings import Settings
 from batchops.store.base import WriteFault
 from batchops.store.sql import SqlStore
 from batchops.store.sql.urls import DatabaseUrl, parse
+from tests.support import postgres
+from tests.support.job_store import add_chunk, drive, good, new_job
 
 #: A standby tries, and a leader checks its lock, this often here (1 s in the server).
 EVERY = 0.1
@@ -149,6 +152,7 @@ async def test_a_leader_that_stops_lets_the_standby_lead(servers: list[Server]) 
 async def test_a_dispatching_servers_healthz_says_standby_until_it_takes_the_lead(
     postgres_database: str, tmp_path: Path
 ) -> None:
+    postgres.empty(postgres_database)  # an earlier test's jobs would give this engine work to stop mid-way
     settings = Settings(data_dir=tmp_path, dispatch="procrastinate", database=postgres_database)
     store = await SqlStore.open(postgres_database, migrate_schema=False)
     other_server = AdvisoryLock(parse(postgres_database))  # the default key: the one every server competes for
@@ -170,9 +174,60 @@ async def test_a_dispatching_servers_healthz_says_standby_until_it_takes_the_lea
             await asyncio.sleep(0.05)
     finally:
         await other_server.release()
-        shutdown.set()
-        await asyncio.wait_for(lifespan, 20)  # the lifespan's end stops the engine and closes the store
+        await _stop(lifespan, shutdown)  # the lifespan's end stops the engine and closes the store
         await client.aclose()
+
+
+async def test_a_leader_dispatching_a_jobs_chunks_stops_within_seconds(postgres_database: str, tmp_path: Path) -> None:
+    postgres.empty(postgres_database)
+    store = await SqlStore.open(postgres_database, migrate_schema=False)
+    job_id = await new_job(store)
+    await drive(store, job_id, JobStatus.PREPARING)
+    for chunk_no in range(4):
+        await add_chunk(store, job_id, chunk_no, [good(chunk_no * 5 + i) for i in range(5)], (chunk_no + 1) * 5)
+    await drive(store, job_id, JobStatus.READY)  # no other server: this one leads, makes it Active, queues chunks
+    settings = Settings(data_dir=tmp_path, dispatch="procrastinate", database=postgres_database)
+    shutdown = asyncio.Event()
+    lifespan = asyncio.create_task(_run_lifespan(build_app(settings, store), shutdown))
+    try:
+        await eventually_async(lambda: _queued_chunks(postgres_database), 10, "its chunks queued for the workers")
+    finally:
+        await _stop(lifespan, shutdown)
+
+
+async def eventually_async(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    started = time.monotonic()
+    while not await predicate():
+        assert time.monotonic() - started < timeout, f"timed out after {timeout}s waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def _queued_chunks(url: str) -> bool:
+    async with await psycopg.AsyncConnection.connect(conninfo(parse(url))) as conn:
+        row = await (await conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")).fetchone()
+    return bool(row and row[0])
+
+
+async def _stop(lifespan: asyncio.Task[None], shutdown: asyncio.Event) -> None:
+    """Shut the server down; it must stop within 20 s (else the failure says what each task still waits on)."""
+    shutdown.set()
+    done, _ = await asyncio.wait({lifespan}, timeout=20)
+    assert done, "the server did not stop within 20 s; its tasks:\n" + _stacks()
+    lifespan.result()
+
+
+def _stacks() -> str:
+    """Every task still running, with the chain of awaits it is stuck in (what a hung shutdown waits for)."""
+    lines = []
+    for task in asyncio.all_tasks():
+        lines.append(task.get_name())
+        awaited: Any = task.get_coro()
+        while awaited is not None and hasattr(awaited, "cr_frame"):
+            frame = awaited.cr_frame
+            if frame is not None:
+                lines.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+            awaited = awaited.cr_await
+    return "\n".join(lines)
 
 
 async def _run_lifespan(app: Any, shutdown: asyncio.Event) -> None:
@@ -192,6 +247,7 @@ async def _run_lifespan(app: Any, shutdown: asyncio.Event) -> None:
 async def test_a_standby_clears_its_stores_write_fault_once_the_store_writes_again(
     postgres_database: str, tmp_path: Path
 ) -> None:
+    postgres.empty(postgres_database)
     settings = Settings(data_dir=tmp_path, dispatch="procrastinate", database=postgres_database)
     store = await SqlStore.open(postgres_database, migrate_schema=False)
     other_server = AdvisoryLock(parse(postgres_database))
@@ -212,6 +268,5 @@ async def test_a_standby_clears_its_stores_write_fault_once_the_store_writes_aga
         assert store.write_fault is None
     finally:
         await other_server.release()
-        shutdown.set()
-        await asyncio.wait_for(lifespan, 20)
+        await _stop(lifespan, shutdown)
         await client.aclose()
