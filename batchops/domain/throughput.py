@@ -76,6 +76,7 @@ def _spaced(samples: Sequence[ProgressSample]) -> list[ProgressSample]:
 
 
 def current_rate(samples: Sequence[ProgressSample]) -> RatePoint | None:
-    """The latest interval's rate (None: fewer than two samples)."""
-    found = rates(samples[-2:])
+    """The latest interval's rate, as the chart draws it (None: fewer than two samples). Not the last two samples
+    alone: a pair under ``MIN_INTERVAL`` apart would give the spike the chart merges away."""
+    found = rates(samples)
     return found[-1] if found else None

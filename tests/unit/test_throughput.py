@@ -54,6 +54,7 @@ def test_an_interval_under_a_second_merges_into_the_one_before_it() -> None:
     inside = [samples[0], ProgressSample(100.5, 10, 0), samples[1]]
     assert rates(inside) == [RatePoint(102, 2, 20.0, 0.0)]  # a sample too near the one before: dropped
     assert rates([samples[0], ProgressSample(100.25, 7, 0)]) == [RatePoint(100.25, 0.25, 28.0, 0.0)]  # nothing before
+    assert current_rate([*samples, ended]) == RatePoint(104.25, 2.25, 47 / 2.25, 0.0)  # the account's "now" too
 
 
 def test_thinning_drops_every_other_sample_keeping_the_first_and_latest() -> None:
