@@ -10,7 +10,9 @@ this process's outage watch shows why on the job and, past ``store_outage_max_se
 its chunks here (the server's supervisor watches only its own work: Preparing and reports).
 
 A worker frozen (SIGSTOP, a stalled VM) past its lease finds, at its next renewal, that it holds the chunk no more
-(another worker took it after the lease lapsed): it stops that run at once, so no more S3 work is done for it.
+(another worker took it after the lease lapsed): it stops that run at once, so no more S3 work is done for it. Until
+that renewal answers, it starts no task (``RunnerConfig.lease_guard``): only those already running when it froze
+go on.
 Whatever it records meanwhile is harmless: outcomes count once per seq, and its status moves are compare-and-set
 from Active in the store, so stale knowledge never moves a job that went on without it.
 """
@@ -121,6 +123,7 @@ class ChunkWorker:
             lease_seconds=self._lease_seconds,
             record_attempts=self._settings.outcome_record_attempts,
             only_chunk=chunk_no,
+            lease_guard=True,  # another worker takes the chunk once its lease lapses
         )
         return JobRunner(
             job,
@@ -153,7 +156,10 @@ class ChunkWorker:
             # Holding no lease is news only for a run with tasks left before and after asking: not one that has
             # yet to claim its chunk, nor one whose chunk was just finished (done chunks hold no lease).
             working = runner.tasks_left > 0
+            asked_at = time.time()
             held = await self._store.renew_leases(owner, self._lease_seconds)
+            if held:
+                runner.lease_renewed(asked_at)
             if held == 0 and working and runner.tasks_left > 0 and not runner.stopped:
                 log.warning(
                     "job %s: this worker lost its chunk's lease (it was frozen or cut off past %.0f s and another "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -64,6 +65,12 @@ class RunnerConfig:
     #: A pause or cancel lets tasks already running end for up to this long, and records them, before it cuts off
     #: the rest: a request cut off may still take effect at the store (and then runs again after a resume).
     stop_grace: float = 3.0
+    #: Start no task once the chunk's lease may have lapsed (two renewals, a third of the lease each, were not
+    #: heard of) until a renewal confirms it (``lease_renewed``): a worker frozen past its lease (SIGSTOP, a stalled
+    #: VM) starts nothing more on waking before it learns whether another worker took the chunk. For processes
+    #: whose chunks another process may take (``batchops worker``); the wall clock, which runs on through a freeze.
+    lease_guard: bool = False
+    clock: Callable[[], float] = time.time
 
 
 @dataclass
@@ -127,6 +134,8 @@ class JobRunner:
         self._record_retry = Backoff(config.retry_first, config.retry_most)
         self._claim_retry = Backoff(config.retry_first, config.retry_most)
         self._holding = False  # this runner set the job's hold reason
+        self._lease_until = 0.0  # by this process's clock: from the claim, then each renewal heard of
+        self._lease_heard = asyncio.Event()
 
     def stop(self, cut_off: bool = False) -> None:
         """Stop claiming; ``run`` then lets running tasks end (up to ``stop_grace``), flushes and returns.
@@ -135,6 +144,18 @@ class JobRunner:
         if cut_off:
             for task in self._inflight:
                 task.cancel()
+
+    def lease_renewed(self, asked_at: float) -> None:
+        """This run's lease was renewed by a request sent at ``asked_at`` (by ``RunnerConfig.clock``)."""
+        self._lease_until = max(self._lease_until, asked_at + self._config.lease_seconds)
+        self._lease_heard.set()
+
+    async def _lease_fresh(self) -> bool:
+        """Wait while the lease may have lapsed (``RunnerConfig.lease_guard``); False once the runner is stopped."""
+        while self._config.clock() > self._lease_until - self._config.lease_seconds / 3 and not self.stopped:
+            self._lease_heard.clear()
+            await _first_of(self._lease_heard.wait(), self._stopping.wait())
+        return not self.stopped
 
     @property
     def stopped(self) -> bool:
@@ -181,6 +202,7 @@ class JobRunner:
     async def _claim_loop(self) -> None:
         while await self._until_recording():
             try:
+                asked_at = self._config.clock()
                 claim = await self._store.claim_chunk(
                     self.job.id, self._config.owner, self._config.lease_seconds, self._config.only_chunk
                 )
@@ -190,6 +212,7 @@ class JobRunner:
             self._claim_retry.succeeded()
             if claim is None:
                 return
+            self._lease_until = asked_at + self._config.lease_seconds
             rows = self._rows(claim)
             log.debug("job %s: claimed chunk %d with %d tasks to run", self.job.id, claim.chunk_no, len(rows))
             if not rows:
@@ -233,6 +256,9 @@ class JobRunner:
                 continue
             if not await self._acquire_slot():
                 return
+            if self._config.lease_guard and not await self._lease_fresh():
+                self._give_back_slot()
+                return
             running = asyncio.create_task(self._run_task(chunk_no, row))
             self._inflight.add(running)
             running.add_done_callback(self._task_done)
@@ -247,6 +273,9 @@ class JobRunner:
         size = self._operation.group_size
         for start in range(0, len(runnable), size):
             if not await self._until_stopped(groups.acquire(), groups.release):
+                return
+            if self._config.lease_guard and not await self._lease_fresh():
+                groups.release()
                 return
             running = asyncio.create_task(self._run_group(chunk_no, runnable[start : start + size]))
             self._inflight.add(running)
@@ -319,6 +348,9 @@ class JobRunner:
         # Here, not in the task's own ``finally``: a task cancelled before it started never runs its body, and
         # the slots are the engine's, shared by every job: one lost is lost for good.
         self._inflight.discard(task)
+        self._give_back_slot()
+
+    def _give_back_slot(self) -> None:
         self._slots.release()
         if self._rate is not None:
             self._rate.tasks.release()

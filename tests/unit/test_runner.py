@@ -239,3 +239,103 @@ async def test_a_grouped_operation_answering_for_too_few_rows_fails_them_and_the
     assert [(r.key, r.error_code) for r in failed] == [(key, "InternalError") for key in "abc"]
     assert "answered for 1 of 3 objects" in failed[0].message
     assert not await store.has_unfinished_chunks(job_id)
+
+
+# --- the lease guard (a worker frozen past its chunk's lease) --------------------------------------------------------
+
+
+class Freezes(Recording):
+    """Its second task "freezes the process" past the lease: the runner's clock jumps 50 s (of a 60 s lease)."""
+
+    def __init__(self, clock: list[float]) -> None:
+        super().__init__()
+        self.clock = clock
+
+    async def run(self, ctx: Any, params: Any, target: ObjectRef) -> str:
+        if len(self.ran) == 1:
+            self.clock[0] += 50.0
+        return await super().run(ctx, params, target)
+
+
+def guarded(store: Store, job: Any, operation: Operation, slots: asyncio.Semaphore, clock: list[float]) -> JobRunner:
+    async def no_stop(_job: Any, _ok: int, _bad: int) -> bool:
+        return False
+
+    config = RunnerConfig(owner="w", flush_interval=0.01, lease_seconds=60.0, lease_guard=True, clock=lambda: clock[0])
+    return JobRunner(job, store, None, operation, slots, config, no_stop)
+
+
+async def until_idle(operation: Recording, ran: int) -> None:
+    """Until ``ran`` tasks have ended and a few more turns of the loop passed (room for a task to start)."""
+    async with asyncio.timeout(5):
+        while len(operation.ran) < ran or operation.running:
+            await asyncio.sleep(0)
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_guarded_runner_starts_no_task_past_its_leases_renewals_until_one_is_heard(store: Store) -> None:
+    job_id = await active_job(store, [b"bkt,k%d" % n for n in range(6)])
+    clock = [1000.0]
+    operation = Freezes(clock)
+    runner = guarded(store, await store.job_for_engine(job_id), operation, asyncio.Semaphore(1), clock)
+    running = asyncio.create_task(runner.run())
+
+    await until_idle(operation, 2)
+    assert len(operation.ran) == 2  # the clock says two renewals were missed: the rest wait
+
+    runner.lease_renewed(clock[0])  # the worker's heartbeat: the lease is still this run's
+    assert await asyncio.wait_for(running, 5)
+    assert len(operation.ran) == 6
+
+
+async def test_a_guarded_runner_whose_lease_was_lost_starts_nothing_more_and_gives_its_slot_back(
+    store: Store,
+) -> None:
+    job_id = await active_job(store, [b"bkt,k%d" % n for n in range(6)])
+    clock, slots = [1000.0], asyncio.Semaphore(1)
+    operation = Freezes(clock)
+    runner = guarded(store, await store.job_for_engine(job_id), operation, slots, clock)
+    running = asyncio.create_task(runner.run())
+
+    await until_idle(operation, 2)
+    runner.stop(cut_off=True)  # the heartbeat found another worker holds the chunk
+
+    assert not await asyncio.wait_for(running, 5)
+    assert len(operation.ran) == 2
+    await asyncio.wait_for(slots.acquire(), 1.0)  # the slot it held while it waited is free again
+    assert [r.key for r in await rows(store, job_id, TaskStatus.SUCCEEDED)] == ["k0", "k1"]
+
+
+class FreezesInAGroup(Grouped):
+    groups_in_flight: ClassVar[int] = 1
+
+    def __init__(self, clock: list[float]) -> None:
+        super().__init__()
+        self.clock = clock
+        self.started = 0
+
+    async def run_many(self, ctx: Any, params: Any, targets: Sequence[ObjectRef]) -> list[str | Exception]:
+        self.started += 1
+        if self.started == 1:  # the first group: the process freezes while it runs
+            self.clock[0] += 50.0
+        return await super().run_many(ctx, params, targets)
+
+
+async def test_a_guarded_runner_holds_its_next_group_too(store: Store) -> None:
+    job_id = await active_job(store, [b"bkt,k%d" % n for n in range(9)])
+    clock = [1000.0]
+    operation = FreezesInAGroup(clock)
+    runner = guarded(store, await store.job_for_engine(job_id), operation, asyncio.Semaphore(4), clock)
+    running = asyncio.create_task(runner.run())
+
+    async with asyncio.timeout(5):
+        while not operation.groups:
+            await asyncio.sleep(0)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert (operation.started, operation.groups) == (1, [["k0", "k1", "k2"]])
+
+    runner.lease_renewed(clock[0])
+    assert await asyncio.wait_for(running, 5)
+    assert len(operation.groups) == 3
