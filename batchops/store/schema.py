@@ -159,6 +159,7 @@ tasks = Table(
     Column("error_code", FreeText),
     Column("http_status", Integer),
     Column("message", FreeText),
+    sqlite_with_rowid=False,  # rows kept in (job_id, seq) order, in the primary key's b-tree (migration 0016)
 )
 Index("ix_tasks_job_status", tasks.c.job_id, tasks.c.status, tasks.c.seq)
 # Listing a job's failures by error code (newest first) and by key (migration 0013): partial, on failed rows only,

@@ -176,6 +176,43 @@ def test_0004_turns_pending_task_rows_into_chunk_blobs_and_keeps_outcomes(tmp_pa
     assert schema_diff(url) == []
 
 
+def test_0016_keeps_every_outcome_in_a_table_without_rowid_and_its_downgrade_puts_the_rowid_back(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    rows = [
+        ("j", 0, "bkt", "a", None, 1, None, 200, "ok"),
+        ("j", 1, "bkt", b"\xff\x00raw", "v1", 2, "InvalidManifestRow", 400, "a name that is not UTF-8"),
+        ("i", 5, "other", "k" * 1024, None, 1, None, 200, None),
+    ]
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            config = migrate.alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0015")
+            for row in rows:
+                conn.exec_driver_sql("INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            after = conn.exec_driver_sql("SELECT * FROM tasks ORDER BY job_id DESC, seq").all()
+            table = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'tasks'").scalar_one()
+            indexes = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE tbl_name = 'tasks'")}
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0015")
+            table_before = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'tasks'").scalar_one()
+            kept = conn.exec_driver_sql("SELECT rowid, * FROM tasks ORDER BY job_id DESC, seq").all()
+    finally:
+        engine.dispose()
+
+    assert [tuple(r) for r in after] == rows  # every value as it was, bytes included
+    assert table.endswith("WITHOUT ROWID")
+    assert indexes >= {"tasks", "ix_tasks_job_status", "ix_tasks_failed_code", "ix_tasks_failed_key"}
+    assert not table_before.endswith("WITHOUT ROWID")
+    assert [tuple(r)[1:] for r in kept] == rows
+
+
 def test_migrations_build_exactly_the_schema_on_postgresql(postgres_database: str) -> None:
     """The session's PostgreSQL database was built by the same migrations (tests/support/postgres.py)."""
     assert schema_diff(postgres_database) == []
