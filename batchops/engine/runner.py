@@ -135,6 +135,9 @@ class JobRunner:
         self._claim_retry = Backoff(config.retry_first, config.retry_most)
         self._holding = False  # this runner set the job's hold reason
         self._lease_until = 0.0  # by this process's clock: from the claim, then each renewal heard of
+        # False while no claim of this run may have taken a lease (every one answered "nothing"): then there is
+        # nothing to give back, and no write for it. A claim that raised or was cancelled may have committed.
+        self._may_hold_lease = False
         self._lease_heard = asyncio.Event()
 
     def stop(self, cut_off: bool = False) -> None:
@@ -194,6 +197,8 @@ class JobRunner:
     async def _release(self) -> None:
         """Chunks still unfinished (tasks cancelled or lost) go back to the pool for the next claim; if the store
         cannot write now, their leases expire instead."""
+        if not self._may_hold_lease:
+            return
         try:
             await self._store.release_chunks(job_id=self.job.id, owner=self._config.owner)
         except Exception as exc:
@@ -203,6 +208,7 @@ class JobRunner:
         while await self._until_recording():
             try:
                 asked_at = self._config.clock()
+                held_before, self._may_hold_lease = self._may_hold_lease, True
                 claim = await self._store.claim_chunk(
                     self.job.id, self._config.owner, self._config.lease_seconds, self._config.only_chunk
                 )
@@ -211,6 +217,7 @@ class JobRunner:
                 continue
             self._claim_retry.succeeded()
             if claim is None:
+                self._may_hold_lease = held_before
                 return
             self._lease_until = asked_at + self._config.lease_seconds
             rows = self._rows(claim)

@@ -339,3 +339,28 @@ async def test_a_guarded_runner_holds_its_next_group_too(store: Store) -> None:
     runner.lease_renewed(clock[0])
     assert await asyncio.wait_for(running, 5)
     assert len(operation.groups) == 3
+
+
+class CountsReleases:
+    """A store's ``release_chunks`` calls, counted (the rest passes through)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.releases = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def release_chunks(self, **kwargs: Any) -> None:
+        self.releases += 1
+        await self._store.release_chunks(**kwargs)
+
+
+async def test_a_run_that_claimed_nothing_gives_nothing_back_and_one_that_claimed_does(store: Store) -> None:
+    job_id = await active_job(store, [b"bkt,a", b"bkt,b"])
+    counted = CountsReleases(store)
+
+    assert await run(counted, job_id, Recording())  # type: ignore[arg-type]
+    assert counted.releases == 1  # it claimed the chunk: its lease is given back
+    assert await run(counted, job_id, Recording())  # type: ignore[arg-type]
+    assert counted.releases == 1  # nothing left to claim: no lease, no write to give one back

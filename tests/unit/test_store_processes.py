@@ -92,6 +92,21 @@ async def test_reads_do_not_wait_for_an_open_write_transaction(path: str) -> Non
         await store.close()
 
 
+async def test_a_claim_that_finds_nothing_does_not_wait_for_the_write_lock(path: str) -> None:
+    # Every worker asks about every Active job: the asks that find nothing must not queue on SQLite's one write
+    # lock (nor take PostgreSQL row locks), or many small jobs spend their time waiting for it.
+    store = await SqlStore.open(path, migrate_schema=False)
+    try:
+        job_id = await _job_id(store)
+        assert len(await _claim_all(path, "other-worker")) == CHUNKS  # every chunk leased elsewhere
+        async with store.db.write() as conn:  # another writer holds the lock until it ends
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(priority=77))
+            assert await asyncio.wait_for(store.claim_chunk(job_id, "w", 60), timeout=2) is None
+            assert await asyncio.wait_for(store.claim_chunk(job_id, "w", 60, chunk_no=3), timeout=2) is None
+    finally:
+        await store.close()
+
+
 async def test_reads_cannot_write(path: str) -> None:
     store = await SqlStore.open(path, migrate_schema=False)
     try:

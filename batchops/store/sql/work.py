@@ -87,6 +87,12 @@ class SqlWork(Repository):
         its seqs already ended."""
         now = self._db.clock()
         free = or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now)
+        unclaimed = (chunks.c.job_id == job_id, chunks.c.done.is_(False), free, *_only(chunk_no))
+        # A read first: most claims that find nothing (every worker asks about every Active job) then cost no write
+        # transaction, which on SQLite would take the one write lock all processes share. A chunk freed just after
+        # this read is claimed at the next ask, as if this one had come a moment sooner.
+        if await self._db.first(select(chunks.c.chunk_no).where(*unclaimed).limit(1)) is None:
+            return None
         async with self._db.write() as conn:
             # FOR SHARE (PostgreSQL; SQLite renders none): a pause or cancel commits after this claim, so the
             # release that follows it sees the lease.
@@ -97,7 +103,7 @@ class SqlWork(Repository):
             row = (
                 await conn.execute(
                     select(chunks.c.chunk_no, chunks.c.first_seq, chunks.c.task_count, chunks.c.data)
-                    .where(chunks.c.job_id == job_id, chunks.c.done.is_(False), free, *_only(chunk_no))
+                    .where(*unclaimed)
                     .order_by(chunks.c.chunk_no)
                     .limit(1)
                     .with_for_update(skip_locked=True)
