@@ -48,13 +48,17 @@ async def _prepare(store: Store, s3: S3Client, job: Job, chunk_size: int) -> Non
         if len(pending) >= group:
             await _store_chunks(store, job.id, pending, position)
             pending = []
+    if writer is None:  # the last chunks and the manifest's end in one write
+        await _store_chunks(store, job.id, pending, position, last=True)
+        return
     await _store_chunks(store, job.id, pending, position)
-    if writer is not None:
-        await store.set_generated_manifest(job.id, await writer.finish(chunk_no))
+    await store.set_generated_manifest(job.id, await writer.finish(chunk_no))
     await store.finish_manifest(job.id)
 
 
-async def _store_chunks(store: Store, job_id: str, chunks: list[ChunkBlob], position: Position) -> None:
+async def _store_chunks(
+    store: Store, job_id: str, chunks: list[ChunkBlob], position: Position, last: bool = False
+) -> None:
     """Commit a group of chunks and the position after them; their rows count as read once committed."""
-    await store.add_chunks(job_id, chunks, position.entries, position.cursor)
+    await store.add_chunks(job_id, chunks, position.entries, position.cursor, last=last)
     count_manifest_rows(sum(chunk.count for chunk in chunks))

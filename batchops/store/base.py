@@ -147,10 +147,11 @@ class WorkQueue(Protocol):
     """Preparing's chunks and checkpoints, the workers' leases, and exactly-once outcome accounting."""
 
     async def add_chunks(
-        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
+        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None, last: bool = False
     ) -> None:
         """The chunks and the checkpoint, in one transaction; ChunksTaken (nothing written) if one of the chunk
-        numbers is stored already: two preparers of one job never store a chunk twice."""
+        numbers is stored already: two preparers of one job never store a chunk twice. ``last``: the manifest is
+        read to its end, as ``finish_manifest`` says, in the same transaction (one write fewer per job)."""
         ...
 
     async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]: ...
@@ -211,9 +212,7 @@ class ReportSource(Protocol):
 
     def report_rows(self, job_id: str, status: TaskStatus, page: int = 5000) -> AsyncIterator[ReportRow]: ...
 
-    def report_runs(
-        self, job_id: str, status: TaskStatus, page: int = 100_000
-    ) -> AsyncIterator[ReportRow | ReportRun]:
+    def report_runs(self, job_id: str, status: TaskStatus, page: int = 100_000) -> AsyncIterator[ReportRow | ReportRun]:
         """The rows ``report_rows`` yields, in the same order, with runs of rows alike but for their keys as one
         ``ReportRun`` where the store can read them so (what the completion report is written from)."""
         ...

@@ -116,7 +116,7 @@ class MemoryWork(MemoryBase):
     # --- preparing ------------------------------------------------------------------------
 
     async def add_chunks(
-        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
+        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None, last: bool = False
     ) -> None:
         async with self._write():
             chunks = self.tables.chunks.setdefault(job_id, {})
@@ -129,6 +129,8 @@ class MemoryWork(MemoryBase):
             row.manifest_lines_read, row.updated_time = lines_read, self._clock()
             if cursor is not None:
                 row.manifest_cursor = cursor
+            if last:
+                row.manifest_done = True
 
     async def prepare_checkpoint(self, job_id: str) -> tuple[int, int, int]:
         lines = int(self.tables.jobs[job_id].manifest_lines_read)

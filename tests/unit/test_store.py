@@ -650,10 +650,23 @@ async def test_chunks_stored_already_are_refused_whole_and_counted_once(store: S
     await store.add_chunks(job_id, [blob(0, rows[:2])], lines_read=2)
 
     with pytest.raises(ChunksTaken):
-        await store.add_chunks(job_id, [blob(0, rows[:2]), blob(1, rows[2:])], lines_read=3)
+        await store.add_chunks(job_id, [blob(0, rows[:2]), blob(1, rows[2:])], lines_read=3, last=True)
 
     assert await store.prepare_checkpoint(job_id) == (2, 1, 2)
-    assert (await store.get_job(ACCOUNT, job_id)).progress.total == 2
+    job = await store.get_job(ACCOUNT, job_id)
+    assert (job.progress.total, job.manifest_done) == (2, False)  # the refused last group did not end it either
+
+
+async def test_the_last_chunks_end_the_manifest_in_the_same_write(store: Store) -> None:
+    job_id = await new_job(store)
+    await store.add_chunks(job_id, [blob(0, [good(0), good(1)])], lines_read=2)
+    assert not (await store.get_job(ACCOUNT, job_id)).manifest_done
+
+    await store.add_chunks(job_id, [blob(1, [good(2)])], lines_read=3, last=True)
+
+    job = await store.get_job(ACCOUNT, job_id)
+    assert (job.progress.total, job.manifest_done) == (3, True)
+    assert await store.prepare_checkpoint(job_id) == (3, 2, 3)
 
 
 async def test_malformed_rows_keep_their_errors_in_the_report(store: Store) -> None:

@@ -28,7 +28,7 @@ class SqlWork(Repository):
     # --- preparing ------------------------------------------------------------------------
 
     async def add_chunks(
-        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None
+        self, job_id: str, blobs: Sequence[ChunkBlob], lines_read: int, cursor: str | None = None, last: bool = False
     ) -> None:
         """Store chunks and advance the Preparing checkpoint (and the source's cursor), atomically. ChunksTaken if
         one of the chunks is stored already (another preparer of the job got there first; nothing is written)."""
@@ -44,6 +44,7 @@ class SqlWork(Repository):
                         manifest_lines_read=lines_read,
                         updated_time=self._db.clock(),
                         **({"manifest_cursor": cursor} if cursor is not None else {}),
+                        **({"manifest_done": True} if last else {}),
                     )
                 )
         except IntegrityError as exc:  # the primary key (job_id, chunk_no) fences two preparers of one job
