@@ -33,21 +33,25 @@ class ProgressSampler:
             return
         now = self._clock()
         running = await self._store.jobs_in(_RUNNING)
-        for job in running:
-            await self._store.add_progress_sample(job.id, _sample(job, now))
+        samples = [(job.id, _sample(job, now)) for job in running]
         stopped = set(self._running) - {job.id for job in running}
         for job_id in stopped:
-            await self._last_sample(job_id, self._running[job_id], now)
+            last = await self._last_sample(job_id, self._running[job_id], now)
+            if last is not None:
+                samples.append((job_id, last))
+        # One write for every job: a write each (a hundred small jobs running) would queue the server's other
+        # writes behind them.
+        await self._store.add_progress_samples(samples)
         self._running = {job.id: now for job in running}
 
-    async def _last_sample(self, job_id: str, sampled_at: float, now: float) -> None:
+    async def _last_sample(self, job_id: str, sampled_at: float, now: float) -> ProgressSample | None:
         """At the job's end if it ended (not later), never before its previous sample (a clock step back)."""
         try:
             job = await self._store.job_for_engine(job_id)
         except JobNotFound:  # purged meanwhile: nothing to draw
-            return
+            return None
         ended = job.termination_time.timestamp() if job.termination_time is not None else now
-        await self._store.add_progress_sample(job_id, _sample(job, max(min(ended, now), sampled_at)))
+        return _sample(job, max(min(ended, now), sampled_at))
 
 
 def _sample(job: Job, at: float) -> ProgressSample:

@@ -281,8 +281,9 @@ class WebhookStore(Protocol):
 class ProgressStore(Protocol):
     """Jobs' progress over time (the console's charts): samples of their cumulative counts, and accounts' totals."""
 
-    async def add_progress_sample(self, job_id: str, sample: ProgressSample) -> None:
-        """Keep ``sample``; a job with ``MAX_SAMPLES`` already has every other older one dropped first."""
+    async def add_progress_samples(self, samples: Sequence[tuple[str, ProgressSample]]) -> None:
+        """Keep each ``(job_id, sample)`` (one per job), in one write; a job with ``MAX_SAMPLES`` already has every
+        other older one dropped first."""
         ...
 
     async def progress_samples(self, job_id: str) -> list[ProgressSample]:

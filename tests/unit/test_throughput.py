@@ -5,6 +5,7 @@ console's chart geometry."""
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 import pytest
 
@@ -71,9 +72,9 @@ def test_thinning_drops_every_other_sample_keeping_the_first_and_latest() -> Non
 async def test_samples_are_kept_oldest_first_and_purged_with_their_job(store: Store, clock: ManualClock) -> None:
     job_id = await new_job(store)
     other = await new_job(store, token="other")
-    await store.add_progress_sample(job_id, ProgressSample(T0 + 2, 3, 1))
-    await store.add_progress_sample(job_id, ProgressSample(T0 + 1, 1, 0))
-    await store.add_progress_sample(other, ProgressSample(T0 + 1, 7, 7))
+    await store.add_progress_samples([(job_id, ProgressSample(T0 + 2, 3, 1))])
+    await store.add_progress_samples([(job_id, ProgressSample(T0 + 1, 1, 0))])
+    await store.add_progress_samples([(other, ProgressSample(T0 + 1, 7, 7))])
 
     assert await store.progress_samples(job_id) == [ProgressSample(T0 + 1, 1, 0), ProgressSample(T0 + 2, 3, 1)]
 
@@ -87,10 +88,10 @@ async def test_samples_are_kept_oldest_first_and_purged_with_their_job(store: St
 async def test_a_full_series_is_halved_before_the_next_sample(store: Store) -> None:
     job_id = await new_job(store)
     for i in range(MAX_SAMPLES):
-        await store.add_progress_sample(job_id, ProgressSample(T0 + i, i, 0))
+        await store.add_progress_samples([(job_id, ProgressSample(T0 + i, i, 0))])
 
     assert len(await store.progress_samples(job_id)) == MAX_SAMPLES
-    await store.add_progress_sample(job_id, ProgressSample(T0 + MAX_SAMPLES, MAX_SAMPLES, 0))
+    await store.add_progress_samples([(job_id, ProgressSample(T0 + MAX_SAMPLES, MAX_SAMPLES, 0))])
 
     kept = await store.progress_samples(job_id)
     assert len(kept) == MAX_SAMPLES - len(to_thin(MAX_SAMPLES)) + 1 < MAX_SAMPLES * 0.6
@@ -135,6 +136,38 @@ async def test_the_sampler_samples_running_jobs_and_once_more_when_they_stop(sto
     assert await store.progress_samples(waiting) == []
 
 
+class CountsSampleWrites:
+    """A store's ``add_progress_samples`` calls, counted (the rest passes through)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def add_progress_samples(self, samples: Any) -> None:
+        self.writes += 1
+        await self._store.add_progress_samples(samples)
+
+
+async def test_every_running_jobs_sample_goes_in_one_write_and_only_a_full_series_is_thinned(
+    store: Store, clock: ManualClock
+) -> None:
+    full, *others = [await new_job(store, token=f"t{i}") for i in range(4)]
+    await store.add_progress_samples([(full, ProgressSample(T0 + i, i, 0)) for i in range(MAX_SAMPLES)])
+    for job_id in (full, *others):
+        await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
+    counted = CountsSampleWrites(store)
+
+    await ProgressSampler(counted, clock).sample()  # type: ignore[arg-type]
+
+    assert counted.writes == 1
+    assert len(await store.progress_samples(full)) == MAX_SAMPLES - len(to_thin(MAX_SAMPLES)) + 1
+    for job_id in others:
+        assert await store.progress_samples(job_id) == [ProgressSample(T0, 0, 0)]
+
+
 # --- the service --------------------------------------------------------------------------------
 
 
@@ -143,8 +176,8 @@ async def test_an_ended_jobs_last_interval_reaches_its_end_before_the_next_sampl
 ) -> None:
     service = JobService(store, lambda: None, SETTINGS)
     job_id = await running_job(store)
-    await store.add_progress_sample(job_id, ProgressSample(T0, 0, 0))
-    await store.add_progress_sample(job_id, ProgressSample(T0 + 2, 1, 0))
+    await store.add_progress_samples([(job_id, ProgressSample(T0, 0, 0))])
+    await store.add_progress_samples([(job_id, ProgressSample(T0 + 2, 1, 0))])
     clock.advance(3)
     await store.record_outcomes(job_id, outcomes(ok=2, failed=1), [0])
     await drive(store, job_id, S.COMPLETING, S.COMPLETE)  # ends at T0 + 3, not sampled yet
@@ -159,8 +192,8 @@ async def test_totals_add_up_the_accounts_jobs_and_its_active_jobs_latest_rates(
     await store.record_outcomes(first, outcomes(ok=2, failed=1), [0])
     second = await running_job(store, token="second")
     for job_id, (ok, failed) in ((first, (2, 1)), (second, (8, 0))):
-        await store.add_progress_sample(job_id, ProgressSample(T0, 0, 0))
-        await store.add_progress_sample(job_id, ProgressSample(T0 + 2, ok, failed))
+        await store.add_progress_samples([(job_id, ProgressSample(T0, 0, 0))])
+        await store.add_progress_samples([(job_id, ProgressSample(T0 + 2, ok, failed))])
 
     assert await service.totals(ACCOUNT) == AccountTotals(2, 1, 2, 5.0, 0.5)
     assert await service.totals("999999999999") == AccountTotals(0, 0, 0, 0.0, 0.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, func, insert, select
 
 from batchops.domain.throughput import MAX_SAMPLES, ProgressSample, to_thin
@@ -11,19 +13,26 @@ from batchops.store.sql.jobs import visible
 
 
 class SqlProgress(Repository):
-    async def add_progress_sample(self, job_id: str, sample: ProgressSample) -> None:
-        """Insert the sample, thinning the job's older ones first when it has ``MAX_SAMPLES`` (a read of at most
-        that many ids, a few times per job's life)."""
+    async def add_progress_samples(self, samples: Sequence[tuple[str, ProgressSample]]) -> None:
+        """Insert the samples (one per job), in one write, thinning a job's older ones first when it has
+        ``MAX_SAMPLES`` (a read of at most that many ids, a few times per job's life)."""
+        if not samples:
+            return
         table = progress_samples
-        count = select(func.count()).select_from(table).where(table.c.job_id == job_id)
-        values = {"job_id": job_id, "at": sample.at, "succeeded": sample.succeeded, "failed": sample.failed}
+        counts = (
+            select(table.c.job_id, func.count())
+            .where(table.c.job_id.in_({job_id for job_id, _ in samples}))
+            .group_by(table.c.job_id)
+        )
+        values = [{"job_id": job_id, "at": s.at, "succeeded": s.succeeded, "failed": s.failed} for job_id, s in samples]
         async with self._db.write() as conn:
-            if int((await conn.execute(count)).scalar_one()) >= MAX_SAMPLES:
-                ids_query = select(table.c.id).where(table.c.job_id == job_id).order_by(table.c.at, table.c.id)
-                ids = (await conn.execute(ids_query)).scalars().all()
-                dropped = [ids[i] for i in to_thin(len(ids))]
-                await conn.execute(delete(table).where(table.c.id.in_(dropped)))
-            await conn.execute(insert(table).values(**values))
+            for job_id, count in (await conn.execute(counts)).all():
+                if int(count) >= MAX_SAMPLES:
+                    ids_query = select(table.c.id).where(table.c.job_id == job_id).order_by(table.c.at, table.c.id)
+                    ids = (await conn.execute(ids_query)).scalars().all()
+                    dropped = [ids[i] for i in to_thin(len(ids))]
+                    await conn.execute(delete(table).where(table.c.id.in_(dropped)))
+            await conn.execute(insert(table), values)
 
     async def progress_samples(self, job_id: str) -> list[ProgressSample]:
         table = progress_samples
