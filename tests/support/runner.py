@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from batchops.domain.job import FailureThreshold, JobSpec, ManifestLocation, ManifestSpec, OperationSpec, ReportSpec
@@ -13,6 +14,25 @@ from batchops.operations.base import NoParams, Operation, TaskContext
 from batchops.store.base import ChunkBlob, Store
 
 S = JobStatus
+
+
+class Counted:
+    """A store whose calls to ``method`` are counted in ``calls`` (every other attribute passes through)."""
+
+    def __init__(self, store: Store, method: str) -> None:
+        self._store, self._method = store, method
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._store, name)
+        if name != self._method:
+            return found
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return await found(*args, **kwargs)
+
+        return counted
 
 
 class Recording(Operation[NoParams]):

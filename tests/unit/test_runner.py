@@ -20,7 +20,7 @@ from batchops.operations.noop import NoOp
 from batchops.s3.breaker import BREAKERS, CircuitBreaker, Ticket
 from batchops.s3.ratecap import JobRate
 from batchops.store.base import Store
-from tests.support.runner import Recording, active_job
+from tests.support.runner import Counted, Recording, active_job
 
 S = JobStatus
 
@@ -257,12 +257,17 @@ class Freezes(Recording):
         return await super().run(ctx, params, target)
 
 
-def guarded(store: Store, job: Any, operation: Operation, slots: asyncio.Semaphore, clock: list[float]) -> JobRunner:
+async def start_guarded(
+    store: Store, job_id: str, operation: Operation, slots: asyncio.Semaphore, clock: list[float]
+) -> tuple[JobRunner, asyncio.Task[bool]]:
+    """A runner with the lease guard on ``clock`` (a 60 s lease), running."""
+
     async def no_stop(_job: Any, _ok: int, _bad: int) -> bool:
         return False
 
     config = RunnerConfig(owner="w", flush_interval=0.01, lease_seconds=60.0, lease_guard=True, clock=lambda: clock[0])
-    return JobRunner(job, store, None, operation, slots, config, no_stop)
+    runner = JobRunner(await store.job_for_engine(job_id), store, None, operation, slots, config, no_stop)
+    return runner, asyncio.create_task(runner.run())
 
 
 async def until_idle(operation: Recording, ran: int) -> None:
@@ -278,8 +283,7 @@ async def test_a_guarded_runner_starts_no_task_past_its_leases_renewals_until_on
     job_id = await active_job(store, [b"bkt,k%d" % n for n in range(6)])
     clock = [1000.0]
     operation = Freezes(clock)
-    runner = guarded(store, await store.job_for_engine(job_id), operation, asyncio.Semaphore(1), clock)
-    running = asyncio.create_task(runner.run())
+    runner, running = await start_guarded(store, job_id, operation, asyncio.Semaphore(1), clock)
 
     await until_idle(operation, 2)
     assert len(operation.ran) == 2  # the clock says two renewals were missed: the rest wait
@@ -295,8 +299,7 @@ async def test_a_guarded_runner_whose_lease_was_lost_starts_nothing_more_and_giv
     job_id = await active_job(store, [b"bkt,k%d" % n for n in range(6)])
     clock, slots = [1000.0], asyncio.Semaphore(1)
     operation = Freezes(clock)
-    runner = guarded(store, await store.job_for_engine(job_id), operation, slots, clock)
-    running = asyncio.create_task(runner.run())
+    runner, running = await start_guarded(store, job_id, operation, slots, clock)
 
     await until_idle(operation, 2)
     runner.stop(cut_off=True)  # the heartbeat found another worker holds the chunk
@@ -326,8 +329,7 @@ async def test_a_guarded_runner_holds_its_next_group_too(store: Store) -> None:
     job_id = await active_job(store, [b"bkt,k%d" % n for n in range(9)])
     clock = [1000.0]
     operation = FreezesInAGroup(clock)
-    runner = guarded(store, await store.job_for_engine(job_id), operation, asyncio.Semaphore(4), clock)
-    running = asyncio.create_task(runner.run())
+    runner, running = await start_guarded(store, job_id, operation, asyncio.Semaphore(4), clock)
 
     async with asyncio.timeout(5):
         while not operation.groups:
@@ -341,26 +343,11 @@ async def test_a_guarded_runner_holds_its_next_group_too(store: Store) -> None:
     assert len(operation.groups) == 3
 
 
-class CountsReleases:
-    """A store's ``release_chunks`` calls, counted (the rest passes through)."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.releases = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    async def release_chunks(self, **kwargs: Any) -> None:
-        self.releases += 1
-        await self._store.release_chunks(**kwargs)
-
-
 async def test_a_run_that_claimed_nothing_gives_nothing_back_and_one_that_claimed_does(store: Store) -> None:
     job_id = await active_job(store, [b"bkt,a", b"bkt,b"])
-    counted = CountsReleases(store)
+    counted = Counted(store, "release_chunks")
 
     assert await run(counted, job_id, Recording())  # type: ignore[arg-type]
-    assert counted.releases == 1  # it claimed the chunk: its lease is given back
+    assert counted.calls == 1  # it claimed the chunk: its lease is given back
     assert await run(counted, job_id, Recording())  # type: ignore[arg-type]
-    assert counted.releases == 1  # nothing left to claim: no lease, no write to give one back
+    assert counted.calls == 1  # nothing left to claim: no lease, no write to give one back

@@ -5,7 +5,6 @@ console's chart geometry."""
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from batchops.service import AccountTotals, JobService
 from batchops.store.base import Store
 from tests.support.clock import T0, ManualClock
 from tests.support.job_store import ACCOUNT, add_chunk, drive, good, new_job
+from tests.support.runner import Counted
 from tests.unit.test_job_service import SETTINGS
 
 S = JobStatus
@@ -136,21 +136,6 @@ async def test_the_sampler_samples_running_jobs_and_once_more_when_they_stop(sto
     assert await store.progress_samples(waiting) == []
 
 
-class CountsSampleWrites:
-    """A store's ``add_progress_samples`` calls, counted (the rest passes through)."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.writes = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    async def add_progress_samples(self, samples: Any) -> None:
-        self.writes += 1
-        await self._store.add_progress_samples(samples)
-
-
 async def test_every_running_jobs_sample_goes_in_one_write_and_only_a_full_series_is_thinned(
     store: Store, clock: ManualClock
 ) -> None:
@@ -158,11 +143,11 @@ async def test_every_running_jobs_sample_goes_in_one_write_and_only_a_full_serie
     await store.add_progress_samples([(full, ProgressSample(T0 + i, i, 0)) for i in range(MAX_SAMPLES)])
     for job_id in (full, *others):
         await drive(store, job_id, S.PREPARING, S.READY, S.ACTIVE)
-    counted = CountsSampleWrites(store)
+    counted = Counted(store, "add_progress_samples")
 
     await ProgressSampler(counted, clock).sample()  # type: ignore[arg-type]
 
-    assert counted.writes == 1
+    assert counted.calls == 1
     assert len(await store.progress_samples(full)) == MAX_SAMPLES - len(to_thin(MAX_SAMPLES)) + 1
     for job_id in others:
         assert await store.progress_samples(job_id) == [ProgressSample(T0, 0, 0)]
