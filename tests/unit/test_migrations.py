@@ -11,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from batchops.domain.task import ObjectRef
 from batchops.manifests.chunks import ChunkRow, decode
@@ -48,6 +48,13 @@ def schema_diff(url: str) -> list[object]:
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
+
+
+def migrate_on(conn: Connection, revision: str, *, down: bool = False) -> None:
+    """Alembic up (or down) to ``revision``, inside ``conn``'s transaction."""
+    config = migrate.alembic_config()
+    config.attributes["connection"] = conn
+    (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def current_revision(url: str) -> str | None:
@@ -110,9 +117,7 @@ def test_downgrade_to_base_removes_every_table(tmp_path: Path) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            config = migrate.alembic_config()
-            config.attributes["connection"] = conn
-            command.downgrade(config, "base")
+            migrate_on(conn, "base", down=True)
         assert not TABLES & set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
@@ -143,9 +148,7 @@ def test_0004_turns_pending_task_rows_into_chunk_blobs_and_keeps_outcomes(tmp_pa
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            config = migrate.alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0003")
+            migrate_on(conn, "0003")
             # An unfinished job as 0003 stored it: chunk 0 done, chunk 1 with one outcome and two pending tasks.
             conn.execute(text("INSERT INTO chunks (job_id, chunk_no, done) VALUES ('j', 0, 1), ('j', 1, 0)"))
             conn.execute(
@@ -188,9 +191,7 @@ def test_0016_keeps_every_outcome_in_a_table_without_rowid_and_its_downgrade_put
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            config = migrate.alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0015")
+            migrate_on(conn, "0015")
             for row in rows:
                 conn.exec_driver_sql("INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
         migrate.upgrade(url)
@@ -199,8 +200,7 @@ def test_0016_keeps_every_outcome_in_a_table_without_rowid_and_its_downgrade_put
             table = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'tasks'").scalar_one()
             indexes = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE tbl_name = 'tasks'")}
         with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0015")
+            migrate_on(conn, "0015", down=True)
             table_before = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'tasks'").scalar_one()
             kept = conn.exec_driver_sql("SELECT rowid, * FROM tasks ORDER BY job_id DESC, seq").all()
     finally:
